@@ -1,0 +1,177 @@
+//! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`.
+//!
+//! Operator commands open the database directly and go through the same services as the HTTP
+//! API, so rules (password policy, last-admin protection) hold for both.
+
+mod user;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, LogFormat};
+use crate::contexts::auth::Role;
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "taina",
+    version,
+    about = "Tainá: a community-owned, push-first backend"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./taina.toml when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log output format; overrides `log_format` from the configuration.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrations run first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input. Creates the community if needed.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value = "member")]
+        role: RoleArg,
+        /// Community name; created when it does not exist.
+        #[arg(long)]
+        community: String,
+    },
+    /// List users, optionally of one community (name or id).
+    List {
+        #[arg(long)]
+        community: Option<String>,
+    },
+    /// Change a user's role.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Community name or id, when the email exists in several.
+        #[arg(long)]
+        community: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Revoke every session of a user: their tokens stop working.
+    Revoke {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        /// Community name or id, when the email exists in several.
+        #[arg(long)]
+        community: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Member,
+    Guest,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Member => Role::Member,
+            RoleArg::Guest => Role::Guest,
+        }
+    }
+}
+
+/// Runs one parsed command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(format) = cli.log_format {
+        config.log_format = match format {
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    crate::logging::init(&config.log, config.log_format);
+
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.to_redacted_toml());
+            std::io::stdout().flush()?;
+            Ok(())
+        }
+        Command::Migrate => {
+            let state = AppState::build(config).await.context("while migrating")?;
+            println!("migrations applied ({})", state.db.backend());
+            state.db.close().await;
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+        Command::User(command) => {
+            let state = AppState::build(config).await?;
+            let result = user::run(&state, command).await;
+            state.db.close().await;
+            result
+        }
+        Command::Session(SessionCommand::Revoke { user, community }) => {
+            let state = AppState::build(config).await?;
+            let result = async {
+                let found = state.auth.find_user(&user, community.as_deref()).await?;
+                let revoked = state.auth.revoke_all_sessions(&found.id).await?;
+                println!("revoked {revoked} session(s) of {}", found.email);
+                Ok(())
+            }
+            .await;
+            state.db.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let data_dir = config.data_dir.clone();
+    let state = AppState::build(config).await.context("while starting")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        database = state.db.backend(),
+        data_dir = %data_dir.display(),
+        "listening on http://{address}"
+    );
+    crate::serve(state, listener, crate::shutdown_signal()).await?;
+    Ok(())
+}

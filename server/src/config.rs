@@ -1,0 +1,320 @@
+//! Typed configuration: built-in defaults, then `taina.toml`, then `TAINA_*` environment variables.
+//!
+//! Nested sections use a double underscore in the environment (`TAINA_AUTH__TOKEN_TTL_HOURS`).
+//! Unknown keys are refused (`deny_unknown_fields`) so a typo is a start-up error naming the key,
+//! never a setting silently ignored. Secrets are redacted by [`Config::redacted`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given, if it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "taina.toml";
+
+/// Everything the server can be told. Field docs are the reference for `taina.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP and socket server listens on.
+    pub listen: SocketAddr,
+    /// Directory holding the SQLite database, `files/` and the JWT signing secret.
+    pub data_dir: PathBuf,
+    /// `postgres://…` switches to PostgreSQL; empty means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info` or `taina=debug,sqlx=warn`.
+    pub log: String,
+    /// `human` (default) or `json`.
+    pub log_format: LogFormat,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM before they are cut.
+    pub shutdown_grace_seconds: u64,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest JSON request body accepted; larger bodies get 413.
+    pub json_body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Upper bound of pooled connections.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing the request.
+    pub acquire_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a session token.
+    pub token_ttl_hours: u64,
+    /// How long a verified session stays in the in-memory cache. Revocations through this
+    /// server clear it at once; revocations by another process (`taina session revoke`)
+    /// take effect within this many seconds.
+    pub session_cache_seconds: u64,
+    /// Sign-in attempts allowed per minute, counted per client address and per email.
+    pub signin_per_minute: u32,
+    /// Sign-up attempts allowed per minute, counted per client address and per email.
+    pub signup_per_minute: u32,
+    /// Default lifetime of an invite when the request does not say.
+    pub invite_default_hours: u64,
+    /// Upper bound on an invite's lifetime.
+    pub invite_max_hours: u64,
+    /// Name of the community the first sign-up creates when it gives none.
+    pub default_community_name: String,
+    /// Issuer shown by authenticator apps for TOTP entries.
+    pub totp_issuer: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            log: "info".into(),
+            log_format: LogFormat::Human,
+            shutdown_grace_seconds: 10,
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            json_body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout_seconds: 5,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl_hours: 24 * 7,
+            session_cache_seconds: 10,
+            signin_per_minute: 10,
+            signup_per_minute: 10,
+            invite_default_hours: 24 * 7,
+            invite_max_hours: 24 * 90,
+            default_community_name: "Home".into(),
+            totp_issuer: "Tainá".into(),
+        }
+    }
+}
+
+/// A configuration that could not be read; the message names the setting and where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Layers defaults, the TOML file (if any) and `TAINA_*` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("TAINA_").split("__"))
+    }
+
+    fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if let Some(url) = &self.database_url {
+            if !url.is_empty()
+                && !url.starts_with("postgres://")
+                && !url.starts_with("postgresql://")
+            {
+                return bad(
+                    "database_url",
+                    "must start with postgres:// (leave it empty for SQLite)",
+                );
+            }
+        }
+        if self.auth.token_ttl_hours == 0 {
+            return bad("auth.token_ttl_hours", "must be at least 1");
+        }
+        if self.auth.signin_per_minute == 0 || self.auth.signup_per_minute == 0 {
+            return bad(
+                "auth.signin_per_minute/signup_per_minute",
+                "must be at least 1",
+            );
+        }
+        if self.http.json_body_limit_bytes < 1024 {
+            return bad("http.json_body_limit_bytes", "must be at least 1024");
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be at least 1");
+        }
+        if self.log.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return bad(
+                "log",
+                "not a valid log filter (try `info` or `taina=debug`)",
+            );
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL URL when one is configured.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_url.as_deref().filter(|u| !u.is_empty())
+    }
+
+    /// A copy safe to print: the database password is replaced by `***`.
+    pub fn redacted(&self) -> Config {
+        let mut copy = self.clone();
+        copy.database_url = copy.database_url.as_deref().map(redact_url_password);
+        copy
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(&self.redacted())
+            .unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Flattens a figment error into one line per problem, each naming the key and its source.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(src) => format!(" (from {} {src})", m.name),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("setting `{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn redact_url_password(url: &str) -> String {
+    // postgres://user:password@host/db → postgres://user:***@host/db
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        // figment's Jail isolates the environment and working directory per test.
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            result = Some(Config::load(None));
+            Ok(())
+        });
+        result.expect("jail ran")
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = load_with_env(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert!(config.postgres_url().is_none());
+    }
+
+    #[test]
+    fn environment_overrides_and_nests() {
+        let config = load_with_env(&[
+            ("TAINA_LISTEN", "127.0.0.1:5000"),
+            ("TAINA_AUTH__TOKEN_TTL_HOURS", "2"),
+            ("TAINA_LOG", "debug"),
+        ])
+        .unwrap();
+        assert_eq!(config.listen.port(), 5000);
+        assert_eq!(config.auth.token_ttl_hours, 2);
+        assert_eq!(config.log, "debug");
+    }
+
+    #[test]
+    fn unknown_setting_is_named() {
+        let err = load_with_env(&[("TAINA_LISTN", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn malformed_setting_is_named() {
+        let err = load_with_env(&[("TAINA_LISTEN", "not-an-address")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        let config = Config {
+            database_url: Some("postgres://taina:hunter2@127.0.0.1:5432/taina".into()),
+            ..Config::default()
+        };
+        let text = config.to_redacted_toml();
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("postgres://taina:***@127.0.0.1:5432/taina"));
+    }
+}

@@ -1,0 +1,24 @@
+//! The auth context: communities, users, sessions, invites, TOTP and roles.
+//!
+//! Owns the `public` tables `communities`, `users`, `user_sessions`, `community_invites` and
+//! `user_recovery_codes`. Other code goes through [`AuthService`]; SQL stays in the private store.
+//! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`.
+
+mod error;
+pub mod http;
+mod model;
+mod password;
+mod rate_limit;
+mod service;
+mod session_cache;
+mod store;
+pub mod token;
+mod totp;
+
+pub use error::AuthError;
+pub use model::{
+    ClientInfo, Community, CreatedInvite, NewInvite, Principal, Role, SignIn, SignUp, SignedIn,
+    SignedUp, TotpEnabled, TotpSetup, User,
+};
+pub use service::AuthService;
+pub use token::TokenKeys;

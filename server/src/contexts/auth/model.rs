@@ -1,0 +1,214 @@
+//! Auth's domain types: roles, users, communities, the principal a request acts as.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::AuthError;
+
+/// What a user may do in their community.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+    Guest,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Guest => "guest",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            "guest" => Ok(Role::Guest),
+            other => Err(AuthError::Invalid(format!(
+                "role `{other}` is not one of admin, member, guest"
+            ))),
+        }
+    }
+}
+
+/// A user as other code and clients see it (never the password hash or TOTP secret).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub community_id: String,
+    pub display_name: Option<String>,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Community {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+}
+
+/// The signed-in user a request acts as, established from a verified token and its live session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    pub user_id: String,
+    pub community_id: String,
+    pub role: Role,
+    pub session_id: String,
+    pub email: String,
+}
+
+impl Principal {
+    /// Refuses with `forbidden` unless the principal holds one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AuthError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+}
+
+/// Where a request came from; feeds rate limits and the session row.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    pub community_name: Option<String>,
+    pub invite_code: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedUp {
+    pub user: User,
+    pub community: Community,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SignIn {
+    pub email: String,
+    pub password: String,
+    /// Community name or id; needed only when the email exists in several communities.
+    pub community: Option<String>,
+    /// A TOTP code or a recovery code, once two-factor is on.
+    pub otp: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedIn {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    pub role: Option<Role>,
+    pub max_uses: Option<u32>,
+    pub expires_in_hours: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedInvite {
+    /// Shown once: only its hash is stored.
+    pub code: String,
+    pub role: Role,
+    pub max_uses: u32,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TotpEnabled {
+    pub enabled: bool,
+    /// Shown once; each works a single time in place of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Lower-cases and trims an email and checks its rough shape.
+pub fn normalize_email(raw: &str) -> Result<String, AuthError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(AuthError::Invalid("email is not a valid address".into()))
+    }
+}
+
+/// `Vacation 2025!` → `vacation-2025`.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    if slug.is_empty() {
+        slug.push_str("community");
+    }
+    slug
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_email("  Ana@Example.ORG ").unwrap(),
+            "ana@example.org"
+        );
+        assert!(normalize_email("no-at-sign").is_err());
+        assert!(normalize_email("a@b@c").is_err());
+        assert!(normalize_email("a b@c").is_err());
+        assert!(normalize_email("@c").is_err());
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(slugify("Vacation 2025!"), "vacation-2025");
+        assert_eq!(slugify("  --  "), "community");
+        assert_eq!(slugify("Aldeia Tainá"), "aldeia-tainá");
+    }
+}

@@ -1,0 +1,554 @@
+//! `AuthService`: sign-up, sign-in, sessions, invites, TOTP and roles. The only way other code
+//! (HTTP handlers, the CLI, later the socket) reaches auth.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::AuthConfig;
+use crate::db::Db;
+use crate::events::{Event, EventBus};
+
+use super::model::{normalize_email, slugify};
+use super::rate_limit::AttemptLimiter;
+use super::session_cache::SessionCache;
+use super::store::{AuthStore, NewInviteRow, NewSession, NewUser, UserRow};
+use super::token::{sha256_hex, Claims, TokenKeys};
+use super::{
+    password, totp, AuthError, ClientInfo, Community, CreatedInvite, NewInvite, Principal, Role,
+    SignIn, SignUp, SignedIn, SignedUp, TotpEnabled, TotpSetup, User,
+};
+
+type Result<T, E = AuthError> = std::result::Result<T, E>;
+
+/// Cheap to clone; every clone shares the same cache, limiters and keys.
+#[derive(Clone)]
+pub struct AuthService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: AuthStore,
+    keys: TokenKeys,
+    cache: SessionCache,
+    signin_limits: AttemptLimiter,
+    signup_limits: AttemptLimiter,
+    bus: Arc<dyn EventBus>,
+    config: AuthConfig,
+    /// Hash verified against when the email is unknown, so both failures cost the same time.
+    decoy_hash: String,
+}
+
+impl AuthService {
+    pub async fn new(
+        db: Db,
+        keys: TokenKeys,
+        bus: Arc<dyn EventBus>,
+        config: AuthConfig,
+    ) -> Result<Self> {
+        let decoy_hash = password::hash(nanoid::nanoid!(32)).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store: AuthStore::new(db),
+                keys,
+                cache: SessionCache::new(Duration::from_secs(config.session_cache_seconds)),
+                signin_limits: AttemptLimiter::per_minute(config.signin_per_minute),
+                signup_limits: AttemptLimiter::per_minute(config.signup_per_minute),
+                bus,
+                config,
+                decoy_hash,
+            }),
+        })
+    }
+
+    fn store(&self) -> &AuthStore {
+        &self.inner.store
+    }
+
+    /// The first sign-up on an empty instance creates the community and becomes its admin;
+    /// after that an invite code is required and decides the role.
+    #[tracing::instrument(skip_all, fields(email = %request.email))]
+    pub async fn sign_up(&self, request: SignUp, client: &ClientInfo) -> Result<SignedUp> {
+        let email = normalize_email(&request.email)?;
+        self.inner
+            .signup_limits
+            .check(client.ip.as_deref(), &email)?;
+        password::check_policy(&request.password)?;
+        let password_hash = password::hash(request.password).await?;
+        let now = Utc::now();
+        let user_id = nanoid::nanoid!();
+        let new_user = NewUser {
+            id: &user_id,
+            email: &email,
+            password_hash: &password_hash,
+            role: Role::Admin,
+            now,
+        };
+
+        let invite_code = request
+            .invite_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let community_id = match invite_code {
+            Some(code) => {
+                let (community_id, _role) = self
+                    .store()
+                    .sign_up_with_invite(&sha256_hex(code), &new_user)
+                    .await?;
+                community_id
+            }
+            None => {
+                let name = request
+                    .community_name
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(&self.inner.config.default_community_name);
+                let community = new_community(name)?;
+                match self
+                    .store()
+                    .create_first_community(&community, &new_user)
+                    .await?
+                {
+                    Some(()) => community.id,
+                    None => return Err(AuthError::InviteRequired),
+                }
+            }
+        };
+        let user = self.user(&user_id).await?;
+        let community = self
+            .store()
+            .community(&community_id)
+            .await?
+            .ok_or(AuthError::NotFound("community"))?;
+        self.publish(
+            "user.signed_up",
+            &user,
+            serde_json::json!({ "role": user.role }),
+        );
+        Ok(SignedUp {
+            user,
+            community: community.into(),
+        })
+    }
+
+    /// Checks the password (and the one-time code once TOTP is on) and opens a session.
+    #[tracing::instrument(skip_all, fields(email = %request.email))]
+    pub async fn sign_in(&self, request: SignIn, client: &ClientInfo) -> Result<SignedIn> {
+        // An invalid email is reported like any failed sign-in: no hint about accounts.
+        let email =
+            normalize_email(&request.email).unwrap_or_else(|_| request.email.trim().to_lowercase());
+        self.inner
+            .signin_limits
+            .check(client.ip.as_deref(), &email)?;
+        if request.password.len() > password::MAX_BYTES {
+            return Err(AuthError::InvalidCredentials);
+        }
+
+        let community_id = match request
+            .community
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(wanted) => match self.store().find_community(wanted).await? {
+                Some(c) => Some(c.id),
+                None => {
+                    self.burn_decoy(&request.password).await;
+                    return Err(AuthError::InvalidCredentials);
+                }
+            },
+            None => None,
+        };
+        let candidates = self
+            .store()
+            .users_by_email(&email, community_id.as_deref())
+            .await?;
+        if candidates.is_empty() {
+            self.burn_decoy(&request.password).await;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let mut matched: Vec<UserRow> = Vec::with_capacity(1);
+        for row in candidates {
+            if password::verify(request.password.clone(), row.password_hash.clone()).await {
+                matched.push(row);
+            }
+        }
+        let row = match matched.len() {
+            0 => return Err(AuthError::InvalidCredentials),
+            1 => matched.remove(0),
+            _ => return Err(AuthError::CommunityRequired),
+        };
+        if row.totp_enabled {
+            self.check_second_factor(&row, request.otp.as_deref())
+                .await?;
+        }
+        self.open_session(&row, client).await
+    }
+
+    async fn burn_decoy(&self, password: &str) {
+        let _ = password::verify(password.to_string(), self.inner.decoy_hash.clone()).await;
+    }
+
+    async fn check_second_factor(&self, row: &UserRow, otp: Option<&str>) -> Result<()> {
+        let otp = otp
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .ok_or(AuthError::OtpRequired)?;
+        let now = Utc::now();
+        if totp::is_recovery_code(otp) {
+            let hash = sha256_hex(&otp.to_lowercase());
+            return match self.store().use_recovery_code(&row.id, &hash, now).await? {
+                true => Ok(()),
+                false => Err(AuthError::InvalidOtp),
+            };
+        }
+        let secret = row.totp_secret.as_deref().ok_or(AuthError::InvalidOtp)?;
+        let generator = totp::build(secret, &self.inner.config.totp_issuer, &row.email)?;
+        let step = totp::matching_step(&generator, otp).ok_or(AuthError::InvalidOtp)?;
+        match self.store().claim_totp_step(&row.id, step).await? {
+            true => Ok(()),
+            false => Err(AuthError::InvalidOtp),
+        }
+    }
+
+    async fn open_session(&self, row: &UserRow, client: &ClientInfo) -> Result<SignedIn> {
+        let user = row.to_user()?;
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::hours(self.inner.config.token_ttl_hours as i64);
+        let session_id = nanoid::nanoid!();
+        let token = self.inner.keys.issue(&Claims {
+            sub: user.id.clone(),
+            cid: user.community_id.clone(),
+            role: user.role.as_str().to_string(),
+            sid: session_id.clone(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+        })?;
+        self.store()
+            .insert_session(&NewSession {
+                id: &session_id,
+                user_id: &user.id,
+                token_hash: &sha256_hex(&token),
+                user_agent: client.user_agent.as_deref(),
+                ip_address: client.ip.as_deref(),
+                created_at: now,
+                expires_at,
+            })
+            .await?;
+        self.store().touch_login(&user.id, now).await?;
+        self.publish(
+            "user.signed_in",
+            &user,
+            serde_json::json!({ "session_id": session_id }),
+        );
+        Ok(SignedIn {
+            token,
+            // The JWT carries whole seconds; report exactly what it says.
+            expires_at: DateTime::from_timestamp(expires_at.timestamp(), 0).unwrap_or(expires_at),
+            user,
+        })
+    }
+
+    /// Verifies a bearer token and its live session. Revoked, expired or forged tokens fail.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let claims = self.inner.keys.verify(token)?;
+        let token_hash = sha256_hex(token);
+        let now = Utc::now();
+        if let Some(principal) = self.inner.cache.get(&token_hash, now) {
+            return Ok(principal);
+        }
+        let session = self
+            .store()
+            .session(&token_hash)
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        if session.revoked_at.is_some() {
+            return Err(AuthError::SessionRevoked);
+        }
+        if session.expires_at <= now {
+            return Err(AuthError::TokenExpired);
+        }
+        if session.session_id != claims.sid || session.user_id != claims.sub {
+            return Err(AuthError::InvalidToken);
+        }
+        let principal = Principal {
+            user_id: session.user_id,
+            community_id: session.community_id,
+            role: session.role.parse()?,
+            session_id: session.session_id,
+            email: session.email,
+        };
+        self.inner
+            .cache
+            .insert(token_hash, principal.clone(), session.expires_at);
+        Ok(principal)
+    }
+
+    /// Ends the principal's session: its token is refused from now on.
+    pub async fn sign_out(&self, principal: &Principal) -> Result<()> {
+        self.store()
+            .revoke_session(&principal.session_id, Utc::now())
+            .await?;
+        self.inner.cache.forget_session(&principal.session_id);
+        self.inner.bus.publish(Event::new(
+            "user.signed_out",
+            Some(&principal.user_id),
+            Some(&principal.community_id),
+            serde_json::json!({ "session_id": principal.session_id }),
+        ));
+        Ok(())
+    }
+
+    pub async fn user(&self, user_id: &str) -> Result<User> {
+        self.store()
+            .user(user_id)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?
+            .to_user()
+    }
+
+    /// Admins and members invite; only admins may hand out the admin role.
+    pub async fn create_invite(&self, by: &Principal, request: NewInvite) -> Result<CreatedInvite> {
+        by.require(&[Role::Admin, Role::Member])?;
+        let role = request.role.unwrap_or(Role::Member);
+        if role == Role::Admin {
+            by.require(&[Role::Admin])?;
+        }
+        let max_uses = request.max_uses.unwrap_or(1);
+        if !(1..=10_000).contains(&max_uses) {
+            return Err(AuthError::Invalid(
+                "max_uses must be between 1 and 10000".into(),
+            ));
+        }
+        let hours = request
+            .expires_in_hours
+            .unwrap_or(self.inner.config.invite_default_hours);
+        if hours == 0 || hours > self.inner.config.invite_max_hours {
+            return Err(AuthError::Invalid(format!(
+                "expires_in_hours must be between 1 and {}",
+                self.inner.config.invite_max_hours
+            )));
+        }
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::hours(hours as i64);
+        let code = nanoid::nanoid!(24);
+        self.store()
+            .insert_invite(&NewInviteRow {
+                id: &nanoid::nanoid!(),
+                community_id: &by.community_id,
+                code_hash: &sha256_hex(&code),
+                role,
+                created_by: &by.user_id,
+                max_uses: max_uses as i32,
+                expires_at,
+                now,
+            })
+            .await?;
+        Ok(CreatedInvite {
+            code,
+            role,
+            max_uses,
+            expires_at,
+        })
+    }
+
+    /// Starts (or restarts, while not yet enabled) TOTP enrolment.
+    pub async fn totp_setup(&self, principal: &Principal) -> Result<TotpSetup> {
+        let row = self
+            .store()
+            .user(&principal.user_id)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?;
+        if row.totp_enabled {
+            return Err(AuthError::TotpAlreadyEnabled);
+        }
+        let secret = totp::new_secret();
+        let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
+        self.store()
+            .set_totp_secret(&row.id, &secret, Utc::now())
+            .await?;
+        Ok(TotpSetup {
+            otpauth_uri: totp::uri(&generator)?,
+            secret,
+        })
+    }
+
+    /// Turns TOTP on once the user proves their app produces the right codes.
+    pub async fn totp_enable(&self, principal: &Principal, code: &str) -> Result<TotpEnabled> {
+        let row = self
+            .store()
+            .user(&principal.user_id)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?;
+        if row.totp_enabled {
+            return Err(AuthError::TotpAlreadyEnabled);
+        }
+        let secret = row.totp_secret.as_deref().ok_or(AuthError::TotpNotSetUp)?;
+        let generator = totp::build(secret, &self.inner.config.totp_issuer, &row.email)?;
+        let step = totp::matching_step(&generator, code).ok_or(AuthError::InvalidOtp)?;
+        let recovery_codes = totp::new_recovery_codes();
+        let hashes: Vec<String> = recovery_codes.iter().map(|c| sha256_hex(c)).collect();
+        self.store()
+            .enable_totp(&row.id, step, &hashes, Utc::now())
+            .await?;
+        Ok(TotpEnabled {
+            enabled: true,
+            recovery_codes,
+        })
+    }
+
+    /// Users of the admin's own community.
+    pub async fn list_community_users(&self, admin: &Principal) -> Result<Vec<User>> {
+        admin.require(&[Role::Admin])?;
+        self.list_users(Some(&admin.community_id)).await
+    }
+
+    /// Changes the role of a user of the admin's own community; takes effect on the next request.
+    pub async fn change_role(&self, admin: &Principal, user_id: &str, role: Role) -> Result<User> {
+        admin.require(&[Role::Admin])?;
+        let target = self.user(user_id).await?;
+        if target.community_id != admin.community_id {
+            return Err(AuthError::NotFound("user"));
+        }
+        self.set_role(user_id, role).await
+    }
+
+    /// Revokes every session of a user of the admin's own community.
+    pub async fn revoke_sessions_of(&self, admin: &Principal, user_id: &str) -> Result<u64> {
+        admin.require(&[Role::Admin])?;
+        let target = self.user(user_id).await?;
+        if target.community_id != admin.community_id {
+            return Err(AuthError::NotFound("user"));
+        }
+        self.revoke_all_sessions(user_id).await
+    }
+
+    // ---- operator operations (the CLI), not scoped to a principal ----
+
+    /// Creates a user with a role directly, creating the community if it does not exist.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: String,
+        role: Role,
+        community_name: &str,
+    ) -> Result<User> {
+        let email = normalize_email(email)?;
+        password::check_policy(&password)?;
+        let community_name = community_name.trim();
+        if community_name.is_empty() {
+            return Err(AuthError::Invalid(
+                "community name must not be empty".into(),
+            ));
+        }
+        let password_hash = password::hash(password).await?;
+        let now = Utc::now();
+        let community = self
+            .store()
+            .ensure_community(&new_community(community_name)?, now)
+            .await?;
+        let user_id = nanoid::nanoid!();
+        self.store()
+            .insert_user(
+                &community.id,
+                &NewUser {
+                    id: &user_id,
+                    email: &email,
+                    password_hash: &password_hash,
+                    role,
+                    now,
+                },
+            )
+            .await?;
+        self.user(&user_id).await
+    }
+
+    pub async fn list_users(&self, community_id: Option<&str>) -> Result<Vec<User>> {
+        self.store()
+            .list_users(community_id)
+            .await?
+            .iter()
+            .map(UserRow::to_user)
+            .collect()
+    }
+
+    /// Resolves `email` (optionally within a community given by name or id) to one user.
+    pub async fn find_user(&self, email: &str, community: Option<&str>) -> Result<User> {
+        let email = normalize_email(email)?;
+        let community_id = match community {
+            Some(c) => Some(
+                self.store()
+                    .find_community(c)
+                    .await?
+                    .ok_or(AuthError::NotFound("community"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let mut rows = self
+            .store()
+            .users_by_email(&email, community_id.as_deref())
+            .await?;
+        match rows.len() {
+            0 => Err(AuthError::NotFound("user")),
+            1 => rows.remove(0).to_user(),
+            _ => Err(AuthError::CommunityRequired),
+        }
+    }
+
+    /// The id of a community given by name or id.
+    pub async fn find_community_id(&self, name_or_id: &str) -> Result<String> {
+        Ok(self
+            .store()
+            .find_community(name_or_id)
+            .await?
+            .ok_or(AuthError::NotFound("community"))?
+            .id)
+    }
+
+    pub async fn set_role(&self, user_id: &str, role: Role) -> Result<User> {
+        self.store().set_role(user_id, role, Utc::now()).await?;
+        self.inner.cache.forget_user(user_id);
+        let user = self.user(user_id).await?;
+        self.publish(
+            "user.role_changed",
+            &user,
+            serde_json::json!({ "role": role }),
+        );
+        Ok(user)
+    }
+
+    pub async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64> {
+        let revoked = self
+            .store()
+            .revoke_user_sessions(user_id, Utc::now())
+            .await?;
+        self.inner.cache.forget_user(user_id);
+        Ok(revoked)
+    }
+
+    fn publish(&self, kind: &str, user: &User, data: serde_json::Value) {
+        self.inner.bus.publish(Event::new(
+            kind,
+            Some(&user.id),
+            Some(&user.community_id),
+            data,
+        ));
+    }
+}
+
+fn new_community(name: &str) -> Result<Community> {
+    if name.chars().count() > 100 {
+        return Err(AuthError::Invalid(
+            "community name must be at most 100 characters".into(),
+        ));
+    }
+    Ok(Community {
+        id: nanoid::nanoid!(),
+        name: name.to_string(),
+        slug: slugify(name),
+    })
+}

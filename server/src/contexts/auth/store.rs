@@ -1,0 +1,468 @@
+//! All of auth's SQL, each statement next to its single caller. One dialect-neutral string per
+//! statement; `db_run!` runs it on whichever backend is active.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use crate::db::{is_unique_violation, Db};
+use crate::db_run;
+
+use super::{AuthError, Community, Role, User};
+
+type Result<T, E = AuthError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, FromRow)]
+pub(super) struct UserRow {
+    pub id: String,
+    pub community_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+const USER_COLUMNS: &str =
+    "id, community_id, email, password_hash, display_name, role, totp_secret, totp_enabled, created_at";
+
+impl UserRow {
+    pub fn role(&self) -> Result<Role> {
+        self.role.parse()
+    }
+
+    pub fn to_user(&self) -> Result<User> {
+        Ok(User {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            role: self.role()?,
+            community_id: self.community_id.clone(),
+            display_name: self.display_name.clone(),
+            totp_enabled: self.totp_enabled,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(super) struct CommunityRow {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+}
+
+impl From<CommunityRow> for Community {
+    fn from(row: CommunityRow) -> Self {
+        Community {
+            id: row.id,
+            name: row.name,
+            slug: row.slug,
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(super) struct SessionRow {
+    pub session_id: String,
+    pub user_id: String,
+    pub community_id: String,
+    pub email: String,
+    pub role: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A user about to be inserted (the password already hashed).
+pub(super) struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub now: DateTime<Utc>,
+}
+
+pub(super) struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub token_hash: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub ip_address: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub(super) struct NewInviteRow<'a> {
+    pub id: &'a str,
+    pub community_id: &'a str,
+    pub code_hash: &'a str,
+    pub role: Role,
+    pub created_by: &'a str,
+    pub max_uses: i32,
+    pub expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct InviteState {
+    uses: i32,
+    max_uses: i32,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct ClaimedInvite {
+    community_id: String,
+    role: String,
+}
+
+#[derive(Clone)]
+pub(super) struct AuthStore {
+    db: Db,
+}
+
+impl AuthStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Creates the instance's first community with `user` as its admin, unless a community
+    /// already exists (then returns `None` and writes nothing).
+    pub async fn create_first_community(
+        &self,
+        community: &Community,
+        user: &NewUser<'_>,
+    ) -> Result<Option<()>> {
+        const INSERT_IF_EMPTY: &str =
+            "INSERT INTO communities (id, name, slug, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM communities)";
+        match &self.db {
+            // SQLite serialises writers: the first write statement takes the lock.
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let inserted = sqlx::query(INSERT_IF_EMPTY)
+                    .bind(&community.id)
+                    .bind(&community.name)
+                    .bind(&community.slug)
+                    .bind(user.now)
+                    .execute(&mut *tx)
+                    .await?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                insert_user!(&mut *tx, &community.id, user)?;
+                tx.commit().await?;
+            }
+            // Under READ COMMITTED two first sign-ups could both see an empty table; a
+            // transaction-scoped advisory lock makes the check-and-insert atomic.
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7261001)")
+                    .execute(&mut *tx)
+                    .await?;
+                let inserted = sqlx::query(INSERT_IF_EMPTY)
+                    .bind(&community.id)
+                    .bind(&community.name)
+                    .bind(&community.slug)
+                    .bind(user.now)
+                    .execute(&mut *tx)
+                    .await?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                insert_user!(&mut *tx, &community.id, user)?;
+                tx.commit().await?;
+            }
+        }
+        Ok(Some(()))
+    }
+
+    /// Finds a community by name, or creates it (used by `taina user create`).
+    pub async fn ensure_community(
+        &self,
+        community: &Community,
+        now: DateTime<Utc>,
+    ) -> Result<CommunityRow> {
+        if let Some(found) = self.find_community(&community.name).await? {
+            return Ok(found);
+        }
+        let inserted = db_run!(&self.db, pool => sqlx::query(
+            "INSERT INTO communities (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+            .bind(&community.id).bind(&community.name).bind(&community.slug).bind(now)
+            .execute(pool).await.map(|_| ()));
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                // Lost a race on the name, or the slug is taken by a differently written name.
+                return self
+                    .find_community(&community.name)
+                    .await?
+                    .ok_or(AuthError::CommunityTaken);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(CommunityRow {
+            id: community.id.clone(),
+            name: community.name.clone(),
+            slug: community.slug.clone(),
+        })
+    }
+
+    /// By id, or else by exact name.
+    pub async fn find_community(&self, name_or_id: &str) -> Result<Option<CommunityRow>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_as::<_, CommunityRow>(
+            "SELECT id, name, slug FROM communities WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1")
+            .bind(name_or_id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn community(&self, id: &str) -> Result<Option<CommunityRow>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_as::<_, CommunityRow>(
+            "SELECT id, name, slug FROM communities WHERE id = $1")
+            .bind(id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn insert_user(&self, community_id: &str, user: &NewUser<'_>) -> Result<()> {
+        db_run!(&self.db, pool => insert_user!(pool, community_id, user))
+    }
+
+    /// Consumes one use of the invite and creates the user in one transaction: if the user
+    /// cannot be created (email taken) the invite keeps its use.
+    pub async fn sign_up_with_invite(
+        &self,
+        code_hash: &str,
+        user: &NewUser<'_>,
+    ) -> Result<(String, Role)> {
+        db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query_as::<_, ClaimedInvite>(
+                "UPDATE community_invites SET uses = uses + 1 \
+                 WHERE code_hash = $1 AND uses < max_uses AND expires_at > $2 \
+                 RETURNING community_id, role")
+                .bind(code_hash).bind(user.now)
+                .fetch_optional(&mut *tx).await?;
+            let Some(claimed) = claimed else {
+                let state = sqlx::query_as::<_, InviteState>(
+                    "SELECT uses, max_uses, expires_at FROM community_invites WHERE code_hash = $1")
+                    .bind(code_hash).fetch_optional(&mut *tx).await?;
+                return Err(match state {
+                    None => AuthError::InviteInvalid,
+                    Some(s) if s.expires_at <= user.now => AuthError::InviteExpired,
+                    Some(s) if s.uses >= s.max_uses => AuthError::InviteUsedUp,
+                    Some(_) => AuthError::InviteInvalid,
+                });
+            };
+            let role: Role = claimed.role.parse()?;
+            let user = NewUser { role, ..*user };
+            insert_user!(&mut *tx, &claimed.community_id, &user)?;
+            tx.commit().await?;
+            Ok((claimed.community_id, role))
+        })
+    }
+
+    pub async fn users_by_email(
+        &self,
+        email: &str,
+        community_id: Option<&str>,
+    ) -> Result<Vec<UserRow>> {
+        let rows = match community_id {
+            Some(cid) => {
+                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND community_id = $2")))
+                .bind(email).bind(cid).fetch_all(pool).await)
+            }
+            None => {
+                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at")))
+                .bind(email).fetch_all(pool).await)
+            }
+        };
+        Ok(rows?)
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
+        Ok(
+            db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+            .bind(id).fetch_optional(pool).await)?,
+        )
+    }
+
+    /// Users of one community, or of every community, oldest first.
+    pub async fn list_users(&self, community_id: Option<&str>) -> Result<Vec<UserRow>> {
+        let rows = match community_id {
+            Some(cid) => {
+                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE community_id = $1 ORDER BY created_at, id")))
+                .bind(cid).fetch_all(pool).await)
+            }
+            None => {
+                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY community_id, created_at, id")))
+                .fetch_all(pool).await)
+            }
+        };
+        Ok(rows?)
+    }
+
+    /// Changes a role, refusing to demote a community's last admin.
+    pub async fn set_role(&self, user_id: &str, role: Role, now: DateTime<Utc>) -> Result<()> {
+        db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let current: Option<(String, String)> = sqlx::query_as(
+                "SELECT role, community_id FROM users WHERE id = $1")
+                .bind(user_id).fetch_optional(&mut *tx).await?;
+            let Some((current, community_id)) = current else {
+                return Err(AuthError::NotFound("user"));
+            };
+            if current == Role::Admin.as_str() && role != Role::Admin {
+                let admins: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE community_id = $1 AND role = 'admin'")
+                    .bind(&community_id).fetch_one(&mut *tx).await?;
+                if admins <= 1 {
+                    return Err(AuthError::LastAdmin);
+                }
+            }
+            sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
+                .bind(user_id).bind(role.as_str()).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn touch_login(&self, user_id: &str, now: DateTime<Utc>) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(user_id).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query(
+            "INSERT INTO user_sessions (id, user_id, token_hash, user_agent, ip_address, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(session.id).bind(session.user_id).bind(session.token_hash)
+            .bind(session.user_agent).bind(session.ip_address)
+            .bind(session.created_at).bind(session.expires_at)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The session a token hash belongs to, with its user's current role.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_as::<_, SessionRow>(
+            "SELECT s.id AS session_id, u.id AS user_id, u.community_id, u.email, u.role, \
+                    s.expires_at, s.revoked_at \
+             FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1")
+            .bind(token_hash).fetch_optional(pool).await)?)
+    }
+
+    pub async fn revoke_session(&self, session_id: &str, now: DateTime<Utc>) -> Result<u64> {
+        let done = db_run!(&self.db, pool => sqlx::query(
+            "UPDATE user_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(session_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    pub async fn revoke_user_sessions(&self, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
+        let done = db_run!(&self.db, pool => sqlx::query(
+            "UPDATE user_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    pub async fn insert_invite(&self, invite: &NewInviteRow<'_>) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query(
+            "INSERT INTO community_invites (id, community_id, code_hash, role, created_by, max_uses, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(invite.id).bind(invite.community_id).bind(invite.code_hash).bind(invite.role.as_str())
+            .bind(invite.created_by).bind(invite.max_uses).bind(invite.expires_at).bind(invite.now)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Stores a pending TOTP secret; it only counts once `enable_totp` runs.
+    pub async fn set_totp_secret(
+        &self,
+        user_id: &str,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query(
+            "UPDATE users SET totp_secret = $2, totp_enabled = FALSE, totp_last_step = NULL, updated_at = $3 WHERE id = $1")
+            .bind(user_id).bind(secret).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Turns TOTP on, records the step just used, and replaces the recovery codes.
+    pub async fn enable_totp(
+        &self,
+        user_id: &str,
+        step: u64,
+        code_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET totp_enabled = TRUE, totp_last_step = $2, updated_at = $3 WHERE id = $1")
+                .bind(user_id).bind(step as i64).bind(now).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM user_recovery_codes WHERE user_id = $1")
+                .bind(user_id).execute(&mut *tx).await?;
+            for hash in code_hashes {
+                sqlx::query("INSERT INTO user_recovery_codes (id, user_id, code_hash, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(nanoid::nanoid!()).bind(user_id).bind(hash).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Records `step` as used; false when it (or a later one) was already used, so a code
+    /// cannot be replayed.
+    pub async fn claim_totp_step(&self, user_id: &str, step: u64) -> Result<bool> {
+        let claimed = db_run!(&self.db, pool => sqlx::query(
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)")
+            .bind(user_id).bind(step as i64).execute(pool).await.map(|r| r.rows_affected() == 1))?;
+        Ok(claimed)
+    }
+
+    /// Marks a recovery code used; false when it does not exist or was used before.
+    pub async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let used = db_run!(&self.db, pool => sqlx::query(
+            "UPDATE user_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
+            .bind(user_id).bind(code_hash).bind(now).execute(pool).await.map(|r| r.rows_affected() >= 1))?;
+        Ok(used)
+    }
+}
+
+/// The one INSERT for users, shared by the first-community, invite and CLI paths. A macro
+/// rather than a generic function: sqlx's `Executor` bounds do not survive the `Send` checks of
+/// an axum handler when made generic over the connection.
+macro_rules! insert_user {
+    ($executor:expr, $community_id:expr, $user:expr) => {{
+        let user: &NewUser<'_> = $user;
+        let result = sqlx::query(
+            "INSERT INTO users (id, community_id, email, password_hash, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(user.id)
+        .bind($community_id)
+        .bind(user.email)
+        .bind(user.password_hash)
+        .bind(user.role.as_str())
+        .bind(user.now)
+        .execute($executor)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(AuthError::EmailTaken),
+            Err(e) => Err(AuthError::from(e)),
+        }
+    }};
+}
+use insert_user;

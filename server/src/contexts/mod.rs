@@ -1,0 +1,4 @@
+//! Bounded contexts. Each owns its tables and exposes a small service; contexts talk to each
+//! other only through those services and through events on the bus.
+
+pub mod auth;

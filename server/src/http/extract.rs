@@ -1,0 +1,91 @@
+//! Request extractors: JSON bodies with our error format, the signed-in user, the client address.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::contexts::auth::{AuthError, ClientInfo, Principal};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// A JSON body. Malformed JSON and missing fields are 400 naming the problem, a body over
+/// `http.json_body_limit_bytes` is 413, a missing JSON content type is 415.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+                JsonRejection::JsonSyntaxError(e) => AppError::BadRequest {
+                    code: "invalid_json",
+                    message: format!("malformed JSON: {}", e.body_text()),
+                },
+                JsonRejection::JsonDataError(e) => AppError::BadRequest {
+                    code: "invalid_json",
+                    message: format!("unexpected JSON: {}", e.body_text()),
+                },
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    AppError::PayloadTooLarge {
+                        limit: state.config.http.json_body_limit_bytes,
+                    }
+                }
+                other => AppError::BadRequest {
+                    code: "invalid_body",
+                    message: other.body_text(),
+                },
+            }),
+        }
+    }
+}
+
+/// The principal behind `Authorization: Bearer <token>`; a missing or bad token is 401.
+pub struct AuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
+        Ok(AuthUser(state.auth.authenticate(token).await?))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The peer address and user agent, for rate limits and session records.
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Ok(Client(ClientInfo { ip, user_agent }))
+    }
+}

@@ -1,0 +1,25 @@
+//! The HTTP edge: the router, extractors and health endpoints. Handlers here are thin; rules
+//! live in the contexts' services and SQL in their stores.
+
+mod extract;
+mod health;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub use extract::{ApiJson, AuthUser, Client};
+
+/// The whole application's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.http.json_body_limit_bytes;
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/auth", crate::contexts::auth::http::routes())
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

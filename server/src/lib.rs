@@ -1,0 +1,90 @@
+//! # Tainá server
+//!
+//! A community-owned, push-first backend. This crate is the library behind the `taina` binary;
+//! tests start the same server in-process through [`serve`].
+//!
+//! # Layout
+//! - [`config`]: typed configuration (defaults → `taina.toml` → `TAINA_*`).
+//! - [`db`]: the SQLite/PostgreSQL pool handle and migrations.
+//! - [`events`]: domain events and the bus contexts publish on.
+//! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
+//! - [`http`]: the router, extractors and health endpoints.
+//! - [`state`]: `AppState`, built once and passed in (no globals).
+//! - [`error`]: the HTTP error format and start-up errors.
+//! - [`cli`]: the `taina` command line.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod contexts;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod logging;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::StartError;
+pub use state::AppState;
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, gives in-flight
+/// requests `shutdown_grace_seconds` to finish, and closes the database pool.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    let db = state.db.clone();
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        let _ = stopping_tx.send(true);
+    });
+    let grace_elapsed = async move {
+        let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = grace_elapsed => {
+            tracing::warn!(seconds = grace.as_secs(), "grace period over; dropping remaining connections");
+            Ok(())
+        }
+    };
+    db.close().await;
+    tracing::info!("stopped");
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
