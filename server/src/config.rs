@@ -257,6 +257,7 @@ fn redact_url_password(url: &str) -> String {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
     fn load_with_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         // figment's Jail isolates the environment and working directory per test.
         let mut result = None;

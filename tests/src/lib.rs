@@ -1,1 +1,274 @@
+//! Test harness: the real server started in-process on `127.0.0.1:0` with a fresh data
+//! directory, on SQLite, or on PostgreSQL when `TEST_DATABASE_URL` names a server (each
+//! `TestServer` then gets a database of its own).
 
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use taina::{AppState, Config};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Admin URL of a PostgreSQL server for the suite; unset means SQLite.
+pub const DATABASE_ENV: &str = "TEST_DATABASE_URL";
+
+/// A running server and a client for it. Dropping it stops the server.
+pub struct TestServer {
+    pub url: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub data_dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    join: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+type ConfigFn = Box<dyn FnOnce(&mut Config) + Send>;
+
+pub struct Builder {
+    tweaks: Vec<ConfigFn>,
+}
+
+impl Builder {
+    /// Adjusts the configuration before the server starts.
+    pub fn with_config(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.tweaks.push(Box::new(f));
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: fresh_postgres_database().await,
+            shutdown_grace_seconds: 2,
+            ..Config::default()
+        };
+        // Tests sign in far more often than people do; the rate-limit test lowers these.
+        config.auth.signin_per_minute = 10_000;
+        config.auth.signup_per_minute = 10_000;
+        config.database.max_connections = 5;
+        for tweak in self.tweaks {
+            tweak(&mut config);
+        }
+        let state = AppState::build(config).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let join = tokio::spawn(taina::serve(state.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            state,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            data_dir,
+            shutdown: Some(tx),
+            join: Some(join),
+        }
+    }
+}
+
+/// With `TEST_DATABASE_URL` set, creates an empty database on that server and returns its URL.
+async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin_url = std::env::var(DATABASE_ENV).ok().filter(|u| !u.is_empty())?;
+    let name = format!(
+        "taina_test_{}",
+        nanoid::nanoid!(
+            12,
+            &"abcdefghijklmnopqrstuvwxyz0123456789"
+                .chars()
+                .collect::<Vec<_>>()
+        )
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database path");
+    Some(format!("{base}/{name}"))
+}
+
+/// A response: status, headers and the JSON body (`Value::Null` when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The stable error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    pub fn builder() -> Builder {
+        Builder { tweaks: Vec::new() }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.state.db.backend()
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        self.send_json(reqwest::Method::POST, path, body, token)
+            .await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str, invite: Option<&str>) -> Reply {
+        self.post(
+            "/api/auth/signup",
+            json!({ "email": email, "password": password, "invite_code": invite }),
+            None,
+        )
+        .await
+    }
+
+    /// Signs in and returns the token, panicking on failure.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let reply = self
+            .post(
+                "/api/auth/signin",
+                json!({ "email": email, "password": password }),
+                None,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "sign-in of {email}: {}",
+            reply.body
+        );
+        reply.body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Signs up the first user (the admin) and returns their token.
+    pub async fn admin(&self) -> String {
+        let reply = self
+            .sign_up("admin@example.org", "admin password", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        self.token("admin@example.org", "admin password").await
+    }
+
+    /// Creates an invite as `token`'s user and signs up `email` with it; returns their token.
+    pub async fn invited(&self, inviter: &str, email: &str, role: &str) -> String {
+        let invite = self
+            .post("/api/auth/invites", json!({ "role": role }), Some(inviter))
+            .await;
+        assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.body);
+        let reply = self
+            .sign_up(email, "member password", invite.body["code"].as_str())
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        self.token(email, "member password").await
+    }
+
+    /// Runs one SQL statement against the server's database with `$1` bound to a moment
+    /// long past (to age a session or an invite).
+    pub async fn execute_with_past_time(&self, statement: &'static str) {
+        let past = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        taina::db_run!(&self.state.db, pool => sqlx::query(statement)
+            .bind(past)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .expect("test SQL"));
+    }
+
+    /// The instance's JWT signing secret, read from the data directory.
+    pub fn jwt_secret(&self) -> Vec<u8> {
+        let text = std::fs::read_to_string(
+            self.data_dir
+                .path()
+                .join(taina::contexts::auth::token::SECRET_FILE),
+        )
+        .expect("secret file");
+        hex_decode(text.trim())
+    }
+
+    /// Stops accepting, waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(join) = self.join.take() {
+            join.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
