@@ -221,14 +221,20 @@ fn describe(error: figment::Error) -> String {
         .into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| match &m.source {
+            let source = match &e.metadata {
+                // Name the exact variable, which is what the operator has to fix.
+                Some(m) if m.name.contains("environment variable") && !e.path.is_empty() => {
+                    format!(
+                        " (from environment variable TAINA_{})",
+                        e.path.join("__").to_uppercase()
+                    )
+                }
+                Some(m) => match &m.source {
                     Some(src) => format!(" (from {} {src})", m.name),
                     None => format!(" (from {})", m.name),
-                })
-                .unwrap_or_default();
+                },
+                None => String::new(),
+            };
             if key.is_empty() {
                 format!("{}{source}", e.kind)
             } else {

@@ -126,6 +126,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
     match cli.command {
         Command::Config => {
+            if config.postgres_url().is_none() {
+                let path = config.data_dir.join(crate::db::SQLITE_FILE);
+                println!("# database: SQLite at {} (set database_url for PostgreSQL)", path.display());
+            }
             print!("{}", config.to_redacted_toml());
             std::io::stdout().flush()?;
             Ok(())
