@@ -33,6 +33,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    pub realtime: RealtimeConfig,
+    pub chat: ChatConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +83,78 @@ pub struct AuthConfig {
     pub totp_issuer: String,
 }
 
+/// The socket, the hub and recovery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    /// Bytes a connection may have queued before it is disconnected as a slow consumer.
+    pub outbox_bytes: usize,
+    /// Channels one socket may join (Phoenix's default is 100).
+    pub max_channels_per_socket: usize,
+    /// Largest text frame accepted; larger closes the socket with 1009.
+    pub max_text_frame_bytes: usize,
+    /// Largest binary frame accepted; larger closes the socket with 1009.
+    pub max_binary_frame_bytes: usize,
+    /// Sustained client messages per second per connection; over it pushes get `rate_limited`.
+    pub messages_per_second: u32,
+    /// Messages a connection may send in a burst above the sustained rate.
+    pub message_burst: u32,
+    /// Refused messages after which a connection is closed for abuse.
+    pub abuse_close_after: u32,
+    pub max_connections_per_user: usize,
+    pub max_connections_per_address: usize,
+    /// Seconds without any client data before the socket is closed (clients heartbeat every 30 s).
+    pub idle_timeout_seconds: u64,
+    /// Publications kept per in-memory topic for recovery.
+    pub history_size: usize,
+    /// Seconds a publication stays recoverable from memory.
+    pub history_seconds: u64,
+    /// Most messages replayed from storage on one rejoin; a larger gap answers `recovered: false`.
+    pub recovery_max_messages: u32,
+    /// Seconds a user's last device may be gone before `user.offline` (a quick reconnect is silent).
+    pub offline_debounce_seconds: u64,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            outbox_bytes: 1024 * 1024,
+            max_channels_per_socket: 100,
+            max_text_frame_bytes: 1024 * 1024,
+            max_binary_frame_bytes: 8 * 1024 * 1024,
+            messages_per_second: 50,
+            message_burst: 100,
+            abuse_close_after: 200,
+            max_connections_per_user: 20,
+            max_connections_per_address: 1000,
+            idle_timeout_seconds: 60,
+            history_size: 1000,
+            history_seconds: 600,
+            recovery_max_messages: 1000,
+            offline_debounce_seconds: 3,
+        }
+    }
+}
+
+/// Chat (Guará).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatConfig {
+    /// Longest message body, in characters.
+    pub max_body_chars: usize,
+    /// Most participants in one conversation.
+    pub max_participants: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            max_body_chars: 4000,
+            max_participants: 256,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -93,6 +167,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
+            realtime: RealtimeConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }
@@ -183,6 +259,28 @@ impl Config {
         }
         if self.http.json_body_limit_bytes < 1024 {
             return bad("http.json_body_limit_bytes", "must be at least 1024");
+        }
+        let rt = &self.realtime;
+        if rt.outbox_bytes < 4096
+            || rt.max_text_frame_bytes < 1024
+            || rt.max_binary_frame_bytes < 1024
+        {
+            return bad(
+                "realtime",
+                "outbox_bytes must be ≥ 4096 and frame limits ≥ 1024",
+            );
+        }
+        if rt.messages_per_second == 0 || rt.message_burst == 0 || rt.max_channels_per_socket == 0 {
+            return bad(
+                "realtime",
+                "messages_per_second, message_burst and max_channels_per_socket must be ≥ 1",
+            );
+        }
+        if self.chat.max_body_chars == 0 || self.chat.max_participants < 2 {
+            return bad(
+                "chat",
+                "max_body_chars must be ≥ 1 and max_participants ≥ 2",
+            );
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be at least 1");

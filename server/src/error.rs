@@ -8,12 +8,15 @@ use serde::Serialize;
 
 use crate::config::ConfigError;
 use crate::contexts::auth::AuthError;
+use crate::contexts::chat::ChatError;
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Chat(#[from] ChatError),
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("the request body is larger than the limit of {limit} bytes")]
@@ -39,35 +42,10 @@ struct ErrorDetail<'a> {
 
 impl AppError {
     /// The status and stable machine-readable code clients can branch on (docs/api.md).
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        use AuthError as A;
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            AppError::Auth(e) => match e {
-                A::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-                A::OtpRequired => (StatusCode::UNAUTHORIZED, "otp_required"),
-                A::InvalidOtp => (StatusCode::UNAUTHORIZED, "invalid_otp"),
-                A::CommunityRequired => (StatusCode::CONFLICT, "community_required"),
-                A::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
-                A::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
-                A::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
-                A::SessionRevoked => (StatusCode::UNAUTHORIZED, "session_revoked"),
-                A::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
-                A::InviteRequired => (StatusCode::FORBIDDEN, "invite_required"),
-                A::InviteInvalid => (StatusCode::BAD_REQUEST, "invite_invalid"),
-                A::InviteExpired => (StatusCode::GONE, "invite_expired"),
-                A::InviteUsedUp => (StatusCode::GONE, "invite_used_up"),
-                A::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
-                A::CommunityTaken => (StatusCode::CONFLICT, "community_taken"),
-                A::PasswordTooShort => (StatusCode::UNPROCESSABLE_ENTITY, "password_too_short"),
-                A::PasswordTooLong => (StatusCode::UNPROCESSABLE_ENTITY, "password_too_long"),
-                A::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-                A::TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
-                A::TotpNotSetUp => (StatusCode::CONFLICT, "totp_not_set_up"),
-                A::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
-                A::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                A::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-                A::Database(_) | A::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            },
+            AppError::Auth(e) => auth_status_and_code(e),
+            AppError::Chat(e) => chat_status_and_code(e),
             AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
@@ -78,6 +56,50 @@ impl AppError {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
+    }
+}
+
+/// Auth's errors as statuses and stable codes (also the `reason` of socket replies).
+pub fn auth_status_and_code(error: &AuthError) -> (StatusCode, &'static str) {
+    use AuthError as A;
+    match error {
+        A::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        A::OtpRequired => (StatusCode::UNAUTHORIZED, "otp_required"),
+        A::InvalidOtp => (StatusCode::UNAUTHORIZED, "invalid_otp"),
+        A::CommunityRequired => (StatusCode::CONFLICT, "community_required"),
+        A::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
+        A::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        A::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
+        A::SessionRevoked => (StatusCode::UNAUTHORIZED, "session_revoked"),
+        A::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        A::InviteRequired => (StatusCode::FORBIDDEN, "invite_required"),
+        A::InviteInvalid => (StatusCode::BAD_REQUEST, "invite_invalid"),
+        A::InviteExpired => (StatusCode::GONE, "invite_expired"),
+        A::InviteUsedUp => (StatusCode::GONE, "invite_used_up"),
+        A::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+        A::CommunityTaken => (StatusCode::CONFLICT, "community_taken"),
+        A::PasswordTooShort => (StatusCode::UNPROCESSABLE_ENTITY, "password_too_short"),
+        A::PasswordTooLong => (StatusCode::UNPROCESSABLE_ENTITY, "password_too_long"),
+        A::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        A::TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
+        A::TotpNotSetUp => (StatusCode::CONFLICT, "totp_not_set_up"),
+        A::LastAdmin => (StatusCode::CONFLICT, "last_admin"),
+        A::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        A::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        A::Database(_) | A::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// Chat's errors as statuses and stable codes (also the `reason` of socket replies).
+pub fn chat_status_and_code(error: &ChatError) -> (StatusCode, &'static str) {
+    match error {
+        ChatError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ChatError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        ChatError::EmptyBody => (StatusCode::UNPROCESSABLE_ENTITY, "empty_body"),
+        ChatError::BodyTooLong(_) => (StatusCode::UNPROCESSABLE_ENTITY, "body_too_long"),
+        ChatError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        ChatError::Auth(e) => auth_status_and_code(e),
+        ChatError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 

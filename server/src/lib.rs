@@ -9,6 +9,8 @@
 //! - [`events`]: domain events and the bus contexts publish on.
 //! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
 //! - [`http`]: the router, extractors and health endpoints.
+//! - [`realtime`]: the connection hub, outboxes, topics, presence and recovery history.
+//! - [`socket`]: `/socket/websocket` — Phoenix V2 sessions, channel rules, events → topics.
 //! - [`state`]: `AppState`, built once and passed in (no globals).
 //! - [`error`]: the HTTP error format and start-up errors.
 //! - [`cli`]: the `taina` command line.
@@ -22,6 +24,8 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod realtime;
+pub mod socket;
 pub mod state;
 
 use std::future::Future;
@@ -43,12 +47,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     let db = state.db.clone();
+    let hub = state.hub.clone();
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        hub.close_all(taina_protocol::close::GOING_AWAY, "server shutting down");
         let _ = stopping_tx.send(true);
     });
     let grace_elapsed = async move {

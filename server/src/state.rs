@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::contexts::auth::{AuthService, TokenKeys};
+use crate::contexts::chat::ChatService;
 use crate::db::Db;
 use crate::error::StartError;
 use crate::events::{EventBus, MemoryBus};
+use crate::realtime::Hub;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,10 +17,16 @@ pub struct AppState {
     pub db: Db,
     pub bus: Arc<dyn EventBus>,
     pub auth: AuthService,
+    pub chat: ChatService,
+    pub hub: Arc<Hub>,
 }
 
 /// Capacity of the in-process event bus before slow subscribers lag.
-const BUS_CAPACITY: usize = 4096;
+const BUS_CAPACITY: usize = 65_536;
+/// How often idle topics are forgotten.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often revocations by other processes are picked up.
+const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AppState {
     /// Prepares the data directory, opens and migrates the database and loads the signing secret.
@@ -38,11 +46,28 @@ impl AppState {
             .map_err(io("cannot read or create", &secret_path))?;
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(BUS_CAPACITY));
         let auth = AuthService::new(db.clone(), keys, bus.clone(), config.auth.clone()).await?;
+        let chat = ChatService::new(db.clone(), auth.clone(), bus.clone(), config.chat.clone());
+        let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
+        crate::socket::spawn_bridge(&bus, &hub);
+        auth.spawn_revocation_watcher(REVOCATION_POLL);
+        let weak_hub = Arc::downgrade(&hub);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                ticker.tick().await;
+                match weak_hub.upgrade() {
+                    Some(hub) => hub.sweep(),
+                    None => return,
+                }
+            }
+        });
         Ok(Self {
             config: Arc::new(config),
             db,
             bus,
             auth,
+            chat,
+            hub,
         })
     }
 }

@@ -246,6 +246,8 @@ struct Served {
     logs: std::sync::mpsc::Receiver<String>,
 }
 
+// The child is waited for in `Served::terminate`, or killed and reaped by `Drop` when a test fails.
+#[allow(clippy::zombie_processes)]
 fn serve(dir: &Path, data: &Path) -> Served {
     let mut command = taina(dir);
     command
@@ -279,6 +281,15 @@ fn serve(dir: &Path, data: &Path) -> Served {
                 url: format!("http://{address}"),
                 logs: rx,
             };
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

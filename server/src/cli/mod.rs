@@ -128,7 +128,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config => {
             if config.postgres_url().is_none() {
                 let path = config.data_dir.join(crate::db::SQLITE_FILE);
-                println!("# database: SQLite at {} (set database_url for PostgreSQL)", path.display());
+                println!(
+                    "# database: SQLite at {} (set database_url for PostgreSQL)",
+                    path.display()
+                );
             }
             print!("{}", config.to_redacted_toml());
             std::io::stdout().flush()?;

@@ -2,3 +2,4 @@
 //! other only through those services and through events on the bus.
 
 pub mod auth;
+pub mod chat;

@@ -17,6 +17,11 @@ use crate::config::Config;
 /// Name of the SQLite database file inside the data directory.
 pub const SQLITE_FILE: &str = "taina.db";
 
+/// Context schemas in use. PostgreSQL has them as schemas (migration 0001); SQLite attaches
+/// one database file per schema (`data/<schema>.db`) to every connection, so the same
+/// `schema.table` SQL runs on both.
+pub const CONTEXT_SCHEMAS: &[&str] = &["chat"];
+
 /// A cheap, clonable handle to the pool (both pool types are `Arc`s inside).
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -78,7 +83,31 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let data_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let attach: Vec<String> = CONTEXT_SCHEMAS
+            .iter()
+            .map(|schema| {
+                let file = data_dir
+                    .join(format!("{schema}.db"))
+                    .display()
+                    .to_string()
+                    .replace('\'', "''");
+                format!(
+                    "ATTACH DATABASE '{file}' AS {schema}; PRAGMA {schema}.journal_mode = WAL; \
+                     PRAGMA {schema}.synchronous = NORMAL;"
+                )
+            })
+            .collect();
+        let attach = std::sync::Arc::new(attach.join(" "));
         let pool = SqlitePoolOptions::new()
+            .after_connect(move |conn, _meta| {
+                let attach = attach.clone();
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute(sqlx::AssertSqlSafe(attach.as_str())).await?;
+                    Ok(())
+                })
+            })
             .max_connections(config.database.max_connections)
             .acquire_timeout(acquire)
             .connect_with(options)

@@ -18,6 +18,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .nest("/api/auth", crate::contexts::auth::http::routes())
+        .nest("/api/chat", crate::contexts::chat::http::routes())
+        .merge(crate::socket::routes())
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

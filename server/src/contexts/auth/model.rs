@@ -74,6 +74,8 @@ pub struct Principal {
     pub role: Role,
     pub session_id: String,
     pub email: String,
+    /// When the session (and its token) expires; live sockets close then.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Principal {

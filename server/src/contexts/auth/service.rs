@@ -280,6 +280,7 @@ impl AuthService {
             role: session.role.parse()?,
             session_id: session.session_id,
             email: session.email,
+            expires_at: session.expires_at,
         };
         self.inner
             .cache
@@ -527,7 +528,54 @@ impl AuthService {
             .revoke_user_sessions(user_id, Utc::now())
             .await?;
         self.inner.cache.forget_user(user_id);
+        self.inner.bus.publish(Event::new(
+            "user.sessions_revoked",
+            Some(user_id),
+            None,
+            serde_json::json!({ "revoked": revoked }),
+        ));
         Ok(revoked)
+    }
+
+    /// Watches `user_sessions` for revocations made by other processes (the CLI, another
+    /// node) and publishes `session.revoked` for each, so live sockets end within about
+    /// `interval`. Runs until the service is dropped.
+    pub fn spawn_revocation_watcher(&self, interval: Duration) {
+        let service = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut since = Utc::now();
+            let mut seen: std::collections::HashMap<String, DateTime<Utc>> = Default::default();
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(inner) = service.upgrade() else {
+                    return;
+                };
+                // Look back a little: a revocation committed just before the previous poll
+                // may carry a slightly older timestamp.
+                let window_start = since - chrono::Duration::seconds(5);
+                let now = Utc::now();
+                match inner.store.revoked_since(window_start).await {
+                    Ok(revoked) => {
+                        for (session_id, user_id, revoked_at) in revoked {
+                            if seen.insert(session_id.clone(), revoked_at).is_none() {
+                                inner.cache.forget_session(&session_id);
+                                inner.bus.publish(Event::new(
+                                    "session.revoked",
+                                    Some(&user_id),
+                                    None,
+                                    serde_json::json!({ "session_id": session_id }),
+                                ));
+                            }
+                        }
+                        since = now;
+                        seen.retain(|_, at| *at >= window_start);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "revocation watcher: query failed"),
+                }
+            }
+        });
     }
 
     fn publish(&self, kind: &str, user: &User, data: serde_json::Value) {

@@ -86,6 +86,7 @@ mod tests {
             role: Role::Member,
             session_id: session.into(),
             email: "e".into(),
+            expires_at: Utc::now(),
         }
     }
 

@@ -370,6 +370,16 @@ impl AuthStore {
         Ok(done)
     }
 
+    /// Sessions revoked at or after `since`: (session id, user id, revoked at).
+    pub async fn revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_as(
+            "SELECT id, user_id, revoked_at FROM user_sessions WHERE revoked_at IS NOT NULL AND revoked_at >= $1")
+            .bind(since).fetch_all(pool).await)?)
+    }
+
     pub async fn insert_invite(&self, invite: &NewInviteRow<'_>) -> Result<()> {
         db_run!(&self.db, pool => sqlx::query(
             "INSERT INTO community_invites (id, community_id, code_hash, role, created_by, max_uses, expires_at, created_at) \

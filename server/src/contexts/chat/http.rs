@@ -1,0 +1,119 @@
+//! Chat's REST routes under `/api/chat`. The socket carries the same operations live.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::AppError;
+use crate::http::{ApiJson, AuthUser};
+use crate::state::AppState;
+
+use super::{Conversation, Message, NewConversation, NewMessage};
+
+type Result<T, E = AppError> = std::result::Result<T, E>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/conversations",
+            get(list_conversations).post(create_conversation),
+        )
+        .route("/conversations/{id}", get(conversation))
+        .route(
+            "/conversations/{id}/messages",
+            get(messages).post(send_message),
+        )
+        .route(
+            "/conversations/{id}/participants/{user_id}",
+            delete(remove_participant),
+        )
+}
+
+/// # `POST /api/chat/conversations`
+async fn create_conversation(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    ApiJson(request): ApiJson<NewConversation>,
+) -> Result<(StatusCode, Json<Conversation>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.chat.create_conversation(&principal, request).await?),
+    ))
+}
+
+/// # `GET /api/chat/conversations`
+async fn list_conversations(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({ "conversations": state.chat.conversations(&principal).await? }),
+    ))
+}
+
+/// # `GET /api/chat/conversations/{id}`
+async fn conversation(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Conversation>> {
+    Ok(Json(
+        state.chat.conversation_for(&principal.user_id, &id).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    before: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// # `GET /api/chat/conversations/{id}/messages?before=OFFSET&limit=N` (newest first)
+async fn messages(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>> {
+    let messages = state
+        .chat
+        .messages(&principal, &id, page.before, page.limit)
+        .await?;
+    let next = messages
+        .last()
+        .map(|m| m.offset)
+        .filter(|_| !messages.is_empty());
+    Ok(Json(json!({ "messages": messages, "next_before": next })))
+}
+
+/// # `POST /api/chat/conversations/{id}/messages`
+async fn send_message(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(message): ApiJson<NewMessage>,
+) -> Result<(StatusCode, Json<Message>)> {
+    let (message, created) = state.chat.send_message(&principal, &id, message).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(message)))
+}
+
+/// # `DELETE /api/chat/conversations/{id}/participants/{user_id}`
+async fn remove_participant(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    state
+        .chat
+        .remove_participant(&principal, &id, &user_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,304 @@
+//! `ChatService`: conversations, participants and messages, with the rule that only
+//! participants read or write a conversation. Emits `conversation.created`, `message.sent`
+//! and `conversation.participant_removed`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use dashmap::DashMap;
+
+use crate::config::ChatConfig;
+use crate::contexts::auth::{AuthService, Principal};
+use crate::db::Db;
+use crate::events::{Event, EventBus};
+
+use super::store::{ChatStore, NewConversationRow};
+use super::{ChatError, Conversation, ConversationKind, Message, NewConversation, NewMessage};
+
+type Result<T, E = ChatError> = std::result::Result<T, E>;
+
+/// Longest `client_id` accepted (it is an idempotency key, not content).
+const MAX_CLIENT_ID: usize = 128;
+
+#[derive(Clone)]
+pub struct ChatService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: ChatStore,
+    auth: AuthService,
+    bus: Arc<dyn EventBus>,
+    config: ChatConfig,
+    /// One lock per conversation, held from storing a message until its event is published,
+    /// so `message.sent` events leave in offset order.
+    send_locks: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl ChatService {
+    pub fn new(db: Db, auth: AuthService, bus: Arc<dyn EventBus>, config: ChatConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store: ChatStore::new(db),
+                auth,
+                bus,
+                config,
+                send_locks: DashMap::new(),
+            }),
+        }
+    }
+
+    fn store(&self) -> &ChatStore {
+        &self.inner.store
+    }
+
+    /// Creates a conversation between the caller and `participant_ids`, all of the caller's
+    /// community. A direct conversation with someone returns the existing one if there is one.
+    pub async fn create_conversation(
+        &self,
+        by: &Principal,
+        request: NewConversation,
+    ) -> Result<Conversation> {
+        let mut participants = vec![by.user_id.clone()];
+        for id in request.participant_ids {
+            if !participants.contains(&id) {
+                participants.push(id);
+            }
+        }
+        if participants.len() > self.inner.config.max_participants {
+            return Err(ChatError::Invalid(format!(
+                "a conversation has at most {} participants",
+                self.inner.config.max_participants
+            )));
+        }
+        for id in &participants[1..] {
+            match self.inner.auth.user(id).await {
+                Ok(user) if user.community_id == by.community_id => {}
+                Ok(_) | Err(crate::contexts::auth::AuthError::NotFound(_)) => {
+                    return Err(ChatError::Invalid(format!(
+                        "user {id} is not in your community"
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let name = request
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        if name.is_some_and(|n| n.chars().count() > 200) {
+            return Err(ChatError::Invalid(
+                "name must be at most 200 characters".into(),
+            ));
+        }
+        match request.kind {
+            ConversationKind::Direct => {
+                if participants.len() != 2 {
+                    return Err(ChatError::Invalid(
+                        "a direct conversation has exactly one other participant".into(),
+                    ));
+                }
+                if let Some(existing) = self
+                    .store()
+                    .direct_between(&participants[0], &participants[1])
+                    .await?
+                {
+                    return self
+                        .store()
+                        .conversation(&existing)
+                        .await?
+                        .ok_or(ChatError::NotFound);
+                }
+            }
+            ConversationKind::Group => {
+                if participants.len() < 2 {
+                    return Err(ChatError::Invalid(
+                        "a group needs at least one other participant".into(),
+                    ));
+                }
+            }
+        }
+        let id = nanoid::nanoid!();
+        self.store()
+            .insert_conversation(&NewConversationRow {
+                id: &id,
+                community_id: &by.community_id,
+                kind: request.kind,
+                name,
+                created_by: &by.user_id,
+                participants: &participants,
+                now: Utc::now(),
+            })
+            .await?;
+        let conversation = self
+            .store()
+            .conversation(&id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        self.inner.bus.publish(Event::new(
+            "conversation.created",
+            Some(&by.user_id),
+            Some(&by.community_id),
+            serde_json::to_value(&conversation).unwrap_or_default(),
+        ));
+        Ok(conversation)
+    }
+
+    pub async fn conversations(&self, of: &Principal) -> Result<Vec<Conversation>> {
+        self.store().conversations_of(&of.user_id).await
+    }
+
+    /// The conversation, if `user_id` takes part in it; `NotFound` otherwise.
+    pub async fn conversation_for(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+    ) -> Result<Conversation> {
+        let conversation = self
+            .store()
+            .conversation(conversation_id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        if conversation.participant_ids.iter().any(|p| p == user_id) {
+            Ok(conversation)
+        } else {
+            Err(ChatError::NotFound)
+        }
+    }
+
+    pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
+        self.store().is_participant(conversation_id, user_id).await
+    }
+
+    /// Stores a message and publishes `message.sent`. Sending again with the same `client_id`
+    /// returns the stored message (`false`: nothing new was sent).
+    pub async fn send_message(
+        &self,
+        by: &Principal,
+        conversation_id: &str,
+        message: NewMessage,
+    ) -> Result<(Message, bool)> {
+        let body = message.body;
+        if body.trim().is_empty() {
+            return Err(ChatError::EmptyBody);
+        }
+        if body.chars().count() > self.inner.config.max_body_chars {
+            return Err(ChatError::BodyTooLong(self.inner.config.max_body_chars));
+        }
+        let client_id = message.client_id.filter(|c| !c.is_empty());
+        if client_id.as_ref().is_some_and(|c| c.len() > MAX_CLIENT_ID) {
+            return Err(ChatError::Invalid(format!(
+                "client_id must be at most {MAX_CLIENT_ID} bytes"
+            )));
+        }
+        let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
+        if let Some(client_id) = &client_id {
+            if let Some(existing) = self
+                .store()
+                .message_by_client_id(conversation_id, &by.user_id, client_id, &conversation.epoch)
+                .await?
+            {
+                return Ok((existing, false));
+            }
+        }
+        let lock = self
+            .inner
+            .send_locks
+            .entry(conversation_id.to_string())
+            .or_default()
+            .clone();
+        let _ordered = lock.lock().await;
+        let stored = self
+            .store()
+            .insert_message(
+                &nanoid::nanoid!(),
+                conversation_id,
+                &by.user_id,
+                &body,
+                client_id.as_deref(),
+                Utc::now(),
+            )
+            .await?;
+        let message = match stored {
+            Some(message) => message,
+            None => {
+                // A concurrent retry with the same client_id stored it first.
+                let client_id = client_id.as_deref().unwrap_or_default();
+                let existing = self
+                    .store()
+                    .message_by_client_id(
+                        conversation_id,
+                        &by.user_id,
+                        client_id,
+                        &conversation.epoch,
+                    )
+                    .await?
+                    .ok_or(ChatError::NotFound)?;
+                return Ok((existing, false));
+            }
+        };
+        self.inner.bus.publish(Event::new(
+            "message.sent",
+            Some(&by.user_id),
+            Some(&conversation.community_id),
+            serde_json::to_value(&message).unwrap_or_default(),
+        ));
+        Ok((message, true))
+    }
+
+    /// A page of history, newest first, before offset `before`.
+    pub async fn messages(
+        &self,
+        of: &Principal,
+        conversation_id: &str,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Message>> {
+        let conversation = self.conversation_for(&of.user_id, conversation_id).await?;
+        let limit = limit.unwrap_or(50).clamp(1, 200);
+        self.store()
+            .messages(conversation_id, &conversation.epoch, before, limit)
+            .await
+    }
+
+    /// Messages with offsets in `(after, up_to]`, oldest first, for recovery; at most `limit`.
+    pub async fn messages_between(
+        &self,
+        conversation: &Conversation,
+        after: u64,
+        up_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.store()
+            .messages_between(&conversation.id, &conversation.epoch, after, up_to, limit)
+            .await
+    }
+
+    /// Removes a participant: the user themself (leaving) or anyone, by a group's participant.
+    pub async fn remove_participant(
+        &self,
+        by: &Principal,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> Result<()> {
+        let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
+        if conversation.kind == ConversationKind::Direct && by.user_id != user_id {
+            return Err(ChatError::Forbidden);
+        }
+        if !self
+            .store()
+            .remove_participant(conversation_id, user_id)
+            .await?
+        {
+            return Err(ChatError::NotFound);
+        }
+        self.inner.bus.publish(Event::new(
+            "conversation.participant_removed",
+            Some(user_id),
+            Some(&conversation.community_id),
+            serde_json::json!({ "conversation_id": conversation_id, "removed_by": by.user_id }),
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! All of chat's SQL (tables in the `chat` schema), each statement next to its one caller.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use crate::db::{is_unique_violation, Db};
+use crate::db_run;
+
+use super::{ChatError, Conversation, ConversationKind, Message};
+
+type Result<T, E = ChatError> = std::result::Result<T, E>;
+
+#[derive(FromRow)]
+struct ConversationRow {
+    id: String,
+    community_id: String,
+    kind: String,
+    name: Option<String>,
+    epoch: String,
+    last_seq: i64,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct MessageRow {
+    id: String,
+    conversation_id: String,
+    sender_id: String,
+    body: String,
+    client_id: Option<String>,
+    seq: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    fn into_message(self, epoch: &str) -> Message {
+        Message {
+            id: self.id,
+            conversation_id: self.conversation_id,
+            sender_id: self.sender_id,
+            body: self.body,
+            client_id: self.client_id,
+            inserted_at: self.created_at,
+            epoch: epoch.to_string(),
+            offset: self.seq as u64,
+        }
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "id, conversation_id, sender_id, body, client_id, seq, created_at";
+
+/// A conversation about to be stored with its participants.
+#[derive(Clone, Copy)]
+pub(super) struct NewConversationRow<'a> {
+    pub id: &'a str,
+    pub community_id: &'a str,
+    pub kind: ConversationKind,
+    pub name: Option<&'a str>,
+    pub created_by: &'a str,
+    pub participants: &'a [String],
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub(super) struct ChatStore {
+    db: Db,
+}
+
+impl ChatStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn insert_conversation(&self, new: &NewConversationRow<'_>) -> Result<()> {
+        let NewConversationRow {
+            id,
+            community_id,
+            kind,
+            name,
+            created_by,
+            participants,
+            now,
+        } = *new;
+        let epoch = nanoid::nanoid!(8);
+        db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO chat.conversations (id, community_id, kind, name, created_by, epoch, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
+                .bind(id).bind(community_id).bind(kind.as_str()).bind(name).bind(created_by).bind(&epoch).bind(now)
+                .execute(&mut *tx).await?;
+            for user_id in participants {
+                sqlx::query("INSERT INTO chat.participants (conversation_id, user_id, joined_at) VALUES ($1, $2, $3)")
+                    .bind(id).bind(user_id).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, ConversationRow>(
+            "SELECT id, community_id, kind, name, epoch, last_seq, created_at FROM chat.conversations WHERE id = $1")
+            .bind(id).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok(Some(self.with_participants(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn with_participants(&self, row: ConversationRow) -> Result<Conversation> {
+        let participant_ids: Vec<String> = db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT user_id FROM chat.participants WHERE conversation_id = $1 ORDER BY joined_at, user_id")
+            .bind(&row.id).fetch_all(pool).await)?;
+        Ok(Conversation {
+            kind: if row.kind == "direct" {
+                ConversationKind::Direct
+            } else {
+                ConversationKind::Group
+            },
+            id: row.id,
+            community_id: row.community_id,
+            name: row.name,
+            participant_ids,
+            epoch: row.epoch,
+            last_offset: row.last_seq as u64,
+            created_at: row.created_at,
+        })
+    }
+
+    /// Conversations the user takes part in, most recently created first.
+    pub async fn conversations_of(&self, user_id: &str) -> Result<Vec<Conversation>> {
+        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, ConversationRow>(
+            "SELECT c.id, c.community_id, c.kind, c.name, c.epoch, c.last_seq, c.created_at \
+             FROM chat.conversations c JOIN chat.participants p ON p.conversation_id = c.id \
+             WHERE p.user_id = $1 ORDER BY c.created_at DESC, c.id")
+            .bind(user_id).fetch_all(pool).await)?;
+        let mut conversations = Vec::with_capacity(rows.len());
+        for row in rows {
+            conversations.push(self.with_participants(row).await?);
+        }
+        Ok(conversations)
+    }
+
+    /// The direct conversation between exactly these two users, if one exists.
+    pub async fn direct_between(&self, a: &str, b: &str) -> Result<Option<String>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT c.id FROM chat.conversations c \
+             WHERE c.kind = 'direct' \
+               AND EXISTS (SELECT 1 FROM chat.participants p WHERE p.conversation_id = c.id AND p.user_id = $1) \
+               AND EXISTS (SELECT 1 FROM chat.participants p WHERE p.conversation_id = c.id AND p.user_id = $2) \
+             LIMIT 1")
+            .bind(a).bind(b).fetch_optional(pool).await)?)
+    }
+
+    pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
+        let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT 1 FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
+            .bind(conversation_id).bind(user_id).fetch_optional(pool).await)?;
+        Ok(found.is_some())
+    }
+
+    pub async fn remove_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
+        let removed = db_run!(&self.db, pool => sqlx::query(
+            "DELETE FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
+            .bind(conversation_id).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(removed > 0)
+    }
+
+    pub async fn message_by_client_id(
+        &self,
+        conversation_id: &str,
+        sender_id: &str,
+        client_id: &str,
+        epoch: &str,
+    ) -> Result<Option<Message>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3")))
+            .bind(conversation_id).bind(sender_id).bind(client_id).fetch_optional(pool).await)?;
+        Ok(row.map(|r| r.into_message(epoch)))
+    }
+
+    /// Assigns the next offset and stores the message in one transaction. `None` when the
+    /// sender's `client_id` was already used (a concurrent retry won).
+    pub async fn insert_message(
+        &self,
+        id: &str,
+        conversation_id: &str,
+        sender_id: &str,
+        body: &str,
+        client_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Message>> {
+        let result: Result<(i64, String)> = db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let (seq, epoch): (i64, String) = sqlx::query_as(
+                "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 WHERE id = $1 RETURNING last_seq, epoch")
+                .bind(conversation_id).bind(now).fetch_one(&mut *tx).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO chat.messages (id, conversation_id, sender_id, body, client_id, seq, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(id).bind(conversation_id).bind(sender_id).bind(body).bind(client_id).bind(seq).bind(now)
+                .execute(&mut *tx).await;
+            match inserted {
+                Ok(_) => {
+                    tx.commit().await?;
+                    Ok((seq, epoch))
+                }
+                Err(e) => Err(ChatError::Database(e)),
+            }
+        });
+        match result {
+            Ok((seq, epoch)) => Ok(Some(Message {
+                id: id.to_string(),
+                conversation_id: conversation_id.to_string(),
+                sender_id: sender_id.to_string(),
+                body: body.to_string(),
+                client_id: client_id.map(str::to_string),
+                inserted_at: now,
+                epoch,
+                offset: seq as u64,
+            })),
+            Err(ChatError::Database(e)) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Newest first, strictly before offset `before` when given.
+    pub async fn messages(
+        &self,
+        conversation_id: &str,
+        epoch: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
+        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")))
+            .bind(conversation_id).bind(before).bind(limit as i64).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|r| r.into_message(epoch)).collect())
+    }
+
+    /// Oldest first: offsets in `(after, up_to]`, at most `limit`.
+    pub async fn messages_between(
+        &self,
+        conversation_id: &str,
+        epoch: &str,
+        after: u64,
+        up_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 \
+             ORDER BY seq ASC LIMIT $4")))
+            .bind(conversation_id).bind(after as i64).bind(up_to as i64).bind(limit as i64).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|r| r.into_message(epoch)).collect())
+    }
+}

@@ -1,0 +1,164 @@
+//! A topic's recent publications, for recovery after a reconnect.
+//!
+//! Every publication gets `(epoch, offset)`: the offset increases strictly per topic, the epoch
+//! names the offset sequence (a new epoch means old offsets mean nothing any more). In-memory
+//! topics start a random epoch when the topic is first used on this node; topics backed by
+//! storage (conversations) bring their own stable epoch and offsets.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::outbox::Frame;
+
+/// Where a subscriber can resume from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    pub epoch: String,
+    pub offset: u64,
+}
+
+pub struct History {
+    epoch: String,
+    offset: u64,
+    entries: VecDeque<(u64, Instant, Frame)>,
+    max_entries: usize,
+    max_age: Duration,
+}
+
+impl History {
+    pub fn new(epoch: String, offset: u64, max_entries: usize, max_age: Duration) -> Self {
+        Self {
+            epoch,
+            offset,
+            entries: VecDeque::new(),
+            max_entries,
+            max_age,
+        }
+    }
+
+    pub fn position(&self) -> Position {
+        Position {
+            epoch: self.epoch.clone(),
+            offset: self.offset,
+        }
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// The offset the next in-memory publication gets.
+    pub fn next_offset(&self) -> u64 {
+        self.offset + 1
+    }
+
+    /// Moves to an externally assigned position (storage-backed topics). A different epoch
+    /// starts over; an offset never moves backwards.
+    pub fn align(&mut self, epoch: &str, offset: u64) {
+        if self.epoch != epoch {
+            self.epoch = epoch.to_string();
+            self.offset = offset;
+            self.entries.clear();
+        } else if offset > self.offset {
+            // Publications in between happened elsewhere (another node); the gap cannot be
+            // served from memory, so drop what would suggest otherwise.
+            self.entries.clear();
+            self.offset = offset;
+        }
+    }
+
+    pub fn record(&mut self, offset: u64, frame: Frame) {
+        self.offset = self.offset.max(offset);
+        if self.max_entries == 0 {
+            return;
+        }
+        self.entries.push_back((offset, Instant::now(), frame));
+        while self.entries.len() > self.max_entries {
+            self.entries.pop_front();
+        }
+        self.prune();
+    }
+
+    /// Drops entries older than the age limit.
+    pub fn prune(&mut self) {
+        while let Some((_, at, _)) = self.entries.front() {
+            if at.elapsed() > self.max_age {
+                self.entries.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every publication after `since` in order, when memory still holds all of them.
+    pub fn since(&mut self, since: u64) -> Option<Vec<(u64, Frame)>> {
+        self.prune();
+        if since >= self.offset {
+            return Some(Vec::new());
+        }
+        let first = self.entries.front().map(|(offset, _, _)| *offset)?;
+        if first > since + 1 {
+            return None;
+        }
+        Some(
+            self.entries
+                .iter()
+                .filter(|(offset, _, _)| *offset > since)
+                .map(|(offset, _, frame)| (*offset, frame.clone()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::ws::Utf8Bytes;
+
+    fn frame(n: u64) -> Frame {
+        Frame::Text(Utf8Bytes::from(n.to_string()))
+    }
+
+    #[test]
+    fn serves_the_gap_while_it_is_held() {
+        let mut history = History::new("e".into(), 0, 3, Duration::from_secs(60));
+        for n in 1..=5 {
+            let offset = history.next_offset();
+            history.record(offset, frame(n));
+        }
+        assert_eq!(history.position().offset, 5);
+        let missed = history.since(3).unwrap();
+        assert_eq!(missed.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(history.since(5).unwrap(), []);
+        // Offsets 1 and 2 fell out of the window of three.
+        assert!(history.since(1).is_none());
+        assert!(history.since(2).is_some());
+    }
+
+    #[test]
+    fn age_limits_the_window() {
+        let mut history = History::new("e".into(), 0, 10, Duration::from_millis(0));
+        history.record(1, frame(1));
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(history.since(0).is_none());
+    }
+
+    #[test]
+    fn a_new_epoch_starts_over() {
+        let mut history = History::new("a".into(), 0, 10, Duration::from_secs(60));
+        history.record(1, frame(1));
+        history.align("b", 7);
+        assert_eq!(
+            history.position(),
+            Position {
+                epoch: "b".into(),
+                offset: 7
+            }
+        );
+        assert!(history.is_empty());
+    }
+}

@@ -1,0 +1,742 @@
+//! The connection hub: who is connected (per user, per session, per address) and who listens
+//! on which topic. Sharded maps (`DashMap`); no lock is held across an `.await`.
+//!
+//! Publishing encodes a frame once and hands clones of the same bytes to every subscriber's
+//! outbox with `try`-semantics: a full outbox disconnects that subscriber (slow consumer) and
+//! nobody else waits. Per topic, publishing is serialised by the topic's map entry, which is
+//! what makes offsets strictly increasing and recovery gap-free.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
+use serde_json::{Map, Value};
+use taina_protocol::close;
+use taina_protocol::phoenix;
+use tokio::sync::mpsc;
+
+use super::history::{History, Position};
+use super::outbox::{Frame, Lane, Outbox, PushError};
+use super::presence::{Meta, Presences};
+use crate::config::RealtimeConfig;
+use crate::events::{Event, EventBus};
+
+pub type ConnId = u64;
+
+/// Frames a joining subscriber may collect while its join reply and recovery are sent.
+const MAX_BUFFERED_WHILE_JOINING: usize = 10_000;
+
+/// Instructions from the rest of the server to a connection's session task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnCommand {
+    /// End the connection: close every join with `phx_close`, then the socket with `code`.
+    End { code: u16, reason: String },
+    /// Check every joined topic again (a role or a membership changed).
+    Reauthorize,
+}
+
+/// One live socket.
+pub struct Conn {
+    pub id: ConnId,
+    pub user_id: String,
+    pub community_id: String,
+    pub address: Option<IpAddr>,
+    session_id: Mutex<String>,
+    pub outbox: Outbox,
+    commands: mpsc::Sender<ConnCommand>,
+    topics: Mutex<HashSet<String>>,
+}
+
+impl Conn {
+    pub fn session_id(&self) -> String {
+        self.session_id.lock().expect("conn lock").clone()
+    }
+
+    /// Queues a frame; a full outbox disconnects this connection as a slow consumer.
+    pub fn send(&self, lane: Lane, frame: Frame) -> bool {
+        match self.outbox.push(lane, frame) {
+            Ok(()) => true,
+            Err(PushError::Full) => {
+                tracing::info!(conn = self.id, user = %self.user_id, "slow consumer disconnected");
+                self.outbox
+                    .close_now(close::SLOW_CONSUMER, "slow consumer: outbox full");
+                false
+            }
+            Err(PushError::Closed) => false,
+        }
+    }
+
+    fn command(&self, command: ConnCommand) {
+        if let Err(mpsc::error::TrySendError::Full(ConnCommand::End { code, reason })) =
+            self.commands.try_send(command)
+        {
+            // The session is swamped; end without the courtesy of phx_close.
+            self.outbox.close_now(code, &reason);
+        }
+    }
+}
+
+/// Frames held for a joining subscriber, with their offsets (`None`: not recoverable).
+type HeldFrames = Vec<(Option<u64>, Frame)>;
+
+/// A connection's membership of one topic.
+pub struct Subscriber {
+    conn: Arc<Conn>,
+    join_ref: String,
+    /// `Some` while the join reply and recovered publications are being sent: live frames
+    /// wait here (with their offsets) so none overtakes them and none is lost.
+    pending: Mutex<Option<HeldFrames>>,
+}
+
+impl Subscriber {
+    fn deliver(&self, offset: Option<u64>, frame: &Frame) {
+        let mut pending = self.pending.lock().expect("subscriber lock");
+        if let Some(buffer) = pending.as_mut() {
+            if buffer.len() >= MAX_BUFFERED_WHILE_JOINING {
+                drop(pending);
+                self.conn
+                    .outbox
+                    .close_now(close::SLOW_CONSUMER, "slow consumer: join backlog");
+            } else {
+                buffer.push((offset, frame.clone()));
+            }
+            return;
+        }
+        drop(pending);
+        self.conn.send(Lane::Realtime, frame.clone());
+    }
+
+    /// Releases frames held during the join, skipping offsets already sent by recovery.
+    pub fn go_live(&self, sent_up_to: Option<u64>) {
+        let mut pending = self.pending.lock().expect("subscriber lock");
+        if let Some(buffer) = pending.take() {
+            for (offset, frame) in buffer {
+                if matches!((offset, sent_up_to), (Some(o), Some(sent)) if o <= sent) {
+                    continue;
+                }
+                self.conn.send(Lane::Realtime, frame);
+            }
+        }
+    }
+
+    pub fn join_ref(&self) -> &str {
+        &self.join_ref
+    }
+}
+
+struct Topic {
+    subscribers: HashMap<ConnId, Arc<Subscriber>>,
+    history: History,
+}
+
+/// How a publication gets its offset.
+pub enum Sequence {
+    /// The next in-memory offset of the topic.
+    Next,
+    /// A position assigned by storage (conversation messages).
+    At(Position),
+}
+
+/// The outcome of subscribing, for the join reply.
+pub struct Subscribed {
+    pub subscriber: Arc<Subscriber>,
+    /// Where the topic stands now.
+    pub position: Position,
+    /// With `since`: the missed publications if memory holds all of them.
+    pub missed: Option<Vec<(u64, Frame)>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Refusal {
+    #[error("too many connections for this user (limit {0})")]
+    TooManyForUser(usize),
+    #[error("too many connections from this address (limit {0})")]
+    TooManyForAddress(usize),
+}
+
+pub struct Hub {
+    conns: DashMap<ConnId, Arc<Conn>>,
+    users: DashMap<String, Vec<ConnId>>,
+    sessions: DashMap<String, Vec<ConnId>>,
+    addresses: DashMap<IpAddr, usize>,
+    topics: DashMap<String, Topic>,
+    presences: Presences,
+    next_id: AtomicU64,
+    /// Bumped on every connect and disconnect of a user; a pending `user.offline` only fires
+    /// if nothing changed while it waited.
+    user_generation: DashMap<String, u64>,
+    config: RealtimeConfig,
+    bus: Arc<dyn EventBus>,
+}
+
+impl Hub {
+    pub fn new(config: RealtimeConfig, bus: Arc<dyn EventBus>) -> Self {
+        Self {
+            conns: DashMap::new(),
+            users: DashMap::new(),
+            sessions: DashMap::new(),
+            addresses: DashMap::new(),
+            topics: DashMap::new(),
+            presences: Presences::default(),
+            next_id: AtomicU64::new(1),
+            user_generation: DashMap::new(),
+            config,
+            bus,
+        }
+    }
+
+    pub fn config(&self) -> &RealtimeConfig {
+        &self.config
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Admits a connection within the per-user and per-address limits. Dropping the returned
+    /// [`Registration`] removes it from every index.
+    pub fn register(
+        self: &Arc<Self>,
+        user_id: &str,
+        community_id: &str,
+        session_id: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(Registration, mpsc::Receiver<ConnCommand>), Refusal> {
+        if let Some(ip) = address {
+            let mut count = self.addresses.entry(ip).or_insert(0);
+            if *count >= self.config.max_connections_per_address {
+                return Err(Refusal::TooManyForAddress(
+                    self.config.max_connections_per_address,
+                ));
+            }
+            *count += 1;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let first_device = {
+            let mut conns = self.users.entry(user_id.to_string()).or_default();
+            if conns.len() >= self.config.max_connections_per_user {
+                drop(conns);
+                self.release_address(address);
+                return Err(Refusal::TooManyForUser(
+                    self.config.max_connections_per_user,
+                ));
+            }
+            conns.push(id);
+            conns.len() == 1
+        };
+        let (commands, receiver) = mpsc::channel(16);
+        let conn = Arc::new(Conn {
+            id,
+            user_id: user_id.to_string(),
+            community_id: community_id.to_string(),
+            address,
+            session_id: Mutex::new(session_id.to_string()),
+            outbox: Outbox::new(self.config.outbox_bytes),
+            commands,
+            topics: Mutex::new(HashSet::new()),
+        });
+        self.sessions
+            .entry(session_id.to_string())
+            .or_default()
+            .push(id);
+        self.conns.insert(id, conn.clone());
+        let was_pending_offline = {
+            let mut generation = self.user_generation.entry(user_id.to_string()).or_insert(0);
+            *generation += 1;
+            *generation > 1
+        };
+        // A reconnect inside the debounce window is silent: the user never went offline.
+        if first_device && !was_pending_offline {
+            self.bus.publish(Event::new(
+                "user.online",
+                Some(user_id),
+                Some(community_id),
+                Value::Null,
+            ));
+        }
+        Ok((
+            Registration {
+                hub: self.clone(),
+                conn,
+            },
+            receiver,
+        ))
+    }
+
+    fn release_address(&self, address: Option<IpAddr>) {
+        if let Some(ip) = address {
+            if let Some(mut count) = self.addresses.get_mut(&ip) {
+                *count = count.saturating_sub(1);
+            }
+            self.addresses.remove_if(&ip, |_, count| *count == 0);
+        }
+    }
+
+    fn unregister(self: &Arc<Self>, conn: &Arc<Conn>) {
+        let topics: Vec<String> = conn.topics.lock().expect("conn lock").drain().collect();
+        for topic in topics {
+            self.remove_subscriber(&topic, conn);
+        }
+        self.conns.remove(&conn.id);
+        self.release_address(conn.address);
+        let session = conn.session_id();
+        if let Some(mut ids) = self.sessions.get_mut(&session) {
+            ids.retain(|id| *id != conn.id);
+        }
+        self.sessions.remove_if(&session, |_, ids| ids.is_empty());
+        let last_device = {
+            match self.users.get_mut(&conn.user_id) {
+                Some(mut ids) => {
+                    ids.retain(|id| *id != conn.id);
+                    ids.is_empty()
+                }
+                None => true,
+            }
+        };
+        if last_device {
+            self.users.remove_if(&conn.user_id, |_, ids| ids.is_empty());
+            self.schedule_offline(conn);
+        }
+    }
+
+    fn schedule_offline(self: &Arc<Self>, conn: &Conn) {
+        let generation = {
+            let mut generation = self
+                .user_generation
+                .entry(conn.user_id.clone())
+                .or_insert(0);
+            *generation += 1;
+            *generation
+        };
+        let hub = Arc::downgrade(self);
+        let user_id = conn.user_id.clone();
+        let community_id = conn.community_id.clone();
+        let wait = Duration::from_secs(self.config.offline_debounce_seconds);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            let Some(hub) = hub.upgrade() else { return };
+            let unchanged = hub
+                .user_generation
+                .remove_if(&user_id, |_, current| *current == generation)
+                .is_some();
+            if unchanged && !hub.users.contains_key(&user_id) {
+                hub.bus.publish(Event::new(
+                    "user.offline",
+                    Some(&user_id),
+                    Some(&community_id),
+                    Value::Null,
+                ));
+            }
+        });
+    }
+
+    /// Moves a connection to another session (in-band token refresh).
+    pub fn move_session(&self, conn: &Conn, new_session: &str) {
+        let old = {
+            let mut session = conn.session_id.lock().expect("conn lock");
+            std::mem::replace(&mut *session, new_session.to_string())
+        };
+        if let Some(mut ids) = self.sessions.get_mut(&old) {
+            ids.retain(|id| *id != conn.id);
+        }
+        self.sessions.remove_if(&old, |_, ids| ids.is_empty());
+        self.sessions
+            .entry(new_session.to_string())
+            .or_default()
+            .push(conn.id);
+    }
+
+    fn new_history(&self) -> History {
+        History::new(
+            nanoid::nanoid!(8),
+            0,
+            self.config.history_size,
+            Duration::from_secs(self.config.history_seconds),
+        )
+    }
+
+    /// Joins `conn` to `topic`. Live frames are held until [`Subscriber::go_live`], so the
+    /// caller can send the join reply and recovered publications first. `storage` is where a
+    /// storage-backed topic stands (its epoch and last offset), `since` where the client was.
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        conn: &Arc<Conn>,
+        join_ref: &str,
+        storage: Option<&Position>,
+        since: Option<&Position>,
+    ) -> Subscribed {
+        let subscriber = Arc::new(Subscriber {
+            conn: conn.clone(),
+            join_ref: join_ref.to_string(),
+            pending: Mutex::new(Some(Vec::new())),
+        });
+        let mut entry = self
+            .topics
+            .entry(topic.to_string())
+            .or_insert_with(|| Topic {
+                subscribers: HashMap::new(),
+                history: self.new_history(),
+            });
+        if let Some(storage) = storage {
+            entry.history.align(&storage.epoch, storage.offset);
+        }
+        let position = entry.history.position();
+        let missed = since
+            .filter(|since| since.epoch == position.epoch)
+            .and_then(|since| entry.history.since(since.offset));
+        if let Some(previous) = entry.subscribers.insert(conn.id, subscriber.clone()) {
+            // A second join of the same topic replaces the first (the session sent phx_close).
+            drop(previous);
+        }
+        drop(entry);
+        conn.topics
+            .lock()
+            .expect("conn lock")
+            .insert(topic.to_string());
+        Subscribed {
+            subscriber,
+            position,
+            missed,
+        }
+    }
+
+    /// Leaves a topic (and its presence).
+    pub fn unsubscribe(&self, topic: &str, conn: &Arc<Conn>) {
+        conn.topics.lock().expect("conn lock").remove(topic);
+        self.remove_subscriber(topic, conn);
+    }
+
+    fn remove_subscriber(&self, topic: &str, conn: &Conn) {
+        if let Some(mut entry) = self.topics.get_mut(topic) {
+            entry.subscribers.remove(&conn.id);
+        }
+        if let Some(meta) = self.presences.untrack(topic, &conn.user_id, conn.id) {
+            let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
+            self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+        }
+    }
+
+    /// Publishes to every subscriber of `topic` with `(epoch, offset)` added to the payload,
+    /// and keeps the publication for recovery. Returns the position it got.
+    pub fn publish(
+        &self,
+        topic: &str,
+        event: &str,
+        mut payload: Map<String, Value>,
+        sequence: Sequence,
+    ) -> Position {
+        let mut entry = self
+            .topics
+            .entry(topic.to_string())
+            .or_insert_with(|| Topic {
+                subscribers: HashMap::new(),
+                history: self.new_history(),
+            });
+        let offset = match sequence {
+            Sequence::Next => entry.history.next_offset(),
+            Sequence::At(position) => {
+                if position.epoch != entry.history.epoch()
+                    || position.offset > entry.history.next_offset()
+                {
+                    entry
+                        .history
+                        .align(&position.epoch, position.offset.saturating_sub(1));
+                }
+                position.offset
+            }
+        };
+        let position = Position {
+            epoch: entry.history.epoch().to_string(),
+            offset,
+        };
+        payload.insert("epoch".into(), Value::String(position.epoch.clone()));
+        payload.insert("offset".into(), Value::from(offset));
+        let frame = Frame::Text(Utf8Bytes::from(phoenix::encode_text(
+            None,
+            None,
+            topic,
+            event,
+            &Value::Object(payload),
+        )));
+        entry.history.record(offset, frame.clone());
+        for subscriber in entry.subscribers.values() {
+            subscriber.deliver(Some(offset), &frame);
+        }
+        position
+    }
+
+    /// A broadcast that is not kept for recovery (presence diffs, typing), optionally not
+    /// sent back to the connection it came from.
+    pub fn broadcast_ephemeral(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: &Value,
+        except: Option<ConnId>,
+    ) {
+        let Some(entry) = self.topics.get(topic) else {
+            return;
+        };
+        let frame = Frame::Text(Utf8Bytes::from(phoenix::encode_text(
+            None, None, topic, event, payload,
+        )));
+        for (id, subscriber) in entry.subscribers.iter() {
+            if Some(*id) != except {
+                subscriber.deliver(None, &frame);
+            }
+        }
+    }
+
+    /// A binary broadcast (Phoenix kind 2), not kept for recovery.
+    pub fn broadcast_binary(
+        &self,
+        topic: &str,
+        event: &str,
+        data: &[u8],
+    ) -> Result<(), phoenix::EncodeError> {
+        let Some(entry) = self.topics.get(topic) else {
+            return Ok(());
+        };
+        let frame = Frame::Binary(phoenix::encode_server_broadcast(topic, event, data)?.into());
+        for subscriber in entry.subscribers.values() {
+            subscriber.deliver(None, &frame);
+        }
+        Ok(())
+    }
+
+    /// Adds the connection to the topic's presence and broadcasts the diff.
+    pub fn track_presence(&self, topic: &str, conn: &Conn, device: Option<String>) {
+        let meta = Meta {
+            phx_ref: nanoid::nanoid!(12),
+            conn_id: conn.id,
+            online_at: chrono::Utc::now().timestamp().to_string(),
+            device,
+        };
+        let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
+        self.presences.track(topic, &conn.user_id, meta);
+        self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+    }
+
+    pub fn presence_state(&self, topic: &str) -> Value {
+        self.presences.state(topic)
+    }
+
+    /// Ends every connection of a session (sign-out, revocation).
+    pub fn end_session(&self, session_id: &str, code: u16, reason: &str) {
+        for conn in self.conns_of(self.sessions.get(session_id).map(|ids| ids.clone())) {
+            conn.command(ConnCommand::End {
+                code,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    /// Ends every connection of a user.
+    pub fn end_user(&self, user_id: &str, code: u16, reason: &str) {
+        for conn in self.conns_of(self.users.get(user_id).map(|ids| ids.clone())) {
+            conn.command(ConnCommand::End {
+                code,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    /// Asks every connection of a user to re-check its joins.
+    pub fn reauthorize_user(&self, user_id: &str) {
+        for conn in self.conns_of(self.users.get(user_id).map(|ids| ids.clone())) {
+            conn.command(ConnCommand::Reauthorize);
+        }
+    }
+
+    /// Asks every subscriber of a topic to re-check its joins (membership changed).
+    pub fn reauthorize_topic(&self, topic: &str) {
+        let conns: Vec<Arc<Conn>> = match self.topics.get(topic) {
+            Some(entry) => entry.subscribers.values().map(|s| s.conn.clone()).collect(),
+            None => return,
+        };
+        for conn in conns {
+            conn.command(ConnCommand::Reauthorize);
+        }
+    }
+
+    fn conns_of(&self, ids: Option<Vec<ConnId>>) -> Vec<Arc<Conn>> {
+        ids.unwrap_or_default()
+            .iter()
+            .filter_map(|id| self.conns.get(id).map(|c| c.clone()))
+            .collect()
+    }
+
+    /// Closes every connection (server shutdown).
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for conn in self.conns.iter() {
+            conn.outbox.close_after_queued(code, reason);
+        }
+    }
+
+    /// Forgets topics nobody listens to whose history has aged out.
+    pub fn sweep(&self) {
+        self.topics.retain(|_, topic| {
+            topic.history.prune();
+            !(topic.subscribers.is_empty() && topic.history.is_empty())
+        });
+    }
+
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+}
+
+/// Keeps a connection registered; dropping it removes the connection from every index.
+pub struct Registration {
+    hub: Arc<Hub>,
+    pub conn: Arc<Conn>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::MemoryBus;
+    use crate::realtime::outbox::Next;
+
+    fn hub(config: RealtimeConfig) -> Arc<Hub> {
+        Arc::new(Hub::new(config, Arc::new(MemoryBus::new(64))))
+    }
+
+    async fn next_text(conn: &Conn) -> String {
+        match conn.outbox.next().await {
+            Next::Send(Frame::Text(t)) => t.as_str().to_string(),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn publications_reach_subscribers_once_encoded_with_increasing_offsets() {
+        let hub = hub(RealtimeConfig::default());
+        let (a, _) = hub.register("u1", "c", "s1", None).unwrap();
+        let (b, _) = hub.register("u2", "c", "s2", None).unwrap();
+        for reg in [&a, &b] {
+            hub.subscribe("community:c", &reg.conn, "1", None, None)
+                .subscriber
+                .go_live(None);
+        }
+        let first = hub.publish("community:c", "ev", Map::new(), Sequence::Next);
+        let second = hub.publish("community:c", "ev", Map::new(), Sequence::Next);
+        assert_eq!((first.offset, second.offset), (1, 2));
+        for reg in [&a, &b] {
+            let text = next_text(&reg.conn).await;
+            assert!(
+                text.starts_with("[null,null,\"community:c\",\"ev\""),
+                "{text}"
+            );
+            assert!(text.contains("\"offset\":1"));
+            assert!(next_text(&reg.conn).await.contains("\"offset\":2"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_consumer_is_cut_and_the_others_keep_receiving() {
+        let hub = hub(RealtimeConfig {
+            outbox_bytes: 4096,
+            ..RealtimeConfig::default()
+        });
+        let (slow, _) = hub.register("u1", "c", "s1", None).unwrap();
+        let (fast, _) = hub.register("u2", "c", "s2", None).unwrap();
+        for reg in [&slow, &fast] {
+            hub.subscribe("t", &reg.conn, "1", None, None)
+                .subscriber
+                .go_live(None);
+        }
+        for _ in 0..200 {
+            hub.publish("t", "ev", Map::new(), Sequence::Next);
+            // The fast reader drains as it goes.
+            next_text(&fast.conn).await;
+        }
+        assert!(slow.conn.outbox.is_closing());
+        assert!(
+            matches!(slow.conn.outbox.next().await, Next::Close(c) if c.code == close::SLOW_CONSUMER)
+        );
+        assert!(!fast.conn.outbox.is_closing());
+    }
+
+    #[tokio::test]
+    async fn recovery_from_memory_and_holding_live_frames_during_a_join() {
+        let hub = hub(RealtimeConfig::default());
+        let (a, _) = hub.register("u1", "c", "s1", None).unwrap();
+        let p1 = hub.publish("t", "ev", Map::new(), Sequence::Next);
+        hub.publish("t", "ev", Map::new(), Sequence::Next);
+        let since = Position {
+            epoch: p1.epoch.clone(),
+            offset: 1,
+        };
+        let joined = hub.subscribe("t", &a.conn, "1", None, Some(&since));
+        let missed = joined.missed.unwrap();
+        assert_eq!(missed.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [2]);
+        // Published while the join is in progress: held, then released after recovery.
+        hub.publish("t", "ev", Map::new(), Sequence::Next);
+        assert_eq!(a.conn.outbox.queued_bytes(), 0);
+        joined.subscriber.go_live(Some(2));
+        assert!(next_text(&a.conn).await.contains("\"offset\":3"));
+
+        let wrong_epoch = Position {
+            epoch: "other".into(),
+            offset: 1,
+        };
+        assert!(hub
+            .subscribe("t", &a.conn, "2", None, Some(&wrong_epoch))
+            .missed
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn limits_and_registration_cleanup() {
+        let hub = hub(RealtimeConfig {
+            max_connections_per_user: 1,
+            max_connections_per_address: 2,
+            ..RealtimeConfig::default()
+        });
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let (first, _) = hub.register("u1", "c", "s", Some(ip)).unwrap();
+        assert_eq!(
+            hub.register("u1", "c", "s", Some(ip)).err(),
+            Some(Refusal::TooManyForUser(1))
+        );
+        let (_second, _) = hub.register("u2", "c", "s", Some(ip)).unwrap();
+        assert_eq!(
+            hub.register("u3", "c", "s", Some(ip)).err(),
+            Some(Refusal::TooManyForAddress(2))
+        );
+        hub.subscribe("t", &first.conn, "1", None, None)
+            .subscriber
+            .go_live(None);
+        drop(first);
+        assert_eq!(hub.connection_count(), 1);
+        assert!(hub.register("u1", "c", "s", Some(ip)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn end_session_reaches_only_that_session() {
+        let hub = hub(RealtimeConfig::default());
+        let (_a, mut a_commands) = hub.register("u1", "c", "s1", None).unwrap();
+        let (_b, mut b_commands) = hub.register("u1", "c", "s2", None).unwrap();
+        hub.end_session("s1", 4403, "signed out");
+        assert!(matches!(
+            a_commands.try_recv(),
+            Ok(ConnCommand::End { code: 4403, .. })
+        ));
+        assert!(b_commands.try_recv().is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The realtime core: connections, topics, outboxes, presence and recovery history.
+//!
+//! Knows nothing of contexts: the socket layer (`crate::socket`) authorises joins and turns
+//! domain events into publications; contexts never touch the hub's maps.
+
+mod history;
+mod hub;
+mod outbox;
+mod presence;
+
+pub use history::Position;
+pub use hub::{
+    Conn, ConnCommand, ConnId, Hub, Refusal, Registration, Sequence, Subscribed, Subscriber,
+};
+pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};

@@ -1,0 +1,117 @@
+//! Who is on a topic: Phoenix.Presence-compatible state, one key per user and one meta per
+//! connected device. The hub turns changes into `presence_diff` broadcasts.
+
+use std::collections::HashMap;
+
+use dashmap::DashMap;
+use serde_json::{json, Map, Value};
+
+use super::hub::ConnId;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    /// Opaque, unique per join: the JS `Presence` helper matches metas by it.
+    pub phx_ref: String,
+    pub conn_id: ConnId,
+    /// Unix seconds, as a string like Phoenix sends it.
+    pub online_at: String,
+    pub device: Option<String>,
+}
+
+impl Meta {
+    pub fn to_json(&self) -> Value {
+        let mut meta = json!({ "phx_ref": self.phx_ref, "online_at": self.online_at });
+        if let Some(device) = &self.device {
+            meta["device"] = json!(device);
+        }
+        meta
+    }
+}
+
+#[derive(Default)]
+pub struct Presences {
+    topics: DashMap<String, HashMap<String, Vec<Meta>>>,
+}
+
+impl Presences {
+    pub fn track(&self, topic: &str, user_id: &str, meta: Meta) {
+        self.topics
+            .entry(topic.to_string())
+            .or_default()
+            .entry(user_id.to_string())
+            .or_default()
+            .push(meta);
+    }
+
+    /// Removes the connection's meta; returns it when there was one.
+    pub fn untrack(&self, topic: &str, user_id: &str, conn_id: ConnId) -> Option<Meta> {
+        let mut entry = self.topics.get_mut(topic)?;
+        let metas = entry.get_mut(user_id)?;
+        let position = metas.iter().position(|m| m.conn_id == conn_id)?;
+        let meta = metas.remove(position);
+        if metas.is_empty() {
+            entry.remove(user_id);
+        }
+        let now_empty = entry.is_empty();
+        drop(entry);
+        if now_empty {
+            self.topics.remove_if(topic, |_, users| users.is_empty());
+        }
+        Some(meta)
+    }
+
+    /// `{"<user>": {"metas": [...]}, …}`, the `presence_state` payload.
+    pub fn state(&self, topic: &str) -> Value {
+        let mut state = Map::new();
+        if let Some(entry) = self.topics.get(topic) {
+            for (user, metas) in entry.iter() {
+                state.insert(
+                    user.clone(),
+                    json!({ "metas": metas.iter().map(Meta::to_json).collect::<Vec<_>>() }),
+                );
+            }
+        }
+        Value::Object(state)
+    }
+
+    pub fn diff(joins: Option<(&str, &Meta)>, leaves: Option<(&str, &Meta)>) -> Value {
+        let side = |change: Option<(&str, &Meta)>| match change {
+            Some((user, meta)) => json!({ user: { "metas": [meta.to_json()] } }),
+            None => json!({}),
+        };
+        json!({ "joins": side(joins), "leaves": side(leaves) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(conn: ConnId) -> Meta {
+        Meta {
+            phx_ref: format!("ref{conn}"),
+            conn_id: conn,
+            online_at: "1700000000".into(),
+            device: Some("phone".into()),
+        }
+    }
+
+    #[test]
+    fn one_key_per_user_one_meta_per_device() {
+        let presences = Presences::default();
+        presences.track("community:c", "u1", meta(1));
+        presences.track("community:c", "u1", meta(2));
+        presences.track("community:c", "u2", meta(3));
+        let state = presences.state("community:c");
+        assert_eq!(state["u1"]["metas"].as_array().unwrap().len(), 2);
+        assert_eq!(state["u2"]["metas"][0]["device"], "phone");
+        assert_eq!(
+            presences.untrack("community:c", "u1", 1).unwrap().phx_ref,
+            "ref1"
+        );
+        assert!(presences.untrack("community:c", "u1", 1).is_none());
+        presences.untrack("community:c", "u1", 2);
+        presences.untrack("community:c", "u2", 3);
+        assert_eq!(presences.state("community:c"), json!({}));
+    }
+}

@@ -1,0 +1,136 @@
+//! The topics a Phoenix socket may join and who may join them:
+//!
+//! | topic | who | presence | history |
+//! |---|---|---|---|
+//! | `user:{id}` | that user | no | memory |
+//! | `community:{id}` | its members | yes | memory |
+//! | `conversation:{id}` | its participants | yes | stored messages |
+//! | `system:alerts` | every signed-in user (admins publish) | no | memory |
+
+use crate::contexts::auth::{Principal, Role};
+use crate::contexts::chat::{ChatError, Conversation};
+use crate::realtime::Position;
+use crate::state::AppState;
+
+pub const SYSTEM_ALERTS: &str = "system:alerts";
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TopicKind {
+    User(String),
+    Community(String),
+    Conversation(String),
+    SystemAlerts,
+}
+
+impl TopicKind {
+    pub fn parse(topic: &str) -> Option<TopicKind> {
+        if topic == SYSTEM_ALERTS {
+            return Some(TopicKind::SystemAlerts);
+        }
+        let (prefix, id) = topic.split_once(':')?;
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return None;
+        }
+        match prefix {
+            "user" => Some(TopicKind::User(id.to_string())),
+            "community" => Some(TopicKind::Community(id.to_string())),
+            "conversation" => Some(TopicKind::Conversation(id.to_string())),
+            _ => None,
+        }
+    }
+
+    pub fn has_presence(&self) -> bool {
+        matches!(self, TopicKind::Community(_) | TopicKind::Conversation(_))
+    }
+}
+
+/// Why a join is refused; the `reason` of the error reply.
+#[derive(Debug)]
+pub enum JoinRefusal {
+    Unauthorized,
+    Internal,
+}
+
+impl JoinRefusal {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JoinRefusal::Unauthorized => "unauthorized",
+            JoinRefusal::Internal => "internal error",
+        }
+    }
+}
+
+/// What an authorised join knows about its topic.
+pub struct Authorized {
+    /// Where a storage-backed topic stands.
+    pub storage: Option<Position>,
+    pub conversation: Option<Conversation>,
+}
+
+pub async fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    kind: &TopicKind,
+) -> Result<Authorized, JoinRefusal> {
+    let plain = Authorized {
+        storage: None,
+        conversation: None,
+    };
+    match kind {
+        TopicKind::User(id) if *id == principal.user_id => Ok(plain),
+        TopicKind::Community(id) if *id == principal.community_id => Ok(plain),
+        TopicKind::SystemAlerts => Ok(plain),
+        TopicKind::Conversation(id) => {
+            match state.chat.conversation_for(&principal.user_id, id).await {
+                Ok(conversation) => Ok(Authorized {
+                    storage: Some(Position {
+                        epoch: conversation.epoch.clone(),
+                        offset: conversation.last_offset,
+                    }),
+                    conversation: Some(conversation),
+                }),
+                Err(ChatError::NotFound) => Err(JoinRefusal::Unauthorized),
+                Err(e) => {
+                    tracing::error!(error = %e, "join authorization failed");
+                    Err(JoinRefusal::Internal)
+                }
+            }
+        }
+        _ => Err(JoinRefusal::Unauthorized),
+    }
+}
+
+/// Only the server and admins publish alerts.
+pub fn may_publish_alerts(principal: &Principal) -> bool {
+    principal.role == Role::Admin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_parse() {
+        assert_eq!(
+            TopicKind::parse("user:abc"),
+            Some(TopicKind::User("abc".into()))
+        );
+        assert_eq!(
+            TopicKind::parse("system:alerts"),
+            Some(TopicKind::SystemAlerts)
+        );
+        assert_eq!(
+            TopicKind::parse("conversation:x_-1"),
+            Some(TopicKind::Conversation("x_-1".into()))
+        );
+        assert_eq!(TopicKind::parse("room:lobby"), None);
+        assert_eq!(TopicKind::parse("user:"), None);
+        assert_eq!(TopicKind::parse("user:a b"), None);
+        assert_eq!(TopicKind::parse("nocolon"), None);
+    }
+}
