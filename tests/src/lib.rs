@@ -236,6 +236,43 @@ impl TestServer {
             .expect("test SQL"));
     }
 
+    /// Runs one SQL statement with `$1` bound to `time`.
+    pub async fn execute_with_time(
+        &self,
+        statement: &'static str,
+        time: chrono::DateTime<chrono::Utc>,
+    ) {
+        taina::db_run!(&self.state.db, pool => sqlx::query(statement)
+            .bind(time)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .expect("test SQL"));
+    }
+
+    /// `ws://…/socket/websocket`.
+    pub fn ws_url(&self) -> String {
+        format!(
+            "{}/socket/websocket",
+            self.url.replacen("http://", "ws://", 1)
+        )
+    }
+
+    /// A Phoenix V2 socket authenticated with `token` in `params.token`.
+    pub async fn socket(&self, token: &str) -> taina_protocol::client::PhoenixClient {
+        taina_protocol::client::PhoenixClient::connect(&self.ws_url(), &[("token", token)])
+            .await
+            .expect("socket connects")
+    }
+
+    /// The id of the user behind `token`.
+    pub async fn user_id(&self, token: &str) -> String {
+        self.get("/api/auth/me", Some(token)).await.body["id"]
+            .as_str()
+            .expect("user id")
+            .to_string()
+    }
+
     /// The instance's JWT signing secret, read from the data directory.
     pub fn jwt_secret(&self) -> Vec<u8> {
         let text = std::fs::read_to_string(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use dashmap::DashMap;
 
 use crate::config::ChatConfig;
@@ -217,7 +217,8 @@ impl ChatService {
                 &by.user_id,
                 &body,
                 client_id.as_deref(),
-                Utc::now(),
+                // Both backends keep microseconds: the reply must equal what is read back later.
+                Utc::now().trunc_subsecs(6),
             )
             .await?;
         let message = match stored {
