@@ -9,6 +9,7 @@
 //!   graphql-transport-ws ones.
 //! - [`chunk`]: the MessagePack `{offset, data}` carried inside binary pushes
 //!   for uploads and media.
+//! - [`envelope`]: MessagePack control envelopes of the `taina.v1` mux socket.
 //! - [`client`]: a small async Phoenix client over tokio-tungstenite, for
 //!   integration tests and load tools.
 
@@ -17,4 +18,5 @@
 pub mod chunk;
 pub mod client;
 pub mod close;
+pub mod envelope;
 pub mod phoenix;

@@ -9,6 +9,7 @@
 //! - [`events`]: domain events and the bus contexts publish on.
 //! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
 //! - [`http`]: the router, extractors and health endpoints.
+//! - [`graphql`]: the merged schema, `POST /graphql` and GraphiQL.
 //! - [`realtime`]: the connection hub, outboxes, topics, presence and recovery history.
 //! - [`socket`]: `/socket/websocket` — Phoenix V2 sessions, channel rules, events → topics.
 //! - [`state`]: `AppState`, built once and passed in (no globals).
@@ -22,6 +23,7 @@ pub mod contexts;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod graphql;
 pub mod http;
 pub mod logging;
 pub mod realtime;

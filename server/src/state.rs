@@ -19,6 +19,7 @@ pub struct AppState {
     pub auth: AuthService,
     pub chat: ChatService,
     pub hub: Arc<Hub>,
+    pub graphql: crate::graphql::AppSchema,
 }
 
 /// Capacity of the in-process event bus before slow subscribers lag.
@@ -61,6 +62,13 @@ impl AppState {
                 }
             }
         });
+        let graphql = crate::graphql::build_schema(crate::graphql::Services {
+            auth: auth.clone(),
+            chat: chat.clone(),
+            hub: hub.clone(),
+            bus: bus.clone(),
+            recovery_max_messages: config.realtime.recovery_max_messages,
+        });
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -68,6 +76,7 @@ impl AppState {
             auth,
             chat,
             hub,
+            graphql,
         })
     }
 }

@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/auth", crate::contexts::auth::http::routes())
         .nest("/api/chat", crate::contexts::chat::http::routes())
         .merge(crate::socket::routes())
+        .merge(crate::graphql::routes())
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -46,7 +46,7 @@ pub struct Conn {
     pub community_id: String,
     pub address: Option<IpAddr>,
     session_id: Mutex<String>,
-    pub outbox: Outbox,
+    pub outbox: Arc<Outbox>,
     commands: mpsc::Sender<ConnCommand>,
     topics: Mutex<HashSet<String>>,
 }
@@ -193,6 +193,19 @@ impl Hub {
         &self.config
     }
 
+    /// Users of a community with at least one connection now.
+    pub fn online_users(&self, community_id: &str) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .conns
+            .iter()
+            .filter(|c| c.community_id == community_id)
+            .map(|c| c.user_id.clone())
+            .collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }
@@ -205,6 +218,20 @@ impl Hub {
         community_id: &str,
         session_id: &str,
         address: Option<IpAddr>,
+    ) -> Result<(Registration, mpsc::Receiver<ConnCommand>), Refusal> {
+        let outbox = Arc::new(Outbox::new(self.config.outbox_bytes));
+        self.register_with_outbox(user_id, community_id, session_id, address, outbox)
+    }
+
+    /// As [`Hub::register`], for a socket that already has its outbox (it authenticated
+    /// after the upgrade, with graphql-transport-ws `connection_init`).
+    pub fn register_with_outbox(
+        self: &Arc<Self>,
+        user_id: &str,
+        community_id: &str,
+        session_id: &str,
+        address: Option<IpAddr>,
+        outbox: Arc<Outbox>,
     ) -> Result<(Registration, mpsc::Receiver<ConnCommand>), Refusal> {
         if let Some(ip) = address {
             let mut count = self.addresses.entry(ip).or_insert(0);
@@ -235,7 +262,7 @@ impl Hub {
             community_id: community_id.to_string(),
             address,
             session_id: Mutex::new(session_id.to_string()),
-            outbox: Outbox::new(self.config.outbox_bytes),
+            outbox,
             commands,
             topics: Mutex::new(HashSet::new()),
         });

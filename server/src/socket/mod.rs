@@ -1,15 +1,21 @@
 //! `GET /socket/websocket`: the one socket, routed at the upgrade.
 //!
-//! - query `vsn=2.x` → Phoenix Channels V2 (answering `phoenix` only when it was offered);
+//! - offers `taina.v1` → mux: Phoenix V2, graphql-transport-ws and MessagePack envelopes on
+//!   one socket (answers `taina.v1`);
+//! - offers `graphql-transport-ws` → GraphQL only (answers `graphql-transport-ws`);
+//! - query `vsn=2.x` → Phoenix Channels V2 (answers `phoenix` only when it was offered);
 //! - anything else (no `vsn`, `vsn=1.x`, the legacy `graphql-ws`) → HTTP 400 with a JSON reason.
 //!
-//! The token comes from `params.token` or the Phoenix ≥ 1.8 `base64url.bearer.phx.<token>`
-//! subprotocol; a missing or invalid one is HTTP 403, as Phoenix answers. Limits on connections
-//! per user and per address are HTTP 429 before the upgrade.
+//! Phoenix takes the token from `params.token` or the Phoenix ≥ 1.8
+//! `base64url.bearer.phx.<token>` subprotocol (missing or invalid → HTTP 403, as Phoenix
+//! answers); GraphQL from `connection_init` (`{token}`, invalid → close 4403); mux from either.
+//! Limits on connections per user and per address are HTTP 429 before the upgrade.
 
 mod bridge;
 mod channels;
-mod session;
+mod connection;
+mod graphql_ws;
+mod phoenix;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -26,9 +32,14 @@ use serde_json::json;
 
 use crate::http::Client;
 use crate::state::AppState;
+use connection::{Attached, Mode};
 
 pub use bridge::spawn_bridge;
 
+/// The subprotocol of GraphQL-only sockets.
+pub const GRAPHQL_PROTOCOL: &str = "graphql-transport-ws";
+/// The subprotocol of mux sockets (Phoenix V2 + graphql-transport-ws + MessagePack envelopes).
+pub const MUX_PROTOCOL: &str = "taina.v1";
 /// The subprotocol prefix phoenix.js ≥ 1.8 uses to carry the token.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
@@ -60,40 +71,37 @@ async fn upgrade(
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty())
         .collect();
-    if offered
-        .iter()
-        .any(|p| p == "graphql-transport-ws" || p == "taina.v1")
-    {
+    let offers = |name: &str| offered.iter().any(|p| p == name);
+    let mode = if offers(MUX_PROTOCOL) {
+        Mode::Mux
+    } else if offers(GRAPHQL_PROTOCOL) {
+        Mode::Graphql
+    } else if offers("graphql-ws") {
         return refuse(
             StatusCode::BAD_REQUEST,
             "unsupported_protocol",
-            "graphql-transport-ws and the taina.v1 mux are not served yet; connect with Phoenix V2 (vsn=2.0.0)",
+            "the legacy graphql-ws (subscriptions-transport-ws) protocol is not supported; use graphql-transport-ws",
         );
-    }
-    if offered.iter().any(|p| p == "graphql-ws") {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "unsupported_protocol",
-            "the legacy graphql-ws (subscriptions-transport-ws) protocol is not supported",
-        );
-    }
-    match params.get("vsn") {
-        Some(vsn) if vsn.starts_with("2.") => {}
-        Some(vsn) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "unsupported_protocol",
-                &format!("Phoenix serializer version {vsn} is not supported; use vsn=2.0.0"),
-            )
+    } else {
+        match params.get("vsn") {
+            Some(vsn) if vsn.starts_with("2.") => Mode::Phoenix,
+            Some(vsn) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_protocol",
+                    &format!("Phoenix serializer version {vsn} is not supported; use vsn=2.0.0"),
+                )
+            }
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_protocol",
+                    "missing vsn: Phoenix clients must send vsn=2.0.0 (V1 is not supported); \
+                     GraphQL clients must offer graphql-transport-ws",
+                )
+            }
         }
-        None => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "unsupported_protocol",
-                "missing vsn: Phoenix clients must send vsn=2.0.0 (V1 is not supported)",
-            )
-        }
-    }
+    };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
@@ -101,59 +109,77 @@ async fn upgrade(
                 StatusCode::BAD_REQUEST,
                 "not_a_websocket",
                 &rejection.body_text(),
-            );
-        }
-    };
-    let token = params.get("token").cloned().or_else(|| {
-        offered
-            .iter()
-            .find_map(|p| p.strip_prefix(AUTH_TOKEN_PREFIX))
-            .and_then(decode_auth_token)
-    });
-    let Some(token) = token else {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "missing_token",
-            "send the token as params.token or authToken",
-        );
-    };
-    let principal = match state.auth.authenticate(&token).await {
-        Ok(principal) => principal,
-        Err(e) => {
-            let (_, code) = crate::error::auth_status_and_code(&e);
-            return refuse(StatusCode::FORBIDDEN, code, &e.to_string());
+            )
         }
     };
     let address = client
         .ip
         .as_deref()
         .and_then(|ip| ip.parse::<IpAddr>().ok());
-    let (registration, commands) = match state.hub.register(
-        &principal.user_id,
-        &principal.community_id,
-        &principal.session_id,
-        address,
-    ) {
-        Ok(registered) => registered,
-        Err(refusal) => {
+    // GraphQL-only sockets authenticate with connection_init; Phoenix needs the token now;
+    // mux takes either.
+    let token = match mode {
+        Mode::Graphql => None,
+        Mode::Phoenix | Mode::Mux => params.get("token").cloned().or_else(|| {
+            offered
+                .iter()
+                .find_map(|p| p.strip_prefix(AUTH_TOKEN_PREFIX))
+                .and_then(decode_auth_token)
+        }),
+    };
+    let attached = match token {
+        Some(token) => {
+            let principal = match state.auth.authenticate(&token).await {
+                Ok(principal) => principal,
+                Err(e) => {
+                    let (_, code) = crate::error::auth_status_and_code(&e);
+                    return refuse(StatusCode::FORBIDDEN, code, &e.to_string());
+                }
+            };
+            match state.hub.register(
+                &principal.user_id,
+                &principal.community_id,
+                &principal.session_id,
+                address,
+            ) {
+                Ok((registration, commands)) => Some(Attached {
+                    registration,
+                    commands,
+                    principal,
+                    token,
+                }),
+                Err(refusal) => {
+                    return refuse(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_connections",
+                        &refusal.to_string(),
+                    )
+                }
+            }
+        }
+        None if mode == Mode::Phoenix => {
             return refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_connections",
-                &refusal.to_string(),
+                StatusCode::FORBIDDEN,
+                "missing_token",
+                "send the token as params.token or authToken",
             )
         }
+        None => None,
     };
     let limits = &state.config.realtime;
     let max_message = limits
         .max_text_frame_bytes
         .max(limits.max_binary_frame_bytes);
+    let answer = match mode {
+        Mode::Phoenix => "phoenix",
+        Mode::Graphql => GRAPHQL_PROTOCOL,
+        Mode::Mux => MUX_PROTOCOL,
+    };
     upgrade
-        .protocols(["phoenix"])
+        .protocols([answer])
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| {
-            session::run(state, socket, registration, commands, principal, token)
-        })
+        .on_upgrade(move |socket| connection::run(state, socket, mode, attached, client, address))
 }
 
 /// The token inside `base64url.bearer.phx.<b64>`: phoenix.js encodes with the standard

@@ -5,6 +5,7 @@
 //! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`.
 
 mod error;
+pub mod graphql;
 pub mod http;
 mod model;
 mod password;

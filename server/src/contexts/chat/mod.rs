@@ -5,6 +5,7 @@
 //! `conversation:{id}` topic: stored messages are that topic's history.
 
 mod error;
+pub mod graphql;
 pub mod http;
 mod model;
 mod service;

@@ -1,31 +1,26 @@
-//! One Phoenix V2 socket: a reader that dispatches frames (this task) and a writer task that
-//! drains the connection's outbox. Joins, pushes, replies, recovery, presence and live auth
-//! for the topics in `channels`.
+//! The Phoenix Channels V2 side of a socket: joins, pushes, replies, recovery, presence and
+//! live auth for the topics in `channels`. The connection driver (`connection.rs`) feeds it
+//! frames and commands; everything it sends goes through the connection's outbox.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 use taina_protocol::close;
 use taina_protocol::phoenix::{self, event, DecodeError, Message, Payload};
-use tokio::sync::mpsc;
 
 use super::channels::{self, Authorized, TopicKind};
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::NewMessage;
-use crate::realtime::{Conn, ConnCommand, Frame, Lane, Next, Position, Registration, Subscriber};
+use crate::realtime::{Conn, ConnCommand, Frame, Lane, Outbox, Position, Subscriber};
 use crate::state::AppState;
 
 /// Typing indicators relayed per topic per connection, at most one per this interval.
 const TYPING_INTERVAL: Duration = Duration::from_millis(500);
-/// How long the writer gets to flush after the session ends.
-const WRITER_GRACE: Duration = Duration::from_secs(5);
 
 struct Joined {
     join_ref: String,
@@ -33,7 +28,7 @@ struct Joined {
     subscriber: Arc<Subscriber>,
 }
 
-struct Session {
+pub struct PhoenixSession {
     state: AppState,
     conn: Arc<Conn>,
     principal: Principal,
@@ -42,149 +37,6 @@ struct Session {
     limiter: DefaultDirectRateLimiter,
     refused: u32,
     last_typing: HashMap<String, Instant>,
-}
-
-pub async fn run(
-    state: AppState,
-    socket: WebSocket,
-    registration: Registration,
-    mut commands: mpsc::Receiver<ConnCommand>,
-    principal: Principal,
-    token: String,
-) {
-    let conn = registration.conn.clone();
-    let limits = state.config.realtime.clone();
-    let (sink, mut stream) = socket.split();
-    let mut writer = tokio::spawn(write_loop(conn.clone(), sink));
-    let quota =
-        Quota::per_second(NonZeroU32::new(limits.messages_per_second).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(limits.message_burst).unwrap_or(NonZeroU32::MIN));
-    let mut session = Session {
-        state,
-        conn: conn.clone(),
-        principal,
-        token,
-        joined: HashMap::new(),
-        limiter: RateLimiter::direct(quota),
-        refused: 0,
-        last_typing: HashMap::new(),
-    };
-    let idle = Duration::from_secs(limits.idle_timeout_seconds);
-    let idle_timer = tokio::time::sleep(idle);
-    tokio::pin!(idle_timer);
-    let expiry = tokio::time::sleep(until(session.principal.expires_at));
-    tokio::pin!(expiry);
-    let mut writer_finished = false;
-
-    loop {
-        tokio::select! {
-            _ = &mut writer => {
-                writer_finished = true;
-                break;
-            }
-            Some(command) = commands.recv() => session.command(command).await,
-            frame = stream.next() => match frame {
-                None | Some(Ok(WsMessage::Close(_))) => break,
-                Some(Err(error)) => {
-                    if is_too_big(&error) {
-                        conn.outbox.close_now(close::MESSAGE_TOO_BIG, "frame larger than the limit");
-                    } else {
-                        break;
-                    }
-                }
-                Some(Ok(message)) => {
-                    idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
-                    if !conn.outbox.is_closing() {
-                        let expires_before = session.principal.expires_at;
-                        session.handle(message).await;
-                        if session.principal.expires_at != expires_before {
-                            expiry.as_mut().reset(tokio::time::Instant::now() + until(session.principal.expires_at));
-                        }
-                    }
-                }
-            },
-            () = &mut idle_timer => {
-                conn.outbox.close_now(close::IDLE_TIMEOUT, "no data from the client within the idle timeout");
-                idle_timer.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600));
-            }
-            () = &mut expiry => {
-                session.end(close::SESSION_ENDED, "session ended: token expired");
-                expiry.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600));
-            }
-        }
-    }
-    if !writer_finished {
-        conn.outbox.close_after_queued(close::NORMAL, "");
-        if tokio::time::timeout(WRITER_GRACE, &mut writer)
-            .await
-            .is_err()
-        {
-            writer.abort();
-        }
-    }
-    drop(session);
-    drop(registration);
-}
-
-fn until(deadline: chrono::DateTime<chrono::Utc>) -> Duration {
-    (deadline - chrono::Utc::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO)
-}
-
-fn is_too_big(error: &axum::Error) -> bool {
-    use std::error::Error as _;
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(ws) = cause.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-            return matches!(ws, tokio_tungstenite::tungstenite::Error::Capacity(_));
-        }
-        source = cause.source();
-    }
-    error.to_string().to_lowercase().contains("too long")
-        || error.to_string().contains("Space limit")
-}
-
-/// Drains the outbox into the socket, flushing once per batch, until the close.
-async fn write_loop(conn: Arc<Conn>, mut sink: SplitSink<WebSocket, WsMessage>) {
-    loop {
-        let first = match conn.outbox.next().await {
-            Next::Send(frame) => frame,
-            Next::Close(closing) => {
-                let mut reason = closing.reason;
-                // A close frame's reason is at most 123 bytes.
-                while reason.len() > 123 {
-                    reason.pop();
-                }
-                let _ = sink
-                    .send(WsMessage::Close(Some(CloseFrame {
-                        code: closing.code,
-                        reason: Utf8Bytes::from(reason),
-                    })))
-                    .await;
-                return;
-            }
-        };
-        let mut frame = Some(first);
-        while let Some(next) = frame {
-            if sink.feed(to_ws(next)).await.is_err() {
-                conn.outbox.close_now(close::NORMAL, "");
-                return;
-            }
-            frame = conn.outbox.try_next();
-        }
-        if sink.flush().await.is_err() {
-            conn.outbox.close_now(close::NORMAL, "");
-            return;
-        }
-    }
-}
-
-fn to_ws(frame: Frame) -> WsMessage {
-    match frame {
-        Frame::Text(text) => WsMessage::Text(text),
-        Frame::Binary(bytes) => WsMessage::Binary(bytes),
-    }
 }
 
 fn text_frame(
@@ -199,7 +51,34 @@ fn text_frame(
     )))
 }
 
-impl Session {
+impl PhoenixSession {
+    pub fn new(state: AppState, conn: Arc<Conn>, principal: Principal, token: String) -> Self {
+        let limits = &state.config.realtime;
+        let quota = Quota::per_second(
+            NonZeroU32::new(limits.messages_per_second).unwrap_or(NonZeroU32::MIN),
+        )
+        .allow_burst(NonZeroU32::new(limits.message_burst).unwrap_or(NonZeroU32::MIN));
+        Self {
+            state,
+            conn,
+            principal,
+            token,
+            joined: HashMap::new(),
+            limiter: RateLimiter::direct(quota),
+            refused: 0,
+            last_typing: HashMap::new(),
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// When the current session (token) expires.
+    pub fn expires_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.principal.expires_at
+    }
+
     fn send(&self, lane: Lane, frame: Frame) {
         self.conn.send(lane, frame);
     }
@@ -239,7 +118,7 @@ impl Session {
         );
     }
 
-    async fn handle(&mut self, frame: WsMessage) {
+    pub async fn handle(&mut self, frame: WsMessage) {
         let limits = &self.state.config.realtime;
         let message = match frame {
             WsMessage::Text(text) => {
@@ -691,7 +570,7 @@ impl Session {
         }
     }
 
-    async fn command(&mut self, command: ConnCommand) {
+    pub async fn command(&mut self, command: ConnCommand) {
         match command {
             ConnCommand::End { code, reason } => self.end(code, &reason),
             ConnCommand::Reauthorize => self.reauthorize().await,
@@ -699,7 +578,7 @@ impl Session {
     }
 
     /// Closes every join with `phx_close`, then the socket with `code`.
-    fn end(&mut self, code: u16, reason: &str) {
+    pub fn end(&mut self, code: u16, reason: &str) {
         let joined: Vec<(String, Joined)> = self.joined.drain().collect();
         for (topic, joined) in joined {
             self.state.hub.unsubscribe(&topic, &self.conn);
@@ -743,5 +622,29 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// In a mux socket before anyone signed in: every Phoenix request is refused as unauthorized.
+pub fn refuse_unauthenticated(outbox: &Outbox, frame: &WsMessage) {
+    let message = match frame {
+        WsMessage::Text(text) => phoenix::decode_text(text).ok(),
+        WsMessage::Binary(bytes) => phoenix::decode_client_binary(bytes).ok(),
+        _ => None,
+    };
+    let Some(message) = message else {
+        outbox.close_now(close::INVALID_FRAME, "invalid frame");
+        return;
+    };
+    let payload = phoenix::reply_payload("error", json!({ "reason": "unauthorized" }));
+    let frame = text_frame(
+        message.join_ref.as_deref(),
+        message.msg_ref.as_deref(),
+        &message.topic,
+        event::REPLY,
+        &payload,
+    );
+    if outbox.push(Lane::Control, frame).is_err() {
+        outbox.close_now(close::SLOW_CONSUMER, "slow consumer: outbox full");
     }
 }

@@ -1,0 +1,125 @@
+//! Auth's GraphQL part: `me`, `signIn`, `signOut`. Thin: the rules live in `AuthService`.
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{Role, SignIn, User};
+use crate::graphql::{principal, services, to_gql, Caller};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Role")]
+pub enum GqlRole {
+    Admin,
+    Member,
+    Guest,
+}
+
+impl From<Role> for GqlRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => GqlRole::Admin,
+            Role::Member => GqlRole::Member,
+            Role::Guest => GqlRole::Guest,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "User")]
+pub struct GqlUser {
+    id: String,
+    email: String,
+    role: GqlRole,
+    community_id: String,
+    display_name: Option<String>,
+    totp_enabled: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<User> for GqlUser {
+    fn from(user: User) -> Self {
+        GqlUser {
+            id: user.id,
+            email: user.email,
+            role: user.role.into(),
+            community_id: user.community_id,
+            display_name: user.display_name,
+            totp_enabled: user.totp_enabled,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SignInPayload {
+    token: String,
+    expires_at: DateTime<Utc>,
+    user: GqlUser,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<GqlUser> {
+        let principal = principal(ctx)?;
+        Ok(services(ctx)
+            .auth
+            .user(&principal.user_id)
+            .await
+            .map_err(to_gql)?
+            .into())
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Same rules as `POST /api/auth/signin` (rate limits, TOTP, the same error codes).
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        community: Option<String>,
+        otp: Option<String>,
+    ) -> async_graphql::Result<SignInPayload> {
+        let client = ctx
+            .data::<Caller>()
+            .map(|c| c.client.clone())
+            .unwrap_or_default();
+        let signed_in = services(ctx)
+            .auth
+            .sign_in(
+                SignIn {
+                    email,
+                    password,
+                    community,
+                    otp,
+                },
+                &client,
+            )
+            .await
+            .map_err(to_gql)?;
+        Ok(SignInPayload {
+            token: signed_in.token,
+            expires_at: signed_in.expires_at,
+            user: signed_in.user.into(),
+        })
+    }
+
+    /// Ends the caller's session; its token (and live sockets) stop working.
+    async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let principal = principal(ctx)?;
+        services(ctx)
+            .auth
+            .sign_out(principal)
+            .await
+            .map_err(to_gql)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,143 @@
+//! GraphQL: one schema merged from the contexts' parts (`MergedObject`), served at
+//! `POST /graphql` (GraphiQL at `GET /graphql`) and over the socket (graphql-transport-ws).
+//!
+//! Resolvers read the caller from [`Caller`] in the request data and reach contexts only
+//! through their services; errors carry a stable `extensions.code` (the same codes as the
+//! REST API and socket replies).
+
+mod presence;
+
+use std::sync::Arc;
+
+use async_graphql::{ErrorExtensions, MergedObject, MergedSubscription, Schema};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::contexts::auth::graphql::{AuthMutation, AuthQuery};
+use crate::contexts::auth::{AuthService, ClientInfo, Principal};
+use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
+use crate::contexts::chat::ChatService;
+use crate::error::AppError;
+use crate::events::EventBus;
+use crate::http::{ApiJson, Client};
+use crate::realtime::Hub;
+use crate::state::AppState;
+
+pub use presence::PresenceSubscription;
+
+#[derive(MergedObject, Default)]
+pub struct Query(AuthQuery, ChatQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation, ChatMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(ChatSubscription, PresenceSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Deepest selection accepted.
+pub const MAX_DEPTH: usize = 10;
+/// Largest query complexity accepted (one point per field by default).
+pub const MAX_COMPLEXITY: usize = 500;
+
+/// Who is asking: a verified principal, or nobody (only `signIn` works then).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    pub principal: Option<Principal>,
+    pub client: ClientInfo,
+}
+
+/// Services the resolvers reach, placed in the schema data once.
+pub struct Services {
+    pub auth: AuthService,
+    pub chat: ChatService,
+    pub hub: Arc<Hub>,
+    pub bus: Arc<dyn EventBus>,
+    pub recovery_max_messages: u32,
+}
+
+pub fn build_schema(services: Services) -> AppSchema {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(services)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
+}
+
+/// The signed-in principal, or an `unauthenticated` error.
+pub fn principal<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Caller>()
+        .ok()
+        .and_then(|caller| caller.principal.as_ref())
+        .ok_or_else(|| {
+            async_graphql::Error::new("sign in first")
+                .extend_with(|_, e| e.set("code", "unauthenticated"))
+        })
+}
+
+pub fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+/// A context error as a GraphQL error with `extensions.code`; internal causes are logged and hidden.
+pub fn to_gql(error: impl Into<AppError>) -> async_graphql::Error {
+    let error = error.into();
+    let (status, code) = error.status_and_code();
+    let message = if status.is_server_error() {
+        tracing::error!(error = %error, "internal error in a resolver");
+        "an internal error occurred".to_string()
+    } else {
+        error.to_string()
+    };
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/graphql", get(graphiql).post(execute))
+}
+
+/// # `GET /graphql`
+/// GraphiQL, pointed at this server for queries and subscriptions.
+async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/socket/websocket")
+            .title("Tainá GraphQL")
+            .finish(),
+    )
+}
+
+/// # `POST /graphql`
+/// A GraphQL request. A bearer token, when sent, must be valid (401 otherwise); without one
+/// only `signIn` is useful.
+async fn execute(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<async_graphql::Request>,
+) -> Result<Response, AppError> {
+    let principal = match bearer(&headers) {
+        Some(token) => Some(state.auth.authenticate(token).await?),
+        None => None,
+    };
+    let response = state
+        .graphql
+        .execute(request.data(Caller { principal, client }))
+        .await;
+    Ok(Json(response).into_response())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

@@ -1,0 +1,57 @@
+//! `userPresence(communityId)`: who is online in the caller's community, then each change.
+
+use async_graphql::{Context, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{principal, services, to_gql};
+use crate::contexts::auth::AuthError;
+
+#[derive(SimpleObject, Clone)]
+pub struct PresenceEvent {
+    user_id: String,
+    online: bool,
+    at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct PresenceSubscription;
+
+#[Subscription]
+impl PresenceSubscription {
+    /// First one `online: true` item per user connected now, then `user.online` /
+    /// `user.offline` changes (debounced: a quick reconnect is not reported).
+    async fn user_presence(
+        &self,
+        ctx: &Context<'_>,
+        community_id: String,
+    ) -> async_graphql::Result<impl Stream<Item = PresenceEvent>> {
+        let principal = principal(ctx)?;
+        if principal.community_id != community_id {
+            return Err(to_gql(AuthError::Forbidden));
+        }
+        let services = services(ctx);
+        let mut events = services.bus.subscribe();
+        let online_now = services.hub.online_users(&community_id);
+        Ok(async_stream::stream! {
+            let now = Utc::now();
+            for user_id in online_now {
+                yield PresenceEvent { user_id, online: true, at: now };
+            }
+            loop {
+                match events.recv().await {
+                    Ok(event) if (event.kind == "user.online" || event.kind == "user.offline")
+                        && event.community_id.as_deref() == Some(community_id.as_str()) =>
+                    {
+                        if let Some(user_id) = event.user_id.clone() {
+                            yield PresenceEvent { user_id, online: event.kind == "user.online", at: event.timestamp };
+                        }
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,371 @@
+//! One socket from upgrade to close: the reader loop (this task), the writer task draining the
+//! outbox, and the protocol sides the mode calls for. Timers live here: idle timeout, token
+//! expiry, the graphql-transport-ws init timeout and keep-alive pings.
+//!
+//! In mux mode frames are routed by shape: text `[` → Phoenix, `{` → GraphQL; binary
+//! `0x00`–`0x02` → Phoenix, a MessagePack map or array → an envelope. A GraphQL fatal error
+//! ends only the GraphQL sub-session, announced with a `close` envelope.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use taina_protocol::close;
+use taina_protocol::envelope::{self, Envelope};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::graphql_ws::{Authenticated, GraphqlSession};
+use super::phoenix::{refuse_unauthenticated, PhoenixSession};
+use crate::contexts::auth::{ClientInfo, Principal};
+use crate::realtime::{ConnCommand, Frame, Lane, Next, Outbox, Registration};
+use crate::state::AppState;
+
+/// graphql-transport-ws: `connection_init` must arrive within this long (close 4408).
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the server pings acknowledged GraphQL sessions.
+pub const KEEPALIVE: Duration = Duration::from_secs(25);
+/// How long the writer gets to flush after the session ends.
+const WRITER_GRACE: Duration = Duration::from_secs(5);
+/// A deadline far enough away to mean "never" for a timer that is not armed.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Phoenix,
+    Graphql,
+    Mux,
+}
+
+/// A socket that authenticated at the upgrade, already registered in the hub.
+pub struct Attached {
+    pub registration: Registration,
+    pub commands: mpsc::Receiver<ConnCommand>,
+    pub principal: Principal,
+    pub token: String,
+}
+
+struct Link {
+    registration: Option<Registration>,
+    commands: Option<mpsc::Receiver<ConnCommand>>,
+}
+
+async fn next_command(commands: &mut Option<mpsc::Receiver<ConnCommand>>) -> Option<ConnCommand> {
+    match commands {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn until(deadline: chrono::DateTime<chrono::Utc>) -> Instant {
+    Instant::now()
+        + (deadline - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+}
+
+pub async fn run(
+    state: AppState,
+    socket: WebSocket,
+    mode: Mode,
+    attached: Option<Attached>,
+    client: ClientInfo,
+    address: Option<IpAddr>,
+) {
+    let limits = state.config.realtime.clone();
+    let outbox = match &attached {
+        Some(attached) => attached.registration.conn.outbox.clone(),
+        None => Arc::new(Outbox::new(limits.outbox_bytes)),
+    };
+    let (sink, mut stream) = socket.split();
+    let mut writer = tokio::spawn(write_loop(outbox.clone(), sink));
+
+    let preauth = attached.as_ref().map(|a| a.principal.clone());
+    let mut graphql = matches!(mode, Mode::Graphql | Mode::Mux)
+        .then(|| GraphqlSession::new(state.clone(), outbox.clone(), client.clone(), preauth));
+    let mut phoenix: Option<PhoenixSession> = None;
+    let mut link = Link {
+        registration: None,
+        commands: None,
+    };
+    let expiry = tokio::time::sleep(NEVER);
+    tokio::pin!(expiry);
+    if let Some(attached) = attached {
+        if mode != Mode::Graphql {
+            phoenix = Some(PhoenixSession::new(
+                state.clone(),
+                attached.registration.conn.clone(),
+                attached.principal.clone(),
+                attached.token,
+            ));
+        }
+        expiry.as_mut().reset(until(attached.principal.expires_at));
+        link.registration = Some(attached.registration);
+        link.commands = Some(attached.commands);
+    }
+
+    let idle = Duration::from_secs(limits.idle_timeout_seconds);
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
+    let init_timer = tokio::time::sleep(if graphql.is_some() {
+        INIT_TIMEOUT
+    } else {
+        NEVER
+    });
+    tokio::pin!(init_timer);
+    let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE);
+    let mut writer_finished = false;
+
+    loop {
+        tokio::select! {
+            _ = &mut writer => {
+                writer_finished = true;
+                break;
+            }
+            Some(command) = next_command(&mut link.commands) => match (&mut phoenix, command) {
+                (Some(phoenix), command) => phoenix.command(command).await,
+                (None, ConnCommand::End { code, reason }) => outbox.close_after_queued(code, &reason),
+                (None, ConnCommand::Reauthorize) => {}
+            },
+            frame = stream.next() => {
+                let message = match frame {
+                    None | Some(Ok(WsMessage::Close(_))) => break,
+                    Some(Err(error)) => {
+                        if is_too_big(&error) {
+                            outbox.close_now(close::MESSAGE_TOO_BIG, "frame larger than the limit");
+                            continue;
+                        }
+                        break;
+                    }
+                    Some(Ok(message)) => message,
+                };
+                idle_timer.as_mut().reset(Instant::now() + idle);
+                if outbox.is_closing() || matches!(message, WsMessage::Ping(_) | WsMessage::Pong(_)) {
+                    continue;
+                }
+                let route = route(mode, &message);
+                match route {
+                    Route::Phoenix => match &mut phoenix {
+                        Some(session) => {
+                            let before = session.expires_at();
+                            session.handle(message).await;
+                            if session.expires_at() != before {
+                                expiry.as_mut().reset(until(session.expires_at()));
+                                if let Some(graphql) = &mut graphql {
+                                    graphql.set_principal(session.principal().clone());
+                                }
+                            }
+                        }
+                        None => refuse_unauthenticated(&outbox, &message),
+                    },
+                    Route::Graphql => {
+                        let WsMessage::Text(text) = &message else { continue };
+                        let Some(session) = &mut graphql else { continue };
+                        match session.on_text(text).await {
+                            Ok(None) => {}
+                            Ok(Some(authenticated)) => {
+                                init_timer.as_mut().reset(Instant::now() + NEVER);
+                                if link.registration.is_none() {
+                                    match attach(&state, &outbox, authenticated, address) {
+                                        Ok((registration, commands, principal, token)) => {
+                                            expiry.as_mut().reset(until(principal.expires_at));
+                                            if mode == Mode::Mux {
+                                                phoenix = Some(PhoenixSession::new(
+                                                    state.clone(),
+                                                    registration.conn.clone(),
+                                                    principal,
+                                                    token,
+                                                ));
+                                            }
+                                            link.registration = Some(registration);
+                                            link.commands = Some(commands);
+                                        }
+                                        Err(reason) => outbox.close_now(close::TOO_MANY_CONNECTIONS, &reason),
+                                    }
+                                }
+                            }
+                            Err(fatal) => {
+                                if mode == Mode::Mux && link.registration.is_some() {
+                                    // Only the GraphQL sub-session ends; Phoenix carries on.
+                                    session.reset();
+                                    let notice = Envelope::Close {
+                                        sub: envelope::GRAPHQL_SUB.to_string(),
+                                        code: fatal.code,
+                                        reason: fatal.reason,
+                                    };
+                                    send(&outbox, Lane::Control, Frame::Binary(notice.encode().into()));
+                                } else {
+                                    outbox.close_now(fatal.code, &fatal.reason);
+                                }
+                            }
+                        }
+                    }
+                    Route::Envelope => {
+                        let WsMessage::Binary(bytes) = &message else { continue };
+                        match Envelope::decode(bytes) {
+                            Ok(Envelope::Ping { id }) => {
+                                send(&outbox, Lane::Control, Frame::Binary(Envelope::Pong { id }.encode().into()));
+                            }
+                            Ok(_) => {}
+                            Err(e) => outbox.close_now(close::INVALID_FRAME, &format!("invalid envelope: {e}")),
+                        }
+                    }
+                    Route::Invalid(reason) => outbox.close_now(close::INVALID_FRAME, reason),
+                }
+            }
+            () = &mut idle_timer => {
+                outbox.close_now(close::IDLE_TIMEOUT, "no data from the client within the idle timeout");
+                idle_timer.as_mut().reset(Instant::now() + NEVER);
+            }
+            () = &mut init_timer => {
+                init_timer.as_mut().reset(Instant::now() + NEVER);
+                let waiting = graphql.as_ref().is_some_and(|g| !g.is_acked());
+                if waiting && link.registration.is_none() {
+                    outbox.close_now(close::graphql::INIT_TIMEOUT, "Connection initialisation timeout");
+                }
+            }
+            () = &mut expiry => {
+                expiry.as_mut().reset(Instant::now() + NEVER);
+                match &mut phoenix {
+                    Some(session) => session.end(close::SESSION_ENDED, "session ended: token expired"),
+                    None => outbox.close_after_queued(close::SESSION_ENDED, "session ended: token expired"),
+                }
+            }
+            _ = keepalive.tick() => {
+                if let Some(graphql) = &graphql {
+                    graphql.ping();
+                }
+            }
+        }
+    }
+    if !writer_finished {
+        outbox.close_after_queued(close::NORMAL, "");
+        if tokio::time::timeout(WRITER_GRACE, &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
+    }
+    drop(graphql);
+    drop(phoenix);
+    drop(link);
+}
+
+type AttachResult = Result<(Registration, mpsc::Receiver<ConnCommand>, Principal, String), String>;
+
+/// Registers a socket that authenticated with `connection_init`.
+fn attach(
+    state: &AppState,
+    outbox: &Arc<Outbox>,
+    authenticated: Authenticated,
+    address: Option<IpAddr>,
+) -> AttachResult {
+    let Authenticated { principal, token } = authenticated;
+    state
+        .hub
+        .register_with_outbox(
+            &principal.user_id,
+            &principal.community_id,
+            &principal.session_id,
+            address,
+            outbox.clone(),
+        )
+        .map(|(registration, commands)| (registration, commands, principal, token))
+        .map_err(|refusal| refusal.to_string())
+}
+
+fn send(outbox: &Outbox, lane: Lane, frame: Frame) {
+    if outbox.push(lane, frame).is_err() {
+        outbox.close_now(close::SLOW_CONSUMER, "slow consumer: outbox full");
+    }
+}
+
+enum Route {
+    Phoenix,
+    Graphql,
+    Envelope,
+    Invalid(&'static str),
+}
+
+fn route(mode: Mode, message: &WsMessage) -> Route {
+    match (mode, message) {
+        (Mode::Phoenix, _) => Route::Phoenix,
+        (Mode::Graphql, WsMessage::Text(_)) => Route::Graphql,
+        (Mode::Graphql, _) => Route::Invalid("graphql-transport-ws carries text frames only"),
+        (Mode::Mux, WsMessage::Text(text)) => match text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .as_bytes()
+            .first()
+        {
+            Some(b'[') => Route::Phoenix,
+            Some(b'{') => Route::Graphql,
+            _ => Route::Invalid("a text frame must be a JSON array (Phoenix) or object (GraphQL)"),
+        },
+        (Mode::Mux, WsMessage::Binary(bytes)) => match bytes.first() {
+            Some(0x00..=0x02) => Route::Phoenix,
+            Some(&byte) if envelope::is_envelope_start(byte) => Route::Envelope,
+            _ => Route::Invalid(
+                "a binary frame must be a Phoenix frame or a MessagePack map or array",
+            ),
+        },
+        (Mode::Mux, _) => Route::Invalid("unexpected frame"),
+    }
+}
+
+fn is_too_big(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(ws) = cause.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+            return matches!(ws, tokio_tungstenite::tungstenite::Error::Capacity(_));
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Drains the outbox into the socket, flushing once per batch, until the close.
+async fn write_loop(outbox: Arc<Outbox>, mut sink: SplitSink<WebSocket, WsMessage>) {
+    loop {
+        let first = match outbox.next().await {
+            Next::Send(frame) => frame,
+            Next::Close(closing) => {
+                let mut reason = closing.reason;
+                // A close frame's reason is at most 123 bytes.
+                while reason.len() > 123 {
+                    reason.pop();
+                }
+                let _ = sink
+                    .send(WsMessage::Close(Some(CloseFrame {
+                        code: closing.code,
+                        reason: Utf8Bytes::from(reason),
+                    })))
+                    .await;
+                return;
+            }
+        };
+        let mut frame = Some(first);
+        while let Some(next) = frame {
+            if sink.feed(to_ws(next)).await.is_err() {
+                outbox.close_now(close::NORMAL, "");
+                return;
+            }
+            frame = outbox.try_next();
+        }
+        if sink.flush().await.is_err() {
+            outbox.close_now(close::NORMAL, "");
+            return;
+        }
+    }
+}
+
+fn to_ws(frame: Frame) -> WsMessage {
+    match frame {
+        Frame::Text(text) => WsMessage::Text(text),
+        Frame::Binary(bytes) => WsMessage::Binary(bytes),
+    }
+}

@@ -1,0 +1,313 @@
+//! The graphql-transport-ws side of a socket, written to the protocol (enisdenjo/graphql-ws
+//! `PROTOCOL.md`) rather than async-graphql's own WebSocket driver, which departs from it:
+//! 4400 invalid message, 4401 subscribe before ack, 4403 rejected init, 4409 duplicate id,
+//! 4429 second init (4408, the init timeout, is the driver's timer). Operation errors before
+//! any result arrive as an `error` message; results as `next`, then `complete`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+use taina_protocol::close;
+use taina_protocol::close::graphql as code;
+use tokio::task::JoinHandle;
+
+use crate::contexts::auth::{ClientInfo, Principal};
+use crate::graphql::Caller;
+use crate::realtime::{Frame, Lane, Outbox, PushError};
+use crate::state::AppState;
+
+/// A protocol violation that ends the GraphQL (sub-)session with a close code.
+#[derive(Debug, PartialEq)]
+pub struct Fatal {
+    pub code: u16,
+    pub reason: String,
+}
+
+fn fatal(code: u16, reason: impl Into<String>) -> Fatal {
+    Fatal {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// The outcome of a `connection_init` that was accepted.
+pub struct Authenticated {
+    pub principal: Principal,
+    pub token: String,
+}
+
+struct Operation {
+    task: JoinHandle<()>,
+    /// Set just before the final `complete`/`error` goes out, so the id may be reused at once.
+    done: Arc<AtomicBool>,
+}
+
+pub struct GraphqlSession {
+    state: AppState,
+    outbox: Arc<Outbox>,
+    client: ClientInfo,
+    /// Known from the upgrade (mux with a token) or from `connection_init`.
+    principal: Option<Principal>,
+    init_received: bool,
+    acked: bool,
+    operations: HashMap<String, Operation>,
+}
+
+/// Queues a text frame; a full outbox ends the connection as a slow consumer.
+fn send(outbox: &Outbox, value: &Value) {
+    let frame = Frame::Text(Utf8Bytes::from(value.to_string()));
+    if let Err(PushError::Full) = outbox.push(Lane::Realtime, frame) {
+        outbox.close_now(close::SLOW_CONSUMER, "slow consumer: outbox full");
+    }
+}
+
+impl GraphqlSession {
+    pub fn new(
+        state: AppState,
+        outbox: Arc<Outbox>,
+        client: ClientInfo,
+        principal: Option<Principal>,
+    ) -> Self {
+        Self {
+            state,
+            outbox,
+            client,
+            principal,
+            init_received: false,
+            acked: false,
+            operations: HashMap::new(),
+        }
+    }
+
+    pub fn is_acked(&self) -> bool {
+        self.acked
+    }
+
+    /// Ends the sub-session's operations and forgets the handshake (mux: a new
+    /// `connection_init` may start over).
+    pub fn reset(&mut self) {
+        for (_, operation) in self.operations.drain() {
+            operation.task.abort();
+        }
+        self.init_received = false;
+        self.acked = false;
+    }
+
+    /// Updates the principal after an in-band token refresh on the Phoenix side (mux).
+    pub fn set_principal(&mut self, principal: Principal) {
+        self.principal = Some(principal);
+    }
+
+    /// The server's keep-alive: graphql-ws clients answer it, which keeps quiet sockets open.
+    pub fn ping(&self) {
+        if self.acked {
+            send(&self.outbox, &json!({ "type": "ping" }));
+        }
+    }
+
+    pub async fn on_text(&mut self, text: &str) -> Result<Option<Authenticated>, Fatal> {
+        let invalid = |why: &str| {
+            fatal(
+                code::INVALID_MESSAGE,
+                format!("Invalid message received: {why}"),
+            )
+        };
+        let message: Value = serde_json::from_str(text).map_err(|e| invalid(&e.to_string()))?;
+        let Value::Object(message) = message else {
+            return Err(invalid("expected an object"));
+        };
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("missing `type`"))?;
+        match kind {
+            "connection_init" => self.connection_init(&message).await,
+            "ping" => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = message.get("payload").filter(|p| p.is_object()) {
+                    pong["payload"] = payload.clone();
+                }
+                send(&self.outbox, &pong);
+                Ok(None)
+            }
+            "pong" => Ok(None),
+            "subscribe" => {
+                if !self.acked {
+                    return Err(fatal(code::UNAUTHORIZED, "Unauthorized"));
+                }
+                let id = message
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid("missing `id`"))?;
+                let payload = message
+                    .get("payload")
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| invalid("missing `payload`"))?;
+                self.subscribe(id, payload)?;
+                Ok(None)
+            }
+            "complete" => {
+                let id = message
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid("missing `id`"))?;
+                if let Some(operation) = self.operations.remove(id) {
+                    operation.task.abort();
+                }
+                Ok(None)
+            }
+            other => Err(invalid(&format!("unknown type `{other}`"))),
+        }
+    }
+
+    async fn connection_init(
+        &mut self,
+        message: &Map<String, Value>,
+    ) -> Result<Option<Authenticated>, Fatal> {
+        if self.init_received {
+            return Err(fatal(
+                code::TOO_MANY_INIT,
+                "Too many initialisation requests",
+            ));
+        }
+        self.init_received = true;
+        let payload = match message.get("payload") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(payload)) => payload.clone(),
+            Some(_) => {
+                return Err(fatal(
+                    code::INVALID_MESSAGE,
+                    "Invalid message received: payload must be an object",
+                ))
+            }
+        };
+        let mut authenticated = None;
+        match payload.get("token").and_then(Value::as_str) {
+            Some(token) => match self.state.auth.authenticate(token).await {
+                Ok(principal) => {
+                    if let Some(known) = &self.principal {
+                        if known.user_id != principal.user_id {
+                            return Err(fatal(code::FORBIDDEN, "Forbidden: another user's token"));
+                        }
+                    }
+                    self.principal = Some(principal.clone());
+                    authenticated = Some(Authenticated {
+                        principal,
+                        token: token.to_string(),
+                    });
+                }
+                Err(e) => return Err(fatal(code::FORBIDDEN, format!("Forbidden: {e}"))),
+            },
+            None if self.principal.is_some() => {}
+            None => {
+                return Err(fatal(
+                    code::FORBIDDEN,
+                    "Forbidden: send {\"token\": …} in connection_init",
+                ))
+            }
+        }
+        self.acked = true;
+        send(&self.outbox, &json!({ "type": "connection_ack" }));
+        Ok(authenticated)
+    }
+
+    fn subscribe(&mut self, id: &str, payload: &Map<String, Value>) -> Result<(), Fatal> {
+        if let Some(existing) = self.operations.get(id) {
+            if !existing.done.load(Ordering::Acquire) {
+                return Err(fatal(
+                    code::SUBSCRIBER_EXISTS,
+                    format!("Subscriber for {id} already exists"),
+                ));
+            }
+        }
+        self.operations
+            .retain(|_, operation| !operation.done.load(Ordering::Acquire));
+        let invalid = |why: &str| {
+            fatal(
+                code::INVALID_MESSAGE,
+                format!("Invalid message received: {why}"),
+            )
+        };
+        let query = payload
+            .get("query")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("payload.query must be a string"))?;
+        let mut request = async_graphql::Request::new(query);
+        if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
+            request = request.operation_name(name);
+        }
+        match payload.get("variables") {
+            None | Some(Value::Null) => {}
+            Some(variables @ Value::Object(_)) => {
+                request = request.variables(async_graphql::Variables::from_json(variables.clone()));
+            }
+            Some(_) => return Err(invalid("payload.variables must be an object")),
+        }
+        let request = request.data(Caller {
+            principal: self.principal.clone(),
+            client: self.client.clone(),
+        });
+        let done = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(run_operation(
+            self.state.graphql.clone(),
+            self.outbox.clone(),
+            id.to_string(),
+            request,
+            done.clone(),
+        ));
+        self.operations
+            .insert(id.to_string(), Operation { task, done });
+        Ok(())
+    }
+}
+
+impl Drop for GraphqlSession {
+    fn drop(&mut self) {
+        for (_, operation) in self.operations.drain() {
+            operation.task.abort();
+        }
+    }
+}
+
+async fn run_operation(
+    schema: crate::graphql::AppSchema,
+    outbox: Arc<Outbox>,
+    id: String,
+    request: async_graphql::Request,
+    done: Arc<AtomicBool>,
+) {
+    let mut results = schema.execute_stream(request);
+    let mut first = true;
+    while let Some(response) = results.next().await {
+        let only_notice = response.errors.iter().all(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code"))
+                == Some(&async_graphql::Value::from("not_recovered"))
+        });
+        if first
+            && response.data == async_graphql::Value::Null
+            && !response.errors.is_empty()
+            && !only_notice
+        {
+            // Nothing ran (validation, authorisation): the protocol's `error`, which ends
+            // the operation without `complete`. A `not_recovered` notice is not such an
+            // error: the subscription goes on live, so it travels as `next`.
+            done.store(true, Ordering::Release);
+            send(
+                &outbox,
+                &json!({ "id": id, "type": "error", "payload": response.errors }),
+            );
+            return;
+        }
+        first = false;
+        send(
+            &outbox,
+            &json!({ "id": id, "type": "next", "payload": response }),
+        );
+    }
+    done.store(true, Ordering::Release);
+    send(&outbox, &json!({ "id": id, "type": "complete" }));
+}
