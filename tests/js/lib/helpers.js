@@ -1,11 +1,13 @@
 // Test harness: starts the real `taina` binary on a fresh data dir, seeds users over REST and
-// makes stock `phoenix` Sockets (with `ws` as the transport, since Node 20 has no WebSocket).
+// makes stock `phoenix` Sockets and stock `graphql-ws` clients (both with `ws` as the WebSocket,
+// since Node 20 has none).
 //
 // It lives in lib/, not test/: Node 20's `node --test test/` runs every .js file under test/ as a
 // test file (no glob patterns before Node 21), so a helper there would count as a passing test.
 //
 // Every wait here is bounded; every socket made through a Harness is disconnected by
-// `harness.closeSockets()`, and `harness.stop()` sends SIGTERM and expects exit code 0.
+// `harness.closeSockets()` (graphql-ws clients too), and `harness.stop()` sends SIGTERM and
+// expects exit code 0.
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -14,6 +16,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { Socket } from "phoenix";
+import { createClient } from "graphql-ws";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, "..", "..", "..");
@@ -163,6 +166,11 @@ export class Server {
     return `ws://${this.address}/socket`;
   }
 
+  /** Where graphql-ws clients connect (they offer `graphql-transport-ws`). */
+  get graphqlWsUrl() {
+    return `ws://${this.address}/socket/websocket`;
+  }
+
   /** Log lines at WARN or ERROR, for diagnostics. */
   problems() {
     return this.lines.filter((l) => /"level":"(WARN|ERROR)"/.test(l));
@@ -309,6 +317,16 @@ export function createConversation(server, token, participantIds, name = "test g
   );
 }
 
+/**
+ * `POST /graphql` with `{query, variables}` (and `Authorization: Bearer` when `token` is set).
+ * Resolves `{status, body}` like `api`.
+ */
+export function graphqlHttp(server, query, variables, token) {
+  const body = { query };
+  if (variables !== undefined) body.variables = variables;
+  return api(server, "POST", "/graphql", { token, body });
+}
+
 export function signOut(server, token) {
   return expectStatus(api(server, "POST", "/api/auth/signout", { token }), 204, "sign-out");
 }
@@ -348,6 +366,7 @@ export class Harness {
   constructor(server) {
     this.server = server;
     this.sockets = [];
+    this.graphqlClients = [];
   }
 
   static async start() {
@@ -392,14 +411,96 @@ export class Harness {
     return socket;
   }
 
-  /** Disconnects every socket this harness made (bounded). */
+  /**
+   * A stock graphql-ws client (lazy, no retries) on `ws://ADDR/socket/websocket`, with a `ws`
+   * subclass as its WebSocket that records every raw frame. `connectionParams` defaults to
+   * `{token}`; `on` handlers are kept and run after the recording ones. The client gets:
+   * `frames` (raw lines: `-> ` sent, `<- ` received, `<> ` close), `closes` (`{code, reason}`
+   * per `closed` event), `connections` (count of `connected` events) and `sockets` (the `ws`
+   * instances). Disposed (and its sockets waited for) by `closeSockets()`.
+   */
+  graphqlClient({ token, connectionParams, on = {} } = {}) {
+    const frames = [];
+    const sockets = [];
+    const closes = [];
+    class RecordingWebSocket extends WebSocket {
+      constructor(url, protocols, options) {
+        super(url, protocols, options);
+        sockets.push(this);
+        const n = sockets.length;
+        frames.push(`   socket #${n}: connecting, offering ${JSON.stringify(protocols)}`);
+        this.on("open", () => frames.push(`   socket #${n}: open, protocol ${JSON.stringify(this.protocol)}`));
+        this.on("message", (data, isBinary) =>
+          frames.push(`<- ${isBinary ? `<binary ${toHex(data)}>` : data.toString()}`),
+        );
+        this.on("close", (code, reason) => frames.push(`<> socket #${n}: close ${code} ${JSON.stringify(reason.toString())}`));
+        this.on("error", (error) => frames.push(`!! socket #${n}: error ${error.message}`));
+      }
+
+      send(data, ...rest) {
+        frames.push(`-> ${typeof data === "string" ? data : `<binary ${toHex(data)}>`}`);
+        return super.send(data, ...rest);
+      }
+    }
+    const client = createClient({
+      url: this.server.graphqlWsUrl,
+      webSocketImpl: RecordingWebSocket,
+      connectionParams: connectionParams ?? { token },
+      retryAttempts: 0,
+      lazy: true,
+      on: {
+        ...on,
+        closed: (event) => {
+          closes.push({ code: event && event.code, reason: event && String(event.reason) });
+          if (on.closed) on.closed(event);
+        },
+        connected: (...args) => {
+          client.connections++;
+          if (on.connected) on.connected(...args);
+        },
+      },
+    });
+    client.frames = frames;
+    client.closes = closes;
+    client.sockets = sockets;
+    client.connections = 0;
+    this.graphqlClients.push(client);
+    return client;
+  }
+
+  /** Disposes a graphql-ws client and waits (bounded) for its sockets to be closed. */
+  async disposeGraphqlClient(client) {
+    const i = this.graphqlClients.indexOf(client);
+    if (i >= 0) this.graphqlClients.splice(i, 1);
+    // `dispose` awaits the connection attempt, which rejects if that attempt failed.
+    await within(Promise.resolve().then(() => client.dispose()), MAX_WAIT_MS, "graphql-ws dispose").catch(() => {});
+    for (const socket of client.sockets) {
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        try {
+          socket.close(1000, "Normal Closure");
+        } catch {
+          // CONNECTING: ws throws if it cannot close yet; terminate below.
+        }
+      }
+    }
+    const closed = () => client.sockets.every((s) => s.readyState === WebSocket.CLOSED);
+    try {
+      await until(closed, MAX_WAIT_MS, "graphql-ws sockets to close");
+    } catch {
+      for (const socket of client.sockets) socket.terminate();
+    }
+  }
+
+  /** Disconnects every socket and graphql-ws client this harness made (bounded). */
   async closeSockets() {
     const sockets = this.sockets.splice(0);
-    await Promise.all(
-      sockets.map((socket) =>
+    const clients = this.graphqlClients.slice();
+    await Promise.all([
+      ...sockets.map((socket) =>
         within(new Promise((resolve) => socket.disconnect(resolve)), MAX_WAIT_MS, "socket disconnect").catch(() => {}),
       ),
-    );
+      ...clients.map((client) => this.disposeGraphqlClient(client)),
+    ]);
   }
 
   async stop() {
@@ -418,6 +519,48 @@ export function framesOf(...sockets) {
         .join("\n"),
     )
     .join("\n");
+}
+
+/** The raw frames of graphql-ws clients made by `Harness.graphqlClient`, for assertion messages. */
+export function gqlFramesOf(...clients) {
+  return clients
+    .map((client, i) =>
+      [`graphql-ws client #${i} frames:`]
+        .concat(client.frames.map((line) => `  ${line}`))
+        .concat([`  closed events: ${show(client.closes)} connected events: ${client.connections}`])
+        .join("\n"),
+    )
+    .join("\n");
+}
+
+/**
+ * `client.subscribe(payload, sink)` with a recording sink: `items` (each `next` payload, i.e.
+ * `{data, errors}`), `error` (what `sink.error` got), `completed`, `dispose()`, and bounded waits.
+ */
+export function gqlSubscribe(client, payload) {
+  const sub = { items: [], error: undefined, errored: false, completed: false };
+  sub.dispose = client.subscribe(payload, {
+    next: (value) => sub.items.push(value),
+    error: (error) => {
+      sub.errored = true;
+      sub.error = error;
+    },
+    complete: () => {
+      sub.completed = true;
+    },
+  });
+  const describe = () => `items ${show(sub.items)} error ${show(sub.error)} completed ${sub.completed}`;
+  /** Waits until at least `n` items have arrived; resolves a copy of `items`. */
+  sub.atLeast = (n, ms = MAX_WAIT_MS, context = () => "") =>
+    until(() => sub.items.length >= n, ms, `${n} result(s) of ${show(payload.variables ?? {})}: ${describe()}`, () =>
+      [describe(), context()].join("\n"),
+    ).then(() => sub.items.slice());
+  /** Waits until the sink got `error` or `complete`. */
+  sub.ended = (ms = MAX_WAIT_MS, context = () => "") =>
+    until(() => sub.errored || sub.completed, ms, `the end of ${show(payload.variables ?? {})}: ${describe()}`, () =>
+      [describe(), context()].join("\n"),
+    );
+  return sub;
 }
 
 /**
