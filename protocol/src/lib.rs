@@ -10,8 +10,11 @@
 //! - [`chunk`]: the MessagePack `{offset, data}` carried inside binary pushes
 //!   for uploads and media.
 //! - [`envelope`]: MessagePack control envelopes of the `taina.v1` mux socket.
-//! - [`client`]: a small async Phoenix client over tokio-tungstenite, for
-//!   integration tests and load tools.
+//! - [`client`]: small async clients over tokio-tungstenite, for integration
+//!   tests and load tools, one per socket mode: [`client::PhoenixClient`]
+//!   (Phoenix V2), [`client::GraphqlClient`] (graphql-transport-ws) and
+//!   [`client::MuxClient`] (`taina.v1`: Phoenix, GraphQL and envelopes on one
+//!   socket, demultiplexed by frame shape).
 
 #![forbid(unsafe_code)]
 

@@ -1,8 +1,11 @@
-//! Errors of the Phoenix client.
+//! Errors of the clients.
 
+use crate::envelope::EnvelopeError;
 use crate::phoenix::{DecodeError, EncodeError};
 
-/// Everything a [`PhoenixClient`](super::PhoenixClient) call can fail with.
+/// Everything a [`PhoenixClient`](super::PhoenixClient),
+/// [`GraphqlClient`](super::GraphqlClient) or [`MuxClient`](super::MuxClient)
+/// call can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The WebSocket upgrade failed: `status` is the HTTP status when the
@@ -38,4 +41,16 @@ pub enum ClientError {
     /// A join or push was answered with status `"error"`; holds its `response`.
     #[error("refused: {0}")]
     Refused(serde_json::Value),
+    /// A GraphQL operation was answered with an `error` message; holds its
+    /// `payload` (the array of GraphQL errors).
+    #[error("graphql errors: {0}")]
+    Graphql(serde_json::Value),
+    /// The server sent a GraphQL message that does not follow
+    /// graphql-transport-ws (not a JSON object, unknown `type`, missing `id`),
+    /// or a binary frame on a GraphQL-only socket.
+    #[error("invalid graphql-transport-ws message: {0}")]
+    GraphqlFrame(String),
+    /// A mux socket sent a MessagePack envelope this crate cannot decode.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
 }

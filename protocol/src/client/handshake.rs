@@ -1,12 +1,13 @@
-//! Building the upgrade request the way phoenix.js does (params, then `vsn`;
-//! the `authToken` subprotocol), and reading handshake failures.
+//! Building upgrade requests — Phoenix the way phoenix.js does (params, then
+//! `vsn`; the `authToken` subprotocol), GraphQL and mux with their
+//! subprotocol — and reading handshake failures.
 
 use base64::Engine as _;
 use tokio_tungstenite::tungstenite::{
     self, client::IntoClientRequest, handshake::client::Request, http::HeaderValue,
 };
 
-use super::ClientError;
+use super::{ClientError, GRAPHQL_PROTOCOL, MUX_PROTOCOL};
 use crate::phoenix::VSN;
 
 /// The subprotocol offered next to the token, and answered by the server.
@@ -16,10 +17,14 @@ const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
 /// Appends `params` and then `vsn` to `url`, as phoenix.js `appendParams` does.
 pub(crate) fn connect_url(url: &str, params: &[(&str, &str)]) -> String {
+    append_params(url, params.iter().copied().chain([("vsn", VSN)]))
+}
+
+/// Appends the URL-encoded `params` to `url`'s query, in order.
+fn append_params<'a>(url: &str, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::from(url);
     let mut separator = if url.contains('?') { '&' } else { '?' };
-    let pairs = params.iter().copied().chain([("vsn", VSN)]);
-    for (key, value) in pairs {
+    for (key, value) in params {
         out.push(separator);
         encode_uri_component(key, &mut out);
         out.push('=');
@@ -53,6 +58,47 @@ pub(crate) fn request(
             .insert("Sec-WebSocket-Protocol", value);
     }
     Ok(request)
+}
+
+/// The upgrade request of a GraphQL-only socket: `url` as given, offering
+/// only `graphql-transport-ws` (the token travels in `connection_init`).
+pub(crate) fn graphql_request(url: &str) -> Result<Request, ClientError> {
+    offering(url.to_owned(), GRAPHQL_PROTOCOL)
+}
+
+/// The upgrade request of a mux socket: `?token=` when there is a token (no
+/// `vsn`), offering only `taina.v1`.
+pub(crate) fn mux_request(url: &str, token: Option<&str>) -> Result<Request, ClientError> {
+    let url = match token {
+        Some(token) => append_params(url, [("token", token)]),
+        None => url.to_owned(),
+    };
+    offering(url, MUX_PROTOCOL)
+}
+
+/// A request to `url` offering exactly one subprotocol.
+fn offering(url: String, protocol: &'static str) -> Result<Request, ClientError> {
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+    Ok(request)
+}
+
+/// Fails the connect unless the server answered `expected`. tungstenite
+/// already rejects a missing or unoffered answer; this states the
+/// requirement where the client relies on it.
+pub(crate) fn require_protocol(answered: Option<&str>, expected: &str) -> Result<(), ClientError> {
+    if answered == Some(expected) {
+        return Ok(());
+    }
+    Err(ClientError::Handshake {
+        status: None,
+        body: match answered {
+            Some(other) => format!("server answered subprotocol {other:?}, expected {expected:?}"),
+            None => format!("server answered no subprotocol, expected {expected:?}"),
+        },
+    })
 }
 
 /// Classifies a failed connect: refusals and invalid upgrades are handshake
@@ -142,5 +188,35 @@ mod tests {
         assert_eq!(request.uri().query(), Some("vsn=2.0.0"));
         let plain = super::request("ws://127.0.0.1:1/s", &[("a", "1")], None).unwrap();
         assert!(plain.headers().get("Sec-WebSocket-Protocol").is_none());
+    }
+
+    #[test]
+    fn graphql_request_offers_only_its_subprotocol() {
+        let request = graphql_request("ws://127.0.0.1:1/socket/websocket").unwrap();
+        assert_eq!(
+            request.headers()["Sec-WebSocket-Protocol"],
+            "graphql-transport-ws"
+        );
+        assert_eq!(request.uri().query(), None);
+    }
+
+    #[test]
+    fn mux_request_carries_the_token_without_vsn() {
+        let request = mux_request("ws://127.0.0.1:1/socket/websocket", Some("a b&c")).unwrap();
+        assert_eq!(request.headers()["Sec-WebSocket-Protocol"], "taina.v1");
+        assert_eq!(request.uri().query(), Some("token=a%20b%26c"));
+        let anonymous = mux_request("ws://127.0.0.1:1/s?x=1", None).unwrap();
+        assert_eq!(anonymous.uri().query(), Some("x=1"));
+    }
+
+    #[test]
+    fn the_answered_subprotocol_must_match() {
+        assert!(require_protocol(Some("taina.v1"), "taina.v1").is_ok());
+        for answered in [None, Some("phoenix")] {
+            assert!(matches!(
+                require_protocol(answered, "taina.v1"),
+                Err(ClientError::Handshake { status: None, .. })
+            ));
+        }
     }
 }
