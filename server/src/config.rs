@@ -35,6 +35,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub realtime: RealtimeConfig,
     pub chat: ChatConfig,
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +137,34 @@ impl Default for RealtimeConfig {
     }
 }
 
+/// Media (Jaci photos).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Largest file accepted by any upload path.
+    pub max_upload_bytes: u64,
+    /// Hours an unfinished socket upload stays resumable.
+    pub upload_expiry_hours: u64,
+    /// Bytes per binary push when streaming a file to a TV.
+    pub stream_chunk_bytes: usize,
+    /// Largest width or height a decoder accepts (larger is refused as a decompression bomb).
+    pub max_image_side: u32,
+    /// Largest allocation a decoder may make, in MiB.
+    pub max_decode_mib: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 4 * 1024 * 1024 * 1024,
+            upload_expiry_hours: 24,
+            stream_chunk_bytes: 64 * 1024,
+            max_image_side: 16_384,
+            max_decode_mib: 512,
+        }
+    }
+}
+
 /// Chat (Guará).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -169,6 +198,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             realtime: RealtimeConfig::default(),
             chat: ChatConfig::default(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -280,6 +310,14 @@ impl Config {
             return bad(
                 "chat",
                 "max_body_chars must be ≥ 1 and max_participants ≥ 2",
+            );
+        }
+        if self.media.max_upload_bytes == 0
+            || !(1024..=1024 * 1024).contains(&self.media.stream_chunk_bytes)
+        {
+            return bad(
+                "media",
+                "max_upload_bytes must be ≥ 1 and stream_chunk_bytes between 1 KiB and 1 MiB",
             );
         }
         if self.database.max_connections == 0 {

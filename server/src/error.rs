@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::ConfigError;
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
+use crate::contexts::media::MediaError;
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,8 @@ pub enum AppError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Chat(#[from] ChatError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("the request body is larger than the limit of {limit} bytes")]
@@ -46,6 +49,7 @@ impl AppError {
         match self {
             AppError::Auth(e) => auth_status_and_code(e),
             AppError::Chat(e) => chat_status_and_code(e),
+            AppError::Media(e) => media_status_and_code(e),
             AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             AppError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
@@ -55,6 +59,29 @@ impl AppError {
             }
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             AppError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        }
+    }
+}
+
+/// Media's errors as statuses and stable codes (also the `reason` of socket replies).
+pub fn media_status_and_code(error: &MediaError) -> (StatusCode, &'static str) {
+    match error {
+        MediaError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        MediaError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+        MediaError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        MediaError::UnsupportedType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
+        MediaError::ChecksumMismatch => (StatusCode::UNPROCESSABLE_ENTITY, "checksum_mismatch"),
+        MediaError::OffsetMismatch { .. } => (StatusCode::CONFLICT, "offset_mismatch"),
+        MediaError::UploadClosed(_) => (StatusCode::GONE, "upload_closed"),
+        MediaError::SlugTaken => (StatusCode::CONFLICT, "slug_taken"),
+        MediaError::RangeNotSatisfiable => {
+            (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+        }
+        MediaError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        MediaError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        MediaError::Auth(e) => auth_status_and_code(e),
+        MediaError::Storage(_) | MediaError::Io(_) | MediaError::Database(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     }
 }
@@ -149,4 +176,6 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error("auth: {0}")]
     Auth(#[from] AuthError),
+    #[error("media storage: {0}")]
+    Media(String),
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::contexts::auth::{AuthService, TokenKeys};
 use crate::contexts::chat::ChatService;
+use crate::contexts::media::MediaService;
 use crate::db::Db;
 use crate::error::StartError;
 use crate::events::{EventBus, MemoryBus};
@@ -18,6 +19,7 @@ pub struct AppState {
     pub bus: Arc<dyn EventBus>,
     pub auth: AuthService,
     pub chat: ChatService,
+    pub media: MediaService,
     pub hub: Arc<Hub>,
     pub graphql: crate::graphql::AppSchema,
 }
@@ -48,6 +50,15 @@ impl AppState {
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(BUS_CAPACITY));
         let auth = AuthService::new(db.clone(), keys, bus.clone(), config.auth.clone()).await?;
         let chat = ChatService::new(db.clone(), auth.clone(), bus.clone(), config.chat.clone());
+        let media = MediaService::new(
+            db.clone(),
+            auth.clone(),
+            bus.clone(),
+            config.media.clone(),
+            &config.data_dir,
+        )
+        .map_err(|e| StartError::Media(e.to_string()))?;
+        media.spawn_worker();
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
         crate::socket::spawn_bridge(&bus, &hub);
         auth.spawn_revocation_watcher(REVOCATION_POLL);
@@ -65,6 +76,7 @@ impl AppState {
         let graphql = crate::graphql::build_schema(crate::graphql::Services {
             auth: auth.clone(),
             chat: chat.clone(),
+            media: media.clone(),
             hub: hub.clone(),
             bus: bus.clone(),
             recovery_max_messages: config.realtime.recovery_max_messages,
@@ -75,6 +87,7 @@ impl AppState {
             bus,
             auth,
             chat,
+            media,
             hub,
             graphql,
         })

@@ -250,6 +250,19 @@ impl TestServer {
             .expect("test SQL"));
     }
 
+    /// A GraphQL request over HTTP; panics unless the HTTP status is 200.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let reply = self
+            .post(
+                "/graphql",
+                json!({ "query": query, "variables": variables }),
+                token,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+
     /// `ws://…/socket/websocket`.
     pub fn ws_url(&self) -> String {
         format!(

@@ -20,6 +20,7 @@ use crate::contexts::auth::graphql::{AuthMutation, AuthQuery};
 use crate::contexts::auth::{AuthService, ClientInfo, Principal};
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::ChatService;
+use crate::contexts::media::graphql::{MediaMutation, MediaQuery, MediaSubscription};
 use crate::error::AppError;
 use crate::events::EventBus;
 use crate::http::{ApiJson, Client};
@@ -29,13 +30,13 @@ use crate::state::AppState;
 pub use presence::PresenceSubscription;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, ChatQuery);
+pub struct Query(AuthQuery, ChatQuery, MediaQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, ChatMutation);
+pub struct Mutation(AuthMutation, ChatMutation, MediaMutation);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(ChatSubscription, PresenceSubscription);
+pub struct Subscription(ChatSubscription, MediaSubscription, PresenceSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -55,6 +56,7 @@ pub struct Caller {
 pub struct Services {
     pub auth: AuthService,
     pub chat: ChatService,
+    pub media: crate::contexts::media::MediaService,
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn EventBus>,
     pub recovery_max_messages: u32,
@@ -101,7 +103,12 @@ pub fn to_gql(error: impl Into<AppError>) -> async_graphql::Error {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/graphql", get(graphiql).post(execute))
+    Router::new().route(
+        "/graphql",
+        get(graphiql)
+            .post(execute)
+            .layer(axum::extract::DefaultBodyLimit::disable()),
+    )
 }
 
 /// # `GET /graphql`
@@ -117,21 +124,54 @@ async fn graphiql() -> Html<String> {
 }
 
 /// # `POST /graphql`
-/// A GraphQL request. A bearer token, when sent, must be valid (401 otherwise); without one
-/// only `signIn` is useful.
+/// A GraphQL request as JSON, or a GraphQL multipart request (file uploads). A bearer token,
+/// when sent, must be valid (401 otherwise); without one only `signIn` is useful.
 async fn execute(
     State(state): State<AppState>,
     Client(client): Client,
-    headers: HeaderMap,
-    ApiJson(request): ApiJson<async_graphql::Request>,
+    request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    let principal = match bearer(&headers) {
+    let principal = match bearer(request.headers()) {
         Some(token) => Some(state.auth.authenticate(token).await?),
         None => None,
     };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let graphql_request = if content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("multipart/form-data"))
+    {
+        use futures_util::TryStreamExt;
+        let options = async_graphql::http::MultipartOptions::default()
+            .max_file_size(state.media.max_upload_bytes() as usize)
+            .max_num_files(16);
+        let body = request
+            .into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other)
+            .into_async_read();
+        async_graphql::http::receive_body(content_type, body, options)
+            .await
+            .map_err(|e| AppError::BadRequest {
+                code: "invalid_multipart",
+                message: e.to_string(),
+            })?
+    } else {
+        // JSON bodies keep the JSON limit even though this route accepts large multipart bodies.
+        let limit = state.config.http.json_body_limit_bytes;
+        let (parts, body) = request.into_parts();
+        let limited = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+        let request = axum::extract::Request::from_parts(parts, limited);
+        let ApiJson(graphql_request) =
+            <ApiJson<async_graphql::Request> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+        graphql_request
+    };
     let response = state
         .graphql
-        .execute(request.data(Caller { principal, client }))
+        .execute(graphql_request.data(Caller { principal, client }))
         .await;
     Ok(Json(response).into_response())
 }

@@ -61,6 +61,23 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The principal when a bearer token is sent (it must then be valid), `None` without one.
+pub struct MaybeAuthUser(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeAuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match bearer_token(parts) {
+            Some(token) => Ok(MaybeAuthUser(Some(state.auth.authenticate(token).await?))),
+            None => Ok(MaybeAuthUser(None)),
+        }
+    }
+}
+
 fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

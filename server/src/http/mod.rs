@@ -10,7 +10,7 @@ use axum::Router;
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub use extract::{ApiJson, AuthUser, Client};
+pub use extract::{ApiJson, AuthUser, Client, MaybeAuthUser};
 
 /// The whole application's routes over `state`.
 pub fn router(state: AppState) -> Router {
@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .nest("/api/auth", crate::contexts::auth::http::routes())
         .nest("/api/chat", crate::contexts::chat::http::routes())
+        .merge(crate::contexts::media::http::routes())
         .merge(crate::socket::routes())
         .merge(crate::graphql::routes())
         .fallback(|| async { AppError::NotFound })

@@ -57,6 +57,17 @@ fn apply(hub: &Hub, event: &Event) {
                 }),
             );
         }
+        "photo.uploaded" => {
+            if let Some(user) = &event.user_id {
+                let payload = event.data.as_object().cloned().unwrap_or_default();
+                hub.publish(
+                    &format!("user:{user}"),
+                    "photo_uploaded",
+                    payload,
+                    Sequence::Next,
+                );
+            }
+        }
         "user.signed_out" | "session.revoked" => {
             if let Some(session) = data_str(event, "session_id") {
                 hub.end_session(

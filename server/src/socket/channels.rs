@@ -6,9 +6,12 @@
 //! | `community:{id}` | its members | yes | memory |
 //! | `conversation:{id}` | its participants | yes | stored messages |
 //! | `system:alerts` | every signed-in user (admins publish) | no | memory |
+//! | `upload:{id}` | the upload's owner | no | — |
+//! | `stream:{file_id}` | whoever may see the photo | no | — |
 
 use crate::contexts::auth::{Principal, Role};
 use crate::contexts::chat::{ChatError, Conversation};
+use crate::contexts::media::{MediaError, Photo, Upload};
 use crate::realtime::Position;
 use crate::state::AppState;
 
@@ -20,6 +23,8 @@ pub enum TopicKind {
     Community(String),
     Conversation(String),
     SystemAlerts,
+    Upload(String),
+    Stream(String),
 }
 
 impl TopicKind {
@@ -40,6 +45,8 @@ impl TopicKind {
             "user" => Some(TopicKind::User(id.to_string())),
             "community" => Some(TopicKind::Community(id.to_string())),
             "conversation" => Some(TopicKind::Conversation(id.to_string())),
+            "upload" => Some(TopicKind::Upload(id.to_string())),
+            "stream" => Some(TopicKind::Stream(id.to_string())),
             _ => None,
         }
     }
@@ -70,6 +77,8 @@ pub struct Authorized {
     /// Where a storage-backed topic stands.
     pub storage: Option<Position>,
     pub conversation: Option<Conversation>,
+    pub upload: Option<Upload>,
+    pub photo: Option<Photo>,
 }
 
 pub async fn authorize(
@@ -80,6 +89,8 @@ pub async fn authorize(
     let plain = Authorized {
         storage: None,
         conversation: None,
+        upload: None,
+        photo: None,
     };
     match kind {
         TopicKind::User(id) if *id == principal.user_id => Ok(plain),
@@ -93,6 +104,8 @@ pub async fn authorize(
                         offset: conversation.last_offset,
                     }),
                     conversation: Some(conversation),
+                    upload: None,
+                    photo: None,
                 }),
                 Err(ChatError::NotFound) => Err(JoinRefusal::Unauthorized),
                 Err(e) => {
@@ -101,6 +114,28 @@ pub async fn authorize(
                 }
             }
         }
+        TopicKind::Upload(id) => match state.media.upload_for(principal, id).await {
+            Ok(upload) => Ok(Authorized {
+                upload: Some(upload),
+                ..plain
+            }),
+            Err(MediaError::NotFound) => Err(JoinRefusal::Unauthorized),
+            Err(e) => {
+                tracing::error!(error = %e, "join authorization failed");
+                Err(JoinRefusal::Internal)
+            }
+        },
+        TopicKind::Stream(id) => match state.media.photo_for(Some(principal), id).await {
+            Ok(photo) => Ok(Authorized {
+                photo: Some(photo),
+                ..plain
+            }),
+            Err(MediaError::NotFound) => Err(JoinRefusal::Unauthorized),
+            Err(e) => {
+                tracing::error!(error = %e, "join authorization failed");
+                Err(JoinRefusal::Internal)
+            }
+        },
         _ => Err(JoinRefusal::Unauthorized),
     }
 }

@@ -16,6 +16,7 @@ mod channels;
 mod connection;
 mod graphql_ws;
 mod phoenix;
+mod stream;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -14,10 +14,13 @@ use taina_protocol::close;
 use taina_protocol::phoenix::{self, event, DecodeError, Message, Payload};
 
 use super::channels::{self, Authorized, TopicKind};
+use super::stream::StreamHandle;
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::NewMessage;
-use crate::realtime::{Conn, ConnCommand, Frame, Lane, Outbox, Position, Subscriber};
+use crate::contexts::media::{MediaError, Rendition};
+use crate::realtime::{Conn, ConnCommand, Frame, Lane, Outbox, Position};
 use crate::state::AppState;
+use taina_protocol::chunk::Chunk;
 
 /// Typing indicators relayed per topic per connection, at most one per this interval.
 const TYPING_INTERVAL: Duration = Duration::from_millis(500);
@@ -25,7 +28,8 @@ const TYPING_INTERVAL: Duration = Duration::from_millis(500);
 struct Joined {
     join_ref: String,
     kind: TopicKind,
-    subscriber: Arc<Subscriber>,
+    /// The running stream of a `stream:` join.
+    stream: Option<StreamHandle>,
 }
 
 pub struct PhoenixSession {
@@ -37,6 +41,9 @@ pub struct PhoenixSession {
     limiter: DefaultDirectRateLimiter,
     refused: u32,
     last_typing: HashMap<String, Instant>,
+    /// The size of the rendition a `stream:` join is about to serve (looked up before the
+    /// synchronous part of the join).
+    pending_size: Option<(String, Rendition, u64)>,
 }
 
 fn text_frame(
@@ -67,6 +74,7 @@ impl PhoenixSession {
             limiter: RateLimiter::direct(quota),
             refused: 0,
             last_typing: HashMap::new(),
+            pending_size: None,
         }
     }
 
@@ -298,6 +306,22 @@ impl PhoenixSession {
                 return;
             }
         };
+        if matches!(kind, TopicKind::Upload(_) | TopicKind::Stream(_)) {
+            if let (TopicKind::Stream(_), Some(photo)) = (&kind, &authorized.photo) {
+                // The size is looked up here, where awaiting is allowed.
+                let rendition = payload
+                    .get("rendition")
+                    .and_then(Value::as_str)
+                    .and_then(Rendition::parse)
+                    .unwrap_or(Rendition::Original);
+                self.pending_size = match self.state.media.size(photo, rendition).await {
+                    Ok(size) => Some((photo.id.clone(), rendition, size)),
+                    Err(_) => None,
+                };
+            }
+            self.join_transfer(topic, join_ref, kind, authorized, &message, &payload);
+            return;
+        }
         let subscribed = self.state.hub.subscribe(
             &topic,
             &self.conn,
@@ -339,7 +363,107 @@ impl PhoenixSession {
             Joined {
                 join_ref,
                 kind,
-                subscriber: subscribed.subscriber,
+                stream: None,
+            },
+        );
+    }
+
+    /// Joins of `upload:` and `stream:` topics: no publications, just the transfer state.
+    fn join_transfer(
+        &mut self,
+        topic: String,
+        join_ref: String,
+        kind: TopicKind,
+        authorized: Authorized,
+        message: &Message,
+        payload: &Value,
+    ) {
+        let response = match (&kind, authorized.upload, authorized.photo) {
+            (TopicKind::Upload(_), Some(upload), _) => json!({
+                "offset": upload.received_bytes,
+                "size": upload.size_bytes,
+                "status": upload.status,
+                "file_id": upload.file_id,
+            }),
+            (TopicKind::Stream(_), _, Some(photo)) => {
+                let rendition = payload
+                    .get("rendition")
+                    .and_then(Value::as_str)
+                    .map(|r| Rendition::parse(r).ok_or(()))
+                    .unwrap_or(Ok(Rendition::Original));
+                let Ok(rendition) = rendition else {
+                    self.reply_on(
+                        Lane::Control,
+                        message,
+                        "error",
+                        json!({ "reason": "invalid rendition" }),
+                    );
+                    return;
+                };
+                let size = match &self.pending_size {
+                    Some((id, r, size)) if *id == photo.id && *r == rendition => *size,
+                    _ => {
+                        self.reply_on(
+                            Lane::Control,
+                            message,
+                            "error",
+                            json!({ "reason": "not_found" }),
+                        );
+                        return;
+                    }
+                };
+                let offset = payload
+                    .get("offset")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .min(size);
+                let credit = payload.get("credit").and_then(Value::as_u64).unwrap_or(0);
+                let response = json!({
+                    "size": size, "offset": offset, "mime_type": if rendition == Rendition::Original { photo.mime_type.clone() } else { "image/jpeg".to_string() },
+                    "chunk_bytes": self.state.media.stream_chunk_bytes(),
+                });
+                self.reply_on(Lane::Control, message, "ok", response);
+                let handle = super::stream::start(
+                    self.state.media.clone(),
+                    self.conn.clone(),
+                    join_ref.clone(),
+                    topic.clone(),
+                    super::stream::StreamRequest {
+                        photo,
+                        rendition,
+                        size,
+                        offset,
+                        credit,
+                    },
+                    self.state.config.realtime.outbox_bytes,
+                );
+                self.joined.insert(
+                    topic,
+                    Joined {
+                        join_ref,
+                        kind,
+                        stream: Some(handle),
+                    },
+                );
+                return;
+            }
+            _ => {
+                self.reply_on(
+                    Lane::Control,
+                    message,
+                    "error",
+                    json!({ "reason": "unauthorized" }),
+                );
+                return;
+            }
+        };
+        self.reply_on(Lane::Control, message, "ok", response);
+        self.joined.insert(
+            topic,
+            Joined {
+                join_ref,
+                kind,
+                stream: None,
             },
         );
     }
@@ -542,8 +666,122 @@ impl PhoenixSession {
                     json!({ "epoch": position.epoch, "offset": position.offset }),
                 );
             }
+            (TopicKind::Upload(id), "chunk", None) => {
+                let Payload::Binary(data) = &message.payload else {
+                    return;
+                };
+                let chunk = match Chunk::decode(data) {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        self.reply(
+                            &message,
+                            "error",
+                            json!({ "reason": "invalid_input", "message": e.to_string() }),
+                        );
+                        return;
+                    }
+                };
+                match self
+                    .state
+                    .media
+                    .write_chunk(&self.principal, id, chunk.offset, &chunk.data)
+                    .await
+                {
+                    Ok(outcome) => {
+                        let mut response = json!({ "next_offset": outcome.next_offset, "done": outcome.done.is_some() });
+                        if let Some(photo) = outcome.done {
+                            response["photo"] = serde_json::to_value(photo).unwrap_or_default();
+                        }
+                        self.reply(&message, "ok", response);
+                    }
+                    Err(MediaError::OffsetMismatch { expected }) => {
+                        self.reply(
+                            &message,
+                            "error",
+                            json!({ "reason": "offset_mismatch", "expected": expected }),
+                        );
+                    }
+                    Err(e) => self.reply_media_error(&message, &e),
+                }
+            }
+            (TopicKind::User(_), "create_upload", Some(payload)) => {
+                let filename = payload
+                    .get("filename")
+                    .and_then(Value::as_str)
+                    .unwrap_or("upload");
+                let (Some(size), Some(sha256)) = (
+                    payload.get("size").and_then(Value::as_u64),
+                    payload.get("sha256").and_then(Value::as_str),
+                ) else {
+                    self.reply(
+                        &message,
+                        "error",
+                        json!({ "reason": "invalid_input", "message": "send size and sha256" }),
+                    );
+                    return;
+                };
+                match self.state.media.create_upload(&self.principal, filename, size, sha256).await {
+                    Ok(upload) => self.reply(
+                        &message,
+                        "ok",
+                        json!({ "upload_id": upload.id, "topic": format!("upload:{}", upload.id), "offset": 0, "expires_at": upload.expires_at }),
+                    ),
+                    Err(e) => self.reply_media_error(&message, &e),
+                }
+            }
+            (
+                TopicKind::Stream(_),
+                event @ ("credit" | "seek" | "pause" | "resume"),
+                Some(payload),
+            ) => {
+                let Some(stream) = self
+                    .joined
+                    .get(&message.topic)
+                    .and_then(|j| j.stream.as_ref())
+                else {
+                    return;
+                };
+                let ok = match event {
+                    "credit" => match payload.get("bytes").and_then(Value::as_u64) {
+                        Some(bytes) => {
+                            stream.grant(bytes);
+                            true
+                        }
+                        None => false,
+                    },
+                    "seek" => payload
+                        .get("offset")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|o| stream.seek(o)),
+                    "pause" => {
+                        stream.set_paused(true);
+                        true
+                    }
+                    _ => {
+                        stream.set_paused(false);
+                        true
+                    }
+                };
+                if ok {
+                    let position = stream.position();
+                    self.reply(&message, "ok", json!({ "position": position }));
+                } else {
+                    self.reply_error(&message, "invalid_input");
+                }
+            }
             _ => self.reply_error(&message, "unknown event"),
         }
+    }
+
+    fn reply_media_error(&self, message: &Message, error: &MediaError) {
+        let (_, code) = crate::error::media_status_and_code(error);
+        let text = if code == "internal" {
+            tracing::error!(error = %error, "media request failed");
+            "an internal error occurred".to_string()
+        } else {
+            error.to_string()
+        };
+        self.reply(message, "error", json!({ "reason": code, "message": text }));
     }
 
     /// In-band token refresh: the socket moves to the new session and keeps its joins.
@@ -617,7 +855,6 @@ impl PhoenixSession {
             {
                 if let Some(joined) = self.joined.remove(&topic) {
                     self.state.hub.unsubscribe(&topic, &self.conn);
-                    drop(joined.subscriber);
                     self.push_close(&joined.join_ref, &topic);
                 }
             }

@@ -17,6 +17,7 @@ pub mod token;
 mod totp;
 
 pub use error::AuthError;
+pub use model::slugify;
 pub use model::{
     ClientInfo, Community, CreatedInvite, NewInvite, Principal, Role, SignIn, SignUp, SignedIn,
     SignedUp, TotpEnabled, TotpSetup, User,

@@ -500,6 +500,16 @@ impl AuthService {
         }
     }
 
+    /// The community's storage quota in bytes (`storage_quota_gb`).
+    pub async fn storage_quota_bytes(&self, community_id: &str) -> Result<u64> {
+        let gb = self
+            .store()
+            .storage_quota_gb(community_id)
+            .await?
+            .ok_or(AuthError::NotFound("community"))?;
+        Ok(gb.max(0) as u64 * 1024 * 1024 * 1024)
+    }
+
     /// The id of a community given by name or id.
     pub async fn find_community_id(&self, name_or_id: &str) -> Result<String> {
         Ok(self

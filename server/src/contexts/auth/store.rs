@@ -208,6 +208,12 @@ impl AuthStore {
         })
     }
 
+    pub async fn storage_quota_gb(&self, community_id: &str) -> Result<Option<i32>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT storage_quota_gb FROM communities WHERE id = $1")
+            .bind(community_id).fetch_optional(pool).await)?)
+    }
+
     /// By id, or else by exact name.
     pub async fn find_community(&self, name_or_id: &str) -> Result<Option<CommunityRow>> {
         Ok(db_run!(&self.db, pool => sqlx::query_as::<_, CommunityRow>(

@@ -156,7 +156,7 @@ impl ChatStore {
 
     pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
         let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT 1 FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
+            "SELECT CAST(1 AS BIGINT) FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
             .bind(conversation_id).bind(user_id).fetch_optional(pool).await)?;
         Ok(found.is_some())
     }

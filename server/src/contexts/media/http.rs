@@ -1,0 +1,288 @@
+//! Media's HTTP routes: multipart upload, renditions with Range/ETag, backup sync, public albums.
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{MediaError, Photo, Rendition};
+use crate::error::AppError;
+use crate::http::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::state::AppState;
+
+type Result<T, E = AppError> = std::result::Result<T, E>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        // The upload streams to disk and enforces `media.max_upload_bytes` itself.
+        .route(
+            "/api/media",
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/media/backup/check", post(backup_check))
+        .route("/api/media/backup/completed", post(backup_completed))
+        .route("/api/media/{id}/{rendition}", get(rendition))
+        .route("/albums/{slug}", get(public_album))
+}
+
+/// # `POST /api/media` (multipart, one part named `file`)
+/// Streams the file to disk (memory use does not depend on its size). 201 with the new photo,
+/// or 200 with the existing one when the community already has the same bytes.
+async fn upload(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    headers: HeaderMap,
+    multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let mut multipart = multipart.map_err(|e| AppError::BadRequest {
+        code: "invalid_multipart",
+        message: e.body_text(),
+    })?;
+    // Refuse before reading when the announced size cannot fit.
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        state
+            .media
+            .check_room(&principal.community_id, length.saturating_sub(1024))
+            .await?;
+    }
+    let bad = |e: axum::extract::multipart::MultipartError| AppError::BadRequest {
+        code: "invalid_multipart",
+        message: e.body_text(),
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let original = field.file_name().unwrap_or("upload").to_string();
+        let mut ingest = state.media.begin_ingest().await?;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = ingest.write(&chunk).await {
+                        ingest.abort().await;
+                        return Err(e.into());
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    ingest.abort().await;
+                    return Err(bad(e));
+                }
+            }
+        }
+        let ingested = ingest.finish().await?;
+        let (photo, created) = state
+            .media
+            .store_ingested(&principal, ingested, &original)
+            .await?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Ok((
+            status,
+            Json(json!({ "photo": photo, "duplicate": !created })),
+        ));
+    }
+    Err(AppError::BadRequest {
+        code: "missing_file",
+        message: "send the file as a multipart part named `file`".into(),
+    })
+}
+
+/// # `GET /api/media/{id}/original|large|thumb`
+/// Owner and community members; anyone for a photo in a public album; 404 for everyone else.
+/// Supports `Range: bytes=…` (206/416) and `If-None-Match` (304).
+async fn rendition(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let rendition = Rendition::parse(&name).ok_or(MediaError::NotFound)?;
+    let photo = state.media.photo_for(viewer.as_ref(), &id).await?;
+    let etag = format!("\"{}-{}\"", photo.content_hash, name);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        })
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let size = state.media.size(&photo, rendition).await?;
+    let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = match requested.map(|r| parse_range(r, size)) {
+        None => None,
+        Some(Some(range)) => Some(range),
+        Some(None) => {
+            return Ok((
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
+                Json(json!({ "error": { "code": "range_not_satisfiable", "message": "the requested range cannot be served" } })),
+            )
+                .into_response())
+        }
+    };
+    let read = state.media.read(&photo, rendition, range.clone()).await?;
+    let mut response = Response::new(Body::from_stream(read.stream));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type(&photo, rendition));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex etag"),
+    );
+    // Content-addressed: the bytes behind this URL never change.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(read.range.end - read.range.start),
+    );
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        response.headers_mut().insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!(
+                "bytes {}-{}/{}",
+                read.range.start,
+                read.range.end - 1,
+                read.size
+            ))
+            .expect("numbers"),
+        );
+    }
+    Ok(response)
+}
+
+fn content_type(photo: &Photo, rendition: Rendition) -> HeaderValue {
+    match rendition {
+        Rendition::Original => HeaderValue::from_str(&photo.mime_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        _ => HeaderValue::from_static("image/jpeg"),
+    }
+}
+
+/// One `bytes=` range against `size`: `a-b`, `a-` or `-n`. `None` when unsatisfiable or
+/// malformed (several ranges are not supported and count as malformed).
+fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            if n == 0 {
+                return None;
+            }
+            (size.saturating_sub(n), size - 1)
+        }
+        (start, "") => (start.parse().ok()?, size - 1),
+        (start, end) => (start.parse().ok()?, end.parse::<u64>().ok()?.min(size - 1)),
+    };
+    (start <= end && start < size).then(|| start..end + 1)
+}
+
+#[derive(Deserialize)]
+struct BackupCheck {
+    hashes: Vec<String>,
+}
+
+/// # `POST /api/media/backup/check` `{hashes: [hex sha256…]}` → `{missing: […]}`
+async fn backup_check(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<BackupCheck>,
+) -> Result<Json<Value>> {
+    let missing = state.media.backup_check(&principal, &body.hashes).await?;
+    Ok(Json(json!({ "missing": missing })))
+}
+
+#[derive(Deserialize)]
+struct BackupCompleted {
+    device: Option<String>,
+    #[serde(default)]
+    uploaded: u64,
+    #[serde(default)]
+    skipped: u64,
+}
+
+/// # `POST /api/media/backup/completed` `{device?, uploaded, skipped}` → 204, event `media.backup.completed`
+async fn backup_completed(
+    State(state): State<AppState>,
+    AuthUser(principal): AuthUser,
+    ApiJson(body): ApiJson<BackupCompleted>,
+) -> StatusCode {
+    state.media.backup_completed(
+        &principal,
+        body.device.map(|d| d.chars().take(100).collect()),
+        body.uploaded,
+        body.skipped,
+    );
+    StatusCode::NO_CONTENT
+}
+
+/// # `GET /albums/{slug}` — a public album, without signing in
+async fn public_album(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<Value>> {
+    let (album, photos) = state.media.public_album(&slug).await?;
+    let photos: Vec<Value> = photos
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id, "filename": p.filename, "mime_type": p.mime_type, "width": p.width,
+                "height": p.height, "taken_at": p.taken_at,
+                "urls": {
+                    "original": format!("/api/media/{}/original", p.id),
+                    "large": format!("/api/media/{}/large", p.id),
+                    "thumb": format!("/api/media/{}/thumb", p.id),
+                }
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "album": { "name": album.name, "slug": album.slug, "description": album.description,
+                   "cover_file_id": album.cover_file_id, "photo_count": album.photo_count },
+        "photos": photos,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some(0..10));
+        assert_eq!(parse_range("bytes=90-", 100), Some(90..100));
+        assert_eq!(parse_range("bytes=-10", 100), Some(90..100));
+        assert_eq!(parse_range("bytes=95-200", 100), Some(95..100));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=5-2", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+        assert_eq!(parse_range("bytes=-0", 100), None);
+    }
+}

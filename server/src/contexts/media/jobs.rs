@@ -1,0 +1,263 @@
+//! The processing queue: a persisted job per new file, taken from `pending` to `ready`,
+//! `failed` (with the reason) or `unprocessed` (a video without ffmpeg installed). Jobs left
+//! running by a stopped server are queued again at start-up.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use taina_imaging::{DecodeLimits, ExifInfo, ImagingError, Renditions};
+
+use super::blob::{blob_key, rendition_key};
+use super::service::MediaService;
+use super::store::Processed;
+use super::{MediaError, Photo, Rendition};
+use crate::events::Event;
+
+/// How long the worker sleeps when the queue is empty and nobody wakes it.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+impl MediaService {
+    /// Runs the processing worker until the service is dropped.
+    pub fn spawn_worker(&self) {
+        let service = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            if let Some(inner) = service.upgrade() {
+                match inner.store.requeue_running_jobs(Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "requeued unfinished processing jobs"),
+                    Err(e) => tracing::error!(error = %e, "cannot requeue processing jobs"),
+                }
+            }
+            loop {
+                let Some(inner) = service.upgrade() else {
+                    return;
+                };
+                let media = MediaService { inner };
+                match media.inner.store.claim_job(Utc::now()).await {
+                    Ok(Some((job, file))) => {
+                        let error = media.process(&file).await.err().map(|e| e.to_string());
+                        if let Some(error) = &error {
+                            tracing::warn!(file = %file, error = %error, "processing job failed");
+                        }
+                        if let Err(e) = media
+                            .inner
+                            .store
+                            .finish_job(&job, error.as_deref(), Utc::now())
+                            .await
+                        {
+                            tracing::error!(error = %e, "cannot record a finished job");
+                        }
+                    }
+                    Ok(None) => {
+                        let inner = media.inner.clone();
+                        drop(media);
+                        let _ = tokio::time::timeout(IDLE_POLL, inner.work.notified()).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot claim a processing job");
+                        drop(media);
+                        tokio::time::sleep(IDLE_POLL).await;
+                    }
+                }
+            }
+        });
+    }
+
+    fn limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_width: self.inner.config.max_image_side,
+            max_height: self.inner.config.max_image_side,
+            max_alloc_bytes: self.inner.config.max_decode_mib * 1024 * 1024,
+        }
+    }
+
+    /// Processes one file. A file that cannot be decoded is marked `failed` with the reason
+    /// (that is a result, not an error of the job); errors are storage or database trouble.
+    async fn process(&self, file_id: &str) -> Result<(), MediaError> {
+        let Some(photo) = self.inner.store.file(file_id).await? else {
+            return Ok(());
+        };
+        let outcome = if taina_imaging::is_video(&photo.mime_type) {
+            self.process_video(&photo).await?
+        } else {
+            self.process_image(&photo).await?
+        };
+        let status = outcome.status;
+        let tags = taina_imaging::auto_tags(
+            &photo.mime_type,
+            &outcome.exif,
+            outcome.taken_at.unwrap_or(photo.created_at),
+            outcome.width,
+            outcome.height,
+            &photo.original_filename,
+        );
+        let mut metadata = json!({ "exif": outcome.exif });
+        if let Some(video) = &outcome.video {
+            metadata["video"] = json!(video);
+        }
+        self.inner
+            .store
+            .record_processing(
+                file_id,
+                &Processed {
+                    status,
+                    error: outcome.error.as_deref(),
+                    width: outcome.width,
+                    height: outcome.height,
+                    duration_ms: outcome.video.as_ref().and_then(|v| v.duration_ms),
+                    taken_at: outcome.taken_at,
+                    metadata,
+                    has_renditions: outcome.renditions,
+                    tags: &tags,
+                },
+                Utc::now(),
+            )
+            .await?;
+        if status == "ready" || status == "unprocessed" {
+            if let Some(photo) = self.inner.store.file(file_id).await? {
+                self.inner.bus.publish(Event::new(
+                    "photo.uploaded",
+                    Some(&photo.user_id),
+                    Some(&photo.community_id),
+                    serde_json::to_value(&photo).unwrap_or_default(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn store_renditions(
+        &self,
+        photo: &Photo,
+        renditions: &Renditions,
+    ) -> Result<(), MediaError> {
+        for (rendition, bytes) in [
+            (Rendition::Thumb, &renditions.thumb_jpeg),
+            (Rendition::Large, &renditions.large_jpeg),
+        ] {
+            let key = rendition_key(&photo.content_hash, rendition.file_name());
+            self.inner
+                .blobs
+                .put_bytes(&key, bytes.clone(), &self.inner.tmp_dir)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn process_image(&self, photo: &Photo) -> Result<Outcome, MediaError> {
+        let bytes = self
+            .inner
+            .blobs
+            .read_all(&blob_key(&photo.content_hash))
+            .await?;
+        let limits = self.limits();
+        let (exif, rendered) = tokio::task::spawn_blocking(move || {
+            let exif = taina_imaging::read_exif(&bytes);
+            let rendered = taina_imaging::render(&bytes, exif.orientation, limits);
+            (exif, rendered)
+        })
+        .await
+        .map_err(|e| MediaError::Storage(format!("processing task: {e}")))?;
+        let taken_at = exif.taken_at.map(|naive| Utc.from_utc_datetime(&naive));
+        match rendered {
+            Ok(renditions) => {
+                self.store_renditions(photo, &renditions).await?;
+                Ok(Outcome {
+                    status: "ready",
+                    error: None,
+                    width: Some(renditions.width),
+                    height: Some(renditions.height),
+                    taken_at,
+                    exif,
+                    video: None,
+                    renditions: true,
+                })
+            }
+            Err(e) => Ok(Outcome::failed(e, exif, taken_at)),
+        }
+    }
+
+    async fn process_video(&self, photo: &Photo) -> Result<Outcome, MediaError> {
+        if !taina_imaging::tools_available().await {
+            return Ok(Outcome {
+                status: "unprocessed",
+                error: Some(
+                    "ffprobe/ffmpeg are not installed: the video is stored but not analysed".into(),
+                ),
+                ..Outcome::empty()
+            });
+        }
+        let path = self.inner.blobs.local_path(&blob_key(&photo.content_hash));
+        let video = match taina_imaging::probe(&path).await {
+            Ok(video) => video,
+            Err(e) => return Ok(Outcome::failed(e, ExifInfo::default(), None)),
+        };
+        let poster = match taina_imaging::poster(&path).await {
+            Ok(poster) => poster,
+            Err(e) => return Ok(Outcome::failed(e, ExifInfo::default(), None)),
+        };
+        let limits = self.limits();
+        let rendered =
+            tokio::task::spawn_blocking(move || taina_imaging::render_poster(&poster, limits))
+                .await
+                .map_err(|e| MediaError::Storage(format!("processing task: {e}")))?;
+        let renditions = match rendered {
+            Ok(renditions) => {
+                self.store_renditions(photo, &renditions).await?;
+                true
+            }
+            Err(_) => false,
+        };
+        Ok(Outcome {
+            status: "ready",
+            error: None,
+            width: video.width,
+            height: video.height,
+            taken_at: None,
+            exif: ExifInfo::default(),
+            video: Some(video),
+            renditions,
+        })
+    }
+}
+
+struct Outcome {
+    status: &'static str,
+    error: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    taken_at: Option<chrono::DateTime<Utc>>,
+    exif: ExifInfo,
+    video: Option<taina_imaging::VideoInfo>,
+    renditions: bool,
+}
+
+impl Outcome {
+    fn empty() -> Self {
+        Outcome {
+            status: "failed",
+            error: None,
+            width: None,
+            height: None,
+            taken_at: None,
+            exif: ExifInfo::default(),
+            video: None,
+            renditions: false,
+        }
+    }
+
+    fn failed(
+        error: ImagingError,
+        exif: ExifInfo,
+        taken_at: Option<chrono::DateTime<Utc>>,
+    ) -> Self {
+        Outcome {
+            status: "failed",
+            error: Some(error.to_string()),
+            exif,
+            taken_at,
+            ..Outcome::empty()
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The media context (Jaci photos): content-addressed storage, the processing queue (EXIF,
+//! thumbnails, video posters, automatic tags), the timeline, albums, backup sync and resumable
+//! uploads. Owns the `media` schema. Publishes `photo.uploaded`, `photo.deleted`,
+//! `album.created` and `media.backup.completed`.
+
+mod blob;
+mod error;
+pub mod graphql;
+pub mod http;
+mod ingest;
+mod jobs;
+mod model;
+mod service;
+mod store;
+
+pub use blob::BlobRead;
+pub use error::MediaError;
+pub use model::{Album, Cursor, Photo, PhotoFilter, Rendition, Upload};
+pub use service::{ChunkOutcome, MediaService};

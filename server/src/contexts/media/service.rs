@@ -1,0 +1,679 @@
+//! `MediaService`: storing photos (deduplicated per community, within quota), browsing the
+//! timeline and albums, resumable uploads, backup sync, and who may see what: the owner and
+//! members of the community; anyone for photos in a public album; everyone else gets
+//! `NotFound`, the same as a missing photo.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{Duration, SubsecRound, Utc};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::config::MediaConfig;
+use crate::contexts::auth::{AuthService, Principal, Role};
+use crate::db::Db;
+use crate::events::{Event, EventBus};
+
+use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
+use super::ingest::{Ingest, Ingested};
+use super::store::{MediaStore, NewFile};
+use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
+
+type Result<T, E = MediaError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct MediaService {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub store: MediaStore,
+    pub blobs: BlobStore,
+    pub auth: AuthService,
+    pub bus: Arc<dyn EventBus>,
+    pub config: MediaConfig,
+    /// Temporary files, on the same filesystem as the blobs so a rename publishes them.
+    pub tmp_dir: PathBuf,
+    /// Partial socket uploads, kept across reconnects and restarts.
+    pub uploads_dir: PathBuf,
+    /// Wakes the processing worker when a job is queued.
+    pub work: Notify,
+}
+
+/// What a chunk of a socket upload did.
+#[derive(Debug)]
+pub struct ChunkOutcome {
+    /// The next offset the server expects (the acknowledged byte count).
+    pub next_offset: u64,
+    /// The stored photo once every byte is in and the checksum matched.
+    pub done: Option<Photo>,
+}
+
+impl MediaService {
+    pub fn new(
+        db: Db,
+        auth: AuthService,
+        bus: Arc<dyn EventBus>,
+        config: MediaConfig,
+        data_dir: &std::path::Path,
+    ) -> Result<Self> {
+        let files = data_dir.join("files");
+        let tmp_dir = data_dir.join("tmp");
+        let uploads_dir = data_dir.join("uploads");
+        std::fs::create_dir_all(&tmp_dir)?;
+        std::fs::create_dir_all(&uploads_dir)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store: MediaStore::new(db),
+                blobs: BlobStore::local(&files)?,
+                auth,
+                bus,
+                config,
+                tmp_dir,
+                uploads_dir,
+                work: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.inner.config.max_upload_bytes
+    }
+
+    pub fn stream_chunk_bytes(&self) -> usize {
+        self.inner.config.stream_chunk_bytes
+    }
+
+    /// Starts receiving a file for `owner` (bytes go to a temporary file).
+    pub async fn begin_ingest(&self) -> Result<Ingest> {
+        Ingest::start(&self.inner.tmp_dir, self.inner.config.max_upload_bytes).await
+    }
+
+    /// Refuses before any byte is read when `incoming` bytes cannot fit.
+    pub async fn check_room(&self, community_id: &str, incoming: u64) -> Result<()> {
+        if incoming > self.inner.config.max_upload_bytes {
+            return Err(MediaError::TooLarge {
+                limit: self.inner.config.max_upload_bytes,
+            });
+        }
+        let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
+        let used = self.inner.store.usage(community_id).await?;
+        if used + incoming > quota {
+            return Err(MediaError::QuotaExceeded {
+                used,
+                quota,
+                needed: incoming,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a received file: type from its content, one copy per content per community,
+    /// within the quota. Returns the photo and whether it is new.
+    pub async fn store_ingested(
+        &self,
+        owner: &Principal,
+        ingested: Ingested,
+        original_filename: &str,
+    ) -> Result<(Photo, bool)> {
+        let Some(mime) = taina_imaging::sniff(&ingested.head) else {
+            ingested.discard().await;
+            return Err(MediaError::UnsupportedType);
+        };
+        if let Some(existing) = self
+            .inner
+            .store
+            .file_by_hash(&owner.community_id, &ingested.sha256)
+            .await?
+        {
+            ingested.discard().await;
+            return Ok((existing, false));
+        }
+        if let Err(e) = self.check_room(&owner.community_id, ingested.size).await {
+            ingested.discard().await;
+            return Err(e);
+        }
+        let (hash, size) = (ingested.sha256.clone(), ingested.size);
+        let key = blob_key(&hash);
+        if self.inner.blobs.exists(&key).await {
+            // Another community has the same bytes: one blob serves both.
+            ingested.discard().await;
+        } else if let Err(e) = self.inner.blobs.put_file(&key, &ingested.path).await {
+            ingested.discard().await;
+            return Err(e);
+        }
+        let original = taina_imaging::sanitize(original_filename);
+        let id = nanoid::nanoid!();
+        let stored = self
+            .inner
+            .store
+            .insert_file(&NewFile {
+                id: &id,
+                community_id: &owner.community_id,
+                user_id: &owner.user_id,
+                filename: &original,
+                original_filename: &original,
+                file_path: &key,
+                content_hash: &hash,
+                mime_type: mime,
+                size,
+                now: Utc::now().trunc_subsecs(6),
+            })
+            .await?;
+        let photo = match stored {
+            Some(()) => self
+                .inner
+                .store
+                .file(&id)
+                .await?
+                .ok_or(MediaError::NotFound)?,
+            None => {
+                let existing = self
+                    .inner
+                    .store
+                    .file_by_hash(&owner.community_id, &hash)
+                    .await?;
+                return existing.map(|p| (p, false)).ok_or(MediaError::NotFound);
+            }
+        };
+        self.inner.work.notify_one();
+        Ok((photo, true))
+    }
+
+    /// A photo the caller may see: their community's, or one in a public album.
+    pub async fn photo_for(&self, viewer: Option<&Principal>, id: &str) -> Result<Photo> {
+        let photo = self
+            .inner
+            .store
+            .file(id)
+            .await?
+            .ok_or(MediaError::NotFound)?;
+        if viewer.is_some_and(|v| v.community_id == photo.community_id) {
+            return Ok(photo);
+        }
+        if self.inner.store.in_public_album(id).await? {
+            return Ok(photo);
+        }
+        Err(MediaError::NotFound)
+    }
+
+    fn key_of(photo: &Photo, rendition: Rendition) -> Result<String> {
+        match rendition {
+            Rendition::Original => Ok(blob_key(&photo.content_hash)),
+            other if photo.has_renditions => {
+                Ok(rendition_key(&photo.content_hash, other.file_name()))
+            }
+            _ => Err(MediaError::NotFound),
+        }
+    }
+
+    /// Size of a photo's rendition in bytes.
+    pub async fn size(&self, photo: &Photo, rendition: Rendition) -> Result<u64> {
+        self.inner
+            .blobs
+            .size(&Self::key_of(photo, rendition)?)
+            .await
+    }
+
+    /// Opens (a range of) a photo's bytes.
+    pub async fn read(
+        &self,
+        photo: &Photo,
+        rendition: Rendition,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BlobRead> {
+        self.inner
+            .blobs
+            .read(&Self::key_of(photo, rendition)?, range)
+            .await
+    }
+
+    /// The timeline page after `after`, newest first, and the cursor of the next page.
+    pub async fn photos(
+        &self,
+        viewer: &Principal,
+        filter: &PhotoFilter,
+        first: u32,
+        after: Option<&str>,
+    ) -> Result<(Vec<Photo>, Option<String>)> {
+        let cursor = match after {
+            Some(text) => Some(
+                Cursor::decode(text).ok_or_else(|| MediaError::Invalid("invalid cursor".into()))?,
+            ),
+            None => None,
+        };
+        if let Some(album) = &filter.album_id {
+            self.album_in_community(viewer, album).await?;
+        }
+        let first = first.clamp(1, 200);
+        let mut photos = self
+            .inner
+            .store
+            .photos(&viewer.community_id, filter, cursor.as_ref(), first + 1)
+            .await?;
+        let next = if photos.len() > first as usize {
+            photos.truncate(first as usize);
+            photos.last().map(|p| {
+                Cursor {
+                    time: p.sort_time(),
+                    id: p.id.clone(),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        Ok((photos, next))
+    }
+
+    /// Deletes a photo (owner or admin); its bytes go when no other photo shares them.
+    pub async fn delete_photo(&self, by: &Principal, id: &str) -> Result<()> {
+        let photo = self.photo_for(Some(by), id).await?;
+        if photo.community_id != by.community_id {
+            return Err(MediaError::NotFound);
+        }
+        if photo.user_id != by.user_id && by.role != Role::Admin {
+            return Err(MediaError::Forbidden);
+        }
+        self.inner.store.delete_file(id).await?;
+        if !self.inner.store.hash_in_use(&photo.content_hash).await? {
+            for key in [
+                blob_key(&photo.content_hash),
+                rendition_key(&photo.content_hash, Rendition::Thumb.file_name()),
+                rendition_key(&photo.content_hash, Rendition::Large.file_name()),
+            ] {
+                self.inner.blobs.delete(&key).await?;
+            }
+        }
+        self.inner.bus.publish(Event::new(
+            "photo.deleted",
+            Some(&by.user_id),
+            Some(&by.community_id),
+            serde_json::json!({ "photo_id": id }),
+        ));
+        Ok(())
+    }
+
+    pub async fn create_album(
+        &self,
+        by: &Principal,
+        name: &str,
+        description: Option<String>,
+        is_public: bool,
+    ) -> Result<Album> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(MediaError::Invalid(
+                "album name must be 1 to 200 characters".into(),
+            ));
+        }
+        if by.role == Role::Guest {
+            return Err(MediaError::Forbidden);
+        }
+        let album = Album {
+            id: nanoid::nanoid!(),
+            community_id: by.community_id.clone(),
+            owner_id: by.user_id.clone(),
+            name: name.to_string(),
+            slug: crate::contexts::auth::slugify(name),
+            description: description.filter(|d| !d.trim().is_empty()),
+            is_public,
+            cover_file_id: None,
+            photo_count: 0,
+            created_at: Utc::now().trunc_subsecs(6),
+        };
+        self.inner.store.insert_album(&album).await?;
+        self.inner.bus.publish(Event::new(
+            "album.created",
+            Some(&by.user_id),
+            Some(&by.community_id),
+            serde_json::to_value(&album).unwrap_or_default(),
+        ));
+        Ok(album)
+    }
+
+    pub async fn albums(&self, viewer: &Principal) -> Result<Vec<Album>> {
+        self.inner.store.albums(&viewer.community_id).await
+    }
+
+    pub async fn album_by_slug(&self, viewer: &Principal, slug: &str) -> Result<Album> {
+        self.inner
+            .store
+            .album_by_slug(&viewer.community_id, slug)
+            .await?
+            .ok_or(MediaError::NotFound)
+    }
+
+    async fn album_in_community(&self, viewer: &Principal, album_id: &str) -> Result<Album> {
+        match self.inner.store.album(album_id).await? {
+            Some(album) if album.community_id == viewer.community_id => Ok(album),
+            _ => Err(MediaError::NotFound),
+        }
+    }
+
+    /// Albums are changed by their owner or an admin.
+    async fn album_to_change(&self, by: &Principal, album_id: &str) -> Result<Album> {
+        let album = self.album_in_community(by, album_id).await?;
+        if album.owner_id != by.user_id && by.role != Role::Admin {
+            return Err(MediaError::Forbidden);
+        }
+        Ok(album)
+    }
+
+    pub async fn add_to_album(
+        &self,
+        by: &Principal,
+        album_id: &str,
+        photo_id: &str,
+    ) -> Result<Album> {
+        let album = self.album_to_change(by, album_id).await?;
+        let photo = self.photo_for(Some(by), photo_id).await?;
+        if photo.community_id != by.community_id {
+            return Err(MediaError::NotFound);
+        }
+        self.inner
+            .store
+            .add_to_album(&album.id, photo_id, Utc::now())
+            .await?;
+        self.inner
+            .store
+            .album(album_id)
+            .await?
+            .ok_or(MediaError::NotFound)
+    }
+
+    pub async fn remove_from_album(
+        &self,
+        by: &Principal,
+        album_id: &str,
+        photo_id: &str,
+    ) -> Result<Album> {
+        let album = self.album_to_change(by, album_id).await?;
+        if !self
+            .inner
+            .store
+            .remove_from_album(&album.id, photo_id)
+            .await?
+        {
+            return Err(MediaError::NotFound);
+        }
+        if album.cover_file_id.as_deref() == Some(photo_id) {
+            self.inner
+                .store
+                .set_cover(&album.id, None, Utc::now())
+                .await?;
+        }
+        self.inner
+            .store
+            .album(album_id)
+            .await?
+            .ok_or(MediaError::NotFound)
+    }
+
+    pub async fn set_album_cover(
+        &self,
+        by: &Principal,
+        album_id: &str,
+        photo_id: &str,
+    ) -> Result<Album> {
+        let album = self.album_to_change(by, album_id).await?;
+        let in_album = self
+            .inner
+            .store
+            .photos(
+                &by.community_id,
+                &PhotoFilter {
+                    album_id: Some(album.id.clone()),
+                    ..PhotoFilter::default()
+                },
+                None,
+                10_000,
+            )
+            .await?
+            .iter()
+            .any(|p| p.id == photo_id);
+        if !in_album {
+            return Err(MediaError::Invalid(
+                "the cover must be a photo of the album".into(),
+            ));
+        }
+        self.inner
+            .store
+            .set_cover(&album.id, Some(photo_id), Utc::now())
+            .await?;
+        self.inner
+            .store
+            .album(album_id)
+            .await?
+            .ok_or(MediaError::NotFound)
+    }
+
+    pub async fn delete_album(&self, by: &Principal, album_id: &str) -> Result<()> {
+        let album = self.album_to_change(by, album_id).await?;
+        self.inner.store.delete_album(&album.id).await
+    }
+
+    /// A public album and its photos, for anyone (no sign-in).
+    pub async fn public_album(&self, slug: &str) -> Result<(Album, Vec<Photo>)> {
+        let album = self
+            .inner
+            .store
+            .public_albums_by_slug(slug)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(MediaError::NotFound)?;
+        let photos = self
+            .inner
+            .store
+            .photos(
+                &album.community_id,
+                &PhotoFilter {
+                    album_id: Some(album.id.clone()),
+                    ..PhotoFilter::default()
+                },
+                None,
+                1000,
+            )
+            .await?;
+        Ok((album, photos))
+    }
+
+    /// Which of `hashes` (hex SHA-256) the caller's community does not have yet.
+    pub async fn backup_check(&self, viewer: &Principal, hashes: &[String]) -> Result<Vec<String>> {
+        if hashes.len() > 10_000 {
+            return Err(MediaError::Invalid("at most 10000 hashes per check".into()));
+        }
+        let mut normalized = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            let hash = hash.trim().to_ascii_lowercase();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(MediaError::Invalid(format!(
+                    "`{hash}` is not a hex SHA-256"
+                )));
+            }
+            normalized.push(hash);
+        }
+        self.inner
+            .store
+            .missing_hashes(&viewer.community_id, &normalized)
+            .await
+    }
+
+    /// A device reports a finished backup batch.
+    pub fn backup_completed(
+        &self,
+        by: &Principal,
+        device: Option<String>,
+        uploaded: u64,
+        skipped: u64,
+    ) {
+        self.inner.bus.publish(Event::new(
+            "media.backup.completed",
+            Some(&by.user_id),
+            Some(&by.community_id),
+            serde_json::json!({ "device": device, "uploaded": uploaded, "skipped": skipped }),
+        ));
+    }
+
+    /// Opens a resumable upload of `size` bytes whose SHA-256 is `sha256`.
+    pub async fn create_upload(
+        &self,
+        by: &Principal,
+        filename: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<Upload> {
+        let sha256 = sha256.trim().to_ascii_lowercase();
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(MediaError::Invalid(
+                "sha256 must be 64 hex characters".into(),
+            ));
+        }
+        if size == 0 {
+            return Err(MediaError::Invalid("size must be at least 1".into()));
+        }
+        self.check_room(&by.community_id, size).await?;
+        let now = Utc::now().trunc_subsecs(6);
+        let upload = Upload {
+            id: nanoid::nanoid!(),
+            user_id: by.user_id.clone(),
+            community_id: by.community_id.clone(),
+            filename: taina_imaging::sanitize(filename),
+            size_bytes: size,
+            sha256,
+            received_bytes: 0,
+            status: "open".into(),
+            file_id: None,
+            expires_at: now + Duration::hours(self.inner.config.upload_expiry_hours as i64),
+        };
+        self.inner.store.insert_upload(&upload, now).await?;
+        tokio::fs::File::create(self.part_path(&upload.id)).await?;
+        Ok(upload)
+    }
+
+    fn part_path(&self, upload_id: &str) -> PathBuf {
+        self.inner.uploads_dir.join(format!("{upload_id}.part"))
+    }
+
+    /// The caller's own upload.
+    pub async fn upload_for(&self, by: &Principal, id: &str) -> Result<Upload> {
+        match self.inner.store.upload(id).await? {
+            Some(upload) if upload.user_id == by.user_id => Ok(upload),
+            _ => Err(MediaError::NotFound),
+        }
+    }
+
+    /// Appends a chunk at `offset`, which must be the next expected one. The last chunk
+    /// checks the whole file's SHA-256 and stores the photo, or discards the bytes.
+    pub async fn write_chunk(
+        &self,
+        by: &Principal,
+        upload_id: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<ChunkOutcome> {
+        let upload = self.upload_for(by, upload_id).await?;
+        match upload.status.as_str() {
+            "open" => {}
+            "done" => return Err(MediaError::UploadClosed("already complete")),
+            _ => return Err(MediaError::UploadClosed("failed")),
+        }
+        if upload.expires_at <= Utc::now() {
+            return Err(MediaError::UploadClosed("expired"));
+        }
+        if offset != upload.received_bytes {
+            return Err(MediaError::OffsetMismatch {
+                expected: upload.received_bytes,
+            });
+        }
+        let end = offset + data.len() as u64;
+        if end > upload.size_bytes {
+            return Err(MediaError::Invalid(format!(
+                "the chunk ends at {end}, past the announced size {}",
+                upload.size_bytes
+            )));
+        }
+        let path = self.part_path(upload_id);
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await?;
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        file.write_all(data).await?;
+        file.flush().await?;
+        if !self
+            .inner
+            .store
+            .advance_upload(upload_id, offset, end)
+            .await?
+        {
+            let now = self.upload_for(by, upload_id).await?;
+            return Err(MediaError::OffsetMismatch {
+                expected: now.received_bytes,
+            });
+        }
+        if end < upload.size_bytes {
+            return Ok(ChunkOutcome {
+                next_offset: end,
+                done: None,
+            });
+        }
+        file.sync_all().await?;
+        drop(file);
+        let photo = self.finish_upload(by, &upload, &path).await?;
+        Ok(ChunkOutcome {
+            next_offset: end,
+            done: Some(photo),
+        })
+    }
+
+    async fn finish_upload(
+        &self,
+        by: &Principal,
+        upload: &Upload,
+        part: &std::path::Path,
+    ) -> Result<Photo> {
+        let mut ingest = self.begin_ingest().await?;
+        let mut file = tokio::fs::File::open(part).await?;
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            use tokio::io::AsyncReadExt;
+            let n = file.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = ingest.write(&buffer[..n]).await {
+                ingest.abort().await;
+                return Err(e);
+            }
+        }
+        let ingested = ingest.finish().await?;
+        let _ = tokio::fs::remove_file(part).await;
+        if ingested.sha256 != upload.sha256 {
+            ingested.discard().await;
+            self.inner
+                .store
+                .close_upload(&upload.id, "failed", None)
+                .await?;
+            return Err(MediaError::ChecksumMismatch);
+        }
+        match self.store_ingested(by, ingested, &upload.filename).await {
+            Ok((photo, _)) => {
+                self.inner
+                    .store
+                    .close_upload(&upload.id, "done", Some(&photo.id))
+                    .await?;
+                Ok(photo)
+            }
+            Err(e) => {
+                self.inner
+                    .store
+                    .close_upload(&upload.id, "failed", None)
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+}

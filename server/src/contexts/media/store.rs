@@ -1,0 +1,468 @@
+//! All of media's SQL (tables in the `media` schema), each statement next to its one caller.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::FromRow;
+
+use crate::db::{is_unique_violation, Db};
+use crate::db_run;
+
+use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Upload};
+
+type Result<T, E = MediaError> = std::result::Result<T, E>;
+
+#[derive(FromRow)]
+struct FileRow {
+    id: String,
+    community_id: String,
+    user_id: String,
+    filename: String,
+    original_filename: String,
+    content_hash: String,
+    mime_type: String,
+    file_size_bytes: i64,
+    width: Option<i32>,
+    height: Option<i32>,
+    duration_ms: Option<i64>,
+    taken_at: Option<DateTime<Utc>>,
+    metadata: Json<serde_json::Value>,
+    processing_status: String,
+    processing_error: Option<String>,
+    has_renditions: bool,
+    created_at: DateTime<Utc>,
+}
+
+const FILE_COLUMNS: &str =
+    "f.id, f.community_id, f.user_id, f.filename, f.original_filename, f.content_hash, \
+     f.mime_type, f.file_size_bytes, f.width, f.height, f.duration_ms, f.taken_at, f.metadata, \
+     f.processing_status, f.processing_error, f.has_renditions, f.created_at";
+
+impl FileRow {
+    fn into_photo(self, tags: Vec<String>) -> Photo {
+        Photo {
+            id: self.id,
+            community_id: self.community_id,
+            user_id: self.user_id,
+            filename: self.filename,
+            original_filename: self.original_filename,
+            content_hash: self.content_hash,
+            mime_type: self.mime_type,
+            file_size_bytes: self.file_size_bytes as u64,
+            width: self.width.map(|w| w as u32),
+            height: self.height.map(|h| h as u32),
+            duration_ms: self.duration_ms.map(|d| d as u64),
+            taken_at: self.taken_at,
+            metadata: self.metadata.0,
+            processing_status: self.processing_status,
+            processing_error: self.processing_error,
+            has_renditions: self.has_renditions,
+            tags,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct AlbumRow {
+    id: String,
+    community_id: String,
+    owner_id: String,
+    name: String,
+    slug: String,
+    description: Option<String>,
+    is_public: bool,
+    cover_file_id: Option<String>,
+    photo_count: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl From<AlbumRow> for Album {
+    fn from(r: AlbumRow) -> Self {
+        Album {
+            id: r.id,
+            community_id: r.community_id,
+            owner_id: r.owner_id,
+            name: r.name,
+            slug: r.slug,
+            description: r.description,
+            is_public: r.is_public,
+            cover_file_id: r.cover_file_id,
+            photo_count: r.photo_count as u64,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const ALBUM_COLUMNS: &str = "a.id, a.community_id, a.owner_id, a.name, a.slug, a.description, a.is_public, \
+     a.cover_file_id, (SELECT COUNT(*) FROM media.album_files m WHERE m.album_id = a.id) AS photo_count, a.created_at";
+
+#[derive(FromRow)]
+struct UploadRow {
+    id: String,
+    user_id: String,
+    community_id: String,
+    filename: String,
+    size_bytes: i64,
+    sha256: String,
+    received_bytes: i64,
+    status: String,
+    file_id: Option<String>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<UploadRow> for Upload {
+    fn from(r: UploadRow) -> Self {
+        Upload {
+            id: r.id,
+            user_id: r.user_id,
+            community_id: r.community_id,
+            filename: r.filename,
+            size_bytes: r.size_bytes as u64,
+            sha256: r.sha256,
+            received_bytes: r.received_bytes as u64,
+            status: r.status,
+            file_id: r.file_id,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+/// A file about to be stored.
+pub(super) struct NewFile<'a> {
+    pub id: &'a str,
+    pub community_id: &'a str,
+    pub user_id: &'a str,
+    pub filename: &'a str,
+    pub original_filename: &'a str,
+    pub file_path: &'a str,
+    pub content_hash: &'a str,
+    pub mime_type: &'a str,
+    pub size: u64,
+    pub now: DateTime<Utc>,
+}
+
+/// What processing learned about a file.
+pub(super) struct Processed<'a> {
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub taken_at: Option<DateTime<Utc>>,
+    pub metadata: serde_json::Value,
+    pub has_renditions: bool,
+    pub tags: &'a [String],
+}
+
+#[derive(Clone)]
+pub(super) struct MediaStore {
+    db: Db,
+}
+
+impl MediaStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    async fn tags(&self, file_id: &str) -> Result<Vec<String>> {
+        Ok(db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT tag FROM media.file_tags WHERE file_id = $1 ORDER BY tag")
+            .bind(file_id).fetch_all(pool).await)?)
+    }
+
+    async fn with_tags(&self, rows: Vec<FileRow>) -> Result<Vec<Photo>> {
+        let mut photos = Vec::with_capacity(rows.len());
+        for row in rows {
+            let tags = self.tags(&row.id).await?;
+            photos.push(row.into_photo(tags));
+        }
+        Ok(photos)
+    }
+
+    pub async fn file(&self, id: &str) -> Result<Option<Photo>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, FileRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.id = $1")))
+            .bind(id).fetch_optional(pool).await)?;
+        Ok(self.with_tags(row.into_iter().collect()).await?.pop())
+    }
+
+    pub async fn file_by_hash(&self, community_id: &str, hash: &str) -> Result<Option<Photo>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, FileRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.community_id = $1 AND f.content_hash = $2")))
+            .bind(community_id).bind(hash).fetch_optional(pool).await)?;
+        Ok(self.with_tags(row.into_iter().collect()).await?.pop())
+    }
+
+    /// Which of `hashes` the community does not have.
+    pub async fn missing_hashes(
+        &self,
+        community_id: &str,
+        hashes: &[String],
+    ) -> Result<Vec<String>> {
+        let mut missing = Vec::new();
+        for hash in hashes {
+            let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM media.files WHERE community_id = $1 AND content_hash = $2")
+                .bind(community_id).bind(hash).fetch_optional(pool).await)?;
+            if found.is_none() {
+                missing.push(hash.clone());
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Bytes the community stores plus bytes reserved by open uploads.
+    pub async fn usage(&self, community_id: &str) -> Result<u64> {
+        let used: i64 = db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT CAST(COALESCE((SELECT SUM(file_size_bytes) FROM media.files WHERE community_id = $1), 0) \
+                  + COALESCE((SELECT SUM(size_bytes) FROM media.uploads WHERE community_id = $1 AND status = 'open'), 0) AS BIGINT)")
+            .bind(community_id).fetch_one(pool).await)?;
+        Ok(used.max(0) as u64)
+    }
+
+    /// Stores the file row and its processing job together. `None` when the same content was
+    /// stored concurrently (the caller returns that one).
+    pub async fn insert_file(&self, file: &NewFile<'_>) -> Result<Option<()>> {
+        let result: Result<()> = db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO media.files (id, community_id, user_id, filename, original_filename, file_path, \
+                 content_hash, mime_type, file_size_bytes, metadata, processing_status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $11)")
+                .bind(file.id).bind(file.community_id).bind(file.user_id).bind(file.filename)
+                .bind(file.original_filename).bind(file.file_path).bind(file.content_hash).bind(file.mime_type)
+                .bind(file.size as i64).bind(Json(serde_json::json!({}))).bind(file.now)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO media.jobs (id, file_id, status, created_at, updated_at) VALUES ($1, $2, 'queued', $3, $3)")
+                .bind(nanoid::nanoid!()).bind(file.id).bind(file.now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(Some(())),
+            Err(MediaError::Database(e)) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn record_processing(
+        &self,
+        file_id: &str,
+        p: &Processed<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE media.files SET processing_status = $2, processing_error = $3, width = $4, height = $5, \
+                 duration_ms = $6, taken_at = $7, metadata = $8, has_renditions = $9, updated_at = $10 WHERE id = $1")
+                .bind(file_id).bind(p.status).bind(p.error).bind(p.width.map(|w| w as i32)).bind(p.height.map(|h| h as i32))
+                .bind(p.duration_ms.map(|d| d as i64)).bind(p.taken_at).bind(Json(p.metadata.clone()))
+                .bind(p.has_renditions).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM media.file_tags WHERE file_id = $1").bind(file_id).execute(&mut *tx).await?;
+            for tag in p.tags {
+                sqlx::query("INSERT INTO media.file_tags (file_id, tag) VALUES ($1, $2)")
+                    .bind(file_id).bind(tag).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn delete_file(&self, file_id: &str) -> Result<bool> {
+        let deleted = db_run!(&self.db, pool => sqlx::query("DELETE FROM media.files WHERE id = $1")
+            .bind(file_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(deleted > 0)
+    }
+
+    /// Other files still pointing at the same content (then the blob stays).
+    pub async fn hash_in_use(&self, hash: &str) -> Result<bool> {
+        let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM media.files WHERE content_hash = $1 LIMIT 1")
+            .bind(hash).fetch_optional(pool).await)?;
+        Ok(found.is_some())
+    }
+
+    /// The timeline: newest `taken_at` (or upload time) first, after `cursor`.
+    pub async fn photos(
+        &self,
+        community_id: &str,
+        filter: &PhotoFilter,
+        cursor: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Photo>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.community_id = $1 \
+               AND ($2 IS NULL OR COALESCE(f.taken_at, f.created_at) >= $2) \
+               AND ($3 IS NULL OR COALESCE(f.taken_at, f.created_at) < $3) \
+               AND ($4 IS NULL OR EXISTS (SELECT 1 FROM media.album_files m WHERE m.file_id = f.id AND m.album_id = $4)) \
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM media.file_tags t WHERE t.file_id = f.id AND t.tag = $5)) \
+               AND ($6 IS NULL OR COALESCE(f.taken_at, f.created_at) < $6 \
+                    OR (COALESCE(f.taken_at, f.created_at) = $6 AND f.id < $7)) \
+             ORDER BY COALESCE(f.taken_at, f.created_at) DESC, f.id DESC LIMIT $8"
+        );
+        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, FileRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(community_id).bind(filter.from).bind(filter.to).bind(filter.album_id.as_deref())
+            .bind(filter.tag.as_deref()).bind(cursor.map(|c| c.time)).bind(cursor.map(|c| c.id.as_str()))
+            .bind(limit as i64)
+            .fetch_all(pool).await)?;
+        self.with_tags(rows).await
+    }
+
+    pub async fn insert_album(&self, album: &Album) -> Result<()> {
+        let result = db_run!(&self.db, pool => sqlx::query(
+            "INSERT INTO media.albums (id, community_id, owner_id, name, slug, description, is_public, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
+            .bind(&album.id).bind(&album.community_id).bind(&album.owner_id).bind(&album.name).bind(&album.slug)
+            .bind(&album.description).bind(album.is_public).bind(album.created_at)
+            .execute(pool).await.map(|_| ()));
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(MediaError::SlugTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn album(&self, id: &str) -> Result<Option<Album>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.id = $1")))
+            .bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn album_by_slug(&self, community_id: &str, slug: &str) -> Result<Option<Album>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 AND a.slug = $2")))
+            .bind(community_id).bind(slug).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Public albums with this slug, oldest first (slugs are unique per community only).
+    pub async fn public_albums_by_slug(&self, slug: &str) -> Result<Vec<Album>> {
+        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.slug = $1 AND a.is_public = TRUE ORDER BY a.created_at")))
+            .bind(slug).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn albums(&self, community_id: &str) -> Result<Vec<Album>> {
+        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 ORDER BY a.created_at DESC, a.id")))
+            .bind(community_id).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// True when the file is in some public album.
+    pub async fn in_public_album(&self, file_id: &str) -> Result<bool> {
+        let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM media.album_files m JOIN media.albums a ON a.id = m.album_id \
+             WHERE m.file_id = $1 AND a.is_public = TRUE LIMIT 1")
+            .bind(file_id).fetch_optional(pool).await)?;
+        Ok(found.is_some())
+    }
+
+    pub async fn add_to_album(
+        &self,
+        album_id: &str,
+        file_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let result = db_run!(&self.db, pool => sqlx::query(
+            "INSERT INTO media.album_files (album_id, file_id, added_at) VALUES ($1, $2, $3)")
+            .bind(album_id).bind(file_id).bind(now).execute(pool).await.map(|_| ()));
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn remove_from_album(&self, album_id: &str, file_id: &str) -> Result<bool> {
+        let removed = db_run!(&self.db, pool => sqlx::query(
+            "DELETE FROM media.album_files WHERE album_id = $1 AND file_id = $2")
+            .bind(album_id).bind(file_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(removed > 0)
+    }
+
+    pub async fn set_cover(
+        &self,
+        album_id: &str,
+        file_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query("UPDATE media.albums SET cover_file_id = $2, updated_at = $3 WHERE id = $1")
+            .bind(album_id).bind(file_id).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn delete_album(&self, album_id: &str) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query("DELETE FROM media.albums WHERE id = $1")
+            .bind(album_id).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Jobs left running by a stopped server start over.
+    pub async fn requeue_running_jobs(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(db_run!(&self.db, pool => sqlx::query(
+            "UPDATE media.jobs SET status = 'queued', updated_at = $1 WHERE status = 'running'")
+            .bind(now).execute(pool).await.map(|r| r.rows_affected()))?)
+    }
+
+    /// Claims the oldest queued job: (job id, file id).
+    pub async fn claim_job(&self, now: DateTime<Utc>) -> Result<Option<(String, String)>> {
+        Ok(
+            db_run!(&self.db, pool => sqlx::query_as::<_, (String, String)>(
+            "UPDATE media.jobs SET status = 'running', attempts = attempts + 1, updated_at = $1 \
+             WHERE id = (SELECT id FROM media.jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) \
+               AND status = 'queued' RETURNING id, file_id")
+            .bind(now).fetch_optional(pool).await)?,
+        )
+    }
+
+    pub async fn finish_job(
+        &self,
+        job_id: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let status = if error.is_some() { "failed" } else { "done" };
+        db_run!(&self.db, pool => sqlx::query(
+            "UPDATE media.jobs SET status = $2, last_error = $3, updated_at = $4 WHERE id = $1")
+            .bind(job_id).bind(status).bind(error).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn insert_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query(
+            "INSERT INTO media.uploads (id, community_id, user_id, filename, size_bytes, sha256, received_bytes, status, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 'open', $7, $8)")
+            .bind(&upload.id).bind(&upload.community_id).bind(&upload.user_id).bind(&upload.filename)
+            .bind(upload.size_bytes as i64).bind(&upload.sha256).bind(now).bind(upload.expires_at)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, UploadRow>(
+            "SELECT id, user_id, community_id, filename, size_bytes, sha256, received_bytes, status, file_id, expires_at \
+             FROM media.uploads WHERE id = $1")
+            .bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Moves `received_bytes` from `from` to `to`; false when another chunk got there first.
+    pub async fn advance_upload(&self, id: &str, from: u64, to: u64) -> Result<bool> {
+        let moved = db_run!(&self.db, pool => sqlx::query(
+            "UPDATE media.uploads SET received_bytes = $3 WHERE id = $1 AND received_bytes = $2 AND status = 'open'")
+            .bind(id).bind(from as i64).bind(to as i64).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(moved == 1)
+    }
+
+    pub async fn close_upload(&self, id: &str, status: &str, file_id: Option<&str>) -> Result<()> {
+        db_run!(&self.db, pool => sqlx::query("UPDATE media.uploads SET status = $2, file_id = $3 WHERE id = $1")
+            .bind(id).bind(status).bind(file_id).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+}
