@@ -286,6 +286,15 @@ export async function api(server, method, route, { token, body } = {}) {
   return { status: response.status, body: json };
 }
 
+/** A GET whose body is kept as bytes: `{status, headers, body: Buffer}`. */
+export async function getBytes(server, route, { token } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(`${server.url}${route}`, { headers, signal: AbortSignal.timeout(MAX_WAIT_MS) });
+  const body = Buffer.from(await response.arrayBuffer());
+  return { status: response.status, headers: response.headers, body };
+}
+
 async function expectStatus(promise, status, what) {
   const result = await promise;
   if (result.status !== status) {
@@ -519,6 +528,47 @@ export function framesOf(...sockets) {
         .join("\n"),
     )
     .join("\n");
+}
+
+/**
+ * Like `framesOf`, but for sockets carrying bulk binary data: each binary payload is shown by
+ * `binary(arrayBuffer)` (default: its length and first bytes), and when a socket has a `sent`
+ * array (see `recordSent`) the frames it sent are listed too. At most `limit` lines per list.
+ */
+export function briefFramesOf(sockets, { binary = briefBinary, limit = 200 } = {}) {
+  const brief = (value) =>
+    JSON.stringify(value, (_k, v) => (v instanceof ArrayBuffer ? binary(v) : v));
+  const lines = (list, arrow) => {
+    const shown = list.length > limit ? list.slice(-limit) : list;
+    const out = shown.map((m) => `  ${arrow} [${m.join_ref},${m.ref},${m.topic},${m.event},${brief(m.payload)}]`);
+    if (list.length > limit) out.unshift(`  (${list.length - limit} earlier frames not shown)`);
+    return out;
+  };
+  return sockets
+    .map((socket, i) =>
+      [`socket #${i} frames:`]
+        .concat(socket.sent ? lines(socket.sent, "->") : [])
+        .concat(lines(socket.frames, "<-"))
+        .concat([`  closes: ${show(socket.closes)} errors: ${show(socket.errors)}`])
+        .join("\n"),
+    )
+    .join("\n");
+}
+
+function briefBinary(buffer) {
+  const head = toHex(buffer.slice(0, 16));
+  return `<binary ${buffer.byteLength} bytes: ${head}${buffer.byteLength > 16 ? "…" : ""}>`;
+}
+
+/** Records every message a phoenix Socket sends (`{join_ref, ref, topic, event, payload}`) in `socket.sent`. */
+export function recordSent(socket) {
+  socket.sent = [];
+  const original = socket.push.bind(socket);
+  socket.push = (data) => {
+    socket.sent.push(data);
+    return original(data);
+  };
+  return socket;
 }
 
 /** The raw frames of graphql-ws clients made by `Harness.graphqlClient`, for assertion messages. */
