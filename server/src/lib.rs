@@ -53,6 +53,11 @@ pub async fn serve(
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    // Small frames (heartbeat replies, chat) must not wait for Nagle's algorithm.
+    let listener =
+        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
+            let _ = stream.set_nodelay(true);
+        });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");

@@ -927,3 +927,70 @@ async fn streaming_to_a_tv_respects_credit_seek_and_resume() {
 }
 
 use taina_protocol::phoenix::Message;
+
+#[tokio::test]
+async fn videos_get_duration_dimensions_and_a_poster() {
+    let have_ffmpeg = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok();
+    if !have_ffmpeg {
+        assert!(
+            std::env::var("TEST_REQUIRE_FFMPEG").is_err(),
+            "ffmpeg is required here (scripts/test installs it)"
+        );
+        eprintln!("ffmpeg not installed: video processing not exercised");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=2:size=320x240:rate=10",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    let reply = upload(&server, &token, "clip.mp4", std::fs::read(&path).unwrap()).await;
+    assert_eq!(
+        reply.body["photo"]["mime_type"], "video/mp4",
+        "{}",
+        reply.body
+    );
+    let id = reply.body["photo"]["id"].as_str().unwrap().to_string();
+    let video = settled(&server, &token, &id).await;
+    assert_eq!(video["processingStatus"], "ready", "{video}");
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert!(video["tags"].as_array().unwrap().contains(&json!("video")));
+    let details = server
+        .graphql(
+            Some(&token),
+            "query($id: String!) { photo(id: $id) { durationMs } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let duration = details["data"]["photo"]["durationMs"].as_u64().unwrap();
+    assert!((1800..=2200).contains(&duration), "{duration}");
+    let poster = get(
+        &server,
+        &format!("/api/media/{id}/thumb"),
+        Some(&token),
+        &[],
+    )
+    .await;
+    let poster = image::load_from_memory(&poster.bytes().await.unwrap()).unwrap();
+    assert_eq!(poster.width(), 256);
+}

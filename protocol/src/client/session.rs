@@ -113,7 +113,7 @@ impl Session {
         mode: Mode,
         expected: Option<&str>,
     ) -> Result<Self, ClientError> {
-        let (socket, response) = tokio_tungstenite::connect_async(request)
+        let (socket, response) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .map_err(handshake::classify)?;
         let protocol = response
