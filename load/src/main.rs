@@ -1,0 +1,121 @@
+//! `taina-load`: drives Tainá's socket protocol to measure it. Each scenario is bounded in
+//! count and time and ends by itself; it prints a live progress line, a table at the end, and
+//! writes the same figures as JSON (`--json`). See `docs/performance.md` for the method.
+#![forbid(unsafe_code)]
+
+mod floor;
+mod report;
+mod scenario;
+mod seed;
+mod stats;
+mod wire;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "taina-load",
+    version,
+    about = "Load generator for Tainá's socket protocol"
+)]
+pub struct Cli {
+    /// The server's HTTP base URL (loopback only).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:4000")]
+    pub url: String,
+    /// The first admin (signed up when the instance is empty, else signed in).
+    #[arg(long, global = true, default_value = "load-admin@example.org")]
+    pub admin_email: String,
+    #[arg(long, global = true, default_value = "load admin password")]
+    pub admin_password: String,
+    /// Where to write the results as JSON.
+    #[arg(long, global = true)]
+    pub json: Option<PathBuf>,
+    /// The server's process id, to read its memory from /proc.
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Scenario {
+    /// Ramp up connections (each joins its user topic); setup time and failures by reason.
+    Connect {
+        #[arg(long, default_value_t = 500)]
+        connections: usize,
+        /// New connections per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+    },
+    /// Hold authenticated idle connections; the server's memory per connection.
+    Idle {
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Seconds to hold them before measuring.
+        #[arg(long, default_value_t = 3)]
+        hold: u64,
+    },
+    /// One publisher, N subscribers on one topic; delivered messages per second, latency, loss.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Publications per second; 0 = as fast as the server takes them.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        #[arg(long, default_value_t = 5)]
+        duration: u64,
+        /// `taina` (Phoenix `system:alerts`), or `floor` (the minimal broadcast server at --floor-url).
+        #[arg(long, default_value = "taina")]
+        target: String,
+        #[arg(long, default_value = "ws://127.0.0.1:4100/")]
+        floor_url: String,
+    },
+    /// Chat-like: users in conversations of K members, each sending at a rate.
+    Rooms {
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 5)]
+        room_size: usize,
+        /// Messages per second per user.
+        #[arg(long, default_value_t = 1.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 5)]
+        duration: u64,
+    },
+    /// A reconnect storm: M clients drop together and rejoin with `since`; every missed
+    /// message must arrive exactly once.
+    Churn {
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Messages published while they are away (must fit the server's history window).
+        #[arg(long, default_value_t = 20)]
+        missed: usize,
+    },
+    /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
+    Floor {
+        #[arg(long, default_value = "127.0.0.1:4100")]
+        listen: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    anyhow::ensure!(
+        cli.url.starts_with("http://127.") || cli.url.starts_with("http://localhost"),
+        "load is only ever aimed at loopback: {} is not",
+        cli.url
+    );
+    let report = match cli.scenario.clone() {
+        Scenario::Floor { listen } => return floor::serve(&listen).await,
+        scenario => scenario::run(&cli, scenario).await?,
+    };
+    report.print();
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)?;
+        println!("results written to {}", path.display());
+    }
+    Ok(())
+}

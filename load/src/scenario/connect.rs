@@ -1,0 +1,93 @@
+//! `connect`: ramp N connections at a rate; setup time (upgrade + join) and failures by reason.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use taina_protocol::client::{ClientError, PhoenixClient};
+
+use super::{progress, Context, Counters};
+use crate::report::Report;
+use crate::stats::{add_latency, histogram};
+
+pub async fn run(ctx: &Context, connections: usize, rate: u32) -> anyhow::Result<Report> {
+    let counters = Arc::new(Counters::default());
+    let _progress = progress("connect", counters.clone());
+    let url = ctx.seeder.ws_url();
+    let topic = format!("user:{}", ctx.admin.user_id);
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        ticker.tick().await;
+        let (url, token, topic, counters) = (
+            url.clone(),
+            ctx.admin.token.clone(),
+            topic.clone(),
+            counters.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let began = Instant::now();
+            let result = async {
+                let mut client = PhoenixClient::connect(&url, &[("token", &token)]).await?;
+                client.join(&topic, json!({})).await?;
+                Ok::<_, ClientError>(client)
+            }
+            .await;
+            match result {
+                Ok(client) => {
+                    Counters::add(&counters.done, 1);
+                    Ok((began.elapsed(), client))
+                }
+                Err(e) => {
+                    Counters::add(&counters.failed, 1);
+                    Err(reason(&e))
+                }
+            }
+        }));
+    }
+    let mut setup = histogram();
+    let mut failures: BTreeMap<String, u64> = BTreeMap::new();
+    let mut open = Vec::new();
+    for task in tasks {
+        match task.await? {
+            Ok((took, client)) => {
+                setup.record(took.as_micros().max(1) as u64)?;
+                open.push(client);
+            }
+            Err(reason) => *failures.entry(reason).or_default() += 1,
+        }
+    }
+    let elapsed = started.elapsed();
+    let mut report = Report::new(
+        "connect",
+        json!({ "connections": connections, "rate": rate }),
+    );
+    report.add("connected", open.len());
+    report.add("failed", failures.values().sum::<u64>());
+    for (reason, n) in &failures {
+        report.add(&format!("failed: {reason}"), *n);
+    }
+    report.add(
+        "setups per second",
+        open.len() as f64 / elapsed.as_secs_f64(),
+    );
+    add_latency(&mut report, "setup", &setup);
+    for client in open {
+        let _ = client.close().await;
+    }
+    Ok(report)
+}
+
+fn reason(error: &ClientError) -> String {
+    match error {
+        ClientError::Handshake {
+            status: Some(s), ..
+        } => format!("HTTP {s}"),
+        ClientError::Refused(r) => format!("join refused: {}", r["reason"]),
+        ClientError::Closed { code, .. } => format!("closed {code}"),
+        ClientError::Timeout(what) => format!("timeout ({what})"),
+        other => other.to_string().chars().take(60).collect(),
+    }
+}

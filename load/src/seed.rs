@@ -1,0 +1,147 @@
+//! Preparing users and conversations through the server's own API.
+
+use anyhow::{bail, Context};
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub token: String,
+    pub user_id: String,
+}
+
+pub struct Seeder {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Seeder {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Account> {
+        let (status, body) = self
+            .post(
+                "/api/auth/signin",
+                json!({ "email": email, "password": password }),
+                None,
+            )
+            .await?;
+        if status != 200 {
+            bail!("sign-in of {email} failed: {status} {body}");
+        }
+        Ok(Account {
+            token: body["token"].as_str().unwrap_or_default().to_string(),
+            user_id: body["user"]["id"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Signs up the instance's first admin, or signs in when it exists.
+    pub async fn admin(&self, email: &str, password: &str) -> anyhow::Result<Account> {
+        let (status, body) = self
+            .post(
+                "/api/auth/signup",
+                json!({ "email": email, "password": password, "community_name": "Load" }),
+                None,
+            )
+            .await?;
+        if status != 201 && status != 403 {
+            bail!("admin sign-up failed: {status} {body}");
+        }
+        self.sign_in(email, password).await
+    }
+
+    /// `count` new members (one invite, many uses), signed in.
+    pub async fn members(&self, admin: &Account, count: usize) -> anyhow::Result<Vec<Account>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let (status, invite) = self
+            .post(
+                "/api/auth/invites",
+                json!({ "max_uses": count, "role": "member" }),
+                Some(&admin.token),
+            )
+            .await?;
+        if status != 201 {
+            bail!("invite failed: {status} {invite}");
+        }
+        let code = invite["code"].as_str().unwrap_or_default().to_string();
+        let run = std::process::id();
+        let stamp = crate::stats::now_us();
+        let results: Vec<anyhow::Result<Account>> = stream::iter(0..count)
+            .map(|i| {
+                let code = code.clone();
+                async move {
+                    let email = format!("load-{run}-{stamp}-{i}@example.org");
+                    let password = "load member password";
+                    let (status, body) = self
+                        .post(
+                            "/api/auth/signup",
+                            json!({ "email": email, "password": password, "invite_code": code }),
+                            None,
+                        )
+                        .await?;
+                    if status != 201 {
+                        bail!("member sign-up failed: {status} {body}");
+                    }
+                    self.sign_in(&email, password).await
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// A group conversation created by `creator` with `others`; returns its id.
+    pub async fn conversation(
+        &self,
+        creator: &Account,
+        others: &[String],
+    ) -> anyhow::Result<String> {
+        let (status, body) = self
+            .post(
+                "/api/chat/conversations",
+                json!({ "kind": "group", "name": "load room", "participant_ids": others }),
+                Some(&creator.token),
+            )
+            .await?;
+        if status != 201 {
+            bail!("conversation failed: {status} {body}");
+        }
+        Ok(body["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `ws://…/socket/websocket` for this server.
+    pub fn ws_url(&self) -> String {
+        format!(
+            "{}/socket/websocket",
+            self.base.replacen("http://", "ws://", 1)
+        )
+    }
+}
