@@ -6,7 +6,7 @@
 //! nobody else waits. Per topic, publishing is serialised by the topic's map entry, which is
 //! what makes offsets strictly increasing and recovery gap-free.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ use dashmap::DashMap;
 use serde_json::{Map, Value};
 use taina_protocol::close;
 use taina_protocol::phoenix;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use super::history::{History, Position};
 use super::outbox::{Frame, Lane, Outbox, PushError};
@@ -47,8 +47,36 @@ pub struct Conn {
     pub address: Option<IpAddr>,
     session_id: Mutex<String>,
     pub outbox: Arc<Outbox>,
-    commands: mpsc::Sender<ConnCommand>,
+    /// Commands for the session task. A small queue and a `Notify` rather than a channel:
+    /// this sits in every idle connection.
+    commands: Mutex<VecDeque<ConnCommand>>,
+    command_signal: Notify,
     topics: Mutex<HashSet<String>>,
+}
+
+/// Commands queued for one connection beyond which an `End` closes it directly.
+const MAX_QUEUED_COMMANDS: usize = 16;
+
+/// The session task's end of a connection's command queue.
+pub struct Commands {
+    conn: Arc<Conn>,
+}
+
+impl Commands {
+    /// The next command; waits until there is one.
+    pub async fn recv(&mut self) -> Option<ConnCommand> {
+        loop {
+            if let Some(command) = self.conn.commands.lock().expect("conn lock").pop_front() {
+                return Some(command);
+            }
+            self.conn.command_signal.notified().await;
+        }
+    }
+
+    /// The next command if one is queued.
+    pub fn try_recv(&mut self) -> Option<ConnCommand> {
+        self.conn.commands.lock().expect("conn lock").pop_front()
+    }
 }
 
 impl Conn {
@@ -71,12 +99,18 @@ impl Conn {
     }
 
     fn command(&self, command: ConnCommand) {
-        if let Err(mpsc::error::TrySendError::Full(ConnCommand::End { code, reason })) =
-            self.commands.try_send(command)
-        {
-            // The session is swamped; end without the courtesy of phx_close.
-            self.outbox.close_now(code, &reason);
+        let mut queue = self.commands.lock().expect("conn lock");
+        if queue.len() >= MAX_QUEUED_COMMANDS {
+            drop(queue);
+            if let ConnCommand::End { code, reason } = command {
+                // The session is swamped; end without the courtesy of phx_close.
+                self.outbox.close_now(code, &reason);
+            }
+            return;
         }
+        queue.push_back(command);
+        drop(queue);
+        self.command_signal.notify_one();
     }
 }
 
@@ -218,7 +252,7 @@ impl Hub {
         community_id: &str,
         session_id: &str,
         address: Option<IpAddr>,
-    ) -> Result<(Registration, mpsc::Receiver<ConnCommand>), Refusal> {
+    ) -> Result<(Registration, Commands), Refusal> {
         let outbox = Arc::new(Outbox::new(self.config.outbox_bytes));
         self.register_with_outbox(user_id, community_id, session_id, address, outbox)
     }
@@ -232,7 +266,7 @@ impl Hub {
         session_id: &str,
         address: Option<IpAddr>,
         outbox: Arc<Outbox>,
-    ) -> Result<(Registration, mpsc::Receiver<ConnCommand>), Refusal> {
+    ) -> Result<(Registration, Commands), Refusal> {
         if let Some(ip) = address {
             let mut count = self.addresses.entry(ip).or_insert(0);
             if *count >= self.config.max_connections_per_address {
@@ -255,7 +289,6 @@ impl Hub {
             conns.push(id);
             conns.len() == 1
         };
-        let (commands, receiver) = mpsc::channel(16);
         let conn = Arc::new(Conn {
             id,
             user_id: user_id.to_string(),
@@ -263,9 +296,11 @@ impl Hub {
             address,
             session_id: Mutex::new(session_id.to_string()),
             outbox,
-            commands,
+            commands: Mutex::new(VecDeque::new()),
+            command_signal: Notify::new(),
             topics: Mutex::new(HashSet::new()),
         });
+        let receiver = Commands { conn: conn.clone() };
         self.sessions
             .entry(session_id.to_string())
             .or_default()
@@ -762,8 +797,8 @@ mod tests {
         hub.end_session("s1", 4403, "signed out");
         assert!(matches!(
             a_commands.try_recv(),
-            Ok(ConnCommand::End { code: 4403, .. })
+            Some(ConnCommand::End { code: 4403, .. })
         ));
-        assert!(b_commands.try_recv().is_err());
+        assert!(b_commands.try_recv().is_none());
     }
 }

@@ -10,6 +10,7 @@ mod presence;
 
 pub use history::Position;
 pub use hub::{
-    Conn, ConnCommand, ConnId, Hub, Refusal, Registration, Sequence, Subscribed, Subscriber,
+    Commands, Conn, ConnCommand, ConnId, Hub, Refusal, Registration, Sequence, Subscribed,
+    Subscriber,
 };
 pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};

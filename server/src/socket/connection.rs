@@ -15,13 +15,12 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use taina_protocol::close;
 use taina_protocol::envelope::{self, Envelope};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::graphql_ws::{Authenticated, GraphqlSession};
 use super::phoenix::{refuse_unauthenticated, PhoenixSession};
 use crate::contexts::auth::{ClientInfo, Principal};
-use crate::realtime::{ConnCommand, Frame, Lane, Next, Outbox, Registration};
+use crate::realtime::{Commands, ConnCommand, Frame, Lane, Next, Outbox, Registration};
 use crate::state::AppState;
 
 /// graphql-transport-ws: `connection_init` must arrive within this long (close 4408).
@@ -43,17 +42,17 @@ pub enum Mode {
 /// A socket that authenticated at the upgrade, already registered in the hub.
 pub struct Attached {
     pub registration: Registration,
-    pub commands: mpsc::Receiver<ConnCommand>,
+    pub commands: Commands,
     pub principal: Principal,
     pub token: String,
 }
 
 struct Link {
     registration: Option<Registration>,
-    commands: Option<mpsc::Receiver<ConnCommand>>,
+    commands: Option<Commands>,
 }
 
-async fn next_command(commands: &mut Option<mpsc::Receiver<ConnCommand>>) -> Option<ConnCommand> {
+async fn next_command(commands: &mut Option<Commands>) -> Option<ConnCommand> {
     match commands {
         Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,
@@ -126,7 +125,7 @@ pub async fn run(
                 break;
             }
             Some(command) = next_command(&mut link.commands) => match (&mut phoenix, command) {
-                (Some(phoenix), command) => phoenix.command(command).await,
+                (Some(phoenix), command) => Box::pin(phoenix.command(command)).await,
                 (None, ConnCommand::End { code, reason }) => outbox.close_after_queued(code, &reason),
                 (None, ConnCommand::Reauthorize) => {}
             },
@@ -151,7 +150,9 @@ pub async fn run(
                     Route::Phoenix => match &mut phoenix {
                         Some(session) => {
                             let before = session.expires_at();
-                            session.handle(message).await;
+                            // Boxed: the handlers' large states would otherwise sit in every
+                            // idle connection's task.
+                            Box::pin(session.handle(message)).await;
                             if session.expires_at() != before {
                                 expiry.as_mut().reset(until(session.expires_at()));
                                 if let Some(graphql) = &mut graphql {
@@ -164,7 +165,7 @@ pub async fn run(
                     Route::Graphql => {
                         let WsMessage::Text(text) = &message else { continue };
                         let Some(session) = &mut graphql else { continue };
-                        match session.on_text(text).await {
+                        match Box::pin(session.on_text(text)).await {
                             Ok(None) => {}
                             Ok(Some(authenticated)) => {
                                 init_timer.as_mut().reset(Instant::now() + NEVER);
@@ -255,7 +256,7 @@ pub async fn run(
     drop(link);
 }
 
-type AttachResult = Result<(Registration, mpsc::Receiver<ConnCommand>, Principal, String), String>;
+type AttachResult = Result<(Registration, Commands, Principal, String), String>;
 
 /// Registers a socket that authenticated with `connection_init`.
 fn attach(

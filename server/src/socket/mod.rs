@@ -41,6 +41,11 @@ pub use bridge::spawn_bridge;
 pub const GRAPHQL_PROTOCOL: &str = "graphql-transport-ws";
 /// The subprotocol of mux sockets (Phoenix V2 + graphql-transport-ws + MessagePack envelopes).
 pub const MUX_PROTOCOL: &str = "taina.v1";
+/// Per-socket read buffer.
+const READ_BUFFER_BYTES: usize = 1024;
+/// Bytes tungstenite gathers before writing to the TCP socket (the writer flushes each batch).
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The subprotocol prefix phoenix.js ≥ 1.8 uses to carry the token.
 const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
@@ -178,9 +183,17 @@ async fn upgrade(
     };
     upgrade
         .protocols([answer])
+        // tungstenite's defaults (128 KiB each) would cost ~256 KiB per idle socket; frames are
+        // batched by the writer anyway, and larger reads simply take more than one call.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| connection::run(state, socket, mode, attached, client, address))
+        .on_upgrade(move |socket| {
+            Box::pin(connection::run(
+                state, socket, mode, attached, client, address,
+            ))
+        })
 }
 
 /// The token inside `base64url.bearer.phx.<b64>`: phoenix.js encodes with the standard
