@@ -1,6 +1,6 @@
 //! The database handle: one pool, SQLite (embedded default) or PostgreSQL, chosen once at start-up.
 //!
-//! Stores keep one dialect-neutral SQL string (`$1` placeholders work on both) and run it through
+//! Stores keep one dialect-neutral SQL string (`$1` bind parameters work on both) and run it through
 //! [`db_run!`], which expands the body once per backend. Migrations live in `migrations/sqlite` and
 //! `migrations/postgres` at the workspace root, with the same numbers in both trees.
 
