@@ -770,3 +770,69 @@ async fn recv_array(socket: &mut Socket) -> Vec<Value> {
         }
     }
 }
+
+#[tokio::test]
+async fn graphql_sockets_take_a_fresh_token_in_band() {
+    let server = TestServer::start().await;
+    let p = pair(&server).await;
+    let second = server.token("member@example.org", "member password").await;
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &p.member).await;
+    send(
+        &mut socket,
+        json!({ "id": "s", "type": "subscribe", "payload": {
+            "query": "subscription($c: String!) { messageReceived(conversationId: $c) { body } }",
+            "variables": { "c": p.conversation } } }),
+    )
+    .await;
+    send(
+        &mut socket,
+        json!({ "id": "r", "type": "subscribe", "payload": {
+            "query": "mutation($t: String!) { refreshToken(token: $t) }", "variables": { "t": second } } }),
+    )
+    .await;
+    let refreshed = recv(&mut socket).await;
+    assert_eq!(refreshed["id"], "r", "{refreshed}");
+    assert!(
+        refreshed["payload"]["data"]["refreshToken"].is_string(),
+        "{refreshed}"
+    );
+    assert_eq!(
+        recv(&mut socket).await,
+        json!({ "id": "r", "type": "complete" })
+    );
+
+    // The first session ends: the socket and its subscription carry on.
+    server
+        .post("/api/auth/signout", json!({}), Some(&p.member))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gql(
+        &server,
+        Some(&p.admin),
+        "mutation($c: String!) { sendMessage(conversationId: $c, body: \"still there\") { id } }",
+        json!({ "c": p.conversation }),
+    )
+    .await;
+    let live = recv(&mut socket).await;
+    assert_eq!(
+        live["payload"]["data"]["messageReceived"]["body"], "still there",
+        "{live}"
+    );
+    // The refreshed session ending closes it.
+    server
+        .post("/api/auth/signout", json!({}), Some(&second))
+        .await;
+    assert_eq!(close_code(&mut socket).await, close::SESSION_ENDED);
+
+    // Over HTTP there is no socket to refresh.
+    let admin = server.token("admin@example.org", "admin password").await;
+    let http = gql(
+        &server,
+        Some(&admin),
+        "mutation($t: String!) { refreshToken(token: $t) }",
+        json!({ "t": admin }),
+    )
+    .await;
+    assert_eq!(http["errors"][0]["extensions"]["code"], "invalid_input");
+}

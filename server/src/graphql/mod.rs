@@ -50,6 +50,24 @@ pub const MAX_COMPLEXITY: usize = 500;
 pub struct Caller {
     pub principal: Option<Principal>,
     pub client: ClientInfo,
+    /// The socket an operation arrived on (none over HTTP), for `refreshToken`.
+    pub socket: Option<Arc<SocketLink>>,
+}
+
+/// What an operation needs to act on the socket it arrived on.
+pub struct SocketLink {
+    pub hub: Arc<Hub>,
+    pub conn: Arc<crate::realtime::Conn>,
+    /// The connection driver watches this to adopt a refreshed session (expiry, principal).
+    pub refreshed: tokio::sync::watch::Sender<Option<(Principal, String)>>,
+}
+
+impl std::fmt::Debug for SocketLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketLink")
+            .field("conn", &self.conn.id)
+            .finish()
+    }
 }
 
 /// Services the resolvers reach, placed in the schema data once.
@@ -171,7 +189,11 @@ async fn execute(
     };
     let response = state
         .graphql
-        .execute(graphql_request.data(Caller { principal, client }))
+        .execute(graphql_request.data(Caller {
+            principal,
+            client,
+            socket: None,
+        }))
         .await;
     Ok(Json(response).into_response())
 }

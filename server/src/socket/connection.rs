@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::graphql_ws::{Authenticated, GraphqlSession};
 use super::phoenix::{refuse_unauthenticated, PhoenixSession};
 use crate::contexts::auth::{ClientInfo, Principal};
+use crate::graphql::SocketLink;
 use crate::realtime::{Commands, ConnCommand, Frame, Lane, Next, Outbox, Registration};
 use crate::state::AppState;
 
@@ -92,7 +93,19 @@ pub async fn run(
     };
     let expiry = tokio::time::sleep(NEVER);
     tokio::pin!(expiry);
+    let (refreshed, mut refresh_rx) =
+        tokio::sync::watch::channel::<Option<(Principal, String)>>(None);
+    let link_for = |conn: &Arc<crate::realtime::Conn>| {
+        Arc::new(SocketLink {
+            hub: state.hub.clone(),
+            conn: conn.clone(),
+            refreshed: refreshed.clone(),
+        })
+    };
     if let Some(attached) = attached {
+        if let Some(graphql) = &mut graphql {
+            graphql.set_link(link_for(&attached.registration.conn));
+        }
         if mode != Mode::Graphql {
             phoenix = Some(PhoenixSession::new(
                 state.clone(),
@@ -173,6 +186,7 @@ pub async fn run(
                                     match attach(&state, &outbox, authenticated, address) {
                                         Ok((registration, commands, principal, token)) => {
                                             expiry.as_mut().reset(until(principal.expires_at));
+                                            session.set_link(link_for(&registration.conn));
                                             if mode == Mode::Mux {
                                                 phoenix = Some(PhoenixSession::new(
                                                     state.clone(),
@@ -215,6 +229,18 @@ pub async fn run(
                         }
                     }
                     Route::Invalid(reason) => outbox.close_now(close::INVALID_FRAME, reason),
+                }
+            }
+            Ok(()) = refresh_rx.changed() => {
+                let fresh = refresh_rx.borrow_and_update().clone();
+                if let Some((principal, token)) = fresh {
+                    expiry.as_mut().reset(until(principal.expires_at));
+                    if let Some(graphql) = &mut graphql {
+                        graphql.set_principal(principal.clone());
+                    }
+                    if let Some(phoenix) = &mut phoenix {
+                        phoenix.adopt(principal, token);
+                    }
                 }
             }
             () = &mut idle_timer => {

@@ -16,7 +16,7 @@ use taina_protocol::close::graphql as code;
 use tokio::task::JoinHandle;
 
 use crate::contexts::auth::{ClientInfo, Principal};
-use crate::graphql::Caller;
+use crate::graphql::{Caller, SocketLink};
 use crate::realtime::{Frame, Lane, Outbox, PushError};
 use crate::state::AppState;
 
@@ -55,6 +55,7 @@ pub struct GraphqlSession {
     init_received: bool,
     acked: bool,
     operations: HashMap<String, Operation>,
+    link: Option<Arc<SocketLink>>,
 }
 
 /// Queues a text frame; a full outbox ends the connection as a slow consumer.
@@ -80,6 +81,7 @@ impl GraphqlSession {
             init_received: false,
             acked: false,
             operations: HashMap::new(),
+            link: None,
         }
     }
 
@@ -100,6 +102,11 @@ impl GraphqlSession {
     /// Updates the principal after an in-band token refresh on the Phoenix side (mux).
     pub fn set_principal(&mut self, principal: Principal) {
         self.principal = Some(principal);
+    }
+
+    /// Gives later operations a handle on the socket (for `refreshToken`).
+    pub fn set_link(&mut self, link: Arc<SocketLink>) {
+        self.link = Some(link);
     }
 
     /// The server's keep-alive: graphql-ws clients answer it, which keeps quiet sockets open.
@@ -250,6 +257,7 @@ impl GraphqlSession {
         let request = request.data(Caller {
             principal: self.principal.clone(),
             client: self.client.clone(),
+            socket: self.link.clone(),
         });
         let done = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run_operation(

@@ -78,6 +78,12 @@ impl PhoenixSession {
         }
     }
 
+    /// Adopts a session refreshed on the GraphQL side of a mux socket.
+    pub fn adopt(&mut self, principal: Principal, token: String) {
+        self.principal = principal;
+        self.token = token;
+    }
+
     pub fn principal(&self) -> &Principal {
         &self.principal
     }

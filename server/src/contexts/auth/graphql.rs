@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{Role, SignIn, User};
+use super::{AuthError, Role, SignIn, User};
 use crate::graphql::{principal, services, to_gql, Caller};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -110,6 +110,38 @@ impl AuthMutation {
             expires_at: signed_in.expires_at,
             user: signed_in.user.into(),
         })
+    }
+
+    /// Over the socket: hands the socket a fresh token of the same user; the socket moves to
+    /// that session and keeps its subscriptions (and joins, on a mux socket). Returns when the
+    /// new session expires.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<DateTime<Utc>> {
+        let current = principal(ctx)?;
+        let socket = ctx
+            .data::<Caller>()
+            .ok()
+            .and_then(|c| c.socket.clone())
+            .ok_or_else(|| {
+                to_gql(AuthError::Invalid(
+                    "refreshToken works over the socket only".into(),
+                ))
+            })?;
+        let fresh = services(ctx)
+            .auth
+            .authenticate(&token)
+            .await
+            .map_err(to_gql)?;
+        if fresh.user_id != current.user_id {
+            return Err(to_gql(AuthError::Forbidden));
+        }
+        socket.hub.move_session(&socket.conn, &fresh.session_id);
+        let expires_at = fresh.expires_at;
+        let _ = socket.refreshed.send(Some((fresh, token)));
+        Ok(expires_at)
     }
 
     /// Ends the caller's session; its token (and live sockets) stop working.
