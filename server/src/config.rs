@@ -141,6 +141,9 @@ impl Default for RealtimeConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
+    /// Where blobs live: empty = `data_dir/files` on the local disk; `s3://bucket[/prefix]` =
+    /// an S3-compatible store (AWS, MinIO), with endpoint and credentials from `AWS_*` variables.
+    pub object_store_url: Option<String>,
     /// Largest file accepted by any upload path.
     pub max_upload_bytes: u64,
     /// Hours an unfinished socket upload stays resumable.
@@ -156,6 +159,7 @@ pub struct MediaConfig {
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
+            object_store_url: None,
             max_upload_bytes: 4 * 1024 * 1024 * 1024,
             upload_expiry_hours: 24,
             stream_chunk_bytes: 64 * 1024,
@@ -311,6 +315,19 @@ impl Config {
                 "chat",
                 "max_body_chars must be ≥ 1 and max_participants ≥ 2",
             );
+        }
+        if let Some(url) = self
+            .media
+            .object_store_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            if !url.starts_with("s3://") {
+                return bad(
+                    "media.object_store_url",
+                    "must be empty (local files) or s3://bucket[/prefix]",
+                );
+            }
         }
         if self.media.max_upload_bytes == 0
             || !(1024..=1024 * 1024).contains(&self.media.stream_chunk_bytes)

@@ -21,9 +21,13 @@ use super::MediaError;
 
 #[derive(Clone)]
 pub struct BlobStore {
-    root: PathBuf,
-    store: Arc<LocalFileSystem>,
+    store: Arc<dyn ObjectStore>,
+    /// The local root when the store is the local filesystem (writes are renames there).
+    local_root: Option<PathBuf>,
 }
+
+/// Bytes per part when a finished file is copied to a remote store.
+const PART_BYTES: usize = 8 * 1024 * 1024;
 
 /// An open read of (part of) a blob.
 pub struct BlobRead {
@@ -51,15 +55,42 @@ impl BlobStore {
     pub fn local(root: &Path) -> Result<Self, MediaError> {
         std::fs::create_dir_all(root).map_err(storage)?;
         Ok(Self {
-            root: root.to_path_buf(),
             store: Arc::new(LocalFileSystem::new_with_prefix(root).map_err(storage)?),
+            local_root: Some(root.to_path_buf()),
         })
     }
 
-    /// Moves a finished, fsynced temporary file to `key`. The temporary file must be on the
-    /// same filesystem (the data directory's `tmp/`), so the rename is atomic.
+    /// An S3-compatible store (AWS, MinIO, …) for `url` (`s3://bucket[/prefix]`); endpoint and
+    /// credentials come from the usual `AWS_*` environment variables (`AWS_ENDPOINT`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
+    pub fn s3(url: &str) -> Result<Self, MediaError> {
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_url(url)
+            .build()
+            .map_err(storage)?;
+        let prefix = url
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, prefix)| prefix.trim_matches('/').to_string())
+            .filter(|p| !p.is_empty());
+        let store: Arc<dyn ObjectStore> = match prefix {
+            Some(prefix) => Arc::new(object_store::prefix::PrefixStore::new(store, prefix)),
+            None => Arc::new(store),
+        };
+        Ok(Self {
+            store,
+            local_root: None,
+        })
+    }
+
+    /// Publishes a finished, fsynced temporary file as `key`. Locally the file is renamed
+    /// (the temporary directory is on the same filesystem, so it is atomic); a remote store
+    /// receives a multipart upload that only becomes visible when complete.
     pub async fn put_file(&self, key: &str, file: &Path) -> Result<(), MediaError> {
-        let target = self.root.join(key);
+        let Some(root) = &self.local_root else {
+            return self.upload_file(key, file).await;
+        };
+        let target = root.join(key);
         let file = file.to_path_buf();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let dir = target.parent().expect("keys have directories");
@@ -72,6 +103,29 @@ impl BlobStore {
         .await
         .map_err(storage)?
         .map_err(storage)
+    }
+
+    async fn upload_file(&self, key: &str, file: &Path) -> Result<(), MediaError> {
+        use tokio::io::AsyncReadExt;
+        let upload = self
+            .store
+            .put_multipart(&StorePath::from(key))
+            .await
+            .map_err(storage)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut source = tokio::fs::File::open(file).await?;
+        let mut buffer = vec![0u8; 1024 * 1024];
+        loop {
+            let n = source.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(4).await.map_err(storage)?;
+            writer.write(&buffer[..n]);
+        }
+        writer.finish().await.map_err(storage)?;
+        let _ = tokio::fs::remove_file(file).await;
+        Ok(())
     }
 
     /// Writes small bytes (renditions) through a temporary file in the same way.
@@ -139,9 +193,25 @@ impl BlobStore {
         Ok(out.into())
     }
 
-    /// A local path for tools that need one (ffprobe, ffmpeg).
-    pub fn local_path(&self, key: &str) -> PathBuf {
-        self.root.join(key)
+    /// A local file with the blob's bytes for tools that need a path (ffprobe, ffmpeg): the
+    /// blob itself on the local store, else a copy in `tmp_dir` (then `true`: delete it after).
+    pub async fn local_file(
+        &self,
+        key: &str,
+        tmp_dir: &Path,
+    ) -> Result<(PathBuf, bool), MediaError> {
+        if let Some(root) = &self.local_root {
+            return Ok((root.join(key), false));
+        }
+        use tokio::io::AsyncWriteExt;
+        let path = tmp_dir.join(format!("probe-{}", nanoid::nanoid!(12)));
+        let mut file = tokio::fs::File::create(&path).await?;
+        let mut read = self.read(key, None).await?;
+        while let Some(chunk) = read.stream.next().await {
+            file.write_all(&chunk?).await?;
+        }
+        file.flush().await?;
+        Ok((path, true))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), MediaError> {

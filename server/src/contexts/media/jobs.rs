@@ -188,14 +188,27 @@ impl MediaService {
                 ..Outcome::empty()
             });
         }
-        let path = self.inner.blobs.local_path(&blob_key(&photo.content_hash));
-        let video = match taina_imaging::probe(&path).await {
+        let (path, temporary) = self
+            .inner
+            .blobs
+            .local_file(&blob_key(&photo.content_hash), &self.inner.tmp_dir)
+            .await?;
+        let probed = taina_imaging::probe(&path).await;
+        let poster = match &probed {
+            Ok(_) => Some(taina_imaging::poster(&path).await),
+            Err(_) => None,
+        };
+        if temporary {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        let video = match probed {
             Ok(video) => video,
             Err(e) => return Ok(Outcome::failed(e, ExifInfo::default(), None)),
         };
-        let poster = match taina_imaging::poster(&path).await {
-            Ok(poster) => poster,
-            Err(e) => return Ok(Outcome::failed(e, ExifInfo::default(), None)),
+        let poster = match poster {
+            Some(Ok(poster)) => poster,
+            Some(Err(e)) => return Ok(Outcome::failed(e, ExifInfo::default(), None)),
+            None => return Ok(Outcome::empty()),
         };
         let limits = self.limits();
         let rendered =

@@ -66,7 +66,10 @@ impl MediaService {
         Ok(Self {
             inner: Arc::new(Inner {
                 store: MediaStore::new(db),
-                blobs: BlobStore::local(&files)?,
+                blobs: match config.object_store_url.as_deref().filter(|u| !u.is_empty()) {
+                    Some(url) => BlobStore::s3(url)?,
+                    None => BlobStore::local(&files)?,
+                },
                 auth,
                 bus,
                 config,
