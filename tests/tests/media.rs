@@ -1091,3 +1091,53 @@ async fn an_s3_compatible_store_by_configuration() {
         .unwrap();
     assert!(!listing.contains("photos/blobs/"), "{listing}");
 }
+
+#[tokio::test]
+async fn photo_uploaded_reaches_graphql_subscribers_when_ready() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    let mut request = server.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut next_json = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
+        loop {
+            match tokio::time::timeout(WAIT, socket.next()).await.unwrap() {
+                Some(Ok(Ws::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    socket
+        .send(Ws::text(
+            json!({ "type": "connection_init", "payload": { "token": token } }).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    socket
+        .send(Ws::text(
+            json!({ "id": "p", "type": "subscribe", "payload": { "query": "subscription { photoUploaded { id processingStatus width } }" } })
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = upload(&server, &token, "sub.jpg", jpeg(120, 80, 3))
+        .await
+        .body["photo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let event = next_json(&mut socket).await;
+    assert_eq!(
+        event["payload"]["data"]["photoUploaded"],
+        json!({ "id": id, "processingStatus": "ready", "width": 120 })
+    );
+}
