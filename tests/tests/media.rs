@@ -1105,7 +1105,7 @@ async fn photo_uploaded_reaches_graphql_subscribers_when_ready() {
         "graphql-transport-ws".parse().unwrap(),
     );
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let mut next_json = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
+    let next_json = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
         loop {
             match tokio::time::timeout(WAIT, socket.next()).await.unwrap() {
                 Some(Ok(Ws::Text(text))) => return serde_json::from_str(&text).unwrap(),
