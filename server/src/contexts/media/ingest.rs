@@ -13,6 +13,8 @@ const HEAD_BYTES: usize = 4096;
 
 pub struct Ingest {
     path: PathBuf,
+    /// False until `finish`: a dropped ingest (the client went away) removes its file.
+    finished: bool,
     file: tokio::fs::File,
     hasher: Sha256,
     size: u64,
@@ -36,6 +38,7 @@ impl Ingest {
         let file = tokio::fs::File::create(&path).await?;
         Ok(Self {
             path,
+            finished: false,
             file,
             hasher: Sha256::new(),
             size: 0,
@@ -61,6 +64,7 @@ impl Ingest {
     pub async fn finish(mut self) -> Result<Ingested, MediaError> {
         self.file.flush().await?;
         self.file.sync_all().await?;
+        self.finished = true;
         Ok(Ingested {
             path: self.path.clone(),
             sha256: hex::encode(self.hasher.finalize_reset()),
@@ -71,9 +75,16 @@ impl Ingest {
 
     /// Drops the partial file (a failed or refused upload leaves nothing behind).
     pub async fn abort(self) {
-        let path = self.path.clone();
-        drop(self.file);
-        let _ = tokio::fs::remove_file(path).await;
+        // Dropping does it.
+        drop(self);
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
