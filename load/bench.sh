@@ -53,6 +53,8 @@ mkdir -p "$out"
 if [ "$quick" = "--quick" ]; then
   load connect --connections 200 --rate 500 --json "$out/connect.json"
   load idle --connections 200 --hold 1 --json "$out/idle.json"
+  load connect --connections 100 --rate 500 --mode graphql --json "$out/connect-graphql.json"
+  load connect --connections 100 --rate 500 --mode mux --json "$out/connect-mux.json"
   load fanout --subscribers 200 --rate 50 --duration 2 --json "$out/fanout.json"
   load fanout --subscribers 200 --rate 50 --duration 2 --target floor --floor-url "ws://127.0.0.1:$floor_port/" --json "$out/fanout-floor.json"
   load rooms --users 20 --room-size 5 --rate 2 --duration 2 --json "$out/rooms.json"
@@ -61,7 +63,8 @@ if [ "$quick" = "--quick" ]; then
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 r = {p.stem: json.loads(p.read_text())["results"] for p in out.glob("*.json")}
-assert r["connect"]["failed"] == 0, r["connect"]
+for name in ("connect", "connect-graphql", "connect-mux"):
+    assert r[name]["failed"] == 0, r[name]
 assert r["fanout"]["lost"] == 0, r["fanout"]
 assert r["rooms"]["lost"] == 0, r["rooms"]
 assert r["churn"]["exactly the missed messages, once, in order"] == 100, r["churn"]
@@ -73,6 +76,9 @@ fi
 echo "== idle server"
 grep VmRSS "/proc/$server/status"
 load idle --connections 10000 --hold 3 --json "$out/idle.json"
+for mode in graphql mux; do
+  load idle --connections 2000 --hold 2 --mode "$mode" --json "$out/idle-$mode.json"
+done
 for n in 1000 5000; do
   for round in 1 2; do
     echo "== fanout $n subscribers, as fast as possible (round $round)"

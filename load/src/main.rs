@@ -45,6 +45,9 @@ pub enum Scenario {
     Connect {
         #[arg(long, default_value_t = 500)]
         connections: usize,
+        /// Socket mode: phoenix, graphql or mux.
+        #[arg(long, default_value = "phoenix")]
+        mode: String,
         /// New connections per second.
         #[arg(long, default_value_t = 1000)]
         rate: u32,
@@ -53,6 +56,9 @@ pub enum Scenario {
     Idle {
         #[arg(long, default_value_t = 1000)]
         connections: usize,
+        /// Socket mode: phoenix, graphql or mux.
+        #[arg(long, default_value = "phoenix")]
+        mode: String,
         /// Seconds to hold them before measuring.
         #[arg(long, default_value_t = 3)]
         hold: u64,

@@ -111,3 +111,54 @@ impl Receiver {
         n
     }
 }
+
+/// An open socket in one of the server's three modes, for the connection scenarios.
+pub enum Session {
+    Phoenix(PhoenixClient),
+    Graphql(taina_protocol::client::GraphqlClient),
+    Mux(taina_protocol::client::MuxClient),
+}
+
+impl Session {
+    /// Connects in `mode` (`phoenix`, `graphql` or `mux`) and subscribes to the user's own
+    /// updates: Phoenix and mux join `user:{id}`; GraphQL authenticates with `connection_init`.
+    pub async fn open(
+        mode: &str,
+        url: &str,
+        token: &str,
+        user_topic: &str,
+    ) -> Result<Session, taina_protocol::client::ClientError> {
+        match mode {
+            "graphql" => Ok(Session::Graphql(
+                taina_protocol::client::GraphqlClient::connect(url, token).await?,
+            )),
+            "mux" => {
+                let mut client = taina_protocol::client::MuxClient::connect(url, token).await?;
+                client.join(user_topic, json!({})).await?;
+                Ok(Session::Mux(client))
+            }
+            _ => {
+                let mut client = PhoenixClient::connect(url, &[("token", token)]).await?;
+                client.join(user_topic, json!({})).await?;
+                Ok(Session::Phoenix(client))
+            }
+        }
+    }
+
+    /// A round trip the server must answer: a heartbeat, or `{ me { id } }` for GraphQL.
+    pub async fn round_trip(&mut self) -> bool {
+        match self {
+            Session::Phoenix(client) => client.heartbeat().await.is_ok(),
+            Session::Mux(client) => client.heartbeat().await.is_ok(),
+            Session::Graphql(client) => client.execute("{ me { id } }", json!({})).await.is_ok(),
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = match self {
+            Session::Phoenix(client) => client.close().await,
+            Session::Graphql(client) => client.close().await,
+            Session::Mux(client) => client.close().await,
+        };
+    }
+}

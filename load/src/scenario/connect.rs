@@ -5,13 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use taina_protocol::client::{ClientError, PhoenixClient};
+use taina_protocol::client::ClientError;
+
+use crate::wire::Session;
 
 use super::{progress, Context, Counters};
 use crate::report::Report;
 use crate::stats::{add_latency, histogram};
 
-pub async fn run(ctx: &Context, connections: usize, rate: u32) -> anyhow::Result<Report> {
+pub async fn run(
+    ctx: &Context,
+    connections: usize,
+    mode: &str,
+    rate: u32,
+) -> anyhow::Result<Report> {
     let counters = Arc::new(Counters::default());
     let _progress = progress("connect", counters.clone());
     let url = ctx.seeder.ws_url();
@@ -27,14 +34,10 @@ pub async fn run(ctx: &Context, connections: usize, rate: u32) -> anyhow::Result
             topic.clone(),
             counters.clone(),
         );
+        let mode = mode.to_string();
         tasks.push(tokio::spawn(async move {
             let began = Instant::now();
-            let result = async {
-                let mut client = PhoenixClient::connect(&url, &[("token", &token)]).await?;
-                client.join(&topic, json!({})).await?;
-                Ok::<_, ClientError>(client)
-            }
-            .await;
+            let result = Session::open(&mode, &url, &token, &topic).await;
             match result {
                 Ok(client) => {
                     Counters::add(&counters.done, 1);
@@ -62,7 +65,7 @@ pub async fn run(ctx: &Context, connections: usize, rate: u32) -> anyhow::Result
     let elapsed = started.elapsed();
     let mut report = Report::new(
         "connect",
-        json!({ "connections": connections, "rate": rate }),
+        json!({ "connections": connections, "mode": mode, "rate": rate }),
     );
     report.add("connected", open.len());
     report.add("failed", failures.values().sum::<u64>());
@@ -75,7 +78,7 @@ pub async fn run(ctx: &Context, connections: usize, rate: u32) -> anyhow::Result
     );
     add_latency(&mut report, "setup", &setup);
     for client in open {
-        let _ = client.close().await;
+        client.close().await;
     }
     Ok(report)
 }

@@ -4,20 +4,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::wire::Session;
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
-use taina_protocol::client::PhoenixClient;
 
 use super::{progress, Context, Counters};
 use crate::report::Report;
 
-pub async fn run(ctx: &Context, connections: usize, hold: u64) -> anyhow::Result<Report> {
+pub async fn run(
+    ctx: &Context,
+    connections: usize,
+    mode: &str,
+    hold: u64,
+) -> anyhow::Result<Report> {
     let before = ctx.server_rss();
     let counters = Arc::new(Counters::default());
     let guard = progress("idle", counters.clone());
     let url = ctx.seeder.ws_url();
     let topic = format!("user:{}", ctx.admin.user_id);
-    let clients: Vec<Option<PhoenixClient>> = stream::iter(0..connections)
+    let clients: Vec<Option<Session>> = stream::iter(0..connections)
         .map(|_| {
             let (url, token, topic, counters) = (
                 url.clone(),
@@ -26,12 +31,7 @@ pub async fn run(ctx: &Context, connections: usize, hold: u64) -> anyhow::Result
                 counters.clone(),
             );
             async move {
-                let result = async {
-                    let mut client = PhoenixClient::connect(&url, &[("token", &token)]).await?;
-                    client.join(&topic, json!({})).await?;
-                    Ok::<_, taina_protocol::client::ClientError>(client)
-                }
-                .await;
+                let result = Session::open(mode, &url, &token, &topic).await;
                 match result {
                     Ok(client) => {
                         Counters::add(&counters.done, 1);
@@ -47,12 +47,12 @@ pub async fn run(ctx: &Context, connections: usize, hold: u64) -> anyhow::Result
         .buffer_unordered(64)
         .collect()
         .await;
-    let mut open: Vec<PhoenixClient> = clients.into_iter().flatten().collect();
+    let mut open: Vec<Session> = clients.into_iter().flatten().collect();
     tokio::time::sleep(Duration::from_secs(hold)).await;
     // Keep them alive and check they still answer.
     let mut alive = 0;
     for client in open.iter_mut().take(50) {
-        if client.heartbeat().await.is_ok() {
+        if client.round_trip().await {
             alive += 1;
         }
     }
@@ -60,10 +60,10 @@ pub async fn run(ctx: &Context, connections: usize, hold: u64) -> anyhow::Result
     drop(guard);
     let mut report = Report::new(
         "idle",
-        json!({ "connections": connections, "hold_seconds": hold }),
+        json!({ "connections": connections, "mode": mode, "hold_seconds": hold }),
     );
     report.add("connected", open.len());
-    report.add("heartbeats answered (of 50)", alive);
+    report.add("round trips answered (of 50)", alive);
     if let (Some(before), Some(after)) = (before, after) {
         report.add("server RSS before (MiB)", before as f64 / 1048576.0);
         report.add("server RSS after (MiB)", after as f64 / 1048576.0);
@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, connections: usize, hold: u64) -> anyhow::Result
         report.add("server memory", "not measured (pass --server-pid)");
     }
     for client in open {
-        let _ = client.close().await;
+        client.close().await;
     }
     Ok(report)
 }

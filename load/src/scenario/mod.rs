@@ -18,6 +18,12 @@ use crate::seed::{Account, Seeder};
 use crate::{Cli, Scenario};
 
 pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<Report> {
+    if let Scenario::Connect { mode, .. } | Scenario::Idle { mode, .. } = &scenario {
+        anyhow::ensure!(
+            ["phoenix", "graphql", "mux"].contains(&mode.as_str()),
+            "mode is phoenix, graphql or mux"
+        );
+    }
     let seeder = Seeder::new(&cli.url);
     let admin = seeder.admin(&cli.admin_email, &cli.admin_password).await?;
     let context = Context {
@@ -26,8 +32,16 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<Report> {
         server_pid: cli.server_pid,
     };
     match scenario {
-        Scenario::Connect { connections, rate } => connect::run(&context, connections, rate).await,
-        Scenario::Idle { connections, hold } => idle::run(&context, connections, hold).await,
+        Scenario::Connect {
+            connections,
+            mode,
+            rate,
+        } => connect::run(&context, connections, &mode, rate).await,
+        Scenario::Idle {
+            connections,
+            mode,
+            hold,
+        } => idle::run(&context, connections, &mode, hold).await,
         Scenario::Fanout {
             subscribers,
             rate,
