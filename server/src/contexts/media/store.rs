@@ -154,6 +154,17 @@ pub(super) struct Processed<'a> {
     pub tags: &'a [String],
 }
 
+/// Values per `IN (…)` list: well under SQLite's and PostgreSQL's bind-parameter limits.
+const IN_BATCH: usize = 500;
+
+/// `$first, $first+1, …` for `count` bind parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Clone)]
 pub(super) struct MediaStore {
     db: Db,
@@ -164,19 +175,33 @@ impl MediaStore {
         Self { db }
     }
 
-    async fn tags(&self, file_id: &str) -> Result<Vec<String>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT tag FROM media.file_tags WHERE file_id = $1 ORDER BY tag")
-            .bind(file_id).fetch_all(pool).await)?)
-    }
-
+    /// Tags of all `rows` in one query per batch (not one per photo).
     async fn with_tags(&self, rows: Vec<FileRow>) -> Result<Vec<Photo>> {
-        let mut photos = Vec::with_capacity(rows.len());
-        for row in rows {
-            let tags = self.tags(&row.id).await?;
-            photos.push(row.into_photo(tags));
+        let mut tags: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for batch in rows.chunks(IN_BATCH) {
+            let sql = format!(
+                "SELECT file_id, tag FROM media.file_tags WHERE file_id IN ({}) ORDER BY tag",
+                placeholders(1, batch.len())
+            );
+            let found: Vec<(String, String)> = db_run!(&self.db, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for row in batch {
+                    query = query.bind(row.id.as_str());
+                }
+                query.fetch_all(pool).await
+            })?;
+            for (file_id, tag) in found {
+                tags.entry(file_id).or_default().push(tag);
+            }
         }
-        Ok(photos)
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let own = tags.remove(&row.id).unwrap_or_default();
+                row.into_photo(own)
+            })
+            .collect())
     }
 
     pub async fn file(&self, id: &str) -> Result<Option<Photo>> {
@@ -199,16 +224,26 @@ impl MediaStore {
         community_id: &str,
         hashes: &[String],
     ) -> Result<Vec<String>> {
-        let mut missing = Vec::new();
-        for hash in hashes {
-            let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
-                "SELECT CAST(1 AS BIGINT) FROM media.files WHERE community_id = $1 AND content_hash = $2")
-                .bind(community_id).bind(hash).fetch_optional(pool).await)?;
-            if found.is_none() {
-                missing.push(hash.clone());
-            }
+        let mut present = std::collections::HashSet::new();
+        for batch in hashes.chunks(IN_BATCH) {
+            let sql = format!(
+                "SELECT content_hash FROM media.files WHERE community_id = $1 AND content_hash IN ({})",
+                placeholders(2, batch.len())
+            );
+            let found: Vec<String> = db_run!(&self.db, pool => {
+                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(community_id);
+                for hash in batch {
+                    query = query.bind(hash.as_str());
+                }
+                query.fetch_all(pool).await
+            })?;
+            present.extend(found);
         }
-        Ok(missing)
+        Ok(hashes
+            .iter()
+            .filter(|h| !present.contains(*h))
+            .cloned()
+            .collect())
     }
 
     /// Bytes the community stores plus bytes reserved by open uploads.
