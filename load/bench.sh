@@ -12,7 +12,9 @@ if [ "$profile" = release ]; then
   cargo build --release -q -p taina -p taina-load
   bin=target/release
 else
-  cargo build -q -p taina -p taina-load
+  # The same feature set as `cargo test --workspace` (dev-dependencies included), so after the
+  # test suite this builds only the two binaries instead of recompiling the server.
+  cargo build -q --workspace --bins --tests
   bin=target/debug
 fi
 
