@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Runs taina-load's scenarios against a release Tainá server and the floor broadcast server,
-# interleaved in one run on loopback, and prints each fan-out figure as a ratio to the floor.
+# Runs taina-load's scenarios against Tainá and, interleaved in the same run on loopback,
+# against the peers a user might pick instead: the reference graphql-ws server and a
+# Socket.IO server (npm, load/peers/), plus the floor (the minimal tokio-tungstenite broadcast
+# server in taina-load). Prints every figure as a ratio; JSON results and SVG latency charts
+# are copied to $BENCH_OUT (default /tmp/taina-bench-results).
 # Usage: load/bench.sh [--quick]   (--quick: a few hundred connections, for CI's smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=${1:-}
 
-profile=release
-[ "$quick" = "--quick" ] && profile=dev
-if [ "$profile" = release ]; then
-  cargo build --release -q -p taina -p taina-load
-  bin=target/release
-else
+if [ "$quick" = "--quick" ]; then
   # The same feature set as `cargo test --workspace` (dev-dependencies included), so after the
   # test suite this builds only the two binaries instead of recompiling the server.
   cargo build -q --workspace --bins --tests
   bin=target/debug
+else
+  cargo build --release -q -p taina -p taina-load
+  bin=target/release
 fi
+command -v node >/dev/null || { echo "bench.sh needs Node.js (>= 20) and npm for the peer servers" >&2; exit 1; }
+(cd load/peers && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 work=$(mktemp -d)
 pids=()
@@ -27,11 +30,22 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-floor_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing is listening on port $1; see $work/*.log" >&2
+  exit 1
+}
+port=$(free_port)
+floor_port=$(free_port)
+gql_port=$(free_port)
+sio_port=$(free_port)
 
 # Limits meant for people are lifted for the load generator (it signs up users and opens
-# thousands of sockets from one address).
+# thousands of sockets from a few addresses).
 env -i PATH="$PATH" HOME="$HOME" \
   TAINA_DATA_DIR="$work/data" TAINA_LISTEN="127.0.0.1:$port" TAINA_LOG=warn \
   TAINA_AUTH__SIGNIN_PER_MINUTE=100000 TAINA_AUTH__SIGNUP_PER_MINUTE=100000 \
@@ -42,71 +56,97 @@ env -i PATH="$PATH" HOME="$HOME" \
 server=$!
 pids+=("$server")
 "$bin/taina-load" floor --listen "127.0.0.1:$floor_port" >"$work/floor.log" 2>&1 &
-pids+=("$!")
+floor=$!
+pids+=("$floor")
+node load/peers/graphql-ws-server.mjs "$gql_port" >"$work/graphql-ws.log" 2>&1 &
+gql=$!
+pids+=("$gql")
+node load/peers/socketio-server.mjs "$sio_port" >"$work/socketio.log" 2>&1 &
+sio=$!
+pids+=("$sio")
+for p in "$port" "$floor_port" "$gql_port" "$sio_port"; do wait_for_port "$p"; done
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1
 done
 
-load() { "$bin/taina-load" --url "http://127.0.0.1:$port" --server-pid "$server" "$@"; }
 out="$work/results"
 mkdir -p "$out"
+load() { "$bin/taina-load" --url "http://127.0.0.1:$port" "$@"; }
+# on TARGET SCENARIO ARGS...: the scenario against Tainá (taina, taina-mux, taina-graphql) or a peer.
+on() {
+  local target=$1 scenario=$2
+  shift 2
+  case $target in
+    taina) load "$scenario" --server-pid "$server" "$@" ;;
+    taina-mux) load "$scenario" --server-pid "$server" --mode mux "$@" ;;
+    taina-graphql) load "$scenario" --server-pid "$server" --mode graphql "$@" ;;
+    floor) load "$scenario" --server-pid "$floor" --target floor --peer-url "ws://127.0.0.1:$floor_port/" "$@" ;;
+    graphql-ws) load "$scenario" --server-pid "$gql" --target graphql-ws --peer-url "ws://127.0.0.1:$gql_port/graphql" "$@" ;;
+    socketio) load "$scenario" --server-pid "$sio" --target socketio --peer-url "ws://127.0.0.1:$sio_port" "$@" ;;
+  esac
+}
 
 if [ "$quick" = "--quick" ]; then
   load connect --connections 200 --rate 500 --json "$out/connect.json"
-  load idle --connections 200 --hold 1 --json "$out/idle.json"
   load connect --connections 100 --rate 500 --mode graphql --json "$out/connect-graphql.json"
   load connect --connections 100 --rate 500 --mode mux --json "$out/connect-mux.json"
-  load fanout --subscribers 200 --rate 50 --duration 2 --json "$out/fanout.json"
-  load fanout --subscribers 200 --rate 50 --duration 2 --target floor --floor-url "ws://127.0.0.1:$floor_port/" --json "$out/fanout-floor.json"
-  load rooms --users 20 --room-size 5 --rate 2 --duration 2 --json "$out/rooms.json"
+  for t in taina graphql-ws socketio; do
+    on "$t" idle --connections 200 --hold 1 --json "$out/idle-$t.json"
+  done
+  for t in taina taina-mux floor graphql-ws socketio; do
+    on "$t" fanout --subscribers 200 --rate 50 --duration 2 --json "$out/fanout-$t.json" --chart "$out/fanout-$t.svg"
+  done
+  for t in taina taina-mux taina-graphql graphql-ws socketio; do
+    on "$t" rooms --users 20 --room-size 5 --rate 2 --duration 2 --json "$out/rooms-$t.json"
+  done
   load churn --clients 100 --missed 10 --json "$out/churn.json"
   python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 r = {p.stem: json.loads(p.read_text())["results"] for p in out.glob("*.json")}
 for name in ("connect", "connect-graphql", "connect-mux"):
-    assert r[name]["failed"] == 0, r[name]
-assert r["fanout"]["lost"] == 0, r["fanout"]
-assert r["rooms"]["lost"] == 0, r["rooms"]
+    assert r[name]["failed"] == 0, (name, r[name])
+for name, v in r.items():
+    if name.startswith("idle-"):
+        assert v["connected"] == 200 and v["round trips answered (of 50)"] == 50, (name, v)
+    if name.startswith(("fanout-", "rooms-")):
+        assert v["lost"] == 0 and v["latency samples"] > 0, (name, v)
 assert r["churn"]["exactly the missed messages, once, in order"] == 100, r["churn"]
-print("smoke run: every scenario completed with no loss")
+svg = (out / "fanout-taina.svg").read_text()
+assert svg.startswith("<svg") and "<polyline" in svg, "no latency chart"
+print(f"smoke run: {len(r)} scenario runs on Tainá and its peers completed with no loss")
 PY
   exit 0
 fi
 
-echo "== idle server"
-grep VmRSS "/proc/$server/status"
-load idle --connections 10000 --hold 3 --json "$out/idle.json"
-for mode in graphql mux; do
-  load idle --connections 2000 --hold 2 --mode "$mode" --json "$out/idle-$mode.json"
+echo "== idle: memory per connection"
+for t in taina graphql-ws socketio; do
+  on "$t" idle --connections 10000 --hold 3 --json "$out/idle-$t.json"
+done
+for t in taina-graphql taina-mux; do
+  on "$t" idle --connections 2000 --hold 2 --json "$out/idle-$t.json"
 done
 for n in 1000 5000; do
   for round in 1 2; do
-    echo "== fanout $n subscribers, as fast as possible (round $round)"
-    load fanout --subscribers "$n" --rate 0 --duration 5 --json "$out/fanout-$n-max-taina-$round.json"
-    load fanout --subscribers "$n" --rate 0 --duration 5 --target floor --floor-url "ws://127.0.0.1:$floor_port/" --json "$out/fanout-$n-max-floor-$round.json"
+    for t in taina floor graphql-ws socketio; do
+      echo "== fanout $n subscribers, as fast as possible, $t (round $round)"
+      on "$t" fanout --subscribers "$n" --rate 0 --duration 5 --json "$out/fanout-$n-max-$t-$round.json"
+    done
   done
 done
-echo "== fanout at a fixed 20,000 deliveries per second (1000 subscribers x 20/s)"
-load fanout --subscribers 1000 --rate 20 --duration 10 --json "$out/fanout-fixed-taina.json"
-load fanout --subscribers 1000 --rate 20 --duration 10 --target floor --floor-url "ws://127.0.0.1:$floor_port/" --json "$out/fanout-fixed-floor.json"
-echo "== rooms"
-load rooms --users 1000 --room-size 5 --rate 1 --duration 10 --json "$out/rooms.json"
+for t in taina floor graphql-ws socketio; do
+  echo "== fanout at a fixed 20,000 deliveries per second (1000 subscribers x 20/s), $t"
+  on "$t" fanout --subscribers 1000 --rate 20 --duration 10 --json "$out/fanout-fixed-$t.json" --chart "$out/fanout-fixed-$t.svg"
+done
+for t in taina taina-mux taina-graphql graphql-ws socketio; do
+  echo "== rooms: 1000 users in rooms of 5, 1 message/s each, $t"
+  on "$t" rooms --users 1000 --room-size 5 --rate 1 --duration 10 --json "$out/rooms-$t.json" --chart "$out/rooms-$t.svg"
+done
 echo "== churn"
 load churn --clients 1000 --missed 50 --json "$out/churn.json"
-python3 - "$out" <<'PY'
-import json, sys, pathlib
-out = pathlib.Path(sys.argv[1])
-r = {p.stem: json.loads(p.read_text())["results"] for p in sorted(out.glob("*.json"))}
-print("\n== ratios, Tainá / floor (same run)")
-for n in (1000, 5000):
-    for rnd in (1, 2):
-        t, f = r[f"fanout-{n}-max-taina-{rnd}"], r[f"fanout-{n}-max-floor-{rnd}"]
-        print(f"fanout {n} max, round {rnd}: deliveries/s {t['deliveries per second']:.0f} vs {f['deliveries per second']:.0f} "
-              f"= {t['deliveries per second']/f['deliveries per second']:.2f}x; lost {t['lost']} vs {f['lost']}")
-t, f = r["fanout-fixed-taina"], r["fanout-fixed-floor"]
-print(f"fanout fixed 20k/s: p99 {t['latency p99 ms']:.2f} ms vs {f['latency p99 ms']:.2f} ms = {t['latency p99 ms']/f['latency p99 ms']:.2f}x")
-PY
-cp -r "$out" "${BENCH_OUT:-/tmp/taina-bench-results}"
-echo "JSON results copied to ${BENCH_OUT:-/tmp/taina-bench-results}"
+python3 load/ratios.py "$out"
+dest=${BENCH_OUT:-/tmp/taina-bench-results}
+rm -rf "$dest"
+cp -r "$out" "$dest"
+echo "JSON results and SVG charts copied to $dest"

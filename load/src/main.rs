@@ -3,11 +3,14 @@
 //! writes the same figures as JSON (`--json`). See `docs/performance.md` for the method.
 #![forbid(unsafe_code)]
 
+mod chart;
 mod floor;
 mod report;
 mod scenario;
 mod seed;
+mod socketio;
 mod stats;
+mod target;
 mod wire;
 
 use std::path::PathBuf;
@@ -32,9 +35,16 @@ pub struct Cli {
     /// Where to write the results as JSON.
     #[arg(long, global = true)]
     pub json: Option<PathBuf>,
+    /// Where to draw latency over time as SVG (fanout and rooms).
+    #[arg(long, global = true)]
+    pub chart: Option<PathBuf>,
     /// The server's process id, to read its memory from /proc.
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
+    /// Spread connections over 127.0.0.1..=127.0.0.N (ephemeral ports run out near 28k per
+    /// source address).
+    #[arg(long, global = true, default_value_t = 8)]
+    pub source_addresses: u8,
     #[command(subcommand)]
     pub scenario: Scenario,
 }
@@ -56,9 +66,14 @@ pub enum Scenario {
     Idle {
         #[arg(long, default_value_t = 1000)]
         connections: usize,
-        /// Socket mode: phoenix, graphql or mux.
+        /// Socket mode on Tainá: phoenix, graphql or mux.
         #[arg(long, default_value = "phoenix")]
         mode: String,
+        /// taina, or a peer at --peer-url: graphql-ws, socketio.
+        #[arg(long, default_value = "taina")]
+        target: String,
+        #[arg(long)]
+        peer_url: Option<String>,
         /// Seconds to hold them before measuring.
         #[arg(long, default_value_t = 3)]
         hold: u64,
@@ -72,11 +87,17 @@ pub enum Scenario {
         rate: u32,
         #[arg(long, default_value_t = 5)]
         duration: u64,
-        /// `taina` (Phoenix `system:alerts`), or `floor` (the minimal broadcast server at --floor-url).
+        /// `taina` (`system:alerts`), or a peer at --peer-url: `floor` (the minimal
+        /// broadcast server), `graphql-ws` (the reference server), `socketio`.
         #[arg(long, default_value = "taina")]
         target: String,
-        #[arg(long, default_value = "ws://127.0.0.1:4100/")]
-        floor_url: String,
+        /// Socket mode on Tainá: phoenix or mux.
+        #[arg(long, default_value = "phoenix")]
+        mode: String,
+        /// The peer's URL: `ws://127.0.0.1:4100/` (floor), `ws://127.0.0.1:4200/graphql`
+        /// (graphql-ws), `ws://127.0.0.1:4300` (Socket.IO).
+        #[arg(long)]
+        peer_url: Option<String>,
     },
     /// Chat-like: users in conversations of K members, each sending at a rate.
     Rooms {
@@ -89,6 +110,14 @@ pub enum Scenario {
         rate: f64,
         #[arg(long, default_value_t = 5)]
         duration: u64,
+        /// `taina` (conversations), or a peer at --peer-url: `graphql-ws`, `socketio`.
+        #[arg(long, default_value = "taina")]
+        target: String,
+        /// Socket mode on Tainá: phoenix, graphql or mux.
+        #[arg(long, default_value = "phoenix")]
+        mode: String,
+        #[arg(long)]
+        peer_url: Option<String>,
     },
     /// A reconnect storm: M clients drop together and rejoin with `since`; every missed
     /// message must arrive exactly once.
@@ -114,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
         "load is only ever aimed at loopback: {} is not",
         cli.url
     );
-    let report = match cli.scenario.clone() {
+    let (report, timeline) = match cli.scenario.clone() {
         Scenario::Floor { listen } => return floor::serve(&listen).await,
         scenario => scenario::run(&cli, scenario).await?,
     };
@@ -122,6 +151,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(path) = &cli.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report.to_json())?)?;
         println!("results written to {}", path.display());
+    }
+    if let (Some(path), Some(timeline)) = (&cli.chart, timeline) {
+        let title = format!("{} {}", report.scenario, report.params);
+        timeline.write_svg(path, &title)?;
+        println!("latency chart written to {}", path.display());
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
-use taina_protocol::client::{ClientError, Incoming, PhoenixClient, Reply};
+use taina_protocol::client::{ClientError, ConnectOptions, Incoming, PhoenixClient, Reply};
 use taina_protocol::close;
 use taina_protocol::phoenix::{
     decode_client_binary, decode_text, encode_server_broadcast, encode_server_push,
@@ -31,6 +31,7 @@ struct Seen {
     offered_protocols: Vec<String>,
     tokens: Vec<String>,
     client_closes: Vec<u16>,
+    peers: Vec<std::net::SocketAddr>,
 }
 
 type Shared = Arc<Mutex<Seen>>;
@@ -42,7 +43,8 @@ async fn start_server() -> (String, Shared) {
     let seen = Shared::default();
     let accept_seen = seen.clone();
     tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
+        while let Ok((tcp, peer)) = listener.accept().await {
+            accept_seen.lock().unwrap().peers.push(peer);
             tokio::spawn(serve(tcp, accept_seen.clone()));
         }
     });
@@ -271,6 +273,25 @@ async fn connect_sends_params_first_and_vsn_last() {
         ["token=a%20b%26c&user_id=1&vsn=2.0.0"]
     );
     assert!(seen.lock().unwrap().offered_protocols.is_empty());
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn connections_can_come_from_a_chosen_loopback_address() {
+    let (url, seen) = start_server().await;
+    let from = std::net::IpAddr::from([127, 0, 0, 7]);
+    let mut client = PhoenixClient::connect_with(&url, &[], &ConnectOptions::from_address(from))
+        .await
+        .unwrap();
+    client.heartbeat().await.unwrap();
+    assert_eq!(seen.lock().unwrap().peers[0].ip(), from);
+    client.close().await.unwrap();
+    // Without options the kernel picks 127.0.0.1.
+    let client = PhoenixClient::connect(&url, &[]).await.unwrap();
+    assert_eq!(
+        seen.lock().unwrap().peers[1].ip(),
+        std::net::IpAddr::from([127, 0, 0, 1])
+    );
     client.close().await.unwrap();
 }
 

@@ -17,18 +17,19 @@ use crate::stats::{add_latency, histogram};
 const TOPIC: &str = "system:alerts";
 
 pub async fn run(ctx: &Context, clients: usize, missed: usize) -> anyhow::Result<Report> {
-    let url = ctx.seeder.ws_url();
-    let token = ctx.admin.token.clone();
+    let url = ctx.ws_url.clone();
+    let token = ctx.admin()?.token.clone();
     let counters = Arc::new(Counters::default());
     let guard = progress("churn", counters.clone());
     let mut publisher = PhoenixClient::connect(&url, &[("token", &token)]).await?;
     publisher.join(TOPIC, json!({})).await?;
 
     let joined: Vec<anyhow::Result<PhoenixClient>> = stream::iter(0..clients)
-        .map(|_| {
-            let (url, token) = (url.clone(), token.clone());
+        .map(|i| {
+            let (url, token, source) = (url.clone(), token.clone(), ctx.source(i));
             async move {
-                let mut client = PhoenixClient::connect(&url, &[("token", &token)]).await?;
+                let mut client =
+                    PhoenixClient::connect_with(&url, &[("token", &token)], &source).await?;
                 client.join(TOPIC, json!({})).await?;
                 Ok(client)
             }
@@ -52,12 +53,18 @@ pub async fn run(ctx: &Context, clients: usize, missed: usize) -> anyhow::Result
 
     let storm_started = Instant::now();
     let results: Vec<anyhow::Result<(Duration, bool, Vec<u64>)>> = stream::iter(0..clients)
-        .map(|_| {
-            let (url, token, since, counters) =
-                (url.clone(), token.clone(), since.clone(), counters.clone());
+        .map(|i| {
+            let (url, token, since, counters, source) = (
+                url.clone(),
+                token.clone(),
+                since.clone(),
+                counters.clone(),
+                ctx.source(i),
+            );
             async move {
                 let began = Instant::now();
-                let mut client = PhoenixClient::connect(&url, &[("token", &token)]).await?;
+                let mut client =
+                    PhoenixClient::connect_with(&url, &[("token", &token)], &source).await?;
                 let reply = client.join(TOPIC, json!({ "since": since })).await?;
                 let rejoin = began.elapsed();
                 let recovered = reply["recovered"] == Value::Bool(true);

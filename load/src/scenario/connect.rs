@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use taina_protocol::client::ClientError;
 
+use crate::target::{Mode, Target};
 use crate::wire::Session;
 
 use super::{progress, Context, Counters};
@@ -16,28 +17,29 @@ use crate::stats::{add_latency, histogram};
 pub async fn run(
     ctx: &Context,
     connections: usize,
-    mode: &str,
+    mode: Mode,
     rate: u32,
 ) -> anyhow::Result<Report> {
     let counters = Arc::new(Counters::default());
     let _progress = progress("connect", counters.clone());
-    let url = ctx.seeder.ws_url();
-    let topic = format!("user:{}", ctx.admin.user_id);
+    let url = ctx.ws_url.clone();
+    let admin = ctx.admin()?;
+    let topic = format!("user:{}", admin.user_id);
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
+    for i in 0..connections {
         ticker.tick().await;
-        let (url, token, topic, counters) = (
+        let (url, token, topic, counters, source) = (
             url.clone(),
-            ctx.admin.token.clone(),
+            admin.token.clone(),
             topic.clone(),
             counters.clone(),
+            ctx.source(i),
         );
-        let mode = mode.to_string();
         tasks.push(tokio::spawn(async move {
             let began = Instant::now();
-            let result = Session::open(&mode, &url, &token, &topic).await;
+            let result = Session::open(mode, &url, &token, &topic, &source).await;
             match result {
                 Ok(client) => {
                     Counters::add(&counters.done, 1);
@@ -65,7 +67,7 @@ pub async fn run(
     let elapsed = started.elapsed();
     let mut report = Report::new(
         "connect",
-        json!({ "connections": connections, "mode": mode, "rate": rate }),
+        json!({ "connections": connections, "mode": Target::Taina(mode).to_string(), "rate": rate }),
     );
     report.add("connected", open.len());
     report.add("failed", failures.values().sum::<u64>());

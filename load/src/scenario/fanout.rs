@@ -1,6 +1,6 @@
 //! `fanout`: N subscribers on one topic and one publisher, at a fixed rate or as fast as the
-//! server takes; delivered messages per second, latency (one process, one clock) and loss.
-//! Against Tainá (`system:alerts`) or the floor broadcast server, in the same shape.
+//! target takes; delivered messages per second, latency (one process, one clock) and loss.
+//! On Tainá the topic is `system:alerts` (Phoenix or mux); the peers get the same shape.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,66 +9,70 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::{progress, Context, Counters};
+use crate::chart::Timeline;
 use crate::report::Report;
 use crate::stats::{add_latency, histogram, now_us};
-use crate::wire::{Receiver, Stamp};
+use crate::target::{Mode, Target};
+use crate::wire::{Link, Stamp};
 
 /// The publication that tells receivers the run is over.
 const END: u64 = u64::MAX;
-
-async fn open(ctx: &Context, target: &str, floor_url: &str) -> anyhow::Result<Receiver> {
-    match target {
-        "floor" => Receiver::raw(floor_url).await,
-        _ => Receiver::phoenix(&ctx.seeder.ws_url(), &ctx.admin.token, "system:alerts").await,
-    }
-}
+/// The topic (room) every subscriber is on.
+const TOPIC: &str = "system:alerts";
 
 pub async fn run(
     ctx: &Context,
+    target: &Target,
     subscribers: usize,
     rate: u32,
     duration: u64,
-    target: &str,
-    floor_url: &str,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, Timeline)> {
     anyhow::ensure!(
-        target == "taina" || target == "floor",
-        "target is taina or floor"
-    );
-    anyhow::ensure!(
-        floor_url.starts_with("ws://127."),
-        "the floor must be on loopback"
+        *target != Target::Taina(Mode::Graphql),
+        "fanout over GraphQL: Tainá's GraphQL subscriptions are per conversation (measure them with rooms)"
     );
     let counters = Arc::new(Counters::default());
     let guard = progress("fanout", counters.clone());
-    let receivers: Vec<anyhow::Result<Receiver>> = stream::iter(0..subscribers)
-        .map(|_| open(ctx, target, floor_url))
+    let token = ctx.admin_token();
+    let receivers: Vec<anyhow::Result<Link>> = stream::iter(0..subscribers)
+        .map(|i| async move { Link::open(target, &ctx.ws_url, token, TOPIC, &ctx.source(i)).await })
         .buffer_unordered(64)
         .collect()
         .await;
-    let receivers: Vec<Receiver> = receivers.into_iter().collect::<anyhow::Result<_>>()?;
+    let receivers: Vec<Link> = receivers.into_iter().collect::<anyhow::Result<_>>()?;
+    // Subscriptions that a server acknowledges asynchronously get a moment to settle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
     let mut tasks = Vec::with_capacity(receivers.len());
     for mut receiver in receivers {
         let counters = counters.clone();
         tasks.push(tokio::spawn(async move {
             let mut latency = histogram();
+            let mut timeline = Timeline::default();
             let mut received = 0u64;
             let mut last_at = Instant::now();
-            while let Some(stamp) = receiver.next(Duration::from_secs(duration + 10)).await {
+            while let Some(body) = receiver.next(Duration::from_secs(duration + 10)).await {
+                let Some(stamp) = Stamp::decode(&body) else {
+                    continue;
+                };
                 if stamp.n == END {
                     break;
                 }
                 received += 1;
                 last_at = Instant::now();
-                let _ = latency.record(now_us().saturating_sub(stamp.t).max(1));
+                let took = now_us().saturating_sub(stamp.t).max(1);
+                let _ = latency.record(took);
+                timeline.record(started, took);
                 Counters::add(&counters.messages, 1);
             }
-            (latency, received, last_at)
+            receiver.close().await;
+            (latency, timeline, received, last_at)
         }));
     }
-    let mut publisher = open(ctx, target, floor_url).await?;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(duration);
+    let mut publisher =
+        Link::open(target, &ctx.ws_url, token, TOPIC, &ctx.source(subscribers)).await?;
+    let publishing = Instant::now();
+    let deadline = publishing + Duration::from_secs(duration);
     let mut sent = 0u64;
     let mut ticker =
         (rate > 0).then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64)));
@@ -80,33 +84,41 @@ pub async fn run(
             tokio::task::yield_now().await;
         }
         publisher
-            .publish(Stamp {
-                n: sent,
-                t: now_us(),
-            })
+            .publish(
+                &Stamp {
+                    n: sent,
+                    t: now_us(),
+                }
+                .encode(),
+            )
             .await?;
         sent += 1;
         publisher.drain().await;
     }
-    let publish_time = started.elapsed();
+    let publish_time = publishing.elapsed();
     // Let the last publications arrive, then tell everyone to stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    publisher.publish(Stamp { n: END, t: 0 }).await?;
+    publisher.publish(&Stamp { n: END, t: 0 }.encode()).await?;
     let mut latency = histogram();
+    let mut timeline = Timeline::default();
     let mut delivered = 0u64;
-    let mut last_receipt = started;
+    let mut last_receipt = publishing;
     for task in tasks {
-        let (h, n, last) = task.await?;
+        let (h, t, n, last) = task.await?;
         latency.add(&h)?;
+        timeline.merge(t);
         delivered += n;
         last_receipt = last_receipt.max(last);
     }
+    publisher.close().await;
     drop(guard);
+    // The publisher is subscribed too (it must be, on some targets, to publish at all), but
+    // only the receivers' deliveries count.
     let expected = sent * subscribers as u64;
-    let window = last_receipt.duration_since(started).max(publish_time);
+    let window = last_receipt.duration_since(publishing).max(publish_time);
     let mut report = Report::new(
         "fanout",
-        json!({ "target": target, "subscribers": subscribers, "rate": rate, "duration": duration }),
+        json!({ "target": target.to_string(), "subscribers": subscribers, "rate": rate, "duration": duration }),
     );
     report.add("published", sent);
     report.add(
@@ -120,5 +132,5 @@ pub async fn run(
         delivered as f64 / window.as_secs_f64(),
     );
     add_latency(&mut report, "latency", &latency);
-    Ok(report)
+    Ok((report, timeline))
 }

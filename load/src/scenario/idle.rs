@@ -1,41 +1,79 @@
-//! `idle`: hold N authenticated connections, each joined to its user topic; the server's
-//! memory per connection (from /proc when `--server-pid` is given).
+//! `idle`: hold N connections, each subscribed to a topic of its own (on Tainá: authenticated
+//! and joined to its user topic); the server's memory per connection, from /proc when
+//! `--server-pid` is given. Peers get the same: a room each (the floor has no rooms).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::wire::Session;
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::{progress, Context, Counters};
 use crate::report::Report;
+use crate::stats::now_us;
+use crate::target::Target;
+use crate::wire::{Link, Session, Stamp};
+
+/// An idle socket on any target.
+enum Held {
+    Taina(Session),
+    Peer(Link),
+}
+
+impl Held {
+    /// A round trip the server must answer.
+    async fn round_trip(&mut self) -> bool {
+        match self {
+            Held::Taina(session) => session.round_trip().await,
+            // Publish to its own room and wait for it to come back.
+            Held::Peer(link) => {
+                let body = Stamp { n: 0, t: now_us() }.encode();
+                link.publish(&body).await.is_ok()
+                    && link.next(Duration::from_secs(10)).await.is_some()
+            }
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Held::Taina(session) => session.close().await,
+            Held::Peer(link) => link.close().await,
+        }
+    }
+}
+
+async fn hold(ctx: &Context, target: &Target, i: usize) -> anyhow::Result<Held> {
+    Ok(match target {
+        Target::Taina(mode) => {
+            let admin = ctx.admin()?;
+            let topic = format!("user:{}", admin.user_id);
+            Held::Taina(
+                Session::open(*mode, &ctx.ws_url, &admin.token, &topic, &ctx.source(i)).await?,
+            )
+        }
+        peer => Held::Peer(
+            Link::open(peer, &ctx.ws_url, "", &format!("idle-{i}"), &ctx.source(i)).await?,
+        ),
+    })
+}
 
 pub async fn run(
     ctx: &Context,
+    target: &Target,
     connections: usize,
-    mode: &str,
-    hold: u64,
+    hold_seconds: u64,
 ) -> anyhow::Result<Report> {
     let before = ctx.server_rss();
     let counters = Arc::new(Counters::default());
     let guard = progress("idle", counters.clone());
-    let url = ctx.seeder.ws_url();
-    let topic = format!("user:{}", ctx.admin.user_id);
-    let clients: Vec<Option<Session>> = stream::iter(0..connections)
-        .map(|_| {
-            let (url, token, topic, counters) = (
-                url.clone(),
-                ctx.admin.token.clone(),
-                topic.clone(),
-                counters.clone(),
-            );
+    let held: Vec<Option<Held>> = stream::iter(0..connections)
+        .map(|i| {
+            let counters = counters.clone();
             async move {
-                let result = Session::open(mode, &url, &token, &topic).await;
-                match result {
-                    Ok(client) => {
+                match hold(ctx, target, i).await {
+                    Ok(held) => {
                         Counters::add(&counters.done, 1);
-                        Some(client)
+                        Some(held)
                     }
                     Err(_) => {
                         Counters::add(&counters.failed, 1);
@@ -47,12 +85,12 @@ pub async fn run(
         .buffer_unordered(64)
         .collect()
         .await;
-    let mut open: Vec<Session> = clients.into_iter().flatten().collect();
-    tokio::time::sleep(Duration::from_secs(hold)).await;
+    let mut open: Vec<Held> = held.into_iter().flatten().collect();
+    tokio::time::sleep(Duration::from_secs(hold_seconds)).await;
     // Keep them alive and check they still answer.
     let mut alive = 0;
-    for client in open.iter_mut().take(50) {
-        if client.round_trip().await {
+    for held in open.iter_mut().take(50) {
+        if held.round_trip().await {
             alive += 1;
         }
     }
@@ -60,7 +98,7 @@ pub async fn run(
     drop(guard);
     let mut report = Report::new(
         "idle",
-        json!({ "connections": connections, "mode": mode, "hold_seconds": hold }),
+        json!({ "connections": connections, "target": target.to_string(), "hold_seconds": hold_seconds }),
     );
     report.add("connected", open.len());
     report.add("round trips answered (of 50)", alive);
@@ -72,8 +110,8 @@ pub async fn run(
     } else {
         report.add("server memory", "not measured (pass --server-pid)");
     }
-    for client in open {
-        client.close().await;
+    for held in open {
+        held.close().await;
     }
     Ok(report)
 }

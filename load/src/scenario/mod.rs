@@ -7,66 +7,138 @@ mod fanout;
 mod idle;
 mod rooms;
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use taina_protocol::client::ConnectOptions;
 
+use crate::chart::Timeline;
 use crate::report::Report;
 use crate::seed::{Account, Seeder};
+use crate::target::{Mode, Target};
 use crate::{Cli, Scenario};
 
-pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<Report> {
-    if let Scenario::Connect { mode, .. } | Scenario::Idle { mode, .. } = &scenario {
-        anyhow::ensure!(
-            ["phoenix", "graphql", "mux"].contains(&mode.as_str()),
-            "mode is phoenix, graphql or mux"
-        );
-    }
+/// Runs `scenario`; fanout and rooms also return their latency timeline for the chart.
+pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Option<Timeline>)> {
+    let target = match &scenario {
+        Scenario::Fanout {
+            target,
+            mode,
+            peer_url,
+            ..
+        }
+        | Scenario::Rooms {
+            target,
+            mode,
+            peer_url,
+            ..
+        }
+        | Scenario::Idle {
+            target,
+            mode,
+            peer_url,
+            ..
+        } => Target::parse(target, mode, peer_url.as_deref())?,
+        Scenario::Connect { mode, .. } => Target::Taina(Mode::parse(mode)?),
+        _ => Target::Taina(Mode::Phoenix),
+    };
+    anyhow::ensure!(
+        (1..=250).contains(&cli.source_addresses),
+        "--source-addresses is between 1 and 250"
+    );
     let seeder = Seeder::new(&cli.url);
-    let admin = seeder.admin(&cli.admin_email, &cli.admin_password).await?;
+    // Only Tainá needs accounts; the peers are open.
+    let admin = match target {
+        Target::Taina(_) => Some(seeder.admin(&cli.admin_email, &cli.admin_password).await?),
+        _ => None,
+    };
+    let ws_url = match &target {
+        Target::Taina(_) => seeder.ws_url(),
+        Target::Floor(url) | Target::GraphqlWs(url) | Target::SocketIo(url) => url.clone(),
+    };
     let context = Context {
         seeder,
         admin,
+        ws_url,
         server_pid: cli.server_pid,
+        source_addresses: cli.source_addresses,
     };
+    let no_chart = |report| Ok((report, None));
     match scenario {
         Scenario::Connect {
-            connections,
-            mode,
-            rate,
-        } => connect::run(&context, connections, &mode, rate).await,
+            connections, rate, ..
+        } => {
+            let Target::Taina(mode) = target else {
+                unreachable!("connect is Tainá only")
+            };
+            no_chart(connect::run(&context, connections, mode, rate).await?)
+        }
         Scenario::Idle {
-            connections,
-            mode,
-            hold,
-        } => idle::run(&context, connections, &mode, hold).await,
+            connections, hold, ..
+        } => no_chart(idle::run(&context, &target, connections, hold).await?),
         Scenario::Fanout {
             subscribers,
             rate,
             duration,
-            target,
-            floor_url,
-        } => fanout::run(&context, subscribers, rate, duration, &target, &floor_url).await,
+            ..
+        } => {
+            let (report, timeline) =
+                fanout::run(&context, &target, subscribers, rate, duration).await?;
+            Ok((report, Some(timeline)))
+        }
         Scenario::Rooms {
             users,
             room_size,
             rate,
             duration,
-        } => rooms::run(&context, users, room_size, rate, duration).await,
-        Scenario::Churn { clients, missed } => churn::run(&context, clients, missed).await,
+            ..
+        } => {
+            let (report, timeline) =
+                rooms::run(&context, &target, users, room_size, rate, duration).await?;
+            Ok((report, Some(timeline)))
+        }
+        Scenario::Churn { clients, missed } => {
+            no_chart(churn::run(&context, clients, missed).await?)
+        }
         Scenario::Floor { .. } => unreachable!("handled by main"),
     }
 }
 
 pub struct Context {
     pub seeder: Seeder,
-    pub admin: Account,
+    admin: Option<Account>,
+    /// Where the sockets go: Tainá's `/socket/websocket`, or the peer's URL.
+    pub ws_url: String,
     pub server_pid: Option<u32>,
+    source_addresses: u8,
 }
 
 impl Context {
+    /// The signed-in admin (Tainá targets only).
+    pub fn admin(&self) -> anyhow::Result<&Account> {
+        self.admin
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("this scenario needs Tainá accounts"))
+    }
+
+    /// The admin's token, or nothing for peers.
+    pub fn admin_token(&self) -> &str {
+        self.admin
+            .as_ref()
+            .map(|a| a.token.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Connection `i` comes from 127.0.0.(1 + i mod N): ephemeral ports run out near 28k per
+    /// source address, and TIME_WAIT from earlier runs counts against them.
+    pub fn source(&self, i: usize) -> ConnectOptions {
+        let last = 1 + (i % self.source_addresses as usize) as u8;
+        ConnectOptions::from_address(IpAddr::from([127, 0, 0, last]))
+    }
+
     /// The server's resident memory in bytes, when its pid was given.
     pub fn server_rss(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.server_pid?)).ok()?;

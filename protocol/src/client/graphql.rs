@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::session::{closed_error, Inbound, Mode, Session};
-use super::{handshake, ClientError, DEFAULT_REPLY_TIMEOUT, GRAPHQL_PROTOCOL};
+use super::{handshake, ClientError, ConnectOptions, DEFAULT_REPLY_TIMEOUT, GRAPHQL_PROTOCOL};
 
 /// Prefix of the operation ids `execute` generates.
 const EXECUTE_ID_PREFIX: &str = "execute-";
@@ -290,8 +290,27 @@ impl GraphqlClient {
         token: &str,
         ack_timeout: Duration,
     ) -> Result<Self, ClientError> {
+        Self::open(url, token, ack_timeout, &ConnectOptions::default()).await
+    }
+
+    /// [`GraphqlClient::connect`] with [`ConnectOptions`] (e.g. a source address).
+    pub async fn connect_with(
+        url: &str,
+        token: &str,
+        options: &ConnectOptions,
+    ) -> Result<Self, ClientError> {
+        Self::open(url, token, DEFAULT_REPLY_TIMEOUT, options).await
+    }
+
+    async fn open(
+        url: &str,
+        token: &str,
+        ack_timeout: Duration,
+        options: &ConnectOptions,
+    ) -> Result<Self, ClientError> {
         let request = handshake::graphql_request(url)?;
-        let mut session = Session::open(request, Mode::Graphql, Some(GRAPHQL_PROTOCOL)).await?;
+        let mut session =
+            Session::open(request, Mode::Graphql, Some(GRAPHQL_PROTOCOL), options).await?;
         session.graphql_init(Some(token), ack_timeout).await?;
         Ok(GraphqlClient { session })
     }

@@ -19,6 +19,7 @@ mod graphql;
 mod handshake;
 mod incoming;
 mod mux;
+mod options;
 mod reply;
 mod session;
 
@@ -31,6 +32,7 @@ pub use error::ClientError;
 pub use graphql::{GraphqlClient, GraphqlEvent};
 pub use incoming::Incoming;
 pub use mux::MuxClient;
+pub use options::ConnectOptions;
 pub use reply::Reply;
 
 use crate::phoenix::Message;
@@ -71,8 +73,17 @@ impl PhoenixClient {
     /// appending `?<params>&vsn=2.0.0` with the params URL-encoded, params
     /// first and `vsn` last, as the JS client does.
     pub async fn connect(url: &str, params: &[(&str, &str)]) -> Result<Self, ClientError> {
+        Self::connect_with(url, params, &ConnectOptions::default()).await
+    }
+
+    /// [`PhoenixClient::connect`] with [`ConnectOptions`] (e.g. a source address).
+    pub async fn connect_with(
+        url: &str,
+        params: &[(&str, &str)],
+        options: &ConnectOptions,
+    ) -> Result<Self, ClientError> {
         let request = handshake::request(url, params, None)?;
-        let session = Session::open(request, Mode::Phoenix, None).await?;
+        let session = Session::open(request, Mode::Phoenix, None, options).await?;
         Ok(PhoenixClient { session })
     }
 
@@ -81,7 +92,8 @@ impl PhoenixClient {
     /// (standard alphabet, `=` padding stripped).
     pub async fn connect_with_auth_token(url: &str, token: &str) -> Result<Self, ClientError> {
         let request = handshake::request(url, &[], Some(token))?;
-        let session = Session::open(request, Mode::Phoenix, None).await?;
+        let session =
+            Session::open(request, Mode::Phoenix, None, &ConnectOptions::default()).await?;
         Ok(PhoenixClient { session })
     }
 

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::session::{Inbound, Mode, Session};
-use super::{handshake, ClientError, GraphqlEvent, Incoming, Reply, MUX_PROTOCOL};
+use super::{handshake, ClientError, ConnectOptions, GraphqlEvent, Incoming, Reply, MUX_PROTOCOL};
 use crate::envelope::Envelope;
 use crate::phoenix::Message;
 
@@ -47,19 +47,32 @@ impl MuxClient {
     /// Phoenix works at once and [`MuxClient::graphql_init`] needs no token.
     /// A server that does not answer `taina.v1` is a [`ClientError::Handshake`].
     pub async fn connect(url: &str, token: &str) -> Result<Self, ClientError> {
-        Self::open(url, Some(token)).await
+        Self::open(url, Some(token), &ConnectOptions::default()).await
+    }
+
+    /// [`MuxClient::connect`] with [`ConnectOptions`] (e.g. a source address).
+    pub async fn connect_with(
+        url: &str,
+        token: &str,
+        options: &ConnectOptions,
+    ) -> Result<Self, ClientError> {
+        Self::open(url, Some(token), options).await
     }
 
     /// Connects offering `taina.v1` without a token: the socket authenticates
     /// with [`MuxClient::graphql_init`] and a token, and until then the server
     /// refuses Phoenix joins.
     pub async fn connect_without_token(url: &str) -> Result<Self, ClientError> {
-        Self::open(url, None).await
+        Self::open(url, None, &ConnectOptions::default()).await
     }
 
-    async fn open(url: &str, token: Option<&str>) -> Result<Self, ClientError> {
+    async fn open(
+        url: &str,
+        token: Option<&str>,
+        options: &ConnectOptions,
+    ) -> Result<Self, ClientError> {
         let request = handshake::mux_request(url, token)?;
-        let session = Session::open(request, Mode::Mux, Some(MUX_PROTOCOL)).await?;
+        let session = Session::open(request, Mode::Mux, Some(MUX_PROTOCOL), options).await?;
         Ok(MuxClient { session })
     }
 

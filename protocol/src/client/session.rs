@@ -26,6 +26,7 @@ use tokio_tungstenite::tungstenite::{
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::graphql::{self, ServerMessage};
+use super::options::{self, ConnectOptions};
 use super::{handshake, ClientError, GraphqlEvent, DEFAULT_REPLY_TIMEOUT};
 use crate::envelope::{self, Envelope};
 use crate::phoenix::{decode_server_binary, decode_text, Message};
@@ -112,10 +113,23 @@ impl Session {
         request: Request,
         mode: Mode,
         expected: Option<&str>,
+        options: &ConnectOptions,
     ) -> Result<Self, ClientError> {
-        let (socket, response) = tokio_tungstenite::connect_async_with_config(request, None, true)
-            .await
-            .map_err(handshake::classify)?;
+        let connected = match options.local_address {
+            None => tokio_tungstenite::connect_async_with_config(request, None, true).await,
+            Some(local) => match options::connect_from(&request, local).await {
+                Ok(stream) => {
+                    tokio_tungstenite::client_async_with_config(
+                        request,
+                        MaybeTlsStream::Plain(stream),
+                        None,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let (socket, response) = connected.map_err(handshake::classify)?;
         let protocol = response
             .headers()
             .get("Sec-WebSocket-Protocol")
