@@ -45,16 +45,28 @@ gql_port=$(free_port)
 sio_port=$(free_port)
 
 # Limits meant for people are lifted for the load generator (it signs up users and opens
-# thousands of sockets from a few addresses).
-env -i PATH="$PATH" HOME="$HOME" \
-  TAINA_DATA_DIR="$work/data" TAINA_LISTEN="127.0.0.1:$port" TAINA_LOG=warn \
-  TAINA_AUTH__SIGNIN_PER_MINUTE=100000 TAINA_AUTH__SIGNUP_PER_MINUTE=100000 \
-  TAINA_REALTIME__MAX_CONNECTIONS_PER_USER=50000 TAINA_REALTIME__MAX_CONNECTIONS_PER_ADDRESS=50000 \
-  TAINA_REALTIME__MESSAGES_PER_SECOND=1000000 TAINA_REALTIME__MESSAGE_BURST=1000000 \
-  TAINA_REALTIME__MAX_CHANNELS_PER_SOCKET=100 \
-  "$bin/taina" serve >"$work/server.log" 2>&1 &
-server=$!
-pids+=("$server")
+# thousands of sockets from a few addresses). Each call starts a fresh server with its own data
+# directory, so memory is measured from a clean start.
+server=
+start_taina() {
+  [ -n "$server" ] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+  env -i PATH="$PATH" HOME="$HOME" \
+    TAINA_DATA_DIR="$work/data-$1" TAINA_LISTEN="127.0.0.1:$port" TAINA_LOG=warn \
+    TAINA_AUTH__SIGNIN_PER_MINUTE=100000 TAINA_AUTH__SIGNUP_PER_MINUTE=100000 \
+    TAINA_REALTIME__MAX_CONNECTIONS_PER_USER=50000 TAINA_REALTIME__MAX_CONNECTIONS_PER_ADDRESS=50000 \
+    TAINA_REALTIME__MESSAGES_PER_SECOND=1000000 TAINA_REALTIME__MESSAGE_BURST=1000000 \
+    TAINA_REALTIME__MAX_CHANNELS_PER_SOCKET=100 \
+    "$bin/taina" serve >"$work/server-$1.log" 2>&1 &
+  server=$!
+  pids+=("$server")
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "Tainá did not become ready; see $work/server-$1.log" >&2
+  exit 1
+}
+start_taina main
 "$bin/taina-load" floor --listen "127.0.0.1:$floor_port" >"$work/floor.log" 2>&1 &
 floor=$!
 pids+=("$floor")
@@ -64,11 +76,7 @@ pids+=("$gql")
 node load/peers/socketio-server.mjs "$sio_port" >"$work/socketio.log" 2>&1 &
 sio=$!
 pids+=("$sio")
-for p in "$port" "$floor_port" "$gql_port" "$sio_port"; do wait_for_port "$p"; done
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-  sleep 0.1
-done
+for p in "$floor_port" "$gql_port" "$sio_port"; do wait_for_port "$p"; done
 
 out="$work/results"
 mkdir -p "$out"
@@ -101,6 +109,7 @@ if [ "$quick" = "--quick" ]; then
     on "$t" rooms --users 20 --room-size 5 --rate 2 --duration 2 --json "$out/rooms-$t.json"
   done
   load churn --clients 100 --missed 10 --json "$out/churn.json"
+  load transfer --mib 2 --samples 50 --json "$out/transfer.json"
   python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
@@ -113,6 +122,7 @@ for name, v in r.items():
     if name.startswith(("fanout-", "rooms-")):
         assert v["lost"] == 0 and v["latency samples"] > 0, (name, v)
 assert r["churn"]["exactly the missed messages, once, in order"] == 100, r["churn"]
+assert r["transfer"]["upload MiB/s"] > 0 and r["transfer"]["streamed MiB"] > 0, r["transfer"]
 svg = (out / "fanout-taina.svg").read_text()
 assert svg.startswith("<svg") and "<polyline" in svg, "no latency chart"
 print(f"smoke run: {len(r)} scenario runs on Tainá and its peers completed with no loss")
@@ -120,13 +130,15 @@ PY
   exit 0
 fi
 
-echo "== idle: memory per connection"
-for t in taina graphql-ws socketio; do
+echo "== idle: memory per connection (each Tainá mode on a fresh server)"
+for t in taina taina-graphql taina-mux; do
+  start_taina "idle-$t"
   on "$t" idle --connections 10000 --hold 3 --json "$out/idle-$t.json"
 done
-for t in taina-graphql taina-mux; do
-  on "$t" idle --connections 2000 --hold 2 --json "$out/idle-$t.json"
+for t in graphql-ws socketio; do
+  on "$t" idle --connections 10000 --hold 3 --json "$out/idle-$t.json"
 done
+start_taina main
 for n in 1000 5000; do
   for round in 1 2; do
     for t in taina floor graphql-ws socketio; do
@@ -145,6 +157,8 @@ for t in taina taina-mux taina-graphql graphql-ws socketio; do
 done
 echo "== churn"
 load churn --clients 1000 --missed 50 --json "$out/churn.json"
+echo "== transfer: 32 MiB up over the socket, then streamed while chat is sampled"
+load transfer --mib 32 --samples 300 --json "$out/transfer.json"
 python3 load/ratios.py "$out"
 dest=${BENCH_OUT:-/tmp/taina-bench-results}
 rm -rf "$dest"

@@ -49,3 +49,10 @@ for name in ("taina", "taina-mux", "taina-graphql", "graphql-ws", "socketio"):
 c = r.get("churn")
 if c:
     print(f"\n== churn: {json.dumps(c)}")
+
+t = r.get("transfer")
+if t:
+    print(f"\n== transfer: upload {t['upload MiB/s']:.0f} MiB/s; chat p99 {t['chat idle p99 ms']:.2f} ms idle, "
+          f"{t['chat while streaming p99 ms']:.2f} ms while streaming; heartbeat p99 {t['heartbeat idle p99 ms']:.2f} / "
+          f"{t['heartbeat while streaming p99 ms']:.2f} ms; streamed {t['streamed MiB']:.1f} MiB at "
+          f"{t['stream MiB/s (while sampling)']:.0f} MiB/s")

@@ -1,6 +1,6 @@
 // A Socket.IO server with rooms (npm `socket.io`, WebSocket transport only, defaults
 // otherwise): `join` puts the socket in a room and acknowledges; `publish` broadcasts the body
-// to the room (sender included), encoded once by Socket.IO's adapter. No authentication,
+// to the room (sender included), encoded once by Socket.IO's adapter, and acknowledges. No authentication,
 // no storage: the peer's best case.
 // Usage: node socketio-server.mjs PORT
 import { Server } from 'socket.io';
@@ -12,8 +12,9 @@ io.on('connection', (socket) => {
     socket.join(String(room));
     if (typeof ack === 'function') ack(true);
   });
-  socket.on('publish', (room, body) => {
+  socket.on('publish', (room, body, ack) => {
     io.to(String(room)).emit('message', body);
+    if (typeof ack === 'function') ack(true);
   });
 });
 io.listen(port, { host: '127.0.0.1' });

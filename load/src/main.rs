@@ -128,6 +128,16 @@ pub enum Scenario {
         #[arg(long, default_value_t = 20)]
         missed: usize,
     },
+    /// Upload a file over the socket, then stream it to a "TV" socket while sampling chat
+    /// and heartbeat round trips on that socket (and before, idle, for comparison).
+    Transfer {
+        /// Size of the file, in MiB.
+        #[arg(long, default_value_t = 32)]
+        mib: usize,
+        /// Round trips sampled per phase.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+    },
     /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
     Floor {
         #[arg(long, default_value = "127.0.0.1:4100")]

@@ -30,7 +30,7 @@ const ACK: char = '3';
 const CONNECT_ERROR: char = '4';
 
 /// What a text frame from the server was.
-enum Packet {
+pub enum Packet {
     Event(Value),
     Ack(u64, Value),
     Other,
@@ -113,14 +113,6 @@ impl SocketIoClient {
         }
     }
 
-    /// Emits `event` with `args`, without acknowledgement.
-    pub async fn emit(&mut self, event: &str, args: &[Value]) -> anyhow::Result<()> {
-        let mut packet = vec![Value::from(event)];
-        packet.extend_from_slice(args);
-        self.send(format!("{MESSAGE}{EVENT}{}", Value::Array(packet)))
-            .await
-    }
-
     /// Emits `event` with `args` and waits for its acknowledgement's arguments.
     pub async fn call(&mut self, event: &str, args: &[Value]) -> anyhow::Result<Value> {
         let id = self.next_ack;
@@ -139,14 +131,21 @@ impl SocketIoClient {
         }
     }
 
-    /// The next event as `[name, args...]`, or `None` on timeout or close.
-    pub async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
-        loop {
-            match parse(&self.read_text(timeout).await.ok()?) {
-                Packet::Event(event) => return Some(event),
-                _ => continue,
-            }
-        }
+    /// Emits `event` with `args`, asking for an acknowledgement (it arrives through
+    /// [`SocketIoClient::next_packet`] as [`Packet::Ack`]).
+    pub async fn emit_acked(&mut self, event: &str, args: &[Value]) -> anyhow::Result<()> {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let mut packet = vec![Value::from(event)];
+        packet.extend_from_slice(args);
+        self.send(format!("{MESSAGE}{EVENT}{id}{}", Value::Array(packet)))
+            .await
+    }
+
+    /// The next Socket.IO packet (`[name, args...]` events and acks), or `None` on timeout
+    /// or close.
+    pub async fn next_packet(&mut self, timeout: Duration) -> Option<Packet> {
+        Some(parse(&self.read_text(timeout).await.ok()?))
     }
 
     pub async fn close(mut self) {

@@ -7,12 +7,12 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use taina_protocol::client::{
-    ConnectOptions, GraphqlClient, GraphqlEvent, Incoming, MuxClient, PhoenixClient,
+    ClientError, ConnectOptions, GraphqlClient, GraphqlEvent, Incoming, MuxClient, PhoenixClient,
 };
-use taina_protocol::phoenix::Payload;
+use taina_protocol::phoenix::{self, Payload};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message as Ws};
 
-use crate::socketio::SocketIoClient;
+use crate::socketio::{Packet, SocketIoClient};
 use crate::target::{Mode, Target};
 
 pub type RawSocket =
@@ -53,10 +53,19 @@ impl Stamp {
     }
 }
 
-/// The subscription id a [`Link`] uses on GraphQL sockets.
+/// The subscription id a [`Link`] uses on GraphQL sockets; publications use `p<n>`.
 const SUBSCRIPTION: &str = "s";
 
-pub enum Link {
+/// A subscriber that publishes too. It counts its publications and the server's
+/// acknowledgements of them (Phoenix replies, GraphQL mutation results, Socket.IO acks), so
+/// a publisher can keep a bounded window in flight: "as fast as the server takes".
+pub struct Link {
+    kind: Kind,
+    published: u64,
+    acked: u64,
+}
+
+enum Kind {
     /// Tainá over Phoenix: join `topic`, push `event` with `{body}`.
     Phoenix {
         client: PhoenixClient,
@@ -73,21 +82,27 @@ pub enum Link {
     TainaGraphql {
         client: GraphqlClient,
         conversation: String,
-        sent: u64,
     },
     /// The reference graphql-ws server: `messages(topic)`, `publish(topic, body)`.
     GraphqlWs {
         client: GraphqlClient,
         topic: String,
-        sent: u64,
     },
-    /// Socket.IO: `join` a room, emit `publish`, receive `message`.
+    /// Socket.IO: `join` a room, emit `publish` (acknowledged), receive `message`.
     SocketIo {
         client: SocketIoClient,
         room: String,
     },
-    /// The floor: every text frame goes to everyone.
+    /// The floor: every text frame goes to everyone. Nothing is acknowledged (TCP pushes
+    /// back instead).
     Raw(RawSocket),
+}
+
+/// What one read found.
+enum Read {
+    Body(String),
+    Ack,
+    Nothing,
 }
 
 impl Link {
@@ -105,12 +120,12 @@ impl Link {
         } else {
             "alert"
         };
-        Ok(match target {
+        let kind = match target {
             Target::Taina(Mode::Phoenix) => {
                 let mut client =
                     PhoenixClient::connect_with(ws_url, &[("token", token)], options).await?;
                 client.join(topic, json!({})).await?;
-                Link::Phoenix {
+                Kind::Phoenix {
                     client,
                     topic: topic.to_string(),
                     event,
@@ -119,7 +134,7 @@ impl Link {
             Target::Taina(Mode::Mux) => {
                 let mut client = MuxClient::connect_with(ws_url, token, options).await?;
                 client.join(topic, json!({})).await?;
-                Link::Mux {
+                Kind::Mux {
                     client,
                     topic: topic.to_string(),
                     event,
@@ -139,10 +154,11 @@ impl Link {
                         json!({ "c": conversation }),
                     )
                     .await?;
-                Link::TainaGraphql {
+                // The subscription is live once the server answers a later operation.
+                client.execute("{ me { id } }", Value::Null).await?;
+                Kind::TainaGraphql {
                     client,
                     conversation: conversation.to_string(),
-                    sent: 0,
                 }
             }
             Target::GraphqlWs(url) => {
@@ -154,91 +170,94 @@ impl Link {
                         json!({ "t": topic }),
                     )
                     .await?;
-                // The subscription is live once the server answers a later operation.
                 client.execute("{ ok }", Value::Null).await?;
-                Link::GraphqlWs {
+                Kind::GraphqlWs {
                     client,
                     topic: topic.to_string(),
-                    sent: 0,
                 }
             }
             Target::SocketIo(base) => {
                 let mut client = SocketIoClient::connect(base, options).await?;
                 client.call("join", &[json!(topic)]).await?;
-                Link::SocketIo {
+                Kind::SocketIo {
                     client,
                     room: topic.to_string(),
                 }
             }
-            Target::Floor(url) => Link::Raw(connect_raw(url, options).await?),
+            Target::Floor(url) => Kind::Raw(connect_raw(url, options).await?),
+        };
+        Ok(Link {
+            kind,
+            published: 0,
+            acked: 0,
         })
     }
 
+    /// Publications the server has not acknowledged yet.
+    pub fn unacknowledged(&self) -> u64 {
+        self.published - self.acked
+    }
+
     /// The next body published on the topic, or `None` on timeout or close.
+    /// Acknowledgements read on the way are counted.
     pub async fn next(&mut self, timeout: Duration) -> Option<String> {
-        match self {
-            Link::Phoenix {
+        loop {
+            match self.read(timeout).await? {
+                Read::Body(body) => return Some(body),
+                Read::Ack => self.acked += 1,
+                Read::Nothing => {}
+            }
+        }
+    }
+
+    /// One frame's worth: a body, an acknowledgement, or something else; `None` on timeout
+    /// or close.
+    async fn read(&mut self, timeout: Duration) -> Option<Read> {
+        match &mut self.kind {
+            Kind::Phoenix {
                 client,
                 topic,
                 event,
-            } => loop {
-                match client.next_message(timeout).await {
-                    Ok(Incoming::Message(m)) if m.topic == *topic && m.event == *event => {
-                        if let Some(body) = phoenix_body(&m.payload) {
-                            return Some(body);
-                        }
-                    }
-                    Ok(Incoming::Message(_)) => continue,
-                    _ => return None,
-                }
-            },
-            Link::Mux {
+            } => phoenix_read(client.next_message(timeout).await, topic, event),
+            Kind::Mux {
                 client,
                 topic,
                 event,
-            } => loop {
-                match client.next_message(timeout).await {
-                    Ok(Incoming::Message(m)) if m.topic == *topic && m.event == *event => {
-                        if let Some(body) = phoenix_body(&m.payload) {
-                            return Some(body);
-                        }
-                    }
-                    Ok(Incoming::Message(_)) => continue,
-                    _ => return None,
-                }
-            },
-            Link::TainaGraphql { client, .. } => {
-                graphql_body(client, timeout, |data| {
+            } => phoenix_read(client.next_message(timeout).await, topic, event),
+            Kind::TainaGraphql { client, .. } => {
+                graphql_read(client, timeout, |data| {
                     data["messageReceived"]["body"].as_str()
                 })
                 .await
             }
-            Link::GraphqlWs { client, .. } => {
-                graphql_body(client, timeout, |data| data["messages"].as_str()).await
+            Kind::GraphqlWs { client, .. } => {
+                graphql_read(client, timeout, |data| data["messages"].as_str()).await
             }
-            Link::SocketIo { client, .. } => loop {
-                let event = client.next_event(timeout).await?;
-                if event[0] == "message" {
-                    if let Some(body) = event[1].as_str() {
-                        return Some(body.to_string());
-                    }
-                }
+            Kind::SocketIo { client, .. } => match client.next_packet(timeout).await? {
+                Packet::Event(event) if event[0] == "message" => Some(
+                    event[1]
+                        .as_str()
+                        .map(|body| Read::Body(body.to_string()))
+                        .unwrap_or(Read::Nothing),
+                ),
+                Packet::Ack(..) => Some(Read::Ack),
+                _ => Some(Read::Nothing),
             },
-            Link::Raw(socket) => loop {
-                match tokio::time::timeout(timeout, socket.next()).await {
-                    Ok(Some(Ok(Ws::Text(text)))) => return Some(text.to_string()),
-                    Ok(Some(Ok(_))) => continue,
-                    _ => return None,
-                }
+            Kind::Raw(socket) => match tokio::time::timeout(timeout, socket.next()).await {
+                Ok(Some(Ok(Ws::Text(text)))) => Some(Read::Body(text.to_string())),
+                Ok(Some(Ok(_))) => Some(Read::Nothing),
+                _ => None,
             },
         }
     }
 
-    /// Publishes `body` without waiting for an answer (answers are read and dropped by
+    /// Publishes `body` without waiting for its acknowledgement (read later by
     /// [`Link::next`] and [`Link::drain`]).
     pub async fn publish(&mut self, body: &str) -> anyhow::Result<()> {
-        match self {
-            Link::Phoenix {
+        self.published += 1;
+        let n = self.published;
+        match &mut self.kind {
+            Kind::Phoenix {
                 client,
                 topic,
                 event,
@@ -247,7 +266,7 @@ impl Link {
                     .push_no_reply(topic, event, json!({ "body": body }))
                     .await?;
             }
-            Link::Mux {
+            Kind::Mux {
                 client,
                 topic,
                 event,
@@ -256,38 +275,37 @@ impl Link {
                     .push_no_reply(topic, event, json!({ "body": body }))
                     .await?;
             }
-            Link::TainaGraphql {
+            Kind::TainaGraphql {
                 client,
                 conversation,
-                sent,
             } => {
-                *sent += 1;
                 client
                     .subscribe(
-                        &format!("p{sent}"),
+                        &format!("p{n}"),
                         "mutation($c: String!, $b: String!) { sendMessage(conversationId: $c, body: $b) { id } }",
                         json!({ "c": conversation, "b": body }),
                     )
                     .await?;
             }
-            Link::GraphqlWs {
-                client,
-                topic,
-                sent,
-            } => {
-                *sent += 1;
+            Kind::GraphqlWs { client, topic } => {
                 client
                     .subscribe(
-                        &format!("p{sent}"),
+                        &format!("p{n}"),
                         "mutation($t: String!, $b: String!) { publish(topic: $t, body: $b) }",
                         json!({ "t": topic, "b": body }),
                     )
                     .await?;
             }
-            Link::SocketIo { client, room } => {
-                client.emit("publish", &[json!(room), json!(body)]).await?;
+            Kind::SocketIo { client, room } => {
+                client
+                    .emit_acked("publish", &[json!(room), json!(body)])
+                    .await?;
             }
-            Link::Raw(socket) => socket.send(Ws::text(body.to_string())).await?,
+            Kind::Raw(socket) => {
+                socket.send(Ws::text(body.to_string())).await?;
+                // Nothing comes back for it.
+                self.acked += 1;
+            }
         }
         Ok(())
     }
@@ -302,48 +320,57 @@ impl Link {
     }
 
     pub async fn close(self) {
-        let _ = match self {
-            Link::Phoenix { client, .. } => client.close().await,
-            Link::Mux { client, .. } => client.close().await,
-            Link::TainaGraphql { client, .. } | Link::GraphqlWs { client, .. } => {
-                client.close().await
+        match self.kind {
+            Kind::Phoenix { client, .. } => drop(client.close().await),
+            Kind::Mux { client, .. } => drop(client.close().await),
+            Kind::TainaGraphql { client, .. } | Kind::GraphqlWs { client, .. } => {
+                drop(client.close().await)
             }
-            Link::SocketIo { client, .. } => {
-                client.close().await;
-                Ok(())
-            }
-            Link::Raw(mut socket) => {
-                let _ = socket.close(None).await;
-                Ok(())
-            }
-        };
+            Kind::SocketIo { client, .. } => client.close().await,
+            Kind::Raw(mut socket) => drop(socket.close(None).await),
+        }
     }
 }
 
-fn phoenix_body(payload: &Payload) -> Option<String> {
-    match payload {
-        Payload::Json(v) => v["body"].as_str().map(str::to_string),
+fn phoenix_read(incoming: Result<Incoming, ClientError>, topic: &str, event: &str) -> Option<Read> {
+    match incoming {
+        Ok(Incoming::Message(m)) if m.topic == topic && m.event == event => {
+            Some(match &m.payload {
+                Payload::Json(v) => v["body"]
+                    .as_str()
+                    .map(|body| Read::Body(body.to_string()))
+                    .unwrap_or(Read::Nothing),
+                _ => Read::Nothing,
+            })
+        }
+        Ok(Incoming::Message(m)) if m.topic == topic && m.event == phoenix::event::REPLY => {
+            Some(Read::Ack)
+        }
+        Ok(Incoming::Message(_)) => Some(Read::Nothing),
         _ => None,
     }
 }
 
-/// The body in the next result of the subscription; results of publishing mutations and
-/// other events are skipped.
-async fn graphql_body(
+/// The subscription's next body, or an acknowledgement: the end (`complete` or `error`) of a
+/// publishing mutation.
+async fn graphql_read(
     client: &mut GraphqlClient,
     timeout: Duration,
     body: impl Fn(&Value) -> Option<&str>,
-) -> Option<String> {
-    loop {
-        match client.next_event(timeout).await {
-            Ok(GraphqlEvent::Next { id, payload }) if id == SUBSCRIPTION => {
-                if let Some(body) = body(&payload["data"]) {
-                    return Some(body.to_string());
-                }
-            }
-            Ok(GraphqlEvent::Closed { .. }) | Err(_) => return None,
-            Ok(_) => continue,
+) -> Option<Read> {
+    match client.next_event(timeout).await {
+        Ok(GraphqlEvent::Next { id, payload }) if id == SUBSCRIPTION => Some(
+            body(&payload["data"])
+                .map(|b| Read::Body(b.to_string()))
+                .unwrap_or(Read::Nothing),
+        ),
+        Ok(GraphqlEvent::Complete { id } | GraphqlEvent::Error { id, .. })
+            if id != SUBSCRIPTION =>
+        {
+            Some(Read::Ack)
         }
+        Ok(GraphqlEvent::Closed { .. }) | Err(_) => None,
+        Ok(_) => Some(Read::Nothing),
     }
 }
 

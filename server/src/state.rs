@@ -24,6 +24,9 @@ pub struct AppState {
     pub graphql: crate::graphql::AppSchema,
 }
 
+/// How often SQLite's write-ahead logs are checkpointed in the background.
+const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Capacity of the in-process event bus before slow subscribers lag.
 const BUS_CAPACITY: usize = 65_536;
 /// How often idle topics are forgotten.
@@ -58,7 +61,9 @@ impl AppState {
             &config.data_dir,
         )
         .map_err(|e| StartError::Media(e.to_string()))?;
+        db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
         media.spawn_worker();
+        chat.spawn_feed();
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
         crate::socket::spawn_bridge(&bus, &hub);
         auth.spawn_revocation_watcher(REVOCATION_POLL);

@@ -19,6 +19,10 @@ use crate::wire::{Link, Stamp};
 const END: u64 = u64::MAX;
 /// The topic (room) every subscriber is on.
 const TOPIC: &str = "system:alerts";
+/// Publications in flight (sent, not yet acknowledged) when publishing as fast as it goes.
+const WINDOW: u64 = 32;
+/// How long after publishing ends deliveries still count; later ones are lost.
+const GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(
     ctx: &Context,
@@ -43,6 +47,8 @@ pub async fn run(
     // Subscriptions that a server acknowledges asynchronously get a moment to settle.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
+    // Every receiver stops by then, whatever is still on its way.
+    let hard_stop = started + Duration::from_secs(duration) + GRACE;
     let mut tasks = Vec::with_capacity(receivers.len());
     for mut receiver in receivers {
         let counters = counters.clone();
@@ -51,7 +57,10 @@ pub async fn run(
             let mut timeline = Timeline::default();
             let mut received = 0u64;
             let mut last_at = Instant::now();
-            while let Some(body) = receiver.next(Duration::from_secs(duration + 10)).await {
+            while let Some(body) = receiver
+                .next(hard_stop.saturating_duration_since(Instant::now()))
+                .await
+            {
                 let Some(stamp) = Stamp::decode(&body) else {
                     continue;
                 };
@@ -79,9 +88,14 @@ pub async fn run(
     while Instant::now() < deadline {
         if let Some(ticker) = ticker.as_mut() {
             ticker.tick().await;
-        } else if sent.is_multiple_of(64) {
-            // As fast as it goes, but let the runtime breathe.
-            tokio::task::yield_now().await;
+        } else {
+            // As fast as the server takes: a bounded window of unacknowledged publications.
+            while publisher.unacknowledged() >= WINDOW && Instant::now() < deadline {
+                publisher.next(Duration::from_millis(10)).await;
+            }
+            if sent.is_multiple_of(64) {
+                tokio::task::yield_now().await;
+            }
         }
         publisher
             .publish(
@@ -113,7 +127,7 @@ pub async fn run(
     publisher.close().await;
     drop(guard);
     // The publisher is subscribed too (it must be, on some targets, to publish at all), but
-    // only the receivers' deliveries count.
+    // only the receivers' deliveries count. What arrived after the grace period is lost.
     let expected = sent * subscribers as u64;
     let window = last_receipt.duration_since(publishing).max(publish_time);
     let mut report = Report::new(

@@ -6,6 +6,7 @@ mod connect;
 mod fanout;
 mod idle;
 mod rooms;
+mod transfer;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +100,9 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
             let (report, timeline) =
                 rooms::run(&context, &target, users, room_size, rate, duration).await?;
             Ok((report, Some(timeline)))
+        }
+        Scenario::Transfer { mib, samples } => {
+            no_chart(transfer::run(&context, mib, samples).await?)
         }
         Scenario::Churn { clients, missed } => {
             no_chart(churn::run(&context, clients, missed).await?)

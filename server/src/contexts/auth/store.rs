@@ -138,7 +138,7 @@ impl AuthStore {
              SELECT $1, $2, $3, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM communities)";
         match &self.db {
             // SQLite serialises writers: the first write statement takes the lock.
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let mut tx = pool.begin().await?;
                 let inserted = sqlx::query(INSERT_IF_EMPTY)
                     .bind(&community.id)

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{ChatError, Conversation, ConversationKind, Message, NewConversation, NewMessage};
+use super::{
+    ChatError, Conversation, ConversationKind, FeedItem, Message, NewConversation, NewMessage,
+};
 use crate::graphql::{principal, services, to_gql};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -206,7 +208,7 @@ impl ChatSubscription {
         let chat = services.chat.clone();
         let max = services.recovery_max_messages;
         // Subscribe before reading the position so nothing falls between the two.
-        let mut events = services.bus.subscribe();
+        let mut feed = chat.watch(&conversation_id);
         let conversation = chat
             .conversation_for(&principal.user_id, &conversation_id)
             .await
@@ -230,32 +232,26 @@ impl ChatSubscription {
                 }
             }
             loop {
-                match events.recv().await {
-                    Ok(event) if event.kind == "message.sent"
-                        && event.data.get("conversation_id").and_then(|v| v.as_str()) == Some(conversation.id.as_str()) =>
-                    {
-                        let Ok(message) = serde_json::from_value::<Message>(event.data.clone()) else { continue };
+                match feed.recv().await {
+                    Ok(FeedItem::Message(message)) => {
                         if message.offset <= last {
                             continue;
                         }
                         if message.offset > last + 1 {
-                            // Something was missed (the bus lagged): fill the gap from storage.
+                            // Something was missed (the feed lagged): fill the gap from storage.
                             match chat.messages_between(&conversation, last, message.offset - 1, max).await {
                                 Ok(missed) => for m in missed { yield Ok(GqlMessage::from(m)); },
                                 Err(e) => { yield Err(to_gql(e)); break; }
                             }
                         }
                         last = message.offset;
-                        yield Ok(GqlMessage::from(message));
+                        yield Ok(GqlMessage::from(Message::clone(&message)));
                     }
-                    Ok(event) if event.kind == "conversation.participant_removed"
-                        && event.user_id.as_deref() == Some(principal.user_id.as_str())
-                        && event.data.get("conversation_id").and_then(|v| v.as_str()) == Some(conversation.id.as_str()) =>
-                    {
+                    Ok(FeedItem::ParticipantRemoved(user_id)) if user_id == principal.user_id => {
                         yield Err(to_gql(ChatError::NotFound));
                         break;
                     }
-                    Ok(_) => {}
+                    Ok(FeedItem::ParticipantRemoved(_)) => {}
                     Err(RecvError::Lagged(_)) => {
                         tracing::warn!(conversation = %conversation.id, "messageReceived lagged; refilling from storage");
                         match chat.conversation_for(&principal.user_id, &conversation.id).await {

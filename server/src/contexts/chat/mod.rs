@@ -5,6 +5,7 @@
 //! `conversation:{id}` topic: stored messages are that topic's history.
 
 mod error;
+mod feed;
 pub mod graphql;
 pub mod http;
 mod model;
@@ -12,5 +13,6 @@ mod service;
 mod store;
 
 pub use error::ChatError;
+pub use feed::FeedItem;
 pub use model::{Conversation, ConversationKind, Message, NewConversation, NewMessage};
 pub use service::ChatService;

@@ -12,6 +12,7 @@ use crate::contexts::auth::{AuthService, Principal};
 use crate::db::Db;
 use crate::events::{Event, EventBus};
 
+use super::feed::{FeedItem, MessageFeed};
 use super::store::{ChatStore, NewConversationRow};
 use super::{ChatError, Conversation, ConversationKind, Message, NewConversation, NewMessage};
 
@@ -33,6 +34,7 @@ struct Inner {
     /// One lock per conversation, held from storing a message until its event is published,
     /// so `message.sent` events leave in offset order.
     send_locks: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    feed: Arc<MessageFeed>,
 }
 
 impl ChatService {
@@ -44,8 +46,21 @@ impl ChatService {
                 bus,
                 config,
                 send_locks: DashMap::new(),
+                feed: Arc::new(MessageFeed::default()),
             }),
         }
+    }
+
+    /// Starts handing `message.sent` events to [`ChatService::watch`]ers.
+    pub fn spawn_feed(&self) {
+        self.inner.feed.spawn(&self.inner.bus);
+    }
+
+    /// The live messages (and participant removals) of one conversation from now on, for
+    /// in-process subscribers; check access with `conversation_for` after subscribing, so
+    /// nothing falls between the two.
+    pub fn watch(&self, conversation_id: &str) -> tokio::sync::broadcast::Receiver<FeedItem> {
+        self.inner.feed.subscribe(conversation_id)
     }
 
     fn store(&self) -> &ChatStore {
@@ -192,7 +207,12 @@ impl ChatService {
                 "client_id must be at most {MAX_CLIENT_ID} bytes"
             )));
         }
-        let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
+        // One query for what sending needs (not the participant list conversation_for reads).
+        let conversation = self
+            .store()
+            .membership(conversation_id, &by.user_id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
         if let Some(client_id) = &client_id {
             if let Some(existing) = self
                 .store()
@@ -213,7 +233,7 @@ impl ChatService {
             .store()
             .insert_message(
                 &nanoid::nanoid!(),
-                conversation_id,
+                &conversation,
                 &by.user_id,
                 &body,
                 client_id.as_deref(),

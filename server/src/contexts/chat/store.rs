@@ -10,6 +10,13 @@ use super::{ChatError, Conversation, ConversationKind, Message};
 
 type Result<T, E = ChatError> = std::result::Result<T, E>;
 
+/// A conversation as seen by one of its participants about to send.
+pub struct Membership {
+    pub id: String,
+    pub community_id: String,
+    pub epoch: String,
+}
+
 #[derive(FromRow)]
 struct ConversationRow {
     id: String,
@@ -109,6 +116,20 @@ impl ChatStore {
         }
     }
 
+    /// What a participant needs to send to a conversation; `None` when it does not exist or
+    /// `user_id` takes no part in it.
+    pub async fn membership(&self, id: &str, user_id: &str) -> Result<Option<Membership>> {
+        let row = db_run!(&self.db, pool => sqlx::query_as::<_, (String, String, String)>(
+            "SELECT c.id, c.community_id, c.epoch FROM chat.conversations c \
+             WHERE c.id = $1 AND EXISTS (SELECT 1 FROM chat.participants p WHERE p.conversation_id = c.id AND p.user_id = $2)")
+            .bind(id).bind(user_id).fetch_optional(pool).await)?;
+        Ok(row.map(|(id, community_id, epoch)| Membership {
+            id,
+            community_id,
+            epoch,
+        }))
+    }
+
     async fn with_participants(&self, row: ConversationRow) -> Result<Conversation> {
         let participant_ids: Vec<String> = db_run!(&self.db, pool => sqlx::query_scalar(
             "SELECT user_id FROM chat.participants WHERE conversation_id = $1 ORDER BY joined_at, user_id")
@@ -181,46 +202,59 @@ impl ChatStore {
         Ok(row.map(|r| r.into_message(epoch)))
     }
 
-    /// Assigns the next offset and stores the message in one transaction. `None` when the
-    /// sender's `client_id` was already used (a concurrent retry won).
+    /// Assigns the next offset and stores the message atomically. `None` when the sender's
+    /// `client_id` was already used (a concurrent retry won); `NotFound` when the
+    /// conversation is gone.
+    #[allow(clippy::too_many_arguments, reason = "one row's columns")]
     pub async fn insert_message(
         &self,
         id: &str,
-        conversation_id: &str,
+        conversation: &Membership,
         sender_id: &str,
         body: &str,
         client_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Message>> {
-        let result: Result<(i64, String)> = db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let (seq, epoch): (i64, String) = sqlx::query_as(
-                "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 WHERE id = $1 RETURNING last_seq, epoch")
-                .bind(conversation_id).bind(now).fetch_one(&mut *tx).await?;
-            let inserted = sqlx::query(
+        let _turn = self.db.write_turn().await;
+        let result: Result<Option<i64>> = match &self.db {
+            // One statement (the trigger of migration 0004 moves last_seq): a single round
+            // trip to SQLite's worker thread while holding the write turn.
+            Db::Sqlite(pool, _) => sqlx::query_scalar(
                 "INSERT INTO chat.messages (id, conversation_id, sender_id, body, client_id, seq, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(id).bind(conversation_id).bind(sender_id).bind(body).bind(client_id).bind(seq).bind(now)
-                .execute(&mut *tx).await;
-            match inserted {
-                Ok(_) => {
-                    tx.commit().await?;
-                    Ok((seq, epoch))
-                }
-                Err(e) => Err(ChatError::Database(e)),
+                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6 FROM chat.conversations WHERE id = $2 RETURNING seq")
+                .bind(id).bind(&conversation.id).bind(sender_id).bind(body).bind(client_id).bind(now)
+                .fetch_optional(pool).await.map_err(ChatError::Database),
+            // The row lock taken by UPDATE orders concurrent writers, on every node.
+            Db::Postgres(pool) => async {
+                let mut tx = pool.begin().await?;
+                let Some(seq): Option<i64> = sqlx::query_scalar(
+                    "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 WHERE id = $1 RETURNING last_seq")
+                    .bind(&conversation.id).bind(now).fetch_optional(&mut *tx).await?
+                else {
+                    return Ok(None);
+                };
+                sqlx::query(
+                    "INSERT INTO chat.messages (id, conversation_id, sender_id, body, client_id, seq, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(id).bind(&conversation.id).bind(sender_id).bind(body).bind(client_id).bind(seq).bind(now)
+                    .execute(&mut *tx).await.map_err(ChatError::Database)?;
+                tx.commit().await?;
+                Ok(Some(seq))
             }
-        });
+            .await,
+        };
         match result {
-            Ok((seq, epoch)) => Ok(Some(Message {
+            Ok(Some(seq)) => Ok(Some(Message {
                 id: id.to_string(),
-                conversation_id: conversation_id.to_string(),
+                conversation_id: conversation.id.clone(),
                 sender_id: sender_id.to_string(),
                 body: body.to_string(),
                 client_id: client_id.map(str::to_string),
                 inserted_at: now,
-                epoch,
+                epoch: conversation.epoch.clone(),
                 offset: seq as u64,
             })),
+            Ok(None) => Err(ChatError::NotFound),
             Err(ChatError::Database(e)) if is_unique_violation(&e) => Ok(None),
             Err(e) => Err(e),
         }

@@ -489,6 +489,7 @@ impl MediaStore {
 
     /// Moves `received_bytes` from `from` to `to`; false when another chunk got there first.
     pub async fn advance_upload(&self, id: &str, from: u64, to: u64) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
         let moved = db_run!(&self.db, pool => sqlx::query(
             "UPDATE media.uploads SET received_bytes = $3 WHERE id = $1 AND received_bytes = $2 AND status = 'open'")
             .bind(id).bind(from as i64).bind(to as i64).execute(pool).await.map(|r| r.rows_affected()))?;
