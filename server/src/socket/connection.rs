@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use super::graphql_ws::{Authenticated, GraphqlSession};
 use super::phoenix::{refuse_unauthenticated, PhoenixSession};
 use crate::contexts::auth::{ClientInfo, Principal};
-use crate::graphql::SocketLink;
+use crate::graphql::{Refreshed, SocketLink};
 use crate::realtime::{Commands, ConnCommand, Frame, Lane, Next, Outbox, Registration};
 use crate::state::AppState;
 
@@ -60,6 +60,27 @@ async fn next_command(commands: &mut Option<Commands>) -> Option<ConnCommand> {
     }
 }
 
+async fn fire(timer: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match timer {
+        Some(timer) => timer.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => drop(interval.tick().await),
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_refresh(refreshed: Option<&Refreshed>) -> (Principal, String) {
+    match refreshed {
+        Some(refreshed) => refreshed.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn until(deadline: chrono::DateTime<chrono::Utc>) -> Instant {
     Instant::now()
         + (deadline - chrono::Utc::now())
@@ -75,31 +96,38 @@ pub async fn run(
     client: ClientInfo,
     address: Option<IpAddr>,
 ) {
-    let limits = state.config.realtime.clone();
     let outbox = match &attached {
         Some(attached) => attached.registration.conn.outbox.clone(),
-        None => Arc::new(Outbox::new(limits.outbox_bytes)),
+        None => Arc::new(Outbox::new(state.config.realtime.outbox_bytes)),
     };
     let (sink, mut stream) = socket.split();
     let mut writer = tokio::spawn(write_loop(outbox.clone(), sink));
 
     let preauth = attached.as_ref().map(|a| a.principal.clone());
-    let mut graphql = matches!(mode, Mode::Graphql | Mode::Mux)
-        .then(|| GraphqlSession::new(state.clone(), outbox.clone(), client.clone(), preauth));
-    let mut phoenix: Option<PhoenixSession> = None;
+    // Boxed, like the handlers' futures below: a Phoenix socket does not carry an empty
+    // GraphQL session inline in its task, nor the reverse.
+    let mut graphql = matches!(mode, Mode::Graphql | Mode::Mux).then(|| {
+        Box::new(GraphqlSession::new(
+            state.clone(),
+            outbox.clone(),
+            client.clone(),
+            preauth,
+        ))
+    });
+    let mut phoenix: Option<Box<PhoenixSession>> = None;
     let mut link = Link {
         registration: None,
         commands: None,
     };
     let expiry = tokio::time::sleep(NEVER);
     tokio::pin!(expiry);
-    let (refreshed, mut refresh_rx) =
-        tokio::sync::watch::channel::<Option<(Principal, String)>>(None);
+    // Only GraphQL operations (`refreshToken`) hand sessions over this way.
+    let refreshed = graphql.is_some().then(|| Arc::new(Refreshed::default()));
     let link_for = |conn: &Arc<crate::realtime::Conn>| {
         Arc::new(SocketLink {
             hub: state.hub.clone(),
             conn: conn.clone(),
-            refreshed: refreshed.clone(),
+            refreshed: refreshed.clone().unwrap_or_default(),
         })
     };
     if let Some(attached) = attached {
@@ -107,28 +135,28 @@ pub async fn run(
             graphql.set_link(link_for(&attached.registration.conn));
         }
         if mode != Mode::Graphql {
-            phoenix = Some(PhoenixSession::new(
+            phoenix = Some(Box::new(PhoenixSession::new(
                 state.clone(),
                 attached.registration.conn.clone(),
                 attached.principal.clone(),
                 attached.token,
-            ));
+            )));
         }
         expiry.as_mut().reset(until(attached.principal.expires_at));
         link.registration = Some(attached.registration);
         link.commands = Some(attached.commands);
     }
 
-    let idle = Duration::from_secs(limits.idle_timeout_seconds);
+    let idle = Duration::from_secs(state.config.realtime.idle_timeout_seconds);
     let idle_timer = tokio::time::sleep(idle);
     tokio::pin!(idle_timer);
-    let init_timer = tokio::time::sleep(if graphql.is_some() {
-        INIT_TIMEOUT
-    } else {
-        NEVER
-    });
-    tokio::pin!(init_timer);
-    let mut keepalive = tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE);
+    // GraphQL's init timeout and keep-alive pings; a Phoenix-only socket carries neither.
+    let mut init_timer = graphql
+        .is_some()
+        .then(|| Box::pin(tokio::time::sleep(INIT_TIMEOUT)));
+    let mut keepalive = graphql
+        .is_some()
+        .then(|| tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE));
     let mut writer_finished = false;
 
     loop {
@@ -181,19 +209,19 @@ pub async fn run(
                         match Box::pin(session.on_text(text)).await {
                             Ok(None) => {}
                             Ok(Some(authenticated)) => {
-                                init_timer.as_mut().reset(Instant::now() + NEVER);
+                                init_timer = None;
                                 if link.registration.is_none() {
                                     match attach(&state, &outbox, authenticated, address) {
                                         Ok((registration, commands, principal, token)) => {
                                             expiry.as_mut().reset(until(principal.expires_at));
                                             session.set_link(link_for(&registration.conn));
                                             if mode == Mode::Mux {
-                                                phoenix = Some(PhoenixSession::new(
+                                                phoenix = Some(Box::new(PhoenixSession::new(
                                                     state.clone(),
                                                     registration.conn.clone(),
                                                     principal,
                                                     token,
-                                                ));
+                                                )));
                                             }
                                             link.registration = Some(registration);
                                             link.commands = Some(commands);
@@ -231,24 +259,21 @@ pub async fn run(
                     Route::Invalid(reason) => outbox.close_now(close::INVALID_FRAME, reason),
                 }
             }
-            Ok(()) = refresh_rx.changed() => {
-                let fresh = refresh_rx.borrow_and_update().clone();
-                if let Some((principal, token)) = fresh {
-                    expiry.as_mut().reset(until(principal.expires_at));
-                    if let Some(graphql) = &mut graphql {
-                        graphql.set_principal(principal.clone());
-                    }
-                    if let Some(phoenix) = &mut phoenix {
-                        phoenix.adopt(principal, token);
-                    }
+            (principal, token) = next_refresh(refreshed.as_deref()) => {
+                expiry.as_mut().reset(until(principal.expires_at));
+                if let Some(graphql) = &mut graphql {
+                    graphql.set_principal(principal.clone());
+                }
+                if let Some(phoenix) = &mut phoenix {
+                    phoenix.adopt(principal, token);
                 }
             }
             () = &mut idle_timer => {
                 outbox.close_now(close::IDLE_TIMEOUT, "no data from the client within the idle timeout");
                 idle_timer.as_mut().reset(Instant::now() + NEVER);
             }
-            () = &mut init_timer => {
-                init_timer.as_mut().reset(Instant::now() + NEVER);
+            () = fire(&mut init_timer) => {
+                init_timer = None;
                 let waiting = graphql.as_ref().is_some_and(|g| !g.is_acked());
                 if waiting && link.registration.is_none() {
                     outbox.close_now(close::graphql::INIT_TIMEOUT, "Connection initialisation timeout");
@@ -261,7 +286,7 @@ pub async fn run(
                     None => outbox.close_after_queued(close::SESSION_ENDED, "session ended: token expired"),
                 }
             }
-            _ = keepalive.tick() => {
+            () = tick(&mut keepalive) => {
                 if let Some(graphql) = &graphql {
                     graphql.ping();
                 }

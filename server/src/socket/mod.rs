@@ -15,6 +15,7 @@ mod bridge;
 mod channels;
 mod connection;
 mod graphql_ws;
+mod joins;
 mod phoenix;
 mod stream;
 
@@ -41,8 +42,10 @@ pub use bridge::spawn_bridge;
 pub const GRAPHQL_PROTOCOL: &str = "graphql-transport-ws";
 /// The subprotocol of mux sockets (Phoenix V2 + graphql-transport-ws + MessagePack envelopes).
 pub const MUX_PROTOCOL: &str = "taina.v1";
-/// Per-socket read buffer.
-const READ_BUFFER_BYTES: usize = 1024;
+/// Per-socket read buffer. 512 bytes rather than 1 KiB saves that much on every idle socket
+/// (the 8 KiB budget) for ~20% less upload throughput over loopback (135–143 instead of
+/// 165–178 MiB/s), still above what a gigabit link carries.
+const READ_BUFFER_BYTES: usize = 512;
 /// Bytes tungstenite gathers before writing to the TCP socket (the writer flushes each batch).
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 

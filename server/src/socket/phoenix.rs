@@ -14,6 +14,7 @@ use taina_protocol::close;
 use taina_protocol::phoenix::{self, event, DecodeError, Message, Payload};
 
 use super::channels::{self, Authorized, TopicKind};
+use super::joins::Joins;
 use super::stream::StreamHandle;
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::NewMessage;
@@ -37,7 +38,7 @@ pub struct PhoenixSession {
     conn: Arc<Conn>,
     principal: Principal,
     token: String,
-    joined: HashMap<String, Joined>,
+    joined: Joins<Joined>,
     limiter: DefaultDirectRateLimiter,
     refused: u32,
     last_typing: HashMap<String, Instant>,
@@ -70,7 +71,7 @@ impl PhoenixSession {
             conn,
             principal,
             token,
-            joined: HashMap::new(),
+            joined: Joins::default(),
             limiter: RateLimiter::direct(quota),
             refused: 0,
             last_typing: HashMap::new(),

@@ -140,7 +140,7 @@ impl AuthMutation {
         }
         socket.hub.move_session(&socket.conn, &fresh.session_id);
         let expires_at = fresh.expires_at;
-        let _ = socket.refreshed.send(Some((fresh, token)));
+        socket.refreshed.hand_over(fresh, token);
         Ok(expires_at)
     }
 
