@@ -38,6 +38,7 @@ struct Inner {
     config: AuthConfig,
     /// Hash verified against when the email is unknown, so both failures cost the same time.
     decoy_hash: String,
+    hasher: password::Hasher,
 }
 
 impl AuthService {
@@ -47,7 +48,11 @@ impl AuthService {
         bus: Arc<dyn EventBus>,
         config: AuthConfig,
     ) -> Result<Self> {
-        let decoy_hash = password::hash(nanoid::nanoid!(32)).await?;
+        // As many hashing threads as cores.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = password::Hasher::new(threads)
+            .map_err(|e| AuthError::Internal(format!("cannot start password hashing: {e}")))?;
+        let decoy_hash = hasher.hash(nanoid::nanoid!(32)).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store: AuthStore::new(db),
@@ -58,6 +63,7 @@ impl AuthService {
                 bus,
                 config,
                 decoy_hash,
+                hasher,
             }),
         })
     }
@@ -75,7 +81,7 @@ impl AuthService {
             .signup_limits
             .check(client.ip.as_deref(), &email)?;
         password::check_policy(&request.password)?;
-        let password_hash = password::hash(request.password).await?;
+        let password_hash = self.inner.hasher.hash(request.password).await?;
         let now = Utc::now();
         let user_id = nanoid::nanoid!();
         let new_user = NewUser {
@@ -172,7 +178,12 @@ impl AuthService {
         }
         let mut matched: Vec<UserRow> = Vec::with_capacity(1);
         for row in candidates {
-            if password::verify(request.password.clone(), row.password_hash.clone()).await {
+            if self
+                .inner
+                .hasher
+                .verify(request.password.clone(), row.password_hash.clone())
+                .await
+            {
                 matched.push(row);
             }
         }
@@ -189,7 +200,11 @@ impl AuthService {
     }
 
     async fn burn_decoy(&self, password: &str) {
-        let _ = password::verify(password.to_string(), self.inner.decoy_hash.clone()).await;
+        let _ = self
+            .inner
+            .hasher
+            .verify(password.to_string(), self.inner.decoy_hash.clone())
+            .await;
     }
 
     async fn check_second_factor(&self, row: &UserRow, otp: Option<&str>) -> Result<()> {
@@ -445,7 +460,7 @@ impl AuthService {
                 "community name must not be empty".into(),
             ));
         }
-        let password_hash = password::hash(password).await?;
+        let password_hash = self.inner.hasher.hash(password).await?;
         let now = Utc::now();
         let community = self
             .store()
