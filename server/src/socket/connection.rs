@@ -105,8 +105,11 @@ pub async fn run(
 
     let preauth = attached.as_ref().map(|a| a.principal.clone());
     // Boxed, like the handlers' futures below: a Phoenix socket does not carry an empty
-    // GraphQL session inline in its task, nor the reverse.
-    let mut graphql = matches!(mode, Mode::Graphql | Mode::Mux).then(|| {
+    // GraphQL session inline in its task, nor the reverse. A mux socket that authenticated at
+    // the upgrade starts its GraphQL side with its first GraphQL frame (many never send one);
+    // without a token, GraphQL's connection_init is how it authenticates, so it starts now.
+    let graphql_now = mode == Mode::Graphql || (mode == Mode::Mux && attached.is_none());
+    let mut graphql = graphql_now.then(|| {
         Box::new(GraphqlSession::new(
             state.clone(),
             outbox.clone(),
@@ -121,18 +124,19 @@ pub async fn run(
     };
     let expiry = tokio::time::sleep(NEVER);
     tokio::pin!(expiry);
-    // Only GraphQL operations (`refreshToken`) hand sessions over this way.
-    let refreshed = graphql.is_some().then(|| Arc::new(Refreshed::default()));
-    let link_for = |conn: &Arc<crate::realtime::Conn>| {
+    // Only GraphQL operations (`refreshToken`) hand sessions over this way; created with the
+    // first GraphQL session's link.
+    let mut refreshed: Option<Arc<Refreshed>> = None;
+    let link_for = |conn: &Arc<crate::realtime::Conn>, refreshed: &mut Option<Arc<Refreshed>>| {
         Arc::new(SocketLink {
             hub: state.hub.clone(),
             conn: conn.clone(),
-            refreshed: refreshed.clone().unwrap_or_default(),
+            refreshed: refreshed.get_or_insert_with(Default::default).clone(),
         })
     };
     if let Some(attached) = attached {
         if let Some(graphql) = &mut graphql {
-            graphql.set_link(link_for(&attached.registration.conn));
+            graphql.set_link(link_for(&attached.registration.conn, &mut refreshed));
         }
         if mode != Mode::Graphql {
             phoenix = Some(Box::new(PhoenixSession::new(
@@ -205,6 +209,20 @@ pub async fn run(
                     },
                     Route::Graphql => {
                         let WsMessage::Text(text) = &message else { continue };
+                        if graphql.is_none() {
+                            // A mux socket's first GraphQL frame: its GraphQL side starts now,
+                            // already authenticated by the upgrade.
+                            let (Some(registration), Some(phoenix)) = (&link.registration, &phoenix) else { continue };
+                            let mut session = Box::new(GraphqlSession::new(
+                                state.clone(),
+                                outbox.clone(),
+                                client.clone(),
+                                Some(phoenix.principal().clone()),
+                            ));
+                            session.set_link(link_for(&registration.conn, &mut refreshed));
+                            graphql = Some(session);
+                            keepalive = Some(tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE));
+                        }
                         let Some(session) = &mut graphql else { continue };
                         match Box::pin(session.on_text(text)).await {
                             Ok(None) => {}
@@ -214,7 +232,7 @@ pub async fn run(
                                     match attach(&state, &outbox, authenticated, address) {
                                         Ok((registration, commands, principal, token)) => {
                                             expiry.as_mut().reset(until(principal.expires_at));
-                                            session.set_link(link_for(&registration.conn));
+                                            session.set_link(link_for(&registration.conn, &mut refreshed));
                                             if mode == Mode::Mux {
                                                 phoenix = Some(Box::new(PhoenixSession::new(
                                                     state.clone(),
