@@ -78,15 +78,11 @@ enum Kind {
         topic: String,
         event: &'static str,
     },
-    /// Tainá over graphql-transport-ws: `messageReceived` of a conversation, `sendMessage`.
-    TainaGraphql {
+    /// graphql-transport-ws: a subscription for `key`, a mutation to publish.
+    Graphql {
         client: GraphqlClient,
-        conversation: String,
-    },
-    /// The reference graphql-ws server: `messages(topic)`, `publish(topic, body)`.
-    GraphqlWs {
-        client: GraphqlClient,
-        topic: String,
+        dialect: &'static Dialect,
+        key: String,
     },
     /// Socket.IO: `join` a room, emit `publish` (acknowledged), receive `message`.
     SocketIo {
@@ -97,6 +93,33 @@ enum Kind {
     /// back instead).
     Raw(RawSocket),
 }
+
+/// The operations a GraphQL server is loaded with; `$k` is the conversation or topic, `$b`
+/// the body.
+pub struct Dialect {
+    subscription: &'static str,
+    /// An operation the server must answer after it has set the subscription up.
+    probe: &'static str,
+    publish: &'static str,
+    body: fn(&Value) -> Option<&str>,
+}
+
+/// Tainá: `messageReceived` of a conversation, `sendMessage`.
+const TAINA_GRAPHQL: Dialect = Dialect {
+    subscription: "subscription($k: String!) { messageReceived(conversationId: $k) { body } }",
+    probe: "{ me { id } }",
+    publish:
+        "mutation($k: String!, $b: String!) { sendMessage(conversationId: $k, body: $b) { id } }",
+    body: |data| data["messageReceived"]["body"].as_str(),
+};
+
+/// The reference graphql-ws server: `messages(topic)`, `publish(topic, body)`.
+const REFERENCE_GRAPHQL: Dialect = Dialect {
+    subscription: "subscription($k: String!) { messages(topic: $k) }",
+    probe: "{ ok }",
+    publish: "mutation($k: String!, $b: String!) { publish(topic: $k, body: $b) }",
+    body: |data| data["messages"].as_str(),
+};
 
 /// What one read found.
 enum Read {
@@ -146,35 +169,10 @@ impl Link {
                         "over GraphQL, Tainá's subscriptions are per conversation (use rooms)"
                     )
                 })?;
-                let mut client = GraphqlClient::connect_with(ws_url, token, options).await?;
-                client
-                    .subscribe(
-                        SUBSCRIPTION,
-                        "subscription($c: String!) { messageReceived(conversationId: $c) { body } }",
-                        json!({ "c": conversation }),
-                    )
-                    .await?;
-                // The subscription is live once the server answers a later operation.
-                client.execute("{ me { id } }", Value::Null).await?;
-                Kind::TainaGraphql {
-                    client,
-                    conversation: conversation.to_string(),
-                }
+                graphql_link(ws_url, token, options, &TAINA_GRAPHQL, conversation).await?
             }
             Target::GraphqlWs(url) => {
-                let mut client = GraphqlClient::connect_with(url, "", options).await?;
-                client
-                    .subscribe(
-                        SUBSCRIPTION,
-                        "subscription($t: String!) { messages(topic: $t) }",
-                        json!({ "t": topic }),
-                    )
-                    .await?;
-                client.execute("{ ok }", Value::Null).await?;
-                Kind::GraphqlWs {
-                    client,
-                    topic: topic.to_string(),
-                }
+                graphql_link(url, "", options, &REFERENCE_GRAPHQL, topic).await?
             }
             Target::SocketIo(base) => {
                 let mut client = SocketIoClient::connect(base, options).await?;
@@ -224,15 +222,9 @@ impl Link {
                 topic,
                 event,
             } => phoenix_read(client.next_message(timeout).await, topic, event),
-            Kind::TainaGraphql { client, .. } => {
-                graphql_read(client, timeout, |data| {
-                    data["messageReceived"]["body"].as_str()
-                })
-                .await
-            }
-            Kind::GraphqlWs { client, .. } => {
-                graphql_read(client, timeout, |data| data["messages"].as_str()).await
-            }
+            Kind::Graphql {
+                client, dialect, ..
+            } => graphql_read(client, timeout, dialect.body).await,
             Kind::SocketIo { client, .. } => match client.next_packet(timeout).await? {
                 Packet::Event(event) if event[0] == "message" => Some(
                     event[1]
@@ -275,24 +267,16 @@ impl Link {
                     .push_no_reply(topic, event, json!({ "body": body }))
                     .await?;
             }
-            Kind::TainaGraphql {
+            Kind::Graphql {
                 client,
-                conversation,
+                dialect,
+                key,
             } => {
                 client
                     .subscribe(
                         &format!("p{n}"),
-                        "mutation($c: String!, $b: String!) { sendMessage(conversationId: $c, body: $b) { id } }",
-                        json!({ "c": conversation, "b": body }),
-                    )
-                    .await?;
-            }
-            Kind::GraphqlWs { client, topic } => {
-                client
-                    .subscribe(
-                        &format!("p{n}"),
-                        "mutation($t: String!, $b: String!) { publish(topic: $t, body: $b) }",
-                        json!({ "t": topic, "b": body }),
+                        dialect.publish,
+                        json!({ "k": key, "b": body }),
                     )
                     .await?;
             }
@@ -323,13 +307,32 @@ impl Link {
         match self.kind {
             Kind::Phoenix { client, .. } => drop(client.close().await),
             Kind::Mux { client, .. } => drop(client.close().await),
-            Kind::TainaGraphql { client, .. } | Kind::GraphqlWs { client, .. } => {
-                drop(client.close().await)
-            }
+            Kind::Graphql { client, .. } => drop(client.close().await),
             Kind::SocketIo { client, .. } => client.close().await,
             Kind::Raw(mut socket) => drop(socket.close(None).await),
         }
     }
+}
+
+/// A GraphQL socket subscribed to `key`, once the server has set the subscription up.
+async fn graphql_link(
+    url: &str,
+    token: &str,
+    options: &ConnectOptions,
+    dialect: &'static Dialect,
+    key: &str,
+) -> anyhow::Result<Kind> {
+    let mut client = GraphqlClient::connect_with(url, token, options).await?;
+    client
+        .subscribe(SUBSCRIPTION, dialect.subscription, json!({ "k": key }))
+        .await?;
+    // The subscription is live once the server answers a later operation.
+    client.execute(dialect.probe, Value::Null).await?;
+    Ok(Kind::Graphql {
+        client,
+        dialect,
+        key: key.to_string(),
+    })
 }
 
 fn phoenix_read(incoming: Result<Incoming, ClientError>, topic: &str, event: &str) -> Option<Read> {

@@ -158,7 +158,7 @@ pub(super) struct Processed<'a> {
 const IN_BATCH: usize = 500;
 
 /// `$first, $first+1, …` for `count` bind parameters.
-fn placeholders(first: usize, count: usize) -> String {
+fn numbered_params(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
@@ -182,7 +182,7 @@ impl MediaStore {
         for batch in rows.chunks(IN_BATCH) {
             let sql = format!(
                 "SELECT file_id, tag FROM media.file_tags WHERE file_id IN ({}) ORDER BY tag",
-                placeholders(1, batch.len())
+                numbered_params(1, batch.len())
             );
             let found: Vec<(String, String)> = db_run!(&self.db, pool => {
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
@@ -228,7 +228,7 @@ impl MediaStore {
         for batch in hashes.chunks(IN_BATCH) {
             let sql = format!(
                 "SELECT content_hash FROM media.files WHERE community_id = $1 AND content_hash IN ({})",
-                placeholders(2, batch.len())
+                numbered_params(2, batch.len())
             );
             let found: Vec<String> = db_run!(&self.db, pool => {
                 let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(community_id);
