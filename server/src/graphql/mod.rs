@@ -5,6 +5,7 @@
 //! through their services; errors carry a stable `extensions.code` (the same codes as the
 //! REST API and socket replies).
 
+mod multipart;
 mod presence;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::contexts::auth::graphql::{AuthMutation, AuthQuery};
-use crate::contexts::auth::{AuthService, ClientInfo, Principal};
+use crate::contexts::auth::{AuthError, AuthService, ClientInfo, Principal};
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::ChatService;
 use crate::contexts::media::graphql::{MediaMutation, MediaQuery, MediaSubscription};
@@ -135,8 +136,9 @@ pub fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Services {
 /// A context error as a GraphQL error with `extensions.code`; internal causes are logged and hidden.
 pub fn to_gql(error: impl Into<AppError>) -> async_graphql::Error {
     let error = error.into();
-    let (status, code) = error.status_and_code();
-    let message = if status.is_server_error() {
+    let (_, code) = error.status_and_code();
+    // By code, not status class: `quota_exceeded` is a 507 the client must see as such.
+    let message = if code == "internal" {
         tracing::error!(error = %error, "internal error in a resolver");
         "an internal error occurred".to_string()
     } else {
@@ -168,7 +170,8 @@ async fn graphiql() -> Html<String> {
 
 /// # `POST /graphql`
 /// A GraphQL request as JSON, or a GraphQL multipart request (file uploads). A bearer token,
-/// when sent, must be valid (401 otherwise); without one only `signIn` is useful.
+/// when sent, must be valid (401 otherwise); without one only `signIn` is useful, and a
+/// multipart request is refused (401) before its body is read.
 async fn execute(
     State(state): State<AppState>,
     Client(client): Client,
@@ -183,34 +186,24 @@ async fn execute(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let graphql_request = if content_type
+    let graphql_request = match content_type
         .as_deref()
-        .is_some_and(|t| t.starts_with("multipart/form-data"))
+        .filter(|t| t.starts_with("multipart/form-data"))
     {
-        use futures_util::TryStreamExt;
-        let options = async_graphql::http::MultipartOptions::default()
-            .max_file_size(state.media.max_upload_bytes() as usize)
-            .max_num_files(16);
-        let body = request
-            .into_body()
-            .into_data_stream()
-            .map_err(std::io::Error::other)
-            .into_async_read();
-        async_graphql::http::receive_body(content_type, body, options)
-            .await
-            .map_err(|e| AppError::BadRequest {
-                code: "invalid_multipart",
-                message: e.to_string(),
-            })?
-    } else {
-        // JSON bodies keep the JSON limit even though this route accepts large multipart bodies.
-        let limit = state.config.http.json_body_limit_bytes;
-        let (parts, body) = request.into_parts();
-        let limited = axum::body::Body::new(http_body_util::Limited::new(body, limit));
-        let request = axum::extract::Request::from_parts(parts, limited);
-        let ApiJson(graphql_request) =
-            <ApiJson<async_graphql::Request> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
-        graphql_request
+        Some(content_type) => {
+            let principal = principal.as_ref().ok_or(AuthError::MissingToken)?;
+            multipart::receive(&state, principal, content_type, request.into_body()).await?
+        }
+        None => {
+            // JSON bodies keep the JSON limit even though this route accepts large multipart bodies.
+            let limit = state.config.http.json_body_limit_bytes;
+            let (parts, body) = request.into_parts();
+            let limited = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+            let request = axum::extract::Request::from_parts(parts, limited);
+            let ApiJson(graphql_request) =
+                <ApiJson<async_graphql::Request> as axum::extract::FromRequest<AppState>>::from_request(request, &state).await?;
+            graphql_request
+        }
     };
     let response = state
         .graphql

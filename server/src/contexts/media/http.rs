@@ -62,7 +62,7 @@ async fn upload(
             continue;
         }
         let original = field.file_name().unwrap_or("upload").to_string();
-        let mut ingest = state.media.begin_ingest().await?;
+        let mut ingest = state.media.begin_ingest(&principal.community_id).await?;
         loop {
             match field.chunk().await {
                 Ok(Some(chunk)) => {

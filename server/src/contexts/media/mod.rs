@@ -15,5 +15,6 @@ mod store;
 
 pub use blob::BlobRead;
 pub use error::MediaError;
+pub use ingest::{Budget, Ingest, Ingested};
 pub use model::{Album, Cursor, Photo, PhotoFilter, Rendition, Upload};
 pub use service::{ChunkOutcome, MediaService};

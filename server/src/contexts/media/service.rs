@@ -16,8 +16,8 @@ use crate::db::Db;
 use crate::events::{Event, EventBus};
 
 use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
-use super::ingest::{Ingest, Ingested};
-use super::store::{MediaStore, NewFile};
+use super::ingest::{Budget, Ingest, Ingested, Quota};
+use super::store::{FileInsert, MediaStore, NewFile};
 use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
@@ -39,6 +39,9 @@ pub(super) struct Inner {
     pub uploads_dir: PathBuf,
     /// Wakes the processing worker when a job is queued.
     pub work: Notify,
+    /// One chunk at a time per resumable upload, so a chunk refused for its offset never
+    /// touches the partial file another chunk is writing.
+    pub upload_writers: dashmap::DashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// What a chunk of a socket upload did.
@@ -76,6 +79,7 @@ impl MediaService {
                 tmp_dir,
                 uploads_dir,
                 work: Notify::new(),
+                upload_writers: dashmap::DashMap::new(),
             }),
         })
     }
@@ -88,9 +92,27 @@ impl MediaService {
         self.inner.config.stream_chunk_bytes
     }
 
-    /// Starts receiving a file for `owner` (bytes go to a temporary file).
-    pub async fn begin_ingest(&self) -> Result<Ingest> {
-        Ingest::start(&self.inner.tmp_dir, self.inner.config.max_upload_bytes).await
+    /// Starts receiving a file for `community_id` (bytes go to a temporary file under the data
+    /// directory). Writing stops with `TooLarge` or `QuotaExceeded` the moment the running
+    /// total passes `max_upload_bytes` or the room left in the community's quota.
+    pub async fn begin_ingest(&self, community_id: &str) -> Result<Ingest> {
+        let budget = self.ingest_budget(community_id).await?;
+        self.begin_ingest_within(budget).await
+    }
+
+    /// What `community_id` may receive now: `max_upload_bytes`, within the room left in its quota.
+    pub async fn ingest_budget(&self, community_id: &str) -> Result<Budget> {
+        let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
+        let used = self.inner.store.usage(community_id, None).await?;
+        Ok(Budget {
+            max_bytes: self.inner.config.max_upload_bytes,
+            quota: Some(Quota { used, quota }),
+        })
+    }
+
+    /// Starts receiving a file within `budget`.
+    pub async fn begin_ingest_within(&self, budget: Budget) -> Result<Ingest> {
+        Ingest::start(&self.inner.tmp_dir, budget).await
     }
 
     /// Refuses before any byte is read when `incoming` bytes cannot fit.
@@ -101,7 +123,7 @@ impl MediaService {
             });
         }
         let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
-        let used = self.inner.store.usage(community_id).await?;
+        let used = self.inner.store.usage(community_id, None).await?;
         if used + incoming > quota {
             return Err(MediaError::QuotaExceeded {
                 used,
@@ -120,6 +142,19 @@ impl MediaService {
         ingested: Ingested,
         original_filename: &str,
     ) -> Result<(Photo, bool)> {
+        self.store_within_quota(owner, ingested, original_filename, None)
+            .await
+    }
+
+    /// As [`Self::store_ingested`]; `releasing` names the resumable upload whose reservation
+    /// these bytes replace (not counted twice against the quota).
+    async fn store_within_quota(
+        &self,
+        owner: &Principal,
+        ingested: Ingested,
+        original_filename: &str,
+        releasing: Option<&str>,
+    ) -> Result<(Photo, bool)> {
         let Some(mime) = taina_imaging::sniff(&ingested.head) else {
             ingested.discard().await;
             return Err(MediaError::UnsupportedType);
@@ -133,7 +168,24 @@ impl MediaService {
             ingested.discard().await;
             return Ok((existing, false));
         }
-        if let Err(e) = self.check_room(&owner.community_id, ingested.size).await {
+        // A cheap early refusal before the blob is written; the insert below re-checks
+        // atomically.
+        let quota = self
+            .inner
+            .auth
+            .storage_quota_bytes(&owner.community_id)
+            .await?;
+        let used = self
+            .inner
+            .store
+            .usage(&owner.community_id, releasing)
+            .await?;
+        if let Err(e) = (Budget {
+            max_bytes: self.inner.config.max_upload_bytes,
+            quota: Some(Quota { used, quota }),
+        })
+        .check(ingested.size)
+        {
             ingested.discard().await;
             return Err(e);
         }
@@ -151,27 +203,47 @@ impl MediaService {
         let stored = self
             .inner
             .store
-            .insert_file(&NewFile {
-                id: &id,
-                community_id: &owner.community_id,
-                user_id: &owner.user_id,
-                filename: &original,
-                original_filename: &original,
-                file_path: &key,
-                content_hash: &hash,
-                mime_type: mime,
-                size,
-                now: Utc::now().trunc_subsecs(6),
-            })
+            .insert_file(
+                &NewFile {
+                    id: &id,
+                    community_id: &owner.community_id,
+                    user_id: &owner.user_id,
+                    filename: &original,
+                    original_filename: &original,
+                    file_path: &key,
+                    content_hash: &hash,
+                    mime_type: mime,
+                    size,
+                    now: Utc::now().trunc_subsecs(6),
+                },
+                quota,
+                releasing,
+            )
             .await?;
         let photo = match stored {
-            Some(()) => self
+            FileInsert::Inserted => self
                 .inner
                 .store
                 .file(&id)
                 .await?
                 .ok_or(MediaError::NotFound)?,
-            None => {
+            FileInsert::OverQuota => {
+                // Another upload took the room meanwhile: the blob goes unless it is shared.
+                if !self.inner.store.hash_in_use(&hash).await? {
+                    self.inner.blobs.delete(&key).await?;
+                }
+                let used = self
+                    .inner
+                    .store
+                    .usage(&owner.community_id, releasing)
+                    .await?;
+                return Err(MediaError::QuotaExceeded {
+                    used,
+                    quota,
+                    needed: size,
+                });
+            }
+            FileInsert::Duplicate => {
                 let existing = self
                     .inner
                     .store
@@ -537,7 +609,16 @@ impl MediaService {
         if size == 0 {
             return Err(MediaError::Invalid("size must be at least 1".into()));
         }
-        self.check_room(&by.community_id, size).await?;
+        if size > self.inner.config.max_upload_bytes {
+            return Err(MediaError::TooLarge {
+                limit: self.inner.config.max_upload_bytes,
+            });
+        }
+        let quota = self
+            .inner
+            .auth
+            .storage_quota_bytes(&by.community_id)
+            .await?;
         let now = Utc::now().trunc_subsecs(6);
         let upload = Upload {
             id: nanoid::nanoid!(),
@@ -551,7 +632,16 @@ impl MediaService {
             file_id: None,
             expires_at: now + Duration::hours(self.inner.config.upload_expiry_hours as i64),
         };
-        self.inner.store.insert_upload(&upload, now).await?;
+        // The reservation is checked against the quota in the same statement that makes it, so
+        // concurrent creators cannot reserve more than the quota between them.
+        if !self.inner.store.reserve_upload(&upload, now, quota).await? {
+            let used = self.inner.store.usage(&by.community_id, None).await?;
+            return Err(MediaError::QuotaExceeded {
+                used,
+                quota,
+                needed: size,
+            });
+        }
         tokio::fs::File::create(self.part_path(&upload.id)).await?;
         Ok(upload)
     }
@@ -571,6 +661,31 @@ impl MediaService {
     /// Appends a chunk at `offset`, which must be the next expected one. The last chunk
     /// checks the whole file's SHA-256 and stores the photo, or discards the bytes.
     pub async fn write_chunk(
+        &self,
+        by: &Principal,
+        upload_id: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<ChunkOutcome> {
+        // Checked under the upload's writer lock: a concurrent chunk for the same offset waits,
+        // then finds the offset taken and writes nothing.
+        let writer = self
+            .inner
+            .upload_writers
+            .entry(upload_id.to_string())
+            .or_default()
+            .clone();
+        let writing = writer.lock().await;
+        let outcome = self.write_chunk_locked(by, upload_id, offset, data).await;
+        drop(writing);
+        drop(writer);
+        self.inner
+            .upload_writers
+            .remove_if(upload_id, |_, lock| Arc::strong_count(lock) == 1);
+        outcome
+    }
+
+    async fn write_chunk_locked(
         &self,
         by: &Principal,
         upload_id: &str,
@@ -638,7 +753,12 @@ impl MediaService {
         upload: &Upload,
         part: &std::path::Path,
     ) -> Result<Photo> {
-        let mut ingest = self.begin_ingest().await?;
+        // The bytes were reserved when the upload was created.
+        let budget = Budget {
+            max_bytes: self.inner.config.max_upload_bytes,
+            quota: None,
+        };
+        let mut ingest = Ingest::start(&self.inner.tmp_dir, budget).await?;
         let mut file = tokio::fs::File::open(part).await?;
         let mut buffer = vec![0u8; 256 * 1024];
         loop {
@@ -662,7 +782,10 @@ impl MediaService {
                 .await?;
             return Err(MediaError::ChecksumMismatch);
         }
-        match self.store_ingested(by, ingested, &upload.filename).await {
+        match self
+            .store_within_quota(by, ingested, &upload.filename, Some(&upload.id))
+            .await
+        {
             Ok((photo, _)) => {
                 self.inner
                     .store

@@ -141,6 +141,16 @@ pub(super) struct NewFile<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What [`MediaStore::insert_file`] did.
+#[derive(Debug, PartialEq)]
+pub(super) enum FileInsert {
+    Inserted,
+    /// The community already had the same content (stored concurrently).
+    Duplicate,
+    /// The file does not fit in the quota; nothing was stored.
+    OverQuota,
+}
+
 /// What processing learned about a file.
 pub(super) struct Processed<'a> {
     pub status: &'a str,
@@ -158,6 +168,33 @@ pub(super) struct Processed<'a> {
 const IN_BATCH: usize = 500;
 
 /// `$first, $first+1, …` for `count` bind parameters.
+/// A community's usage in bytes as an SQL expression: stored files plus open uploads'
+/// reservations, except the upload whose id is `$releasing` (`''` for none).
+macro_rules! usage_sql {
+    ($community:literal, $releasing:literal) => {
+        concat!(
+            "(COALESCE((SELECT SUM(file_size_bytes) FROM media.files WHERE community_id = ",
+            $community,
+            "), 0) + COALESCE((SELECT SUM(size_bytes) FROM media.uploads WHERE community_id = ",
+            $community,
+            " AND status = 'open' AND id <> ",
+            $releasing,
+            "), 0))"
+        )
+    };
+}
+
+/// On PostgreSQL, serialises the quota checks of one community until the transaction ends:
+/// under READ COMMITTED two concurrent `INSERT … SELECT … WHERE usage + size <= quota`
+/// would both see the usage without the other and both pass. SQLite takes its write lock at
+/// the start of a writing statement, so there the statement alone is atomic.
+const LOCK_QUOTA: &str = "SELECT pg_advisory_xact_lock(hashtextextended('media.quota:' || $1, 0))";
+
+/// Quotas are `u64` bytes; the database compares `BIGINT`s.
+fn clamp_i64(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
+}
+
 fn numbered_params(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
@@ -246,37 +283,74 @@ impl MediaStore {
             .collect())
     }
 
-    /// Bytes the community stores plus bytes reserved by open uploads.
-    pub async fn usage(&self, community_id: &str) -> Result<u64> {
-        let used: i64 = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT CAST(COALESCE((SELECT SUM(file_size_bytes) FROM media.files WHERE community_id = $1), 0) \
-                  + COALESCE((SELECT SUM(size_bytes) FROM media.uploads WHERE community_id = $1 AND status = 'open'), 0) AS BIGINT)")
-            .bind(community_id).fetch_one(pool).await)?;
+    /// Bytes the community stores plus bytes reserved by open uploads (but `releasing`'s).
+    pub async fn usage(&self, community_id: &str, releasing: Option<&str>) -> Result<u64> {
+        let sql = concat!("SELECT CAST(", usage_sql!("$1", "$2"), " AS BIGINT)");
+        let used: i64 = db_run!(&self.db, pool => sqlx::query_scalar(sql)
+            .bind(community_id)
+            .bind(releasing.unwrap_or(""))
+            .fetch_one(pool)
+            .await)?;
         Ok(used.max(0) as u64)
     }
 
-    /// Stores the file row and its processing job together. `None` when the same content was
-    /// stored concurrently (the caller returns that one).
-    pub async fn insert_file(&self, file: &NewFile<'_>) -> Result<Option<()>> {
-        let result: Result<()> = db_run!(&self.db, pool => {
+    /// Stores the file row and its processing job together, if the community's usage (but
+    /// the `releasing` upload's reservation) plus the file stays within `quota`.
+    pub async fn insert_file(
+        &self,
+        file: &NewFile<'_>,
+        quota: u64,
+        releasing: Option<&str>,
+    ) -> Result<FileInsert> {
+        let _turn = self.db.write_turn().await;
+        let result: Result<bool> = db_run!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO media.files (id, community_id, user_id, filename, original_filename, file_path, \
-                 content_hash, mime_type, file_size_bytes, metadata, processing_status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $11)")
-                .bind(file.id).bind(file.community_id).bind(file.user_id).bind(file.filename)
-                .bind(file.original_filename).bind(file.file_path).bind(file.content_hash).bind(file.mime_type)
-                .bind(file.size as i64).bind(Json(serde_json::json!({}))).bind(file.now)
-                .execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO media.jobs (id, file_id, status, created_at, updated_at) VALUES ($1, $2, 'queued', $3, $3)")
-                .bind(nanoid::nanoid!()).bind(file.id).bind(file.now)
-                .execute(&mut *tx).await?;
+            if matches!(self.db, Db::Postgres(_)) {
+                sqlx::query(LOCK_QUOTA).bind(file.community_id).execute(&mut *tx).await?;
+            }
+            let inserted = sqlx::query(concat!(
+                "INSERT INTO media.files (id, community_id, user_id, filename, original_filename, \
+                 file_path, content_hash, mime_type, file_size_bytes, metadata, processing_status, \
+                 created_at, updated_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $11 WHERE ",
+                usage_sql!("$2", "$13"),
+                " + $9 <= $12"
+            ))
+            .bind(file.id)
+            .bind(file.community_id)
+            .bind(file.user_id)
+            .bind(file.filename)
+            .bind(file.original_filename)
+            .bind(file.file_path)
+            .bind(file.content_hash)
+            .bind(file.mime_type)
+            .bind(file.size as i64)
+            .bind(Json(serde_json::json!({})))
+            .bind(file.now)
+            .bind(clamp_i64(quota))
+            .bind(releasing.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if inserted {
+                sqlx::query(
+                    "INSERT INTO media.jobs (id, file_id, status, created_at, updated_at) \
+                     VALUES ($1, $2, 'queued', $3, $3)",
+                )
+                .bind(nanoid::nanoid!())
+                .bind(file.id)
+                .bind(file.now)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
-            Ok(())
+            Ok(inserted)
         });
         match result {
-            Ok(()) => Ok(Some(())),
-            Err(MediaError::Database(e)) if is_unique_violation(&e) => Ok(None),
+            Ok(true) => Ok(FileInsert::Inserted),
+            Ok(false) => Ok(FileInsert::OverQuota),
+            Err(MediaError::Database(e)) if is_unique_violation(&e) => Ok(FileInsert::Duplicate),
             Err(e) => Err(e),
         }
     }
@@ -469,14 +543,44 @@ impl MediaStore {
         Ok(())
     }
 
-    pub async fn insert_upload(&self, upload: &Upload, now: DateTime<Utc>) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query(
-            "INSERT INTO media.uploads (id, community_id, user_id, filename, size_bytes, sha256, received_bytes, status, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, 'open', $7, $8)")
-            .bind(&upload.id).bind(&upload.community_id).bind(&upload.user_id).bind(&upload.filename)
-            .bind(upload.size_bytes as i64).bind(&upload.sha256).bind(now).bind(upload.expires_at)
-            .execute(pool).await.map(|_| ()))?;
-        Ok(())
+    /// Opens the upload, reserving its size, if the community's usage plus the size stays
+    /// within `quota`; false (nothing reserved) otherwise.
+    pub async fn reserve_upload(
+        &self,
+        upload: &Upload,
+        now: DateTime<Utc>,
+        quota: u64,
+    ) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
+        let reserved = db_run!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            if matches!(self.db, Db::Postgres(_)) {
+                sqlx::query(LOCK_QUOTA).bind(&upload.community_id).execute(&mut *tx).await?;
+            }
+            let reserved = sqlx::query(concat!(
+                "INSERT INTO media.uploads (id, community_id, user_id, filename, size_bytes, sha256, \
+                 received_bytes, status, created_at, expires_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, 0, 'open', $7, $8 WHERE ",
+                usage_sql!("$2", "''"),
+                " + $5 <= $9"
+            ))
+            .bind(&upload.id)
+            .bind(&upload.community_id)
+            .bind(&upload.user_id)
+            .bind(&upload.filename)
+            .bind(upload.size_bytes as i64)
+            .bind(&upload.sha256)
+            .bind(now)
+            .bind(upload.expires_at)
+            .bind(clamp_i64(quota))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            tx.commit().await?;
+            Ok::<_, MediaError>(reserved)
+        })?;
+        Ok(reserved)
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {

@@ -1,0 +1,423 @@
+//! What a hostile client did to Tainá, kept fixed: uploads that are read before they are
+//! allowed, quota races, oversize pushes, alerts across communities, protocol violations and
+//! the guest role's limits. Runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use taina_protocol::chunk::Chunk;
+use taina_protocol::client::{ClientError, PhoenixClient};
+use taina_protocol::phoenix::Payload;
+use taina_tests::TestServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Bytes in the files under `dir` (recursively).
+fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => bytes_under(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Files under `dir` (recursively).
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            if entry.path().is_dir() {
+                files_under(&entry.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Sets every community's storage quota (in GiB).
+async fn set_quota_gb(server: &TestServer, gb: i64) {
+    let statement: &'static str = match gb {
+        0 => "UPDATE communities SET storage_quota_gb = 0 WHERE created_at < $1",
+        1 => "UPDATE communities SET storage_quota_gb = 1 WHERE created_at < $1",
+        _ => panic!("add the statement for {gb} GiB"),
+    };
+    server
+        .execute_with_time(statement, chrono::Utc::now() + chrono::Duration::hours(1))
+        .await;
+}
+
+/// Samples the size of `dir` until stopped; the largest size seen.
+fn watch_size(dir: std::path::PathBuf) -> (Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let largest = Arc::new(AtomicU64::new(0));
+    let seen = largest.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            seen.fetch_max(bytes_under(&dir), Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    (largest, task)
+}
+
+/// A raw HTTP/1.1 POST with a chunked body (no Content-Length), written `chunks` times
+/// `chunk` bytes with a short pause between; returns the status line, or `None` when the
+/// server closed the connection first.
+async fn chunked_post(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, String)],
+    prefix: &[u8],
+    chunk: &[u8],
+    chunks: usize,
+) -> Option<String> {
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        let mut pieces = vec![prefix];
+        pieces.extend(std::iter::repeat_n(chunk, chunks));
+        for piece in pieces {
+            stream
+                .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                .await?;
+            stream.write_all(piece).await?;
+            stream.write_all(b"\r\n").await?;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stream.write_all(b"0\r\n\r\n").await
+    };
+    let _ = write.await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await;
+    let text = String::from_utf8_lossy(&response).to_string();
+    text.lines().next().map(str::to_string)
+}
+
+const UPLOAD_PHOTO: &str =
+    "mutation($file: Upload!) { uploadPhoto(file: $file) { id mimeType fileSizeBytes } }";
+
+fn upload_form(bytes: Vec<u8>) -> Form {
+    let operations = json!({ "query": UPLOAD_PHOTO, "variables": { "file": null } });
+    Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part("0", Part::bytes(bytes).file_name("g.png"))
+}
+
+#[tokio::test]
+async fn anonymous_graphql_multipart_is_refused_before_its_files_are_read() {
+    let server = TestServer::start().await;
+    let reply = server
+        .send(
+            server
+                .client
+                .post(format!("{}/graphql", server.url))
+                .multipart(upload_form(vec![7u8; 4 * 1024 * 1024])),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert_eq!(reply.code(), "missing_token");
+    assert_eq!(files_under(&server.data_dir.path().join("tmp")), 0);
+}
+
+#[tokio::test]
+async fn graphql_multipart_operations_over_the_json_limit_is_413() {
+    let server = TestServer::builder()
+        .with_config(|c| c.http.json_body_limit_bytes = 64 * 1024)
+        .start()
+        .await;
+    let token = server.admin().await;
+    let padding = " ".repeat(200 * 1024);
+    let operations = format!(r#"{{"query": "{{ me {{ id }} }}"{padding}}}"#);
+    let form = Form::new().text("operations", operations);
+    let reply = server
+        .send(
+            server
+                .client
+                .post(format!("{}/graphql", server.url))
+                .bearer_auth(&token)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "payload_too_large");
+    // The same request within the limit works.
+    let form = Form::new().text("operations", r#"{"query": "{ me { id } }"}"#);
+    let reply = server
+        .send(
+            server
+                .client
+                .post(format!("{}/graphql", server.url))
+                .bearer_auth(&token)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.body["data"]["me"]["id"].is_string(), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn graphql_multipart_files_stop_at_the_quota_while_they_stream() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    set_quota_gb(&server, 0).await;
+    let tmp = server.data_dir.path().join("tmp");
+    let (largest, watcher) = watch_size(tmp.clone());
+    let boundary = "XhardeningX";
+    let prefix = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n\
+         --{boundary}\r\ncontent-disposition: form-data; name=\"map\"\r\n\r\n{}\r\n\
+         --{boundary}\r\ncontent-disposition: form-data; name=\"0\"; filename=\"big.bin\"\r\n\
+         content-type: application/octet-stream\r\n\r\n",
+        json!({ "query": UPLOAD_PHOTO, "variables": { "file": null } }),
+        json!({ "0": ["variables.file"] }),
+    );
+    let status = chunked_post(
+        &server,
+        "/graphql",
+        &[
+            ("authorization", format!("Bearer {token}")),
+            (
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        prefix.as_bytes(),
+        &[0x42; 64 * 1024],
+        128,
+    )
+    .await;
+    watcher.abort();
+    if let Some(status) = status {
+        assert!(status.contains("507"), "{status}");
+    }
+    assert_eq!(
+        largest.load(Ordering::Relaxed),
+        0,
+        "bytes were spooled past the quota"
+    );
+    assert_eq!(files_under(&tmp), 0);
+}
+
+#[tokio::test]
+async fn a_chunked_upload_without_length_stops_writing_at_the_quota() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    set_quota_gb(&server, 0).await;
+    let tmp = server.data_dir.path().join("tmp");
+    let (largest, watcher) = watch_size(tmp.clone());
+    let boundary = "XchunkedX";
+    let prefix = format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n\
+         content-type: image/jpeg\r\n\r\n"
+    );
+    let status = chunked_post(
+        &server,
+        "/api/media",
+        &[
+            ("authorization", format!("Bearer {token}")),
+            (
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        prefix.as_bytes(),
+        &[0xFF; 64 * 1024],
+        128,
+    )
+    .await;
+    watcher.abort();
+    if let Some(status) = status {
+        assert!(status.contains("507"), "{status}");
+    }
+    assert_eq!(
+        largest.load(Ordering::Relaxed),
+        0,
+        "bytes were written past the quota"
+    );
+    assert_eq!(files_under(&tmp), 0);
+}
+
+const CREATE_UPLOAD: &str = "mutation($size: Int!, $sha: String!) { createUpload(filename: \"big.bin\", size: $size, sha256: $sha) { id } }";
+
+#[tokio::test]
+async fn graphql_says_quota_exceeded_with_its_code() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    set_quota_gb(&server, 0).await;
+    let reply = server
+        .graphql(
+            Some(&token),
+            CREATE_UPLOAD,
+            json!({ "size": 1000, "sha": "a".repeat(64) }),
+        )
+        .await;
+    let error = &reply["errors"][0];
+    assert_eq!(error["extensions"]["code"], "quota_exceeded", "{reply}");
+    assert!(
+        error["message"].as_str().unwrap().contains("quota"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_upload_reservations_cannot_exceed_the_quota() {
+    let server = Arc::new(TestServer::start().await);
+    let token = server.admin().await;
+    set_quota_gb(&server, 1).await;
+    let size = 600 * 1024 * 1024;
+    let attempts = (0..16).map(|i| {
+        let (server, token) = (server.clone(), token.clone());
+        tokio::spawn(async move {
+            server
+                .graphql(
+                    Some(&token),
+                    CREATE_UPLOAD,
+                    json!({ "size": size, "sha": format!("{i:064x}") }),
+                )
+                .await
+        })
+    });
+    let mut reserved = 0;
+    for attempt in attempts {
+        let reply = attempt.await.unwrap();
+        if reply["data"]["createUpload"]["id"].is_string() {
+            reserved += 1;
+        } else {
+            assert_eq!(
+                reply["errors"][0]["extensions"]["code"], "quota_exceeded",
+                "{reply}"
+            );
+        }
+    }
+    assert_eq!(reserved, 1, "600 MiB fits once in 1 GiB");
+}
+
+/// A joined `upload:{id}` channel on a socket of its own.
+async fn upload_channel(server: &TestServer, token: &str, upload: &str) -> PhoenixClient {
+    let mut client = server.socket(token).await;
+    client
+        .join(&format!("upload:{upload}"), json!({}))
+        .await
+        .expect("join upload");
+    client
+}
+
+async fn push_chunk(client: &mut PhoenixClient, upload: &str, offset: u64, data: &[u8]) -> Value {
+    let frame = Chunk {
+        offset,
+        data: data.to_vec(),
+    }
+    .encode();
+    match client
+        .push_binary(&format!("upload:{upload}"), "chunk", &frame)
+        .await
+    {
+        Ok(reply) => match reply.response {
+            Payload::Json(v) => v,
+            other => panic!("expected JSON, got {other:?}"),
+        },
+        Err(ClientError::Refused(reason)) => reason,
+        Err(e) => panic!("chunk: {e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_chunk_refused_for_its_offset_writes_nothing() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    let half = 256 * 1024;
+    let good: Vec<u8> = (0..2 * half).map(|i| (i % 251) as u8).collect();
+    let sha = hex::encode(Sha256::digest(&good));
+    for round in 0..4 {
+        let created = server
+            .graphql(
+                Some(&token),
+                CREATE_UPLOAD,
+                json!({ "size": good.len(), "sha": sha }),
+            )
+            .await;
+        let upload = created["data"]["createUpload"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_string();
+        let mut first = upload_channel(&server, &token, &upload).await;
+        let mut second = upload_channel(&server, &token, &upload).await;
+        // The same offset twice at once: one wins, the other (wrong bytes) must write nothing.
+        let garbage = vec![0xEE; half];
+        let (a, b) = tokio::join!(
+            push_chunk(&mut first, &upload, 0, &good[..half]),
+            push_chunk(&mut second, &upload, 0, &garbage),
+        );
+        let refused = [&a, &b]
+            .into_iter()
+            .filter(|reply| reply["reason"] == "offset_mismatch")
+            .count();
+        assert_eq!(refused, 1, "round {round}: {a} / {b}");
+        if b["next_offset"] == half as u64 {
+            // The garbage won the race: this round cannot finish with the right bytes.
+            continue;
+        }
+        let done = push_chunk(&mut first, &upload, half as u64, &good[half..]).await;
+        assert_eq!(
+            done["done"], true,
+            "round {round}: the file was corrupted: {done}"
+        );
+        // The same bytes again are a duplicate of round 0's photo: fine, it finished.
+    }
+}
+
+#[tokio::test]
+async fn graphql_multipart_upload_still_works_within_the_quota() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    // A PNG header is enough for the type check; the file is processed later.
+    let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    bytes.extend(std::iter::repeat_n(0u8, 1000));
+    let reply = server
+        .send(
+            server
+                .client
+                .post(format!("{}/graphql", server.url))
+                .bearer_auth(&token)
+                .multipart(upload_form(bytes.clone())),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        reply.body["data"]["uploadPhoto"]["fileSizeBytes"],
+        bytes.len(),
+        "{}",
+        reply.body
+    );
+    assert_eq!(files_under(&server.data_dir.path().join("tmp")), 0);
+}
