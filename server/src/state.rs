@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::contexts::auth::{AuthService, TokenKeys};
 use crate::contexts::chat::ChatService;
 use crate::contexts::media::MediaService;
+use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
 use crate::error::StartError;
 use crate::events::{EventBus, MemoryBus};
@@ -20,6 +21,7 @@ pub struct AppState {
     pub auth: AuthService,
     pub chat: ChatService,
     pub media: MediaService,
+    pub monitoring: MonitoringService,
     pub hub: Arc<Hub>,
     pub graphql: crate::graphql::AppSchema,
 }
@@ -31,6 +33,8 @@ const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs
 const BUS_CAPACITY: usize = 65_536;
 /// How often idle topics are forgotten.
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often instance alerts raised by other processes (`taina alert send`) are relayed.
+const ALERT_RELAY: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often revocations by other processes are picked up.
 const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -61,12 +65,14 @@ impl AppState {
             &config.data_dir,
         )
         .map_err(|e| StartError::Media(e.to_string()))?;
+        let monitoring = MonitoringService::new(db.clone(), bus.clone());
         db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
         media.spawn_worker();
         chat.spawn_feed();
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
         crate::socket::spawn_bridge(&bus, &hub);
         auth.spawn_revocation_watcher(REVOCATION_POLL);
+        monitoring.spawn_alert_relay(ALERT_RELAY);
         let weak_hub = Arc::downgrade(&hub);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(SWEEP_INTERVAL);
@@ -93,6 +99,7 @@ impl AppState {
             auth,
             chat,
             media,
+            monitoring,
             hub,
             graphql,
         })

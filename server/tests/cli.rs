@@ -411,3 +411,79 @@ fn migrate_is_idempotent() {
         assert!(text(&out.stdout).contains("migrations applied (sqlite)"));
     }
 }
+
+/// Resident memory of a process, from `/proc/{pid}/status`.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+/// Hardening: a 400 MiB `operations` part once took the server from 40 to 953 MiB. Now the
+/// part is held to `http.json_body_limit_bytes`: 413 with resident memory nearly unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversize_graphql_multipart_operations_part_is_413_without_growing_memory() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &dir.path().join("data"));
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(format!("{}/api/auth/signup", served.url))
+        .json(&json!({ "email": "a@example.org", "password": "a long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(signup.status().is_success());
+    let signin: Value = client
+        .post(format!("{}/api/auth/signin", served.url))
+        .json(&json!({ "email": "a@example.org", "password": "a long password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signin["token"].as_str().unwrap();
+    let before = resident_bytes(served.child.id());
+
+    let address = served.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let boundary = "XmemoryX";
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+         content-type: multipart/form-data; boundary={boundary}\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let opening =
+        format!("--{boundary}\r\ncontent-disposition: form-data; name=\"operations\"\r\n\r\n{{\"query\": \"");
+    let filler = vec![b' '; 1024 * 1024];
+    let mut pieces = vec![opening.into_bytes()];
+    pieces.extend(std::iter::repeat_n(filler, 50));
+    for piece in pieces {
+        let sent = async {
+            stream
+                .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                .await?;
+            stream.write_all(&piece).await?;
+            stream.write_all(b"\r\n").await
+        };
+        if sent.await.is_err() {
+            break; // the server answered and closed: the rest is never read
+        }
+    }
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    let after = resident_bytes(served.child.id());
+    let grown = after.saturating_sub(before);
+    assert!(
+        grown < 10 * 1024 * 1024,
+        "resident memory grew by {grown} bytes ({before} → {after})"
+    );
+    assert!(served.terminate().success());
+}

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use taina_protocol::chunk::Chunk;
-use taina_protocol::client::{ClientError, PhoenixClient};
+use taina_protocol::client::{ClientError, Incoming, PhoenixClient};
 use taina_protocol::phoenix::Payload;
 use taina_tests::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -420,4 +420,187 @@ async fn graphql_multipart_upload_still_works_within_the_quota() {
         reply.body
     );
     assert_eq!(files_under(&server.data_dir.path().join("tmp")), 0);
+}
+
+/// Every message on `topic` with `event` that arrives within `window`.
+async fn events_within(
+    client: &mut PhoenixClient,
+    topic: &str,
+    event: &str,
+    window: Duration,
+) -> Vec<Value> {
+    let mut found = Vec::new();
+    while let Ok(Incoming::Message(m)) = client.next_message(window).await {
+        if m.topic == topic && m.event == event {
+            if let Payload::Json(v) = m.payload {
+                found.push(v);
+            }
+        }
+    }
+    found
+}
+
+/// An admin of a second community, made by the operator (the CLI path); returns their token.
+async fn second_community_admin(server: &TestServer) -> String {
+    server
+        .state
+        .auth
+        .create_user(
+            "other-admin@example.org",
+            "other admin password".into(),
+            taina::contexts::auth::Role::Admin,
+            "Outra Aldeia",
+        )
+        .await
+        .unwrap();
+    server
+        .token("other-admin@example.org", "other admin password")
+        .await
+}
+
+#[tokio::test]
+async fn alerts_stay_in_their_community_and_instance_alerts_reach_all() {
+    let server = TestServer::start().await;
+    let admin_a = server.admin().await;
+    let member_a = server
+        .invited(&admin_a, "member@example.org", "member")
+        .await;
+    let admin_b = second_community_admin(&server).await;
+    let admin_a_id = server.user_id(&admin_a).await;
+
+    let mut publisher_a = server.socket(&admin_a).await;
+    let mut listener_a = server.socket(&member_a).await;
+    let mut listener_b = server.socket(&admin_b).await;
+    for client in [&mut publisher_a, &mut listener_a, &mut listener_b] {
+        client.join("system:alerts", json!({})).await.unwrap();
+    }
+
+    publisher_a
+        .push(
+            "system:alerts",
+            "alert",
+            json!({ "text": "water off at noon" }),
+        )
+        .await
+        .unwrap();
+    let got = listener_a
+        .expect_event("system:alerts", "alert", WAIT)
+        .await
+        .unwrap();
+    let got = match got.payload {
+        Payload::Json(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(got["text"], "water off at noon");
+    assert_eq!(got["from"], admin_a_id.as_str());
+    assert_eq!(got["scope"], "community");
+    assert!(
+        events_within(
+            &mut listener_b,
+            "system:alerts",
+            "alert",
+            Duration::from_millis(500)
+        )
+        .await
+        .is_empty(),
+        "community B received community A's alert"
+    );
+
+    // B's admin cannot reach A either, and a rejoin of B with `since` recovers nothing of A's.
+    let mut publisher_b = server.socket(&admin_b).await;
+    publisher_b.join("system:alerts", json!({})).await.unwrap();
+    publisher_b
+        .push("system:alerts", "alert", json!({ "text": "from B" }))
+        .await
+        .unwrap();
+    let seen_by_a = events_within(
+        &mut listener_a,
+        "system:alerts",
+        "alert",
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(seen_by_a.is_empty(), "A received B's alert: {seen_by_a:?}");
+    let seen_by_b = events_within(&mut listener_b, "system:alerts", "alert", WAIT / 20).await;
+    assert_eq!(seen_by_b.len(), 1, "{seen_by_b:?}");
+    assert_eq!(seen_by_b[0]["text"], "from B");
+    let mut late_b = server.socket(&admin_b).await;
+    let rejoined = late_b
+        .join(
+            "system:alerts",
+            json!({ "since": { "epoch": got["epoch"], "offset": 0 } }),
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        rejoined["epoch"], got["epoch"],
+        "B's alerts have their own epoch"
+    );
+
+    // An instance-wide alert, stored as the operator's CLI stores it (another process: the
+    // server relays it from the database), reaches both communities, marked as the operator's.
+    taina::contexts::monitoring::MonitoringService::new(
+        server.state.db.clone(),
+        Arc::new(taina::events::MemoryBus::new(1)),
+    )
+    .raise(
+        taina::contexts::monitoring::AlertLevel::Critical,
+        "disk almost full",
+        taina::contexts::monitoring::AlertSource::Operator,
+    )
+    .await
+    .unwrap();
+    for listener in [&mut listener_a, &mut listener_b] {
+        let got = listener
+            .expect_event("system:alerts", "alert", WAIT)
+            .await
+            .unwrap();
+        let got = match got.payload {
+            Payload::Json(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got["message"], "disk almost full");
+        assert_eq!(got["from"], "operator");
+        assert_eq!(got["scope"], "instance");
+        assert_eq!(got["level"], "critical");
+    }
+}
+
+#[tokio::test]
+async fn an_oversize_binary_push_is_refused_and_nobody_is_disconnected() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let member = server.invited(&admin, "member@example.org", "member").await;
+    let member_id = server.user_id(&member).await;
+    let created = server
+        .post(
+            "/api/chat/conversations",
+            json!({ "kind": "group", "name": "Roda", "participant_ids": [member_id] }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let topic = format!("conversation:{}", created.body["id"].as_str().unwrap());
+    let mut sender = server.socket(&member).await;
+    let mut other = server.socket(&admin).await;
+    sender.join(&topic, json!({})).await.unwrap();
+    other.join(&topic, json!({})).await.unwrap();
+
+    // 1.1 MiB: over a quarter of the 1 MiB outbox (and once enough to close every subscriber).
+    let big = vec![0xAB; 1100 * 1024];
+    match sender.push_binary(&topic, "binary", &big).await {
+        Err(ClientError::Refused(reason)) => {
+            assert_eq!(reason["reason"], "payload_too_large", "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Both stay connected, and a small push still goes through.
+    sender.heartbeat().await.unwrap();
+    other.heartbeat().await.unwrap();
+    sender
+        .push_binary(&topic, "binary", b"\x01\x02\x03")
+        .await
+        .unwrap();
+    let got = other.expect_event(&topic, "binary", WAIT).await.unwrap();
+    assert!(matches!(got.payload, Payload::Binary(ref b) if b.as_ref() == b"\x01\x02\x03"));
 }

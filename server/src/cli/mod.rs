@@ -13,6 +13,9 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, LogFormat};
 use crate::contexts::auth::Role;
+use crate::contexts::monitoring::{AlertLevel, AlertSource, MonitoringService};
+use crate::db::Db;
+use crate::events::MemoryBus;
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -52,6 +55,39 @@ pub enum Command {
     /// Manage sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Instance-wide alerts.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send an alert to every community (the `system:alerts` topic); running servers relay it
+    /// within a second.
+    Send {
+        /// The alert's text.
+        #[arg(long)]
+        message: String,
+        #[arg(long, value_enum, default_value = "info")]
+        level: AlertLevelArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AlertLevelArg {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl From<AlertLevelArg> for AlertLevel {
+    fn from(level: AlertLevelArg) -> Self {
+        match level {
+            AlertLevelArg::Info => AlertLevel::Info,
+            AlertLevelArg::Warning => AlertLevel::Warning,
+            AlertLevelArg::Critical => AlertLevel::Critical,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +180,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Alert(AlertCommand::Send { message, level }) => {
+            // The database and nothing else: the running servers do the delivering.
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            let bus = std::sync::Arc::new(MemoryBus::new(1));
+            let result = MonitoringService::new(db.clone(), bus)
+                .raise(level.into(), &message, AlertSource::Operator)
+                .await;
+            db.close().await;
+            let id = result?;
+            println!("alert {id} stored; running servers relay it to every community");
+            Ok(())
+        }
         Command::User(command) => {
             let state = AppState::build(config).await?;
             let result = user::run(&state, command).await;

@@ -184,6 +184,17 @@ pub struct Subscribed {
     pub missed: Option<Vec<(u64, Frame)>>,
 }
 
+/// Why a client's broadcast was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum BroadcastError {
+    #[error(
+        "the publication is {size} bytes, over the limit of {limit}; send bulk data as an upload"
+    )]
+    TooLarge { size: usize, limit: usize },
+    #[error(transparent)]
+    Encode(#[from] phoenix::EncodeError),
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum Refusal {
     #[error("too many connections for this user (limit {0})")]
@@ -492,16 +503,27 @@ impl Hub {
         &self,
         topic: &str,
         event: &str,
+        payload: Map<String, Value>,
+        sequence: Sequence,
+    ) -> Position {
+        self.publish_on(topic, topic, event, payload, sequence)
+    }
+
+    /// As [`Hub::publish`], on the subscribers of `key` with frames naming `topic`: one topic
+    /// name clients know, several audiences the server keeps apart (`system:alerts` per
+    /// community), each with its own offsets.
+    pub fn publish_on(
+        &self,
+        key: &str,
+        topic: &str,
+        event: &str,
         mut payload: Map<String, Value>,
         sequence: Sequence,
     ) -> Position {
-        let mut entry = self
-            .topics
-            .entry(topic.to_string())
-            .or_insert_with(|| Topic {
-                subscribers: HashMap::new(),
-                history: self.new_history(),
-            });
+        let mut entry = self.topics.entry(key.to_string()).or_insert_with(|| Topic {
+            subscribers: HashMap::new(),
+            history: self.new_history(),
+        });
         let offset = match sequence {
             Sequence::Next => entry.history.next_offset(),
             Sequence::At(position) => {
@@ -557,17 +579,34 @@ impl Hub {
         }
     }
 
-    /// A binary broadcast (Phoenix kind 2), not kept for recovery.
+    /// Largest publication accepted from a client: a quarter of an outbox. Anything larger
+    /// would fill (or nearly fill) every subscriber's outbox at once and disconnect them all as
+    /// slow consumers, the sender included; bulk data goes through `upload:`/`stream:` topics,
+    /// which pace by credit.
+    pub fn max_publication_bytes(&self) -> usize {
+        self.config.outbox_bytes / 4
+    }
+
+    /// A binary broadcast (Phoenix kind 2), not kept for recovery. Refused, and sent to
+    /// nobody, when the frame is over [`Hub::max_publication_bytes`].
     pub fn broadcast_binary(
         &self,
         topic: &str,
         event: &str,
         data: &[u8],
-    ) -> Result<(), phoenix::EncodeError> {
+    ) -> Result<(), BroadcastError> {
+        let frame = phoenix::encode_server_broadcast(topic, event, data)?;
+        let limit = self.max_publication_bytes();
+        if frame.len() > limit {
+            return Err(BroadcastError::TooLarge {
+                size: frame.len(),
+                limit,
+            });
+        }
         let Some(entry) = self.topics.get(topic) else {
             return Ok(());
         };
-        let frame = Frame::Binary(phoenix::encode_server_broadcast(topic, event, data)?.into());
+        let frame = Frame::Binary(frame.into());
         for subscriber in entry.subscribers.values() {
             subscriber.deliver(None, &frame);
         }
@@ -649,6 +688,15 @@ impl Hub {
             topic.history.prune();
             !(topic.subscribers.is_empty() && topic.history.is_empty())
         });
+    }
+
+    /// Keys of the topics held now that start with `prefix`.
+    pub fn topics_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.topics
+            .iter()
+            .filter(|entry| entry.key().starts_with(prefix))
+            .map(|entry| entry.key().clone())
+            .collect()
     }
 
     pub fn topic_count(&self) -> usize {

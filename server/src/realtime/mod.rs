@@ -10,7 +10,7 @@ mod presence;
 
 pub use history::Position;
 pub use hub::{
-    Commands, Conn, ConnCommand, ConnId, Hub, Refusal, Registration, Sequence, Subscribed,
-    Subscriber,
+    BroadcastError, Commands, Conn, ConnCommand, ConnId, Hub, Refusal, Registration, Sequence,
+    Subscribed, Subscriber,
 };
 pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};

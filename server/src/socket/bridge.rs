@@ -7,6 +7,8 @@ use serde_json::{json, Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::channels;
+use crate::contexts::monitoring::ALERT_RAISED;
 use crate::events::{Event, EventBus};
 use crate::realtime::{Hub, Position, Sequence};
 
@@ -100,6 +102,19 @@ fn apply(hub: &Hub, event: &Event) {
                     &format!("community:{community}"),
                     name,
                     payload,
+                    Sequence::Next,
+                );
+            }
+        }
+        ALERT_RAISED => {
+            // Instance-wide: from the server or the operator, to every community listening.
+            let payload = event.data.as_object().cloned().unwrap_or_default();
+            for key in channels::all_alerts_keys(hub) {
+                hub.publish_on(
+                    &key,
+                    channels::SYSTEM_ALERTS,
+                    "alert",
+                    payload.clone(),
                     Sequence::Next,
                 );
             }

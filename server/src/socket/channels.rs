@@ -5,7 +5,7 @@
 //! | `user:{id}` | that user | no | memory |
 //! | `community:{id}` | its members | yes | memory |
 //! | `conversation:{id}` | its participants | yes | stored messages |
-//! | `system:alerts` | every signed-in user (admins publish) | no | memory |
+//! | `system:alerts` | every signed-in user; a community's admins publish to their community, the server and the operator to every community | no | memory, per community |
 //! | `upload:{id}` | the upload's owner | no | — |
 //! | `stream:{file_id}` | whoever may see the photo | no | — |
 
@@ -16,6 +16,30 @@ use crate::realtime::Position;
 use crate::state::AppState;
 
 pub const SYSTEM_ALERTS: &str = "system:alerts";
+/// Clients all join `system:alerts`, but each community's subscribers are kept under a key
+/// of their own in the hub (`system:alerts@{community_id}`), with their own offsets: an
+/// alert published for one community cannot reach, or be recovered by, another.
+const ALERTS_KEY_PREFIX: &str = "system:alerts@";
+
+/// The hub key of `community_id`'s `system:alerts`.
+pub fn alerts_key(community_id: &str) -> String {
+    format!("{ALERTS_KEY_PREFIX}{community_id}")
+}
+
+/// Hub keys of every community's `system:alerts` held now (for instance-wide alerts).
+pub fn all_alerts_keys(hub: &crate::realtime::Hub) -> Vec<String> {
+    hub.topics_with_prefix(ALERTS_KEY_PREFIX)
+}
+
+/// The hub key under which `principal`'s join of `topic` lives: the topic itself, but for
+/// `system:alerts`, which is scoped to the principal's community.
+pub fn hub_key<'a>(topic: &'a str, principal: &Principal) -> std::borrow::Cow<'a, str> {
+    if topic == SYSTEM_ALERTS {
+        std::borrow::Cow::Owned(alerts_key(&principal.community_id))
+    } else {
+        std::borrow::Cow::Borrowed(topic)
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TopicKind {

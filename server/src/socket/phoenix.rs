@@ -19,7 +19,7 @@ use super::stream::StreamHandle;
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::NewMessage;
 use crate::contexts::media::{MediaError, Rendition};
-use crate::realtime::{Conn, ConnCommand, Frame, Lane, Outbox, Position};
+use crate::realtime::{BroadcastError, Conn, ConnCommand, Frame, Lane, Outbox, Position};
 use crate::state::AppState;
 use taina_protocol::chunk::Chunk;
 
@@ -289,7 +289,9 @@ impl PhoenixSession {
         };
         if let Some(previous) = self.joined.remove(&topic) {
             // A second join replaces the first, which the client learns through phx_close.
-            self.state.hub.unsubscribe(&topic, &self.conn);
+            self.state
+                .hub
+                .unsubscribe(&channels::hub_key(&topic, &self.principal), &self.conn);
             self.push_close(&previous.join_ref, &topic);
         }
         if self.joined.len() >= self.state.config.realtime.max_channels_per_socket {
@@ -330,7 +332,7 @@ impl PhoenixSession {
             return;
         }
         let subscribed = self.state.hub.subscribe(
-            &topic,
+            &channels::hub_key(&topic, &self.principal),
             &self.conn,
             &join_ref,
             authorized.storage.as_ref(),
@@ -533,7 +535,10 @@ impl PhoenixSession {
 
     fn leave(&mut self, message: Message) {
         if self.joined.remove(&message.topic).is_some() {
-            self.state.hub.unsubscribe(&message.topic, &self.conn);
+            self.state.hub.unsubscribe(
+                &channels::hub_key(&message.topic, &self.principal),
+                &self.conn,
+            );
         }
         self.reply_on(Lane::Control, &message, "ok", json!({}));
         let join_ref = message.join_ref.clone().unwrap_or_default();
@@ -621,6 +626,11 @@ impl PhoenixSession {
                     .broadcast_binary(&message.topic, "binary", data)
                 {
                     Ok(()) => self.reply(&message, "ok", json!({})),
+                    Err(e @ BroadcastError::TooLarge { .. }) => self.reply(
+                        &message,
+                        "error",
+                        json!({ "reason": "payload_too_large", "message": e.to_string() }),
+                    ),
                     Err(e) => self.reply(
                         &message,
                         "error",
@@ -659,9 +669,29 @@ impl PhoenixSession {
                     self.reply_error(&message, "forbidden");
                     return;
                 }
-                let mut alert = payload.as_object().cloned().unwrap_or_default();
+                let Value::Object(mut alert) = payload else {
+                    self.reply(
+                        &message,
+                        "error",
+                        json!({ "reason": "invalid_input", "message": "an alert is a JSON object" }),
+                    );
+                    return;
+                };
+                let size = serde_json::to_string(&alert).map_or(0, |text| text.len());
+                let limit = self.state.hub.max_publication_bytes();
+                if size > limit {
+                    self.reply(
+                        &message,
+                        "error",
+                        json!({ "reason": "payload_too_large", "message": format!("the alert is {size} bytes, over the limit of {limit}") }),
+                    );
+                    return;
+                }
+                // A community admin's alert reaches their community only, marked as such.
                 alert.insert("from".into(), json!(self.principal.user_id));
-                let position = self.state.hub.publish(
+                alert.insert("scope".into(), json!("community"));
+                let position = self.state.hub.publish_on(
+                    &channels::alerts_key(&self.principal.community_id),
                     channels::SYSTEM_ALERTS,
                     "alert",
                     alert,
@@ -826,7 +856,9 @@ impl PhoenixSession {
     pub fn end(&mut self, code: u16, reason: &str) {
         let joined: Vec<(String, Joined)> = self.joined.drain().collect();
         for (topic, joined) in joined {
-            self.state.hub.unsubscribe(&topic, &self.conn);
+            self.state
+                .hub
+                .unsubscribe(&channels::hub_key(&topic, &self.principal), &self.conn);
             self.send(
                 Lane::Control,
                 text_frame(
@@ -861,7 +893,9 @@ impl PhoenixSession {
                 .is_err()
             {
                 if let Some(joined) = self.joined.remove(&topic) {
-                    self.state.hub.unsubscribe(&topic, &self.conn);
+                    self.state
+                        .hub
+                        .unsubscribe(&channels::hub_key(&topic, &self.principal), &self.conn);
                     self.push_close(&joined.join_ref, &topic);
                 }
             }

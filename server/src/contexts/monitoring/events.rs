@@ -1,0 +1,31 @@
+//! What monitoring publishes on the bus.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Alert, AlertLevel, AlertSource};
+
+/// An instance-wide alert to deliver to every community (`community_id` is `None`).
+pub const ALERT_RAISED: &str = "alert.raised";
+
+/// The `data` of an [`ALERT_RAISED`] event, and what `system:alerts` subscribers receive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRaised {
+    pub alert_id: i64,
+    pub level: AlertLevel,
+    pub message: String,
+    /// `server` or `operator`: instance-wide alerts never come from a community member.
+    pub from: AlertSource,
+    pub scope: String,
+}
+
+impl From<&Alert> for AlertRaised {
+    fn from(alert: &Alert) -> Self {
+        AlertRaised {
+            alert_id: alert.id,
+            level: alert.level,
+            message: alert.message.clone(),
+            from: alert.source,
+            scope: "instance".into(),
+        }
+    }
+}
