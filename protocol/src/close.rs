@@ -10,6 +10,8 @@ pub const NORMAL: u16 = 1000;
 pub const GOING_AWAY: u16 = 1001;
 /// The peer broke the WebSocket protocol itself.
 pub const PROTOCOL_ERROR: u16 = 1002;
+/// A text message was not valid UTF-8.
+pub const INVALID_PAYLOAD: u16 = 1007;
 /// A frame or message exceeded the server's size limit.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// The server hit an unexpected condition.
@@ -56,6 +58,7 @@ pub fn describe(code: u16) -> &'static str {
         NORMAL => "normal closure",
         GOING_AWAY => "server shutting down",
         PROTOCOL_ERROR => "protocol error",
+        INVALID_PAYLOAD => "invalid UTF-8 in a text message",
         MESSAGE_TOO_BIG => "message too big",
         INTERNAL_ERROR => "internal server error",
         INVALID_FRAME => "invalid frame",

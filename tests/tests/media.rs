@@ -465,13 +465,14 @@ async fn albums_timeline_tags_and_public_access() {
     let created = server
         .graphql(
             Some(&token),
-            "mutation { createAlbum(name: \"Vacation 2025\", description: \"sun\", isPublic: true) { id slug isPublic } }",
+            "mutation { createAlbum(name: \"Vacation 2025\", description: \"sun\", isPublic: true) { id slug isPublic publicPath } }",
             json!({}),
         )
         .await;
     let album = &created["data"]["createAlbum"];
     assert_eq!(album["slug"], "vacation-2025");
     let album_id = album["id"].as_str().unwrap().to_string();
+    assert_eq!(album["publicPath"], format!("/albums/{album_id}"));
     let duplicate = server
         .graphql(
             Some(&token),
@@ -535,8 +536,12 @@ async fn albums_timeline_tags_and_public_access() {
     assert_eq!(by_slug["data"]["album"]["photoCount"], 2);
 
     // Public album: readable without signing in, and its photos too (but not others).
-    let public = server.get("/albums/vacation-2025", None).await;
+    // By the community's slug (the first sign-up's default community is "Home") and the
+    // album's, or by the album's id; a bare album slug names no album.
+    let public = server.get("/albums/home/vacation-2025", None).await;
     assert_eq!(public.status, StatusCode::OK);
+    let by_id = server.get(&format!("/albums/{album_id}"), None).await;
+    assert_eq!(by_id.body, public.body);
     assert_eq!(public.body["photos"].as_array().unwrap().len(), 2);
     let public_photo = format!("/api/media/{}/thumb", ids[0]);
     assert_eq!(
@@ -551,6 +556,10 @@ async fn albums_timeline_tags_and_public_access() {
     );
     assert_eq!(
         server.get("/albums/no-such-album", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server.get("/albums/vacation-2025", None).await.status,
         StatusCode::NOT_FOUND
     );
 
@@ -575,7 +584,7 @@ async fn albums_timeline_tags_and_public_access() {
         .await;
     assert_eq!(deleted["data"]["deleteAlbum"], true);
     assert_eq!(
-        server.get("/albums/vacation-2025", None).await.status,
+        server.get("/albums/home/vacation-2025", None).await.status,
         StatusCode::NOT_FOUND
     );
     let gone = server

@@ -177,13 +177,15 @@ pub async fn run(
             frame = stream.next() => {
                 let message = match frame {
                     None | Some(Ok(WsMessage::Close(_))) => break,
-                    Some(Err(error)) => {
-                        if is_too_big(&error) {
-                            outbox.close_now(close::MESSAGE_TOO_BIG, "frame larger than the limit");
+                    Some(Err(error)) => match refused_frame(&error) {
+                        // Answer with the code that names the violation, then let the read
+                        // side see the close through.
+                        Some((code, reason)) => {
+                            outbox.close_now(code, reason);
                             continue;
                         }
-                        break;
-                    }
+                        None => break,
+                    },
                     Some(Ok(message)) => message,
                 };
                 idle_timer.as_mut().reset(Instant::now() + idle);
@@ -386,16 +388,32 @@ fn route(mode: Mode, message: &WsMessage) -> Route {
     }
 }
 
-fn is_too_big(error: &axum::Error) -> bool {
+/// The close code and reason for a frame the WebSocket layer refused: 1009 over the size
+/// limit, 1007 invalid UTF-8 in a text message, 1002 any other violation of RFC 6455
+/// (unmasked or fragmented control frames, reserved bits, bad opcodes…). `None` for I/O
+/// errors: the peer is gone and there is nobody to tell.
+fn refused_frame(error: &axum::Error) -> Option<(u16, &'static str)> {
     use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error as WsError;
     let mut source = error.source();
     while let Some(cause) = source {
-        if let Some(ws) = cause.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-            return matches!(ws, tokio_tungstenite::tungstenite::Error::Capacity(_));
+        if let Some(ws) = cause.downcast_ref::<WsError>() {
+            return match ws {
+                WsError::Capacity(_) => {
+                    Some((close::MESSAGE_TOO_BIG, "frame larger than the limit"))
+                }
+                WsError::Utf8(_) => {
+                    Some((close::INVALID_PAYLOAD, "invalid UTF-8 in a text message"))
+                }
+                WsError::Protocol(_) => {
+                    Some((close::PROTOCOL_ERROR, "WebSocket protocol violation"))
+                }
+                _ => None,
+            };
         }
         source = cause.source();
     }
-    false
+    None
 }
 
 /// Drains the outbox into the socket, flushing once per batch, until the close.

@@ -525,6 +525,11 @@ impl AuthService {
         Ok(gb.max(0) as u64 * 1024 * 1024 * 1024)
     }
 
+    /// The id of the community whose URL slug is `slug`.
+    pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<String>> {
+        self.store().community_id_by_slug(slug).await
+    }
+
     /// The id of a community given by name or id.
     pub async fn find_community_id(&self, name_or_id: &str) -> Result<String> {
         Ok(self

@@ -221,6 +221,15 @@ impl AuthStore {
             .bind(name_or_id).fetch_optional(pool).await)?)
     }
 
+    pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<String>> {
+        Ok(
+            db_run!(&self.db, pool => sqlx::query_scalar("SELECT id FROM communities WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(pool)
+            .await)?,
+        )
+    }
+
     pub async fn community(&self, id: &str) -> Result<Option<CommunityRow>> {
         Ok(db_run!(&self.db, pool => sqlx::query_as::<_, CommunityRow>(
             "SELECT id, name, slug FROM communities WHERE id = $1")

@@ -4,6 +4,7 @@
 //! conversation (`seq`), which with the conversation's `epoch` is the recovery position of the
 //! `conversation:{id}` topic: stored messages are that topic's history.
 
+mod body;
 mod error;
 mod feed;
 pub mod graphql;

@@ -195,7 +195,7 @@ impl ChatService {
         message: NewMessage,
     ) -> Result<(Message, bool)> {
         let body = message.body;
-        if body.trim().is_empty() {
+        if super::body::is_blank(&body) {
             return Err(ChatError::EmptyBody);
         }
         if body.chars().count() > self.inner.config.max_body_chars {

@@ -89,11 +89,14 @@ pub struct GqlAlbum {
     photo_count: u64,
     owner_id: String,
     created_at: DateTime<Utc>,
+    /// Where anyone can read the album without signing in (`GET /albums/{id}`), when public.
+    public_path: Option<String>,
 }
 
 impl From<Album> for GqlAlbum {
     fn from(a: Album) -> Self {
         GqlAlbum {
+            public_path: a.is_public.then(|| format!("/albums/{}", a.id)),
             id: a.id,
             name: a.name,
             slug: a.slug,

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{MediaError, Photo, Rendition};
+use super::{Album, MediaError, Photo, Rendition};
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser, MaybeAuthUser};
 use crate::state::AppState;
@@ -26,7 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/media/backup/check", post(backup_check))
         .route("/api/media/backup/completed", post(backup_completed))
         .route("/api/media/{id}/{rendition}", get(rendition))
-        .route("/albums/{slug}", get(public_album))
+        .route("/albums/{id}", get(public_album_by_id))
+        .route("/albums/{community}/{slug}", get(public_album))
 }
 
 /// # `POST /api/media` (multipart, one part named `file`)
@@ -242,12 +243,26 @@ async fn backup_completed(
     StatusCode::NO_CONTENT
 }
 
-/// # `GET /albums/{slug}` — a public album, without signing in
+/// # `GET /albums/{community}/{slug}` — a public album by its community's slug and its own,
+/// without signing in
 async fn public_album(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    Path((community, slug)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let (album, photos) = state.media.public_album(&slug).await?;
+    let (album, photos) = state.media.public_album(&community, &slug).await?;
+    Ok(Json(public_album_json(&album, &photos)))
+}
+
+/// # `GET /albums/{id}` — a public album by its id, without signing in
+async fn public_album_by_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let (album, photos) = state.media.public_album_by_id(&id).await?;
+    Ok(Json(public_album_json(&album, &photos)))
+}
+
+fn public_album_json(album: &Album, photos: &[Photo]) -> Value {
     let photos: Vec<Value> = photos
         .iter()
         .map(|p| {
@@ -262,11 +277,12 @@ async fn public_album(
             })
         })
         .collect();
-    Ok(Json(json!({
-        "album": { "name": album.name, "slug": album.slug, "description": album.description,
-                   "cover_file_id": album.cover_file_id, "photo_count": album.photo_count },
+    json!({
+        "album": { "id": album.id, "name": album.name, "slug": album.slug,
+                   "description": album.description, "cover_file_id": album.cover_file_id,
+                   "photo_count": album.photo_count },
         "photos": photos,
-    })))
+    })
 }
 
 #[cfg(test)]

@@ -529,16 +529,43 @@ impl MediaService {
         self.inner.store.delete_album(&album.id).await
     }
 
-    /// A public album and its photos, for anyone (no sign-in).
-    pub async fn public_album(&self, slug: &str) -> Result<(Album, Vec<Photo>)> {
+    /// A public album and its photos, for anyone (no sign-in), named by its community's slug
+    /// and its own: album slugs are unique only within a community, so a slug alone could
+    /// name another community's album.
+    pub async fn public_album(
+        &self,
+        community_slug: &str,
+        slug: &str,
+    ) -> Result<(Album, Vec<Photo>)> {
+        let community_id = self
+            .inner
+            .auth
+            .community_id_by_slug(community_slug)
+            .await?
+            .ok_or(MediaError::NotFound)?;
         let album = self
             .inner
             .store
-            .public_albums_by_slug(slug)
+            .album_by_slug(&community_id, slug)
             .await?
-            .into_iter()
-            .next()
+            .filter(|album| album.is_public)
             .ok_or(MediaError::NotFound)?;
+        self.public_album_photos(album).await
+    }
+
+    /// A public album and its photos by the album's id (unique on the instance).
+    pub async fn public_album_by_id(&self, id: &str) -> Result<(Album, Vec<Photo>)> {
+        let album = self
+            .inner
+            .store
+            .album(id)
+            .await?
+            .filter(|album| album.is_public)
+            .ok_or(MediaError::NotFound)?;
+        self.public_album_photos(album).await
+    }
+
+    async fn public_album_photos(&self, album: Album) -> Result<(Album, Vec<Photo>)> {
         let photos = self
             .inner
             .store

@@ -449,13 +449,6 @@ impl MediaStore {
     }
 
     /// Public albums with this slug, oldest first (slugs are unique per community only).
-    pub async fn public_albums_by_slug(&self, slug: &str) -> Result<Vec<Album>> {
-        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.slug = $1 AND a.is_public = TRUE ORDER BY a.created_at")))
-            .bind(slug).fetch_all(pool).await)?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-
     pub async fn albums(&self, community_id: &str) -> Result<Vec<Album>> {
         let rows = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 ORDER BY a.created_at DESC, a.id")))
