@@ -36,6 +36,25 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub chat: ChatConfig,
     pub media: MediaConfig,
+    pub graphql: GraphqlConfig,
+}
+
+/// The GraphQL endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlConfig {
+    /// Whether `__schema`/`__type` introspection and GraphiQL (`GET /graphql`) are served.
+    /// On by default while the API is young; a deployment that does not want its schema
+    /// browsable turns it off (GraphiQL then answers 404).
+    pub introspection: bool,
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +222,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             chat: ChatConfig::default(),
             media: MediaConfig::default(),
+            graphql: GraphqlConfig::default(),
         }
     }
 }

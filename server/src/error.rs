@@ -78,7 +78,7 @@ pub fn media_status_and_code(error: &MediaError) -> (StatusCode, &'static str) {
             (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
         }
         MediaError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-        MediaError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        MediaError::Forbidden | MediaError::GuestsMayNot(_) => (StatusCode::FORBIDDEN, "forbidden"),
         MediaError::Auth(e) => auth_status_and_code(e),
         MediaError::Storage(_) | MediaError::Io(_) | MediaError::Database(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -124,7 +124,7 @@ pub fn chat_status_and_code(error: &ChatError) -> (StatusCode, &'static str) {
         ChatError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
         ChatError::EmptyBody => (StatusCode::UNPROCESSABLE_ENTITY, "empty_body"),
         ChatError::BodyTooLong(_) => (StatusCode::UNPROCESSABLE_ENTITY, "body_too_long"),
-        ChatError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        ChatError::Forbidden | ChatError::GuestsMayNot(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ChatError::Auth(e) => auth_status_and_code(e),
         ChatError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }

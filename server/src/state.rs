@@ -91,6 +91,7 @@ impl AppState {
             hub: hub.clone(),
             bus: bus.clone(),
             recovery_max_messages: config.realtime.recovery_max_messages,
+            introspection: config.graphql.introspection,
         });
         Ok(Self {
             config: Arc::new(config),

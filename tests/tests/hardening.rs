@@ -356,7 +356,9 @@ async fn a_chunk_refused_for_its_offset_writes_nothing() {
     let server = TestServer::start().await;
     let token = server.admin().await;
     let half = 256 * 1024;
-    let good: Vec<u8> = (0..2 * half).map(|i| (i % 251) as u8).collect();
+    // Sniffed as a PNG, so a correctly assembled file is stored.
+    let mut good = png_like(9);
+    good.extend((good.len()..2 * half).map(|i| (i % 251) as u8));
     let sha = hex::encode(Sha256::digest(&good));
     for round in 0..4 {
         let created = server
@@ -744,4 +746,263 @@ async fn a_message_of_only_invisible_characters_is_empty() {
         .post(&path, json!({ "body": "\u{200B}oi" }), Some(&admin))
         .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+}
+
+#[tokio::test]
+async fn introspection_and_graphiql_can_be_switched_off() {
+    let schema_query = "{ __schema { queryType { name } } }";
+    let on = TestServer::start().await;
+    let token = on.admin().await;
+    let reply = on.graphql(Some(&token), schema_query, json!({})).await;
+    assert_eq!(
+        reply["data"]["__schema"]["queryType"]["name"], "Query",
+        "{reply}"
+    );
+    assert_eq!(on.get("/graphql", None).await.status, StatusCode::OK);
+
+    let off = TestServer::builder()
+        .with_config(|c| c.graphql.introspection = false)
+        .start()
+        .await;
+    let token = off.admin().await;
+    // async-graphql answers introspection fields with null when it is off.
+    let reply = off.graphql(Some(&token), schema_query, json!({})).await;
+    assert!(reply["data"]["__schema"].is_null(), "{reply}");
+    assert_eq!(
+        off.get("/graphql", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Ordinary queries, `__typename` included, still work.
+    let reply = off
+        .graphql(Some(&token), "{ __typename me { id } }", json!({}))
+        .await;
+    assert_eq!(reply["data"]["__typename"], "Query", "{reply}");
+}
+
+#[tokio::test]
+async fn typename_aliases_count_toward_complexity() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+    let aliases = |n: usize| {
+        let fields: Vec<String> = (0..n).map(|i| format!("t{i}: __typename")).collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    let small = server.graphql(Some(&token), &aliases(100), json!({})).await;
+    assert_eq!(small["data"]["t99"], "Query", "{small}");
+    let large = server
+        .graphql(Some(&token), &aliases(5000), json!({}))
+        .await;
+    assert!(large["data"].is_null(), "{large}");
+    assert_eq!(
+        large["errors"][0]["message"], "Query is too complex.",
+        "{large}"
+    );
+}
+
+/// A file the type sniffer takes for a PNG (processing may fail later; storing does not).
+fn png_like(seed: u8) -> Vec<u8> {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    bytes.extend(std::iter::repeat_n(seed, 500));
+    bytes
+}
+
+async fn http_upload(server: &TestServer, token: &str, bytes: Vec<u8>) -> taina_tests::Reply {
+    let form = Form::new().part("file", Part::bytes(bytes).file_name("p.png"));
+    server
+        .send(
+            server
+                .client
+                .post(format!("{}/api/media", server.url))
+                .bearer_auth(token)
+                .multipart(form),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn guests_read_what_is_shared_and_chat_where_invited_nothing_more() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let guest = server.invited(&admin, "guest@example.org", "guest").await;
+    let guest_id = server.user_id(&guest).await;
+
+    // Uploads, by every path, are refused before a byte is stored.
+    let refused = http_upload(&server, &guest, png_like(1)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let multipart = server
+        .send(
+            server
+                .client
+                .post(format!("{}/graphql", server.url))
+                .bearer_auth(&guest)
+                .multipart(upload_form(png_like(2))),
+        )
+        .await;
+    assert_eq!(
+        multipart.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        multipart.body
+    );
+    let resumable = server
+        .graphql(
+            Some(&guest),
+            CREATE_UPLOAD,
+            json!({ "size": 10, "sha": "b".repeat(64) }),
+        )
+        .await;
+    assert_eq!(
+        resumable["errors"][0]["extensions"]["code"], "forbidden",
+        "{resumable}"
+    );
+    let check = server
+        .post(
+            "/api/media/backup/check",
+            json!({ "hashes": [] }),
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(check.status, StatusCode::FORBIDDEN);
+    assert_eq!(files_under(&server.data_dir.path().join("tmp")), 0);
+
+    // No conversations of their own, no invites.
+    let started = server
+        .post(
+            "/api/chat/conversations",
+            json!({ "kind": "group", "name": "Mine", "participant_ids": [] }),
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::FORBIDDEN, "{}", started.body);
+    let invite = server
+        .post(
+            "/api/auth/invites",
+            json!({ "role": "guest" }),
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(invite.status, StatusCode::FORBIDDEN);
+
+    // In a conversation they were invited to, they read and write (and may leave, but not
+    // remove others).
+    let member = server.invited(&admin, "member@example.org", "member").await;
+    let member_id = server.user_id(&member).await;
+    let created = server
+        .post(
+            "/api/chat/conversations",
+            json!({ "kind": "group", "name": "Visita", "participant_ids": [guest_id, member_id] }),
+            Some(&admin),
+        )
+        .await;
+    let conversation = created.body["id"].as_str().unwrap().to_string();
+    let messages = format!("/api/chat/conversations/{conversation}/messages");
+    let sent = server
+        .post(&messages, json!({ "body": "olá" }), Some(&guest))
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    assert_eq!(
+        server.get(&messages, Some(&guest)).await.status,
+        StatusCode::OK
+    );
+    let mut socket = server.socket(&guest).await;
+    socket
+        .join(&format!("conversation:{conversation}"), json!({}))
+        .await
+        .unwrap();
+    // The whole community's presence is not shared with guests.
+    let community = server.get("/api/auth/me", Some(&guest)).await.body["community_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(matches!(
+        socket
+            .join(&format!("community:{community}"), json!({}))
+            .await,
+        Err(ClientError::Refused(_))
+    ));
+    let removal = server
+        .send_json(
+            reqwest::Method::DELETE,
+            &format!("/api/chat/conversations/{conversation}/participants/{member_id}"),
+            json!({}),
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(removal.status, StatusCode::FORBIDDEN, "{}", removal.body);
+
+    // Photos: public albums only; the timeline and private photos are not theirs to see.
+    let private_photo = http_upload(&server, &member, png_like(3)).await.body["photo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shared_photo = http_upload(&server, &member, png_like(4)).await.body["photo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let album = server
+        .graphql(
+            Some(&member),
+            "mutation { createAlbum(name: \"Festa\", isPublic: true) { id } }",
+            json!({}),
+        )
+        .await["data"]["createAlbum"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server
+        .graphql(
+            Some(&member),
+            "mutation($a: String!, $p: String!) { addToAlbum(albumId: $a, photoId: $p) { photoCount } }",
+            json!({ "a": album, "p": shared_photo }),
+        )
+        .await;
+    server
+        .graphql(
+            Some(&member),
+            "mutation { createAlbum(name: \"Privado\") { id } }",
+            json!({}),
+        )
+        .await;
+    let timeline = server
+        .graphql(Some(&guest), "{ photos { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(
+        timeline["errors"][0]["extensions"]["code"], "forbidden",
+        "{timeline}"
+    );
+    let albums = server
+        .graphql(Some(&guest), "{ albums { name } }", json!({}))
+        .await;
+    assert_eq!(
+        albums["data"]["albums"],
+        json!([{ "name": "Festa" }]),
+        "{albums}"
+    );
+    let in_album = server
+        .graphql(
+            Some(&guest),
+            "query($a: String) { photos(albumId: $a) { nodes { id } } }",
+            json!({ "a": album }),
+        )
+        .await;
+    assert_eq!(
+        in_album["data"]["photos"]["nodes"][0]["id"],
+        shared_photo.as_str(),
+        "{in_album}"
+    );
+    let private = server
+        .get(
+            &format!("/api/media/{private_photo}/original"),
+            Some(&guest),
+        )
+        .await;
+    assert_eq!(private.status, StatusCode::NOT_FOUND);
+    let shared = server
+        .client
+        .get(format!("{}/api/media/{shared_photo}/original", server.url))
+        .bearer_auth(&guest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), StatusCode::OK);
 }

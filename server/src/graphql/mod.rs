@@ -7,6 +7,7 @@
 
 mod multipart;
 mod presence;
+mod typename_complexity;
 
 use std::sync::Arc;
 
@@ -104,18 +105,30 @@ pub struct Services {
     pub hub: Arc<Hub>,
     pub bus: Arc<dyn EventBus>,
     pub recovery_max_messages: u32,
+    /// `graphql.introspection`.
+    pub introspection: bool,
 }
 
 pub fn build_schema(services: Services) -> AppSchema {
-    Schema::build(
+    let introspection = services.introspection;
+    let builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
-    )
-    .data(services)
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
-    .finish()
+    );
+    let builder = if introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    };
+    builder
+        .data(services)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(typename_complexity::TypenameComplexity {
+            limit: MAX_COMPLEXITY,
+        })
+        .finish()
 }
 
 /// The signed-in principal, or an `unauthenticated` error.
@@ -157,15 +170,19 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// # `GET /graphql`
-/// GraphiQL, pointed at this server for queries and subscriptions.
-async fn graphiql() -> Html<String> {
-    Html(
+/// GraphiQL, pointed at this server for queries and subscriptions; 404 when
+/// `graphql.introspection` is off.
+async fn graphiql(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+    if !state.config.graphql.introspection {
+        return Err(AppError::NotFound);
+    }
+    Ok(Html(
         async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
             .subscription_endpoint("/socket/websocket")
             .title("Tainá GraphQL")
             .finish(),
-    )
+    ))
 }
 
 /// # `POST /graphql`

@@ -92,7 +92,7 @@ pub async fn receive(
                 // Several files share one budget: each counts what the earlier ones took.
                 let current = match budget {
                     Some(budget) => budget,
-                    None => state.media.ingest_budget(&principal.community_id).await?,
+                    None => state.media.ingest_budget(principal).await?,
                 };
                 let filename = field.file_name().unwrap_or("upload").to_string();
                 let content_type = field.content_type().map(|m| m.to_string());

@@ -6,7 +6,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{principal, services, to_gql};
-use crate::contexts::auth::AuthError;
+use crate::contexts::auth::{AuthError, Role};
 
 #[derive(SimpleObject, Clone)]
 pub struct PresenceEvent {
@@ -28,7 +28,8 @@ impl PresenceSubscription {
         community_id: String,
     ) -> async_graphql::Result<impl Stream<Item = PresenceEvent>> {
         let principal = principal(ctx)?;
-        if principal.community_id != community_id {
+        // Guests see presence where they chat (conversation topics), not the whole community's.
+        if principal.community_id != community_id || principal.role == Role::Guest {
             return Err(to_gql(AuthError::Forbidden));
         }
         let services = services(ctx);

@@ -3,7 +3,7 @@
 //! | topic | who | presence | history |
 //! |---|---|---|---|
 //! | `user:{id}` | that user | no | memory |
-//! | `community:{id}` | its members | yes | memory |
+//! | `community:{id}` | its members and admins (not guests) | yes | memory |
 //! | `conversation:{id}` | its participants | yes | stored messages |
 //! | `system:alerts` | every signed-in user; a community's admins publish to their community, the server and the operator to every community | no | memory, per community |
 //! | `upload:{id}` | the upload's owner | no | — |
@@ -118,7 +118,12 @@ pub async fn authorize(
     };
     match kind {
         TopicKind::User(id) if *id == principal.user_id => Ok(plain),
-        TopicKind::Community(id) if *id == principal.community_id => Ok(plain),
+        // Guests see presence where they chat (conversation topics), not the whole community's.
+        TopicKind::Community(id)
+            if *id == principal.community_id && principal.role != Role::Guest =>
+        {
+            Ok(plain)
+        }
         TopicKind::SystemAlerts => Ok(plain),
         TopicKind::Conversation(id) => {
             match state.chat.conversation_for(&principal.user_id, id).await {

@@ -15,6 +15,9 @@ pub enum ChatError {
     BodyTooLong(usize),
     #[error("only participants may do this")]
     Forbidden,
+    /// What the `guest` role may not do (docs/api.md, "Roles").
+    #[error("guests may not {0}")]
+    GuestsMayNot(&'static str),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("database error: {0}")]

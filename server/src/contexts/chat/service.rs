@@ -8,7 +8,7 @@ use chrono::{SubsecRound, Utc};
 use dashmap::DashMap;
 
 use crate::config::ChatConfig;
-use crate::contexts::auth::{AuthService, Principal};
+use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
 use crate::events::{Event, EventBus};
 
@@ -74,6 +74,9 @@ impl ChatService {
         by: &Principal,
         request: NewConversation,
     ) -> Result<Conversation> {
+        if by.role == Role::Guest {
+            return Err(ChatError::GuestsMayNot("start conversations"));
+        }
         let mut participants = vec![by.user_id.clone()];
         for id in request.participant_ids {
             if !participants.contains(&id) {
@@ -304,6 +307,9 @@ impl ChatService {
         user_id: &str,
     ) -> Result<()> {
         let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
+        if by.role == Role::Guest && by.user_id != user_id {
+            return Err(ChatError::GuestsMayNot("remove other participants"));
+        }
         if conversation.kind == ConversationKind::Direct && by.user_id != user_id {
             return Err(ChatError::Forbidden);
         }

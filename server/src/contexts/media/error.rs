@@ -29,6 +29,9 @@ pub enum MediaError {
     Invalid(String),
     #[error("only the owner or an admin may do this")]
     Forbidden,
+    /// What the `guest` role may not do (docs/api.md, "Roles").
+    #[error("guests may not {0}")]
+    GuestsMayNot(&'static str),
     #[error("storage error: {0}")]
     Storage(String),
     #[error("i/o error: {0}")]

@@ -224,10 +224,7 @@ impl MediaMutation {
         let value = file.value(ctx)?;
         let filename = value.filename.clone();
         let mut content = tokio::fs::File::from_std(value.content);
-        let mut ingest = media
-            .begin_ingest(&principal.community_id)
-            .await
-            .map_err(to_gql)?;
+        let mut ingest = media.begin_ingest(principal).await.map_err(to_gql)?;
         let mut buffer = vec![0u8; 256 * 1024];
         loop {
             let n = content

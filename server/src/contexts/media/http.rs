@@ -51,7 +51,7 @@ async fn upload(
     {
         state
             .media
-            .check_room(&principal.community_id, length.saturating_sub(1024))
+            .check_room(&principal, length.saturating_sub(1024))
             .await?;
     }
     let bad = |e: axum::extract::multipart::MultipartError| AppError::BadRequest {
@@ -63,7 +63,7 @@ async fn upload(
             continue;
         }
         let original = field.file_name().unwrap_or("upload").to_string();
-        let mut ingest = state.media.begin_ingest(&principal.community_id).await?;
+        let mut ingest = state.media.begin_ingest(&principal).await?;
         loop {
             match field.chunk().await {
                 Ok(Some(chunk)) => {

@@ -22,6 +22,19 @@ use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
+/// Guests read what is shared with them and upload nothing (docs/api.md, "Roles").
+fn may_upload(by: &Principal) -> Result<()> {
+    if by.role == Role::Guest {
+        return Err(MediaError::GuestsMayNot("upload"));
+    }
+    Ok(())
+}
+
+/// Members and admins see every album of their community; guests the public ones.
+fn may_see_album(viewer: &Principal, album: &Album) -> bool {
+    viewer.role != Role::Guest || album.is_public
+}
+
 #[derive(Clone)]
 pub struct MediaService {
     pub(super) inner: Arc<Inner>,
@@ -95,13 +108,16 @@ impl MediaService {
     /// Starts receiving a file for `community_id` (bytes go to a temporary file under the data
     /// directory). Writing stops with `TooLarge` or `QuotaExceeded` the moment the running
     /// total passes `max_upload_bytes` or the room left in the community's quota.
-    pub async fn begin_ingest(&self, community_id: &str) -> Result<Ingest> {
-        let budget = self.ingest_budget(community_id).await?;
+    pub async fn begin_ingest(&self, by: &Principal) -> Result<Ingest> {
+        let budget = self.ingest_budget(by).await?;
         self.begin_ingest_within(budget).await
     }
 
-    /// What `community_id` may receive now: `max_upload_bytes`, within the room left in its quota.
-    pub async fn ingest_budget(&self, community_id: &str) -> Result<Budget> {
+    /// What `by` may upload now: `max_upload_bytes`, within the room left in their
+    /// community's quota. Guests upload nothing.
+    pub async fn ingest_budget(&self, by: &Principal) -> Result<Budget> {
+        may_upload(by)?;
+        let community_id = &by.community_id;
         let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
         let used = self.inner.store.usage(community_id, None).await?;
         Ok(Budget {
@@ -115,8 +131,10 @@ impl MediaService {
         Ingest::start(&self.inner.tmp_dir, budget).await
     }
 
-    /// Refuses before any byte is read when `incoming` bytes cannot fit.
-    pub async fn check_room(&self, community_id: &str, incoming: u64) -> Result<()> {
+    /// Refuses before any byte is read when `by` may not upload or `incoming` bytes cannot fit.
+    pub async fn check_room(&self, by: &Principal, incoming: u64) -> Result<()> {
+        may_upload(by)?;
+        let community_id = &by.community_id;
         if incoming > self.inner.config.max_upload_bytes {
             return Err(MediaError::TooLarge {
                 limit: self.inner.config.max_upload_bytes,
@@ -155,6 +173,10 @@ impl MediaService {
         original_filename: &str,
         releasing: Option<&str>,
     ) -> Result<(Photo, bool)> {
+        if let Err(e) = may_upload(owner) {
+            ingested.discard().await;
+            return Err(e);
+        }
         let Some(mime) = taina_imaging::sniff(&ingested.head) else {
             ingested.discard().await;
             return Err(MediaError::UnsupportedType);
@@ -264,7 +286,7 @@ impl MediaService {
             .file(id)
             .await?
             .ok_or(MediaError::NotFound)?;
-        if viewer.is_some_and(|v| v.community_id == photo.community_id) {
+        if viewer.is_some_and(|v| v.community_id == photo.community_id && v.role != Role::Guest) {
             return Ok(photo);
         }
         if self.inner.store.in_public_album(id).await? {
@@ -318,8 +340,16 @@ impl MediaService {
             ),
             None => None,
         };
-        if let Some(album) = &filter.album_id {
-            self.album_in_community(viewer, album).await?;
+        match &filter.album_id {
+            Some(album) => {
+                self.album_in_community(viewer, album).await?;
+            }
+            None if viewer.role == Role::Guest => {
+                return Err(MediaError::GuestsMayNot(
+                    "browse the timeline (public albums are shared with them)",
+                ));
+            }
+            None => {}
         }
         let first = first.clamp(1, 200);
         let mut photos = self
@@ -408,8 +438,11 @@ impl MediaService {
         Ok(album)
     }
 
+    /// The community's albums; a guest sees the public ones (shared with everyone).
     pub async fn albums(&self, viewer: &Principal) -> Result<Vec<Album>> {
-        self.inner.store.albums(&viewer.community_id).await
+        let mut albums = self.inner.store.albums(&viewer.community_id).await?;
+        albums.retain(|album| may_see_album(viewer, album));
+        Ok(albums)
     }
 
     pub async fn album_by_slug(&self, viewer: &Principal, slug: &str) -> Result<Album> {
@@ -417,12 +450,17 @@ impl MediaService {
             .store
             .album_by_slug(&viewer.community_id, slug)
             .await?
+            .filter(|album| may_see_album(viewer, album))
             .ok_or(MediaError::NotFound)
     }
 
     async fn album_in_community(&self, viewer: &Principal, album_id: &str) -> Result<Album> {
         match self.inner.store.album(album_id).await? {
-            Some(album) if album.community_id == viewer.community_id => Ok(album),
+            Some(album)
+                if album.community_id == viewer.community_id && may_see_album(viewer, &album) =>
+            {
+                Ok(album)
+            }
             _ => Err(MediaError::NotFound),
         }
     }
@@ -584,6 +622,7 @@ impl MediaService {
 
     /// Which of `hashes` (hex SHA-256) the caller's community does not have yet.
     pub async fn backup_check(&self, viewer: &Principal, hashes: &[String]) -> Result<Vec<String>> {
+        may_upload(viewer)?;
         if hashes.len() > 10_000 {
             return Err(MediaError::Invalid("at most 10000 hashes per check".into()));
         }
@@ -636,6 +675,7 @@ impl MediaService {
         if size == 0 {
             return Err(MediaError::Invalid("size must be at least 1".into()));
         }
+        may_upload(by)?;
         if size > self.inner.config.max_upload_bytes {
             return Err(MediaError::TooLarge {
                 limit: self.inner.config.max_upload_bytes,
