@@ -411,3 +411,249 @@ fn migrate_is_idempotent() {
         assert!(text(&out.stdout).contains("migrations applied (sqlite)"));
     }
 }
+
+/// A JPEG of `w`×`h` whose pixels depend on `seed` (different seeds give different bytes).
+fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x as u8).wrapping_add(seed), (y as u8) ^ seed, seed])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .unwrap();
+    out.into_inner()
+}
+
+/// Signs up the first user (the admin) of a fresh instance and returns their token.
+async fn admin_token(client: &reqwest::Client, url: &str) -> String {
+    let signup = client
+        .post(format!("{url}/api/auth/signup"))
+        .json(&json!({ "email": "ana@example.org", "password": "ana password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+    let signin: Value = client
+        .post(format!("{url}/api/auth/signin"))
+        .json(&json!({ "email": "ana@example.org", "password": "ana password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    signin["token"].as_str().unwrap().to_string()
+}
+
+/// `POST /api/media` with one photo; returns the new photo's id.
+async fn upload_photo(client: &reqwest::Client, url: &str, token: &str, bytes: Vec<u8>) -> String {
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name("photo.jpg")
+            .mime_str("image/jpeg")
+            .unwrap(),
+    );
+    let reply = client
+        .post(format!("{url}/api/media"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let body: Value = reply.json().await.unwrap();
+    body["photo"]["id"].as_str().unwrap().to_string()
+}
+
+async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    client
+        .post(format!("{url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until processing has settled every photo in `ids` and returns their statuses.
+async fn settled(client: &reqwest::Client, url: &str, token: &str, ids: &[String]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut statuses = Vec::new();
+    for id in ids {
+        loop {
+            let reply = graphql(
+                client,
+                url,
+                token,
+                "query($id: String!) { photo(id: $id) { processingStatus } }",
+                json!({ "id": id }),
+            )
+            .await;
+            let status = reply["data"]["photo"]["processingStatus"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{reply}"))
+                .to_string();
+            if status != "pending" {
+                statuses.push(status);
+                break;
+            }
+            assert!(Instant::now() < deadline, "photo {id} never left pending");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    statuses
+}
+
+/// The media context's processing jobs: (file id, status, attempts), read from `media.db`.
+async fn media_jobs(data: &Path) -> Vec<(String, String, i64)> {
+    use sqlx::Connection;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("media.db"));
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let jobs = sqlx::query_as("SELECT file_id, status, attempts FROM jobs ORDER BY file_id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    jobs
+}
+
+/// Every log line a served process has printed so far.
+fn drain(served: &Served) -> Vec<String> {
+    served.logs.try_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_shot_commands_beside_a_busy_server_touch_no_job_and_print_only_their_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(dir.path(), &data);
+    let client = reqwest::Client::new();
+    let token = admin_token(&client, &served.url).await;
+    let mut ids = Vec::new();
+    let mut printed = Vec::new();
+    for round in 0..10u8 {
+        // Large enough that processing is still going on while the command runs.
+        if round < 6 {
+            ids.push(upload_photo(&client, &served.url, &token, jpeg(2000, 1500, round)).await);
+        }
+        let mut command = taina(dir.path());
+        command
+            .env("TAINA_DATA_DIR", &data)
+            .env("TAINA_LOG", "info")
+            .args(["user", "list"]);
+        let out = run(command, "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("ana@example.org"));
+        printed.push(text(&out.stderr));
+    }
+    let statuses = settled(&client, &served.url, &token, &ids).await;
+    assert!(statuses.iter().all(|s| s == "ready"), "{statuses:?}");
+    // Each job was claimed once, by the server: a command that re-queued a running job
+    // would have made the server claim it a second time; one that claimed a job itself
+    // would have left it running or failed.
+    let jobs = media_jobs(&data).await;
+    assert_eq!(jobs.len(), ids.len());
+    for (file, status, attempts) in &jobs {
+        assert_eq!((status.as_str(), *attempts), ("done", 1), "job of {file}");
+    }
+    let logs = drain(&served);
+    assert!(
+        !logs
+            .iter()
+            .any(|l| l.contains("requeued") || l.contains("closed pool")),
+        "{logs:#?}"
+    );
+    // Nothing but the listing: no log line at all, let alone a WARN or an ERROR.
+    assert!(printed.iter().all(String::is_empty), "{printed:#?}");
+    assert!(served.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_serve_that_cannot_bind_starts_no_background_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(dir.path(), &data);
+    let client = reqwest::Client::new();
+    let token = admin_token(&client, &served.url).await;
+    let id = upload_photo(&client, &served.url, &token, jpeg(320, 240, 9)).await;
+    assert_eq!(
+        settled(&client, &served.url, &token, std::slice::from_ref(&id)).await,
+        ["ready"]
+    );
+    assert!(served.terminate().success());
+
+    // As if the server had been killed half-way through the job.
+    {
+        use sqlx::Connection;
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data.join("media.db"));
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE jobs SET status = 'running'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let mut command = taina(dir.path());
+    command
+        .env("TAINA_DATA_DIR", &data)
+        .env("TAINA_LOG", "info")
+        .env("TAINA_LISTEN", &address)
+        .arg("serve");
+    let out = run(command, "");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(!stderr.contains("requeued"), "{stderr}");
+    assert_eq!(
+        media_jobs(&data).await,
+        [(id.clone(), "running".to_string(), 1)],
+        "the job is untouched"
+    );
+    drop(taken);
+
+    // A server that does start picks the job up again.
+    let served = serve(dir.path(), &data);
+    let token = {
+        let signin: Value = client
+            .post(format!("{}/api/auth/signin", served.url))
+            .json(&json!({ "email": "ana@example.org", "password": "ana password" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        signin["token"].as_str().unwrap().to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while media_jobs(&data).await[0].1 != "done" {
+        assert!(Instant::now() < deadline, "the job was not requeued");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        media_jobs(&data).await,
+        [(id.clone(), "done".to_string(), 2)]
+    );
+    assert_eq!(
+        settled(&client, &served.url, &token, &[id]).await,
+        ["ready"]
+    );
+    assert!(served.terminate().success());
+}
