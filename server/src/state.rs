@@ -101,13 +101,16 @@ impl AppState {
         })
     }
 
-    /// Starts the server's background work: spawns the WAL checkpointer, the media worker
-    /// (which first re-queues jobs left running), the chat feed, the bus → hub bridge, the
-    /// revocation watcher and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    /// Starts the server's background work: removes temporary files a stopped server left,
+    /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
+    /// running), the chat feed, the bus → hub bridge, the revocation watcher and the hub
+    /// sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Before the worker (and any request) can create new ones.
+        self.media.remove_leftover_temporary_files().await;
         self.db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
         self.media.spawn_worker();
         self.chat.spawn_feed();

@@ -657,3 +657,46 @@ async fn a_serve_that_cannot_bind_starts_no_background_work() {
     );
     assert!(served.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leftover_temporary_files_are_removed_at_start_and_open_uploads_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(dir.path(), &data);
+    let client = reqwest::Client::new();
+    let token = admin_token(&client, &served.url).await;
+    let created = graphql(
+        &client,
+        &served.url,
+        &token,
+        "mutation($s: Int!, $h: String!) { createUpload(filename: \"x.jpg\", size: $s, sha256: $h) { id } }",
+        json!({ "s": 1000, "h": "0".repeat(64) }),
+    )
+    .await;
+    let upload_id = created["data"]["createUpload"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    let part = data.join("uploads").join(format!("{upload_id}.part"));
+    std::fs::write(&part, b"half of the bytes").unwrap();
+    assert!(served.terminate().success());
+
+    // What a killed server leaves behind.
+    let stray = data.join("tmp").join("upload-xyz");
+    std::fs::write(&stray, b"partial").unwrap();
+
+    // A one-shot command never deletes them: a server may be writing them right now.
+    let mut command = taina(dir.path());
+    command.env("TAINA_DATA_DIR", &data).args(["user", "list"]);
+    let out = run(command, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stray.exists(), "the CLI removed a temporary file");
+
+    let served = serve(dir.path(), &data);
+    assert!(
+        !stray.exists(),
+        "a leftover temporary upload survived the start"
+    );
+    assert_eq!(std::fs::read(&part).unwrap(), b"half of the bytes");
+    assert!(served.terminate().success());
+}
