@@ -7,6 +7,8 @@
 //! server. [`AppState::start`] begins the server's background work; `taina serve` calls it only
 //! once its port is bound.
 
+mod data_dir;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -54,13 +56,15 @@ impl AppState {
         Ok(state)
     }
 
-    /// Prepares the data directory, opens and migrates the database, loads the server secret
-    /// and builds the services. Starts nothing in the background.
+    /// Prepares the data directory (private, 0700), opens and migrates the database, loads
+    /// the server secret and builds the services. Starts nothing in the background.
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let io = |what: &'static str, path: &std::path::Path| {
             let path = path.display().to_string();
             move |source| StartError::Io { what, path, source }
         };
+        data_dir::create_private(&config.data_dir)
+            .map_err(io("cannot create or restrict", &config.data_dir))?;
         let files_dir = config.data_dir.join("files");
         std::fs::create_dir_all(&files_dir).map_err(io("cannot create", &files_dir))?;
         let db = Db::connect(&config).await?;

@@ -534,6 +534,72 @@ fn drain(served: &Served) -> Vec<String> {
     served.logs.try_iter().collect()
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_directory_is_private_and_every_file_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An existing directory that every local user may read is tightened.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let served = serve(dir.path(), &data);
+    let client = reqwest::Client::new();
+    let token = admin_token(&client, &served.url).await;
+    let id = upload_photo(&client, &served.url, &token, jpeg(640, 480, 1)).await;
+    assert_eq!(
+        settled(&client, &served.url, &token, &[id]).await,
+        ["ready"]
+    );
+
+    // Checked while the server runs, so the write-ahead logs are there too.
+    fn walk(dir: &Path, found: &mut Vec<(std::path::PathBuf, u32, bool)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            found.push((entry.path(), mode, meta.is_dir()));
+            if meta.is_dir() {
+                walk(&entry.path(), found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&data, &mut found);
+    let names: Vec<String> = found
+        .iter()
+        .map(|(p, _, _)| p.strip_prefix(&data).unwrap().display().to_string())
+        .collect();
+    for expected in [
+        "taina.db",
+        "taina.db-wal",
+        "taina.db-shm",
+        "chat.db",
+        "media.db",
+        "media.db-wal",
+        "jwt.secret",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("files/blobs/")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("files/renditions/")),
+        "{names:?}"
+    );
+    let data_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(data_mode, 0o700, "the data directory");
+    for (path, mode, is_dir) in &found {
+        let wanted = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, wanted, "{} is {mode:o}", path.display());
+    }
+    assert!(served.terminate().success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_commands_beside_a_busy_server_touch_no_job_and_print_only_their_output() {
     let dir = tempfile::tempdir().unwrap();
