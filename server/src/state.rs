@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::contexts::auth::token::SECRET_FILE;
-use crate::contexts::auth::{AuthService, TokenKeys};
+use crate::contexts::auth::token::{load_or_create_secret, SECRET_FILE};
+use crate::contexts::auth::{AuthService, SecretCipher, TokenKeys};
 use crate::contexts::chat::ChatService;
 use crate::contexts::media::MediaService;
 use crate::db::Db;
@@ -57,7 +57,8 @@ impl AppState {
     }
 
     /// Prepares the data directory (private, 0700), opens and migrates the database, loads
-    /// the server secret and builds the services. Starts nothing in the background.
+    /// the server secret, seals TOTP secrets still stored in plaintext, and builds the
+    /// services. Starts nothing in the background.
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let io = |what: &'static str, path: &std::path::Path| {
             let path = path.display().to_string();
@@ -70,10 +71,17 @@ impl AppState {
         let db = Db::connect(&config).await?;
         db.migrate().await?;
         let secret_path = config.data_dir.join(SECRET_FILE);
-        let keys = TokenKeys::load_or_create(&secret_path)
+        let secret = load_or_create_secret(&secret_path)
             .map_err(io("cannot read or create", &secret_path))?;
+        let keys = TokenKeys::from_secret(&secret);
+        let cipher = SecretCipher::from_server_secret(&secret);
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(BUS_CAPACITY));
-        let auth = AuthService::new(db.clone(), keys, bus.clone(), config.auth.clone()).await?;
+        let auth =
+            AuthService::new(db.clone(), keys, cipher, bus.clone(), config.auth.clone()).await?;
+        let sealed = auth.seal_plaintext_totp_secrets().await?;
+        if sealed > 0 {
+            tracing::info!(users = sealed, "encrypted TOTP secrets stored in plaintext");
+        }
         let chat = ChatService::new(db.clone(), auth.clone(), bus.clone(), config.chat.clone());
         let media = MediaService::new(
             db.clone(),
