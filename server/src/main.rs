@@ -20,7 +20,24 @@ fn keep_large_blocks_on_mmap() {
     }
 }
 
+/// The data directory holds password hashes, TOTP secrets, the server secret and everyone's
+/// photos. With the usual umask (022) every database, write-ahead log and blob was created
+/// 0644, readable by any local user; a umask of 077 makes each file Tainá creates 0600 and
+/// each directory 0700, whichever library creates it (SQLite, object_store, tokio). A
+/// process-wide setting, so it is set here, in the binary, rather than by the library.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn create_files_private() {
+    // SAFETY: umask only replaces the process's file-mode creation mask and cannot fail;
+    // called first thing in main, before any other thread exists or any file is created.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    create_files_private();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_large_blocks_on_mmap();
     let args = taina::cli::Cli::parse();

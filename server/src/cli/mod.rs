@@ -1,7 +1,10 @@
 //! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`.
 //!
 //! Operator commands open the database directly and go through the same services as the HTTP
-//! API, so rules (password policy, last-admin protection) hold for both.
+//! API, so rules (password policy, last-admin protection) hold for both. They only open the
+//! state ([`AppState::open`]): no background work, so they can run beside a live server
+//! without touching its jobs or files, and print nothing but their output. `serve` binds its
+//! port before it starts any background work.
 
 mod user;
 
@@ -174,7 +177,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let state = AppState::build(config).await.context("while migrating")?;
+            let state = AppState::open(config).await.context("while migrating")?;
             println!("migrations applied ({})", state.db.backend());
             state.db.close().await;
             Ok(())
@@ -194,13 +197,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::open(config).await?;
             let result = user::run(&state, command).await;
             state.db.close().await;
             result
         }
         Command::Session(SessionCommand::Revoke { user, community }) => {
-            let state = AppState::build(config).await?;
+            let state = AppState::open(config).await?;
             let result = async {
                 let found = state.auth.find_user(&user, community.as_deref()).await?;
                 let revoked = state.auth.revoke_all_sessions(&found.id).await?;
@@ -214,14 +217,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the state, binds the port, and only then starts background work: a server that
+/// cannot listen (the port is taken, say by another server on the same data) must not
+/// re-queue that server's jobs or remove its temporary files.
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
-    let state = AppState::build(config).await.context("while starting")?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let state = AppState::open(config).await.context("while starting")?;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            state.db.close().await;
+            return Err(e).with_context(|| format!("cannot listen on {listen}"));
+        }
+    };
     let address = listener.local_addr()?;
+    state.start().await;
     tracing::info!(
         %address,
         database = state.db.backend(),

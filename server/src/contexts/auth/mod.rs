@@ -1,7 +1,8 @@
 //! The auth context: communities, users, sessions, invites, TOTP and roles.
 //!
 //! Owns the `public` tables `communities`, `users`, `user_sessions`, `community_invites` and
-//! `user_recovery_codes`. Other code goes through [`AuthService`]; SQL stays in the private store.
+//! `user_recovery_codes`; TOTP secrets are stored sealed ([`SecretCipher`]). Other code goes
+//! through [`AuthService`]; SQL stays in the private store.
 //! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`.
 
 mod error;
@@ -10,6 +11,7 @@ pub mod http;
 mod model;
 mod password;
 mod rate_limit;
+mod secret_cipher;
 mod service;
 mod session_cache;
 mod store;
@@ -22,5 +24,6 @@ pub use model::{
     ClientInfo, Community, CreatedInvite, NewInvite, Principal, Role, SignIn, SignUp, SignedIn,
     SignedUp, TotpEnabled, TotpSetup, User,
 };
+pub use secret_cipher::SecretCipher;
 pub use service::AuthService;
 pub use token::TokenKeys;

@@ -12,6 +12,7 @@ use crate::events::{Event, EventBus};
 
 use super::model::{normalize_email, slugify};
 use super::rate_limit::AttemptLimiter;
+use super::secret_cipher::SecretCipher;
 use super::session_cache::SessionCache;
 use super::store::{AuthStore, NewInviteRow, NewSession, NewUser, UserRow};
 use super::token::{sha256_hex, Claims, TokenKeys};
@@ -31,6 +32,8 @@ pub struct AuthService {
 struct Inner {
     store: AuthStore,
     keys: TokenKeys,
+    /// Seals TOTP secrets at rest; its key derives from the same server secret as `keys`.
+    cipher: SecretCipher,
     cache: SessionCache,
     signin_limits: AttemptLimiter,
     signup_limits: AttemptLimiter,
@@ -45,6 +48,7 @@ impl AuthService {
     pub async fn new(
         db: Db,
         keys: TokenKeys,
+        cipher: SecretCipher,
         bus: Arc<dyn EventBus>,
         config: AuthConfig,
     ) -> Result<Self> {
@@ -57,6 +61,7 @@ impl AuthService {
             inner: Arc::new(Inner {
                 store: AuthStore::new(db),
                 keys,
+                cipher,
                 cache: SessionCache::new(Duration::from_secs(config.session_cache_seconds)),
                 signin_limits: AttemptLimiter::per_minute(config.signin_per_minute),
                 signup_limits: AttemptLimiter::per_minute(config.signup_per_minute),
@@ -221,7 +226,11 @@ impl AuthService {
             };
         }
         let secret = row.totp_secret.as_deref().ok_or(AuthError::InvalidOtp)?;
-        let generator = totp::build(secret, &self.inner.config.totp_issuer, &row.email)?;
+        // A secret that no longer opens (the server secret was replaced) is the operator's
+        // problem, not a wrong code: an internal error, logged with the user's id; recovery
+        // codes (checked above) still work.
+        let secret = self.inner.cipher.open(&row.id, secret)?;
+        let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
         let step = totp::matching_step(&generator, otp).ok_or(AuthError::InvalidOtp)?;
         match self.store().claim_totp_step(&row.id, step).await? {
             true => Ok(()),
@@ -383,8 +392,9 @@ impl AuthService {
         }
         let secret = totp::new_secret();
         let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
+        let sealed = self.inner.cipher.seal(&row.id, &secret)?;
         self.store()
-            .set_totp_secret(&row.id, &secret, Utc::now())
+            .set_totp_secret(&row.id, &sealed, Utc::now())
             .await?;
         Ok(TotpSetup {
             otpauth_uri: totp::uri(&generator)?,
@@ -403,7 +413,8 @@ impl AuthService {
             return Err(AuthError::TotpAlreadyEnabled);
         }
         let secret = row.totp_secret.as_deref().ok_or(AuthError::TotpNotSetUp)?;
-        let generator = totp::build(secret, &self.inner.config.totp_issuer, &row.email)?;
+        let secret = self.inner.cipher.open(&row.id, secret)?;
+        let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
         let step = totp::matching_step(&generator, code).ok_or(AuthError::InvalidOtp)?;
         let recovery_codes = totp::new_recovery_codes();
         let hashes: Vec<String> = recovery_codes.iter().map(|c| sha256_hex(c)).collect();
@@ -414,6 +425,23 @@ impl AuthService {
             enabled: true,
             recovery_codes,
         })
+    }
+
+    /// Seals the TOTP secrets still stored in plaintext (written before secrets were sealed);
+    /// returns how many. Idempotent, and safe beside a running server.
+    pub async fn seal_plaintext_totp_secrets(&self) -> Result<usize> {
+        let mut sealed = 0;
+        for (user_id, plain) in self.store().unsealed_totp_secrets().await? {
+            let new = self.inner.cipher.seal(&user_id, &plain)?;
+            if self
+                .store()
+                .replace_totp_secret(&user_id, &plain, &new)
+                .await?
+            {
+                sealed += 1;
+            }
+        }
+        Ok(sealed)
     }
 
     /// Users of the admin's own community.

@@ -418,6 +418,24 @@ impl AuthStore {
         Ok(())
     }
 
+    /// Users whose TOTP secret is stored as it was before secrets were sealed (no `v1:`
+    /// prefix): (user id, plaintext secret).
+    pub async fn unsealed_totp_secrets(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            db_run!(&self.db, pool => sqlx::query_as::<_, (String, String)>(
+            "SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE 'v1:%'")
+            .fetch_all(pool).await)?,
+        )
+    }
+
+    /// Replaces a stored TOTP secret by its sealed form, unless it changed meanwhile (a new
+    /// setup by the running server wins); true when replaced.
+    pub async fn replace_totp_secret(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
+        Ok(db_run!(&self.db, pool => sqlx::query(
+            "UPDATE users SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2")
+            .bind(user_id).bind(old).bind(new).execute(pool).await.map(|r| r.rows_affected() == 1))?)
+    }
+
     /// Turns TOTP on, records the step just used, and replaces the recovery codes.
     pub async fn enable_totp(
         &self,

@@ -74,7 +74,9 @@ pub fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
+/// The server secret at `path`, created (random, mode 0600) on the first start. It signs
+/// tokens and is the key material of [`super::SecretCipher`].
+pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let secret = hex::decode(text.trim()).map_err(|e| {

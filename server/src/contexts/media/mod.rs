@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod http;
 mod ingest;
 mod jobs;
+mod leftovers;
 mod model;
 mod service;
 mod store;
