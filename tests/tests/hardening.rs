@@ -320,6 +320,32 @@ async fn concurrent_upload_reservations_cannot_exceed_the_quota() {
         }
     }
     assert_eq!(reserved, 1, "600 MiB fits once in 1 GiB");
+
+    // The same straight at the service, without the HTTP stack spreading the calls out, so
+    // the reservations overlap as tightly as they can: 300 MiB fits once more in what is left.
+    let principal = server.state.auth.authenticate(&token).await.unwrap();
+    let attempts = (0..32).map(|i| {
+        let (media, principal) = (server.state.media.clone(), principal.clone());
+        tokio::spawn(async move {
+            media
+                .create_upload(
+                    &principal,
+                    "x.bin",
+                    300 * 1024 * 1024,
+                    &format!("{:064x}", 100 + i),
+                )
+                .await
+        })
+    });
+    let mut reserved = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => reserved += 1,
+            Err(taina::contexts::media::MediaError::QuotaExceeded { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(reserved, 1, "300 MiB fits once in the 424 MiB left");
 }
 
 /// A joined `upload:{id}` channel on a socket of its own.
