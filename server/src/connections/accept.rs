@@ -84,9 +84,10 @@ pub async fn serve(
         // Small frames (heartbeat replies, chat) must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let tracked = Arc::new(Tracked {
-            admission,
+            address: admission.address,
             activity: Default::default(),
         });
+        let stream = TrackedStream::new(stream, admission.place, tracked.clone());
         tokio::spawn(run_connection(
             http.clone(),
             router.clone(),
@@ -113,14 +114,14 @@ pub async fn serve(
 async fn run_connection(
     http: http1::Builder,
     router: Router,
-    stream: TcpStream,
+    stream: TrackedStream,
     peer: SocketAddr,
     tracked: Arc<Tracked>,
     keep_alive_idle: Duration,
     mut stopping: watch::Receiver<bool>,
     _done: watch::Receiver<()>,
 ) {
-    let io = TokioIo::new(TrackedStream::new(stream, tracked.clone()));
+    let io = TokioIo::new(stream);
     let service = ConnectionService::new(router, peer, tracked.clone());
     let mut conn = pin!(http.serve_connection(io, service).with_upgrades());
     let mut idle = pin!(tracked.activity.idle_for(keep_alive_idle));

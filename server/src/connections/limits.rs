@@ -2,10 +2,10 @@
 //! or upgraded WebSocket alike) and a cap per client address on HTTP connections.
 //!
 //! A connection is admitted or refused the moment it is accepted, before anything is read
-//! from it. An [`Admission`] holds its place under both caps; a WebSocket upgrade hands back
-//! the per-address place ([`Admission::release_address`]) because the realtime hub keeps a
-//! limit of its own on sockets per address, while the global place stays until the socket
-//! closes.
+//! from it. An [`Admission`] is its two places: the global [`Place`], which the connection's
+//! stream holds so that it lasts exactly as long as the descriptor (upgraded sockets included),
+//! and the [`AddressPlace`], which a WebSocket upgrade hands back because the realtime hub keeps
+//! a limit of its own on sockets per address.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -80,9 +80,14 @@ impl ConnectionLimits {
             );
         }
         Ok(Admission {
-            limits: self.clone(),
-            ip,
-            counts_for_address: AtomicBool::new(true),
+            place: Place {
+                limits: self.clone(),
+            },
+            address: AddressPlace {
+                limits: self.clone(),
+                ip,
+                held: AtomicBool::new(true),
+            },
         })
     }
 
@@ -104,28 +109,49 @@ impl ConnectionLimits {
     }
 }
 
-/// One admitted connection's places under the caps, given back when dropped.
+/// One admitted connection's places under the two caps.
 pub struct Admission {
-    limits: Arc<ConnectionLimits>,
-    ip: IpAddr,
-    /// Cleared when the connection stops counting against its address (an upgrade).
-    counts_for_address: AtomicBool,
+    pub place: Place,
+    pub address: AddressPlace,
 }
 
-impl Admission {
-    /// The connection became a WebSocket: it no longer counts as an HTTP connection of its
-    /// address (idempotent). It still counts against the global cap until it closes.
-    pub fn release_address(&self) {
-        if self.counts_for_address.swap(false, Ordering::AcqRel) {
-            self.limits.release_address(self.ip);
-        }
+/// A place under the global cap, given back when dropped.
+pub struct Place {
+    limits: Arc<ConnectionLimits>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.limits.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-impl Drop for Admission {
+/// A place under the per-address cap, given back when released or dropped.
+pub struct AddressPlace {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+    /// Cleared when the place is given back.
+    held: AtomicBool,
+}
+
+impl AddressPlace {
+    /// The connection became a WebSocket: it no longer counts as an HTTP connection of its
+    /// address (idempotent).
+    pub fn release(&self) {
+        if self.held.swap(false, Ordering::AcqRel) {
+            self.limits.release_address(self.ip);
+        }
+    }
+
+    /// Whether [`AddressPlace::release`] was called: the connection was upgraded.
+    pub fn is_released(&self) -> bool {
+        !self.held.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for AddressPlace {
     fn drop(&mut self) {
-        self.release_address();
-        self.limits.open.fetch_sub(1, Ordering::AcqRel);
+        self.release();
     }
 }
 
@@ -193,12 +219,15 @@ mod tests {
     fn an_upgrade_frees_the_address_but_not_the_global_place() {
         let limits = Arc::new(ConnectionLimits::new(2, 1));
         let socket = limits.admit(A).unwrap();
-        socket.release_address();
-        socket.release_address(); // idempotent
+        socket.address.release();
+        socket.address.release(); // idempotent
+        assert!(socket.address.is_released());
         assert_eq!((limits.open(), limits.from_address(A)), (1, 0));
         let http = limits.admit(A).unwrap();
         assert_eq!(limits.admit(B).err(), Some(Refusal::Full(2)));
-        drop(socket);
+        drop(socket.address);
+        assert_eq!((limits.open(), limits.from_address(A)), (2, 1));
+        drop(socket.place);
         assert_eq!((limits.open(), limits.from_address(A)), (1, 1));
         drop(http);
         assert_eq!((limits.open(), limits.from_address(A)), (0, 0));

@@ -87,10 +87,11 @@ impl Settings {
     }
 }
 
-/// What one admitted connection shares between its stream, its service and its task.
+/// What one HTTP connection shares between its stream, its service and its task. (Its place
+/// under the global cap is the stream's alone.)
 struct Tracked {
-    /// Its places under the caps, given back when the last share is dropped (for an upgraded
-    /// socket: when the WebSocket is).
-    admission: limits::Admission,
+    /// Its place under the per-address cap: given back at a `101`, or when the last share is
+    /// dropped.
+    address: limits::AddressPlace,
     activity: activity::Activity,
 }

@@ -56,7 +56,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                 Err(never) => match never {},
             };
             if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                in_flight.tracked.admission.release_address();
+                in_flight.tracked.address.release();
             }
             Ok(response.map(|body| TrackedBody {
                 body,
