@@ -12,11 +12,11 @@
 //!   files and `/healthz` keeps answering.
 //!
 //! # Layout
-//! - [`accept`]: the accept loop, refusals, each connection's task, graceful shutdown.
+//! - `accept`: the accept loop ([`serve`]), refusals, each connection's task, graceful shutdown.
 //! - [`limits`]: the counters behind both caps and the once-per-episode log of the global one.
 //! - [`descriptors`]: `RLIMIT_NOFILE` and the cap derived from it.
-//! - [`activity`]: when a connection is idle between requests.
-//! - [`stream`], [`service`]: the stream and the hyper service that keep the bookkeeping.
+//! - `activity`: when a connection is idle between requests.
+//! - `stream`, `service`: the stream and the hyper service that keep the bookkeeping.
 
 mod accept;
 mod activity;
