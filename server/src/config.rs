@@ -69,6 +69,23 @@ pub enum LogFormat {
 pub struct HttpConfig {
     /// Largest JSON request body accepted; larger bodies get 413.
     pub json_body_limit_bytes: usize,
+    /// Seconds a client has to send a request's complete headers, counted from when the
+    /// connection opens or the previous response ends (hyper starts the timer there, so this
+    /// also bounds a keep-alive connection's idle wait). Over it the connection is closed
+    /// without an answer.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may stay idle after a response before it is closed;
+    /// at most `header_read_timeout_seconds`, which bounds the idle wait anyway.
+    pub keep_alive_idle_seconds: u64,
+    /// Concurrent HTTP connections one client address may hold; a connection over it is
+    /// answered 429 and closed. A WebSocket stops counting here once upgraded
+    /// (`realtime.max_connections_per_address` limits sockets).
+    pub max_connections_per_address: usize,
+    /// Concurrent connections, WebSockets included; a connection over it is answered 503 and
+    /// closed. 0 = derived at start from the open-file limit L (`RLIMIT_NOFILE`, soft):
+    /// L − max(L/10, 128) − 3 × `database.max_connections` (at least 16), which keeps
+    /// descriptors for the database, files and logs (17,952 for L = 20,000).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +248,10 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             json_body_limit_bytes: 1024 * 1024,
+            header_read_timeout_seconds: 10,
+            keep_alive_idle_seconds: 5,
+            max_connections_per_address: 256,
+            max_connections: 0,
         }
     }
 }
@@ -313,6 +334,20 @@ impl Config {
         }
         if self.http.json_body_limit_bytes < 1024 {
             return bad("http.json_body_limit_bytes", "must be at least 1024");
+        }
+        let http = &self.http;
+        if http.header_read_timeout_seconds == 0 {
+            return bad("http.header_read_timeout_seconds", "must be at least 1");
+        }
+        if !(1..=http.header_read_timeout_seconds).contains(&http.keep_alive_idle_seconds) {
+            return bad(
+                "http.keep_alive_idle_seconds",
+                "must be between 1 and http.header_read_timeout_seconds (which closes idle \
+                 connections anyway)",
+            );
+        }
+        if http.max_connections_per_address == 0 {
+            return bad("http.max_connections_per_address", "must be at least 1");
         }
         let rt = &self.realtime;
         if rt.outbox_bytes < 4096
@@ -485,6 +520,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_default_and_validate() {
+        let config = load_with_env(&[]).unwrap();
+        assert_eq!(config.http.header_read_timeout_seconds, 10);
+        assert_eq!(config.http.keep_alive_idle_seconds, 5);
+        assert_eq!(config.http.max_connections_per_address, 256);
+        assert_eq!(
+            config.http.max_connections, 0,
+            "derived from the descriptor limit"
+        );
+        let config = load_with_env(&[
+            ("TAINA_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "32"),
+            ("TAINA_HTTP__MAX_CONNECTIONS", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(config.http.max_connections_per_address, 32);
+        assert_eq!(config.http.max_connections, 1000);
+        for (key, value, named) in [
+            (
+                "TAINA_HTTP__HEADER_READ_TIMEOUT_SECONDS",
+                "0",
+                "header_read_timeout",
+            ),
+            (
+                "TAINA_HTTP__KEEP_ALIVE_IDLE_SECONDS",
+                "0",
+                "keep_alive_idle",
+            ),
+            (
+                "TAINA_HTTP__KEEP_ALIVE_IDLE_SECONDS",
+                "11",
+                "keep_alive_idle",
+            ),
+            (
+                "TAINA_HTTP__MAX_CONNECTIONS_PER_ADDRESS",
+                "0",
+                "per_address",
+            ),
+        ] {
+            let err = load_with_env(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`events`]: domain events and the bus contexts publish on.
 //! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
 //! - [`http`]: the router, extractors and health endpoints.
+//! - [`connections`]: the accept loop under the router: connection caps and timeouts.
 //! - [`graphql`]: the merged schema, `POST /graphql` and GraphiQL.
 //! - [`realtime`]: the connection hub, outboxes, topics, presence and recovery history.
 //! - [`socket`]: `/socket/websocket` — Phoenix V2 sessions, channel rules, events → topics.
@@ -19,6 +20,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod contexts;
 pub mod db;
 pub mod error;
@@ -31,7 +33,6 @@ pub mod socket;
 pub mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -41,7 +42,8 @@ pub use error::StartError;
 pub use state::AppState;
 
 /// Serves `state` on `listener` until `shutdown` resolves, then stops accepting, gives in-flight
-/// requests `shutdown_grace_seconds` to finish, and closes the database pool.
+/// requests `shutdown_grace_seconds` to finish, and closes the database pool. Connections are
+/// limited and timed out by [`connections`] under the `http.*` settings.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -50,15 +52,11 @@ pub async fn serve(
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     let db = state.db.clone();
     let hub = state.hub.clone();
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let settings = connections::Settings::from_config(&state.config);
+    let app = http::router(state);
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    // Small frames (heartbeat replies, chat) must not wait for Nagle's algorithm.
-    let listener =
-        axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-            let _ = stream.set_nodelay(true);
-        });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = connections::serve(listener, app, settings, async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         hub.close_all(taina_protocol::close::GOING_AWAY, "server shutting down");
