@@ -185,15 +185,47 @@ async fn graphql_multipart_operations_over_the_json_limit_is_413() {
     assert!(reply.body["data"]["me"]["id"].is_string(), "{}", reply.body);
 }
 
-#[tokio::test]
-async fn graphql_multipart_files_stop_at_the_quota_while_they_stream() {
+/// Streams 8 MiB of multipart `body_start` + filler to `path` with no `Content-Length`, under a
+/// quota of 0: the answer (if the server answered before closing) is 507, and not one byte
+/// reached the temporary directory at any moment.
+async fn assert_streamed_upload_stops_at_the_quota(path: &str, boundary: &str, body_start: String) {
     let server = TestServer::start().await;
     let token = server.admin().await;
     set_quota_gb(&server, 0).await;
     let tmp = server.data_dir.path().join("tmp");
     let (largest, watcher) = watch_size(tmp.clone());
+    let headers = [
+        ("authorization", format!("Bearer {token}")),
+        (
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ),
+    ];
+    let status = chunked_post(
+        &server,
+        path,
+        &headers,
+        body_start.as_bytes(),
+        &[0x42; 64 * 1024],
+        128,
+    )
+    .await;
+    watcher.abort();
+    if let Some(status) = status {
+        assert!(status.contains("507"), "{path}: {status}");
+    }
+    assert_eq!(
+        largest.load(Ordering::Relaxed),
+        0,
+        "{path}: bytes were written past the quota"
+    );
+    assert_eq!(files_under(&tmp), 0);
+}
+
+#[tokio::test]
+async fn graphql_multipart_files_stop_at_the_quota_while_they_stream() {
     let boundary = "XhardeningX";
-    let prefix = format!(
+    let body_start = format!(
         "--{boundary}\r\ncontent-disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n\
          --{boundary}\r\ncontent-disposition: form-data; name=\"map\"\r\n\r\n{}\r\n\
          --{boundary}\r\ncontent-disposition: form-data; name=\"0\"; filename=\"big.bin\"\r\n\
@@ -201,70 +233,17 @@ async fn graphql_multipart_files_stop_at_the_quota_while_they_stream() {
         json!({ "query": UPLOAD_PHOTO, "variables": { "file": null } }),
         json!({ "0": ["variables.file"] }),
     );
-    let status = chunked_post(
-        &server,
-        "/graphql",
-        &[
-            ("authorization", format!("Bearer {token}")),
-            (
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            ),
-        ],
-        prefix.as_bytes(),
-        &[0x42; 64 * 1024],
-        128,
-    )
-    .await;
-    watcher.abort();
-    if let Some(status) = status {
-        assert!(status.contains("507"), "{status}");
-    }
-    assert_eq!(
-        largest.load(Ordering::Relaxed),
-        0,
-        "bytes were spooled past the quota"
-    );
-    assert_eq!(files_under(&tmp), 0);
+    assert_streamed_upload_stops_at_the_quota("/graphql", boundary, body_start).await;
 }
 
 #[tokio::test]
 async fn a_chunked_upload_without_length_stops_writing_at_the_quota() {
-    let server = TestServer::start().await;
-    let token = server.admin().await;
-    set_quota_gb(&server, 0).await;
-    let tmp = server.data_dir.path().join("tmp");
-    let (largest, watcher) = watch_size(tmp.clone());
     let boundary = "XchunkedX";
-    let prefix = format!(
+    let body_start = format!(
         "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n\
          content-type: image/jpeg\r\n\r\n"
     );
-    let status = chunked_post(
-        &server,
-        "/api/media",
-        &[
-            ("authorization", format!("Bearer {token}")),
-            (
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            ),
-        ],
-        prefix.as_bytes(),
-        &[0xFF; 64 * 1024],
-        128,
-    )
-    .await;
-    watcher.abort();
-    if let Some(status) = status {
-        assert!(status.contains("507"), "{status}");
-    }
-    assert_eq!(
-        largest.load(Ordering::Relaxed),
-        0,
-        "bytes were written past the quota"
-    );
-    assert_eq!(files_under(&tmp), 0);
+    assert_streamed_upload_stops_at_the_quota("/api/media", boundary, body_start).await;
 }
 
 const CREATE_UPLOAD: &str = "mutation($size: Int!, $sha: String!) { createUpload(filename: \"big.bin\", size: $size, sha256: $sha) { id } }";
