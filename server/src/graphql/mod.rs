@@ -146,18 +146,12 @@ pub fn services<'a>(ctx: &async_graphql::Context<'a>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }
 
-/// A context error as a GraphQL error with `extensions.code`; internal causes are logged and hidden.
+/// A context error as a GraphQL error with `extensions.code`, from the error table (only
+/// `internal` hides its message).
 pub fn to_gql(error: impl Into<AppError>) -> async_graphql::Error {
     let error = error.into();
-    let (_, code) = error.status_and_code();
-    // By code, not status class: `quota_exceeded` is a 507 the client must see as such.
-    let message = if code == "internal" {
-        tracing::error!(error = %error, "internal error in a resolver");
-        "an internal error occurred".to_string()
-    } else {
-        error.to_string()
-    };
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+    async_graphql::Error::new(error.public_message())
+        .extend_with(|_, e| e.set("code", error.code().as_str()))
 }
 
 pub fn routes() -> Router<AppState> {

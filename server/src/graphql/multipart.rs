@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use futures_util::TryStreamExt;
+use taina_protocol::ErrorCode;
 
 use crate::contexts::auth::Principal;
 use crate::contexts::media::{Budget, MediaError};
@@ -29,7 +30,7 @@ const MAP: &str = "map";
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: message.into(),
     }
 }

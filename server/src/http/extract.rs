@@ -7,6 +7,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use taina_protocol::ErrorCode;
 
 use crate::contexts::auth::{AuthError, ClientInfo, Principal};
 use crate::error::AppError;
@@ -25,11 +26,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             Err(rejection) => Err(match rejection {
                 JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
                 JsonRejection::JsonSyntaxError(e) => AppError::BadRequest {
-                    code: "invalid_json",
+                    code: ErrorCode::InvalidJson,
                     message: format!("malformed JSON: {}", e.body_text()),
                 },
                 JsonRejection::JsonDataError(e) => AppError::BadRequest {
-                    code: "invalid_json",
+                    code: ErrorCode::InvalidJson,
                     message: format!("unexpected JSON: {}", e.body_text()),
                 },
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -38,7 +39,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     }
                 }
                 other => AppError::BadRequest {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: other.body_text(),
                 },
             }),

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use taina_protocol::ErrorCode;
 
 use super::{Album, MediaError, Photo, Rendition};
 use crate::error::AppError;
@@ -40,7 +41,7 @@ async fn upload(
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let mut multipart = multipart.map_err(|e| AppError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: e.body_text(),
     })?;
     // Refuse before reading when the announced size cannot fit.
@@ -55,7 +56,7 @@ async fn upload(
             .await?;
     }
     let bad = |e: axum::extract::multipart::MultipartError| AppError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: e.body_text(),
     };
     while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
@@ -95,7 +96,7 @@ async fn upload(
         ));
     }
     Err(AppError::BadRequest {
-        code: "missing_file",
+        code: ErrorCode::MissingFile,
         message: "send the file as a multipart part named `file`".into(),
     })
 }
@@ -128,12 +129,12 @@ async fn rendition(
         None => None,
         Some(Some(range)) => Some(range),
         Some(None) => {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                Json(json!({ "error": { "code": "range_not_satisfiable", "message": "the requested range cannot be served" } })),
-            )
-                .into_response())
+            let mut response = AppError::from(MediaError::RangeNotSatisfiable).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("a number"),
+            );
+            return Ok(response);
         }
     };
     let read = state.media.read(&photo, rendition, range.clone()).await?;
