@@ -82,17 +82,17 @@ impl AppState {
         .map_err(|e| StartError::Media(e.to_string()))?;
         let monitoring = MonitoringService::new(db.clone(), bus.clone());
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
-        let graphql = crate::graphql::build_schema(crate::graphql::Services {
-            auth: auth.clone(),
-            chat: chat.clone(),
-            media: media.clone(),
-            hub: hub.clone(),
-            bus: bus.clone(),
-            recovery_max_messages: config.realtime.recovery_max_messages,
-            introspection: config.graphql.introspection,
-        });
+        let config = Arc::new(config);
+        let graphql = crate::graphql::build_schema(
+            config.clone(),
+            auth.clone(),
+            chat.clone(),
+            media.clone(),
+            hub.clone(),
+            bus.clone(),
+        );
         Ok(Self {
-            config: Arc::new(config),
+            config,
             db,
             bus,
             auth,

@@ -10,7 +10,8 @@
 //! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
 //! - [`http`]: the router, extractors and health endpoints.
 //! - [`connections`]: the accept loop under the router: connection caps and timeouts.
-//! - [`graphql`]: the merged schema, `POST /graphql` and GraphiQL.
+//! - [`graphql`]: the merged schema, its request context and errors, `POST /graphql` and
+//!   GraphiQL.
 //! - [`realtime`]: the connection hub, outboxes, topics, presence and recovery history.
 //! - [`socket`]: `/socket/websocket` — Phoenix V2 sessions, channel rules, events → topics.
 //! - [`state`]: `AppState`, what handlers reach (each part through `FromRef`); no globals.
