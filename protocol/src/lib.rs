@@ -7,6 +7,8 @@
 //!   server and the client side.
 //! - [`close`]: the WebSocket close codes the server sends, including the
 //!   graphql-transport-ws ones.
+//! - [`error_code`]: [`ErrorCode`], the stable codes of HTTP, GraphQL and
+//!   socket errors.
 //! - [`chunk`]: the MessagePack `{offset, data}` carried inside binary pushes
 //!   for uploads and media.
 //! - [`envelope`]: MessagePack control envelopes of the `taina.v1` mux socket.
@@ -22,4 +24,7 @@ pub mod chunk;
 pub mod client;
 pub mod close;
 pub mod envelope;
+pub mod error_code;
 pub mod phoenix;
+
+pub use error_code::ErrorCode;

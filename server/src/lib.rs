@@ -10,14 +10,18 @@
 //! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
 //! - [`http`]: the router, extractors and health endpoints.
 //! - [`connections`]: the accept loop under the router: connection caps and timeouts.
-//! - [`graphql`]: the merged schema, `POST /graphql` and GraphiQL.
+//! - [`graphql`]: the merged schema, its request context and errors, `POST /graphql` and
+//!   GraphiQL.
 //! - [`realtime`]: the connection hub, outboxes, topics, presence and recovery history.
 //! - [`socket`]: `/socket/websocket` — Phoenix V2 sessions, channel rules, events → topics.
-//! - [`state`]: `AppState`, built once and passed in (no globals).
-//! - [`error`]: the HTTP error format and start-up errors.
+//! - [`state`]: `AppState`, what handlers reach (each part through `FromRef`); no globals.
+//! - `app`: the wiring — [`AppState::open`] builds everything, [`AppState::start`] starts the
+//!   background work.
+//! - [`error`]: the one error table (code, public message, HTTP status) and start-up errors.
 //! - [`cli`]: the `taina` command line.
 #![forbid(unsafe_code)]
 
+mod app;
 pub mod cli;
 pub mod config;
 pub mod connections;

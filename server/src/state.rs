@@ -1,26 +1,23 @@
-//! `AppState`: what every request handler can reach. Opened once at start-up and passed in,
-//! never global.
+//! [`AppState`]: what every request handler can reach, built once at start-up (in `app.rs`)
+//! and passed in, never global.
 //!
-//! Opening and starting are two steps. [`AppState::open`] prepares the data directory, opens
-//! and migrates the database, loads the server secret and builds the services; it spawns no
-//! task and touches no job, so one-shot commands (`taina user …`) can run it beside a live
-//! server. [`AppState::start`] begins the server's background work; `taina serve` calls it only
-//! once its port is bound.
+//! Handlers take the one part they need through `FromRef` (`State(auth): State<AuthService>`,
+//! `State(db): State<Db>`), so a context's routes work under any state that can hand over its
+//! service, and no handler depends on the whole of `AppState`.
 
-mod data_dir;
-
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+
 use crate::config::Config;
-use crate::contexts::auth::token::{load_or_create_secret, SECRET_FILE};
-use crate::contexts::auth::{AuthService, SecretCipher, TokenKeys};
+use crate::contexts::auth::AuthService;
 use crate::contexts::chat::ChatService;
 use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
-use crate::error::StartError;
-use crate::events::{EventBus, MemoryBus};
+use crate::events::EventBus;
+use crate::graphql::AppSchema;
 use crate::realtime::Hub;
 
 #[derive(Clone)]
@@ -33,119 +30,33 @@ pub struct AppState {
     pub media: MediaService,
     pub monitoring: MonitoringService,
     pub hub: Arc<Hub>,
-    pub graphql: crate::graphql::AppSchema,
+    pub graphql: AppSchema,
     /// Set by the first [`AppState::start`], so background work never runs twice (two media
     /// workers would re-queue each other's running jobs).
-    started: Arc<AtomicBool>,
+    pub(crate) started: Arc<AtomicBool>,
 }
 
-/// How often SQLite's write-ahead logs are checkpointed in the background.
-const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Capacity of the in-process event bus before slow subscribers lag.
-const BUS_CAPACITY: usize = 65_536;
-/// How often idle topics are forgotten.
-const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-/// How often instance alerts raised by other processes (`taina alert send`) are relayed.
-const ALERT_RELAY: std::time::Duration = std::time::Duration::from_secs(1);
-/// How often revocations by other processes are picked up.
-const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl AppState {
-    /// [`open`](Self::open) then [`start`](Self::start): a server that does not bind its own
-    /// listener (the test harness).
-    pub async fn build(config: Config) -> Result<Self, StartError> {
-        let state = Self::open(config).await?;
-        state.start().await;
-        Ok(state)
-    }
-
-    /// Prepares the data directory (private, 0700), opens and migrates the database, loads
-    /// the server secret, seals TOTP secrets still stored in plaintext, and builds the
-    /// services. Starts nothing in the background.
-    pub async fn open(config: Config) -> Result<Self, StartError> {
-        let io = |what: &'static str, path: &std::path::Path| {
-            let path = path.display().to_string();
-            move |source| StartError::Io { what, path, source }
-        };
-        data_dir::create_private(&config.data_dir)
-            .map_err(io("cannot create or restrict", &config.data_dir))?;
-        let files_dir = config.data_dir.join("files");
-        std::fs::create_dir_all(&files_dir).map_err(io("cannot create", &files_dir))?;
-        let db = Db::connect(&config).await?;
-        db.migrate().await?;
-        let secret_path = config.data_dir.join(SECRET_FILE);
-        let secret = load_or_create_secret(&secret_path)
-            .map_err(io("cannot read or create", &secret_path))?;
-        let keys = TokenKeys::from_secret(&secret);
-        let cipher = SecretCipher::from_server_secret(&secret);
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(BUS_CAPACITY));
-        let auth =
-            AuthService::new(db.clone(), keys, cipher, bus.clone(), config.auth.clone()).await?;
-        let sealed = auth.seal_plaintext_totp_secrets().await?;
-        if sealed > 0 {
-            tracing::info!(users = sealed, "encrypted TOTP secrets stored in plaintext");
-        }
-        let chat = ChatService::new(db.clone(), auth.clone(), bus.clone(), config.chat.clone());
-        let media = MediaService::new(
-            db.clone(),
-            auth.clone(),
-            bus.clone(),
-            config.media.clone(),
-            &config.data_dir,
-        )
-        .map_err(|e| StartError::Media(e.to_string()))?;
-        let monitoring = MonitoringService::new(db.clone(), bus.clone());
-        let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
-        let graphql = crate::graphql::build_schema(crate::graphql::Services {
-            auth: auth.clone(),
-            chat: chat.clone(),
-            media: media.clone(),
-            hub: hub.clone(),
-            bus: bus.clone(),
-            recovery_max_messages: config.realtime.recovery_max_messages,
-            introspection: config.graphql.introspection,
-        });
-        Ok(Self {
-            config: Arc::new(config),
-            db,
-            bus,
-            auth,
-            chat,
-            media,
-            monitoring,
-            hub,
-            graphql,
-            started: Arc::new(AtomicBool::new(false)),
-        })
-    }
-
-    /// Starts the server's background work: removes temporary files a stopped server left,
-    /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
-    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay
-    /// and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
-    pub async fn start(&self) {
-        if self.started.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        // Before the worker (and any request) can create new ones.
-        self.media.remove_leftover_temporary_files().await;
-        self.db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
-        self.media.spawn_worker();
-        self.chat.spawn_feed();
-        crate::socket::spawn_bridge(&self.bus, &self.hub);
-        self.auth.spawn_revocation_watcher(REVOCATION_POLL);
-        self.monitoring.spawn_alert_relay(ALERT_RELAY);
-        let weak_hub = Arc::downgrade(&self.hub);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(SWEEP_INTERVAL);
-            loop {
-                ticker.tick().await;
-                match weak_hub.upgrade() {
-                    Some(hub) => hub.sweep(),
-                    None => return,
+/// `impl FromRef<AppState> for $part` for each field: `State<$part>` in a handler clones it out.
+macro_rules! parts {
+    ($($field:ident: $part:ty),* $(,)?) => {
+        $(
+            impl FromRef<AppState> for $part {
+                fn from_ref(state: &AppState) -> Self {
+                    state.$field.clone()
                 }
             }
-        });
-    }
+        )*
+    };
+}
+
+parts! {
+    config: Arc<Config>,
+    db: Db,
+    bus: Arc<dyn EventBus>,
+    auth: AuthService,
+    chat: ChatService,
+    media: MediaService,
+    monitoring: MonitoringService,
+    hub: Arc<Hub>,
+    graphql: AppSchema,
 }

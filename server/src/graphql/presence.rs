@@ -5,8 +5,12 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{principal, services, to_gql};
+use std::sync::Arc;
+
+use super::{principal, GqlError};
 use crate::contexts::auth::{AuthError, Role};
+use crate::events::EventBus;
+use crate::realtime::Hub;
 
 #[derive(SimpleObject, Clone)]
 pub struct PresenceEvent {
@@ -26,15 +30,14 @@ impl PresenceSubscription {
         &self,
         ctx: &Context<'_>,
         community_id: String,
-    ) -> async_graphql::Result<impl Stream<Item = PresenceEvent>> {
+    ) -> Result<impl Stream<Item = PresenceEvent>, GqlError> {
         let principal = principal(ctx)?;
         // Guests see presence where they chat (conversation topics), not the whole community's.
         if principal.community_id != community_id || principal.role == Role::Guest {
-            return Err(to_gql(AuthError::Forbidden));
+            return Err(AuthError::Forbidden.into());
         }
-        let services = services(ctx);
-        let mut events = services.bus.subscribe();
-        let online_now = services.hub.online_users(&community_id);
+        let mut events = ctx.data_unchecked::<Arc<dyn EventBus>>().subscribe();
+        let online_now = ctx.data_unchecked::<Arc<Hub>>().online_users(&community_id);
         Ok(async_stream::stream! {
             let now = Utc::now();
             for user_id in online_now {

@@ -1,44 +1,54 @@
 //! Request extractors: JSON bodies with our error format, the signed-in user, the client address.
+//!
+//! Each works under any router state that can hand over what it needs (`FromRef`): the
+//! configuration for [`ApiJson`], the [`AuthService`] for [`AuthUser`] and [`MaybeAuthUser`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use taina_protocol::ErrorCode;
 
-use crate::contexts::auth::{AuthError, ClientInfo, Principal};
+use crate::config::Config;
+use crate::contexts::auth::{AuthError, AuthService, ClientInfo, Principal};
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// A JSON body. Malformed JSON and missing fields are 400 naming the problem, a body over
 /// `http.json_body_limit_bytes` is 413, a missing JSON content type is 415.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+    Arc<Config>: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(match rejection {
                 JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
                 JsonRejection::JsonSyntaxError(e) => AppError::BadRequest {
-                    code: "invalid_json",
+                    code: ErrorCode::InvalidJson,
                     message: format!("malformed JSON: {}", e.body_text()),
                 },
                 JsonRejection::JsonDataError(e) => AppError::BadRequest {
-                    code: "invalid_json",
+                    code: ErrorCode::InvalidJson,
                     message: format!("unexpected JSON: {}", e.body_text()),
                 },
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     AppError::PayloadTooLarge {
-                        limit: state.config.http.json_body_limit_bytes,
+                        limit: Arc::<Config>::from_ref(state).http.json_body_limit_bytes,
                     }
                 }
                 other => AppError::BadRequest {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: other.body_text(),
                 },
             }),
@@ -49,30 +59,36 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 /// The principal behind `Authorization: Bearer <token>`; a missing or bad token is 401.
 pub struct AuthUser(pub Principal);
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    AuthService: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
-        Ok(AuthUser(state.auth.authenticate(token).await?))
+        let auth = AuthService::from_ref(state);
+        Ok(AuthUser(auth.authenticate(token).await?))
     }
 }
 
 /// The principal when a bearer token is sent (it must then be valid), `None` without one.
 pub struct MaybeAuthUser(pub Option<Principal>);
 
-impl FromRequestParts<AppState> for MaybeAuthUser {
+impl<S> FromRequestParts<S> for MaybeAuthUser
+where
+    S: Send + Sync,
+    AuthService: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match bearer_token(parts) {
-            Some(token) => Ok(MaybeAuthUser(Some(state.auth.authenticate(token).await?))),
+            Some(token) => {
+                let auth = AuthService::from_ref(state);
+                Ok(MaybeAuthUser(Some(auth.authenticate(token).await?)))
+            }
             None => Ok(MaybeAuthUser(None)),
         }
     }

@@ -1,14 +1,18 @@
 //! `GET /healthz` (the process runs) and `GET /readyz` (the database answers).
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::state::AppState;
+use crate::db::Db;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Db: FromRef<S>,
+{
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -22,9 +26,9 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// # `GET /readyz`
 /// 200 while the database answers a query within 2 s, 503 otherwise.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let backend = state.db.backend();
-    if state.db.ping().await {
+async fn readyz(State(db): State<Db>) -> (StatusCode, Json<serde_json::Value>) {
+    let backend = db.backend();
+    if db.ping().await {
         (
             StatusCode::OK,
             Json(json!({ "status": "ready", "database": backend })),

@@ -19,8 +19,8 @@ use tokio::time::Instant;
 
 use super::graphql_ws::{Authenticated, GraphqlSession};
 use super::phoenix::{refuse_unauthenticated, PhoenixSession};
+use super::{Refreshed, SocketLink};
 use crate::contexts::auth::{ClientInfo, Principal};
-use crate::graphql::{Refreshed, SocketLink};
 use crate::realtime::{Commands, ConnCommand, Frame, Lane, Next, Outbox, Registration};
 use crate::state::AppState;
 

@@ -15,8 +15,9 @@ use taina_protocol::close;
 use taina_protocol::close::graphql as code;
 use tokio::task::JoinHandle;
 
+use super::SocketLink;
 use crate::contexts::auth::{ClientInfo, Principal};
-use crate::graphql::{Caller, SocketLink};
+use crate::graphql::Caller;
 use crate::realtime::{Frame, Lane, Outbox, PushError};
 use crate::state::AppState;
 

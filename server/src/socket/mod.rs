@@ -16,6 +16,7 @@ mod channels;
 mod connection;
 mod graphql_ws;
 mod joins;
+mod link;
 mod phoenix;
 mod stream;
 
@@ -37,6 +38,7 @@ use crate::state::AppState;
 use connection::{Attached, Mode};
 
 pub use bridge::spawn_bridge;
+pub use link::{Refreshed, SocketLink};
 
 /// The subprotocol of GraphQL-only sockets.
 pub const GRAPHQL_PROTOCOL: &str = "graphql-transport-ws";

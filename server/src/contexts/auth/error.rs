@@ -1,6 +1,6 @@
 //! Everything auth can refuse, one variant per reason a client can act on.
 
-/// Auth's errors. The HTTP edge (`crate::error`) maps each to a status and a stable code.
+/// Auth's errors. The error table (`crate::error`) maps each to a stable code and HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("wrong email or password")]

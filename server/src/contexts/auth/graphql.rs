@@ -3,8 +3,10 @@
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{AuthError, Role, SignIn, User};
-use crate::graphql::{principal, services, to_gql, Caller};
+use super::{AuthError, AuthService, Role, SignIn, User};
+use crate::graphql::{principal, Caller, GqlError};
+
+type Result<T, E = GqlError> = std::result::Result<T, E>;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "Role")]
@@ -63,13 +65,12 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<GqlUser> {
+    async fn me(&self, ctx: &Context<'_>) -> Result<GqlUser> {
         let principal = principal(ctx)?;
-        Ok(services(ctx)
-            .auth
+        Ok(ctx
+            .data_unchecked::<AuthService>()
             .user(&principal.user_id)
-            .await
-            .map_err(to_gql)?
+            .await?
             .into())
     }
 }
@@ -87,13 +88,13 @@ impl AuthMutation {
         password: String,
         community: Option<String>,
         otp: Option<String>,
-    ) -> async_graphql::Result<SignInPayload> {
+    ) -> Result<SignInPayload> {
         let client = ctx
             .data::<Caller>()
             .map(|c| c.client.clone())
             .unwrap_or_default();
-        let signed_in = services(ctx)
-            .auth
+        let signed_in = ctx
+            .data_unchecked::<AuthService>()
             .sign_in(
                 SignIn {
                     email,
@@ -103,8 +104,7 @@ impl AuthMutation {
                 },
                 &client,
             )
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(SignInPayload {
             token: signed_in.token,
             expires_at: signed_in.expires_at,
@@ -115,28 +115,19 @@ impl AuthMutation {
     /// Over the socket: hands the socket a fresh token of the same user; the socket moves to
     /// that session and keeps its subscriptions (and joins, on a mux socket). Returns when the
     /// new session expires.
-    async fn refresh_token(
-        &self,
-        ctx: &Context<'_>,
-        token: String,
-    ) -> async_graphql::Result<DateTime<Utc>> {
+    async fn refresh_token(&self, ctx: &Context<'_>, token: String) -> Result<DateTime<Utc>> {
         let current = principal(ctx)?;
         let socket = ctx
             .data::<Caller>()
             .ok()
             .and_then(|c| c.socket.clone())
-            .ok_or_else(|| {
-                to_gql(AuthError::Invalid(
-                    "refreshToken works over the socket only".into(),
-                ))
-            })?;
-        let fresh = services(ctx)
-            .auth
+            .ok_or_else(|| AuthError::Invalid("refreshToken works over the socket only".into()))?;
+        let fresh = ctx
+            .data_unchecked::<AuthService>()
             .authenticate(&token)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         if fresh.user_id != current.user_id {
-            return Err(to_gql(AuthError::Forbidden));
+            return Err(AuthError::Forbidden.into());
         }
         socket.hub.move_session(&socket.conn, &fresh.session_id);
         let expires_at = fresh.expires_at;
@@ -145,13 +136,11 @@ impl AuthMutation {
     }
 
     /// Ends the caller's session; its token (and live sockets) stop working.
-    async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    async fn sign_out(&self, ctx: &Context<'_>) -> Result<bool> {
         let principal = principal(ctx)?;
-        services(ctx)
-            .auth
+        ctx.data_unchecked::<AuthService>()
             .sign_out(principal)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(true)
     }
 }

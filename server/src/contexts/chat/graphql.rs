@@ -1,17 +1,22 @@
 //! Chat's GraphQL part: `conversations`, `messages`, `createConversation`, `sendMessage` and
 //! the `messageReceived` subscription with recovery (`since`).
 
-use async_graphql::{
-    Context, Enum, ErrorExtensions, InputObject, Object, SimpleObject, Subscription,
-};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
+use taina_protocol::ErrorCode;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
-    ChatError, Conversation, ConversationKind, FeedItem, Message, NewConversation, NewMessage,
+    ChatError, ChatService, Conversation, ConversationKind, FeedItem, Message, NewConversation,
+    NewMessage,
 };
-use crate::graphql::{principal, services, to_gql};
+use crate::config::Config;
+use crate::graphql::{principal, GqlError};
+
+type Result<T, E = GqlError> = std::result::Result<T, E>;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "ConversationKind")]
@@ -99,16 +104,12 @@ pub struct ChatQuery;
 #[Object]
 impl ChatQuery {
     /// Conversations the caller takes part in.
-    async fn conversations(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<GqlConversation>> {
+    async fn conversations(&self, ctx: &Context<'_>) -> Result<Vec<GqlConversation>> {
         let principal = principal(ctx)?;
-        let list = services(ctx)
-            .chat
+        let list = ctx
+            .data_unchecked::<ChatService>()
             .conversations(principal)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
@@ -119,13 +120,12 @@ impl ChatQuery {
         conversation_id: String,
         before: Option<u64>,
         #[graphql(validator(minimum = 1, maximum = 200))] limit: Option<u32>,
-    ) -> async_graphql::Result<MessagePage> {
+    ) -> Result<MessagePage> {
         let principal = principal(ctx)?;
-        let messages = services(ctx)
-            .chat
+        let messages = ctx
+            .data_unchecked::<ChatService>()
             .messages(principal, &conversation_id, before, limit)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         let next_before = messages.last().map(|m| m.offset);
         Ok(MessagePage {
             messages: messages.into_iter().map(Into::into).collect(),
@@ -145,14 +145,14 @@ impl ChatMutation {
         kind: GqlConversationKind,
         name: Option<String>,
         participant_ids: Vec<String>,
-    ) -> async_graphql::Result<GqlConversation> {
+    ) -> Result<GqlConversation> {
         let principal = principal(ctx)?;
         let kind = match kind {
             GqlConversationKind::Direct => ConversationKind::Direct,
             GqlConversationKind::Group => ConversationKind::Group,
         };
-        let conversation = services(ctx)
-            .chat
+        let conversation = ctx
+            .data_unchecked::<ChatService>()
             .create_conversation(
                 principal,
                 NewConversation {
@@ -161,8 +161,7 @@ impl ChatMutation {
                     participant_ids,
                 },
             )
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(conversation.into())
     }
 
@@ -173,13 +172,12 @@ impl ChatMutation {
         conversation_id: String,
         body: String,
         client_id: Option<String>,
-    ) -> async_graphql::Result<GqlMessage> {
+    ) -> Result<GqlMessage> {
         let principal = principal(ctx)?;
-        let (message, _) = services(ctx)
-            .chat
+        let (message, _) = ctx
+            .data_unchecked::<ChatService>()
             .send_message(principal, &conversation_id, NewMessage { body, client_id })
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(message.into())
     }
 }
@@ -187,9 +185,11 @@ impl ChatMutation {
 #[derive(Default)]
 pub struct ChatSubscription;
 
-fn not_recovered() -> async_graphql::Error {
-    async_graphql::Error::new("the missed messages cannot be recovered: refetch the history")
-        .extend_with(|_, e| e.set("code", "not_recovered"))
+fn not_recovered() -> GqlError {
+    GqlError::new(
+        ErrorCode::NotRecovered,
+        "the missed messages cannot be recovered: refetch the history",
+    )
 }
 
 #[Subscription]
@@ -202,17 +202,18 @@ impl ChatSubscription {
         ctx: &Context<'_>,
         conversation_id: String,
         since: Option<SinceInput>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<GqlMessage>>> {
+    ) -> Result<impl Stream<Item = Result<GqlMessage>>> {
         let principal = principal(ctx)?.clone();
-        let services = services(ctx);
-        let chat = services.chat.clone();
-        let max = services.recovery_max_messages;
+        let chat = ctx.data_unchecked::<ChatService>().clone();
+        let max = ctx
+            .data_unchecked::<Arc<Config>>()
+            .realtime
+            .recovery_max_messages;
         // Subscribe before reading the position so nothing falls between the two.
         let mut feed = chat.watch(&conversation_id);
         let conversation = chat
             .conversation_for(&principal.user_id, &conversation_id)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(async_stream::stream! {
             let mut last = conversation.last_offset;
             if let Some(since) = since {
@@ -227,7 +228,7 @@ impl ChatSubscription {
                             }
                         }
                         Ok(_) => yield Err(not_recovered()),
-                        Err(e) => yield Err(to_gql(e)),
+                        Err(e) => yield Err(e.into()),
                     }
                 }
             }
@@ -241,14 +242,14 @@ impl ChatSubscription {
                             // Something was missed (the feed lagged): fill the gap from storage.
                             match chat.messages_between(&conversation, last, message.offset - 1, max).await {
                                 Ok(missed) => for m in missed { yield Ok(GqlMessage::from(m)); },
-                                Err(e) => { yield Err(to_gql(e)); break; }
+                                Err(e) => { yield Err(e.into()); break; }
                             }
                         }
                         last = message.offset;
                         yield Ok(GqlMessage::from(Message::clone(&message)));
                     }
                     Ok(FeedItem::ParticipantRemoved(user_id)) if user_id == principal.user_id => {
-                        yield Err(to_gql(ChatError::NotFound));
+                        yield Err(ChatError::NotFound.into());
                         break;
                     }
                     Ok(FeedItem::ParticipantRemoved(_)) => {}
@@ -263,7 +264,7 @@ impl ChatSubscription {
                                     }
                                 }
                             }
-                            Err(e) => { yield Err(to_gql(e)); break; }
+                            Err(e) => { yield Err(e.into()); break; }
                         }
                     }
                     Err(RecvError::Closed) => break,

@@ -1,21 +1,32 @@
 //! Chat's REST routes under `/api/chat`. The socket carries the same operations live.
 
-use axum::extract::{Path, Query, State};
+use std::sync::Arc;
+
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::config::Config;
+use crate::contexts::auth::AuthService;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser};
-use crate::state::AppState;
 
-use super::{Conversation, Message, NewConversation, NewMessage};
+use super::{ChatService, Conversation, Message, NewConversation, NewMessage};
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
 
-pub fn routes() -> Router<AppState> {
+/// The routes, under any router state that hands over the [`ChatService`], the
+/// [`AuthService`] (for [`AuthUser`]) and the configuration (for [`ApiJson`]).
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ChatService: FromRef<S>,
+    AuthService: FromRef<S>,
+    Arc<Config>: FromRef<S>,
+{
     Router::new()
         .route(
             "/conversations",
@@ -34,35 +45,33 @@ pub fn routes() -> Router<AppState> {
 
 /// # `POST /api/chat/conversations`
 async fn create_conversation(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
     ApiJson(request): ApiJson<NewConversation>,
 ) -> Result<(StatusCode, Json<Conversation>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.chat.create_conversation(&principal, request).await?),
+        Json(chat.create_conversation(&principal, request).await?),
     ))
 }
 
 /// # `GET /api/chat/conversations`
 async fn list_conversations(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
 ) -> Result<Json<Value>> {
     Ok(Json(
-        json!({ "conversations": state.chat.conversations(&principal).await? }),
+        json!({ "conversations": chat.conversations(&principal).await? }),
     ))
 }
 
 /// # `GET /api/chat/conversations/{id}`
 async fn conversation(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Conversation>> {
-    Ok(Json(
-        state.chat.conversation_for(&principal.user_id, &id).await?,
-    ))
+    Ok(Json(chat.conversation_for(&principal.user_id, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -73,13 +82,12 @@ struct Page {
 
 /// # `GET /api/chat/conversations/{id}/messages?before=OFFSET&limit=N` (newest first)
 async fn messages(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
-    let messages = state
-        .chat
+    let messages = chat
         .messages(&principal, &id, page.before, page.limit)
         .await?;
     let next = messages
@@ -91,12 +99,12 @@ async fn messages(
 
 /// # `POST /api/chat/conversations/{id}/messages`
 async fn send_message(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
     Path(id): Path<String>,
     ApiJson(message): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<Message>)> {
-    let (message, created) = state.chat.send_message(&principal, &id, message).await?;
+    let (message, created) = chat.send_message(&principal, &id, message).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -107,13 +115,10 @@ async fn send_message(
 
 /// # `DELETE /api/chat/conversations/{id}/participants/{user_id}`
 async fn remove_participant(
-    State(state): State<AppState>,
+    State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    state
-        .chat
-        .remove_participant(&principal, &id, &user_id)
-        .await?;
+    chat.remove_participant(&principal, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,8 +9,13 @@ use futures_util::Stream;
 use tokio::io::AsyncReadExt;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{Album, Photo, PhotoFilter, Upload};
-use crate::graphql::{principal, services, to_gql};
+use std::sync::Arc;
+
+use super::{Album, MediaError, MediaService, Photo, PhotoFilter, Upload};
+use crate::events::EventBus;
+use crate::graphql::{principal, GqlError};
+
+type Result<T, E = GqlError> = std::result::Result<T, E>;
 
 #[derive(SimpleObject)]
 pub struct PhotoUrls {
@@ -157,7 +162,7 @@ impl MediaQuery {
         to: Option<DateTime<Utc>>,
         album_id: Option<String>,
         tag: Option<String>,
-    ) -> async_graphql::Result<PhotoConnection> {
+    ) -> Result<PhotoConnection> {
         let principal = principal(ctx)?;
         let filter = PhotoFilter {
             from,
@@ -165,11 +170,10 @@ impl MediaQuery {
             album_id,
             tag,
         };
-        let (photos, next) = services(ctx)
-            .media
+        let (photos, next) = ctx
+            .data_unchecked::<MediaService>()
             .photos(principal, &filter, first, after.as_deref())
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(PhotoConnection {
             nodes: photos.into_iter().map(Into::into).collect(),
             has_next_page: next.is_some(),
@@ -177,33 +181,30 @@ impl MediaQuery {
         })
     }
 
-    async fn photo(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<GqlPhoto> {
+    async fn photo(&self, ctx: &Context<'_>, id: String) -> Result<GqlPhoto> {
         let principal = principal(ctx)?;
-        let photo = services(ctx)
-            .media
+        let photo = ctx
+            .data_unchecked::<MediaService>()
             .photo_for(Some(principal), &id)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(photo.into())
     }
 
-    async fn albums(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GqlAlbum>> {
+    async fn albums(&self, ctx: &Context<'_>) -> Result<Vec<GqlAlbum>> {
         let principal = principal(ctx)?;
-        let albums = services(ctx)
-            .media
+        let albums = ctx
+            .data_unchecked::<MediaService>()
             .albums(principal)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(albums.into_iter().map(Into::into).collect())
     }
 
-    async fn album(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<GqlAlbum> {
+    async fn album(&self, ctx: &Context<'_>, slug: String) -> Result<GqlAlbum> {
         let principal = principal(ctx)?;
-        Ok(services(ctx)
-            .media
+        Ok(ctx
+            .data_unchecked::<MediaService>()
             .album_by_slug(principal, &slug)
-            .await
-            .map_err(to_gql)?
+            .await?
             .into())
     }
 }
@@ -214,36 +215,27 @@ pub struct MediaMutation;
 #[Object]
 impl MediaMutation {
     /// An upload following the GraphQL multipart request spec.
-    async fn upload_photo(
-        &self,
-        ctx: &Context<'_>,
-        file: GqlUploadFile,
-    ) -> async_graphql::Result<GqlPhoto> {
+    async fn upload_photo(&self, ctx: &Context<'_>, file: GqlUploadFile) -> Result<GqlPhoto> {
         let principal = principal(ctx)?;
-        let media = &services(ctx).media;
-        let value = file.value(ctx)?;
+        let media = ctx.data_unchecked::<MediaService>();
+        // Reading the spooled upload failed: reported as async-graphql reports it.
+        let value = file.value(ctx).map_err(async_graphql::Error::from)?;
         let filename = value.filename.clone();
         let mut content = tokio::fs::File::from_std(value.content);
-        let mut ingest = media.begin_ingest(principal).await.map_err(to_gql)?;
+        let mut ingest = media.begin_ingest(principal).await?;
         let mut buffer = vec![0u8; 256 * 1024];
         loop {
-            let n = content
-                .read(&mut buffer)
-                .await
-                .map_err(|e| to_gql(super::MediaError::Io(e)))?;
+            let n = content.read(&mut buffer).await.map_err(MediaError::Io)?;
             if n == 0 {
                 break;
             }
             if let Err(e) = ingest.write(&buffer[..n]).await {
                 ingest.abort().await;
-                return Err(to_gql(e));
+                return Err(e.into());
             }
         }
-        let ingested = ingest.finish().await.map_err(to_gql)?;
-        let (photo, _) = media
-            .store_ingested(principal, ingested, &filename)
-            .await
-            .map_err(to_gql)?;
+        let ingested = ingest.finish().await?;
+        let (photo, _) = media.store_ingested(principal, ingested, &filename).await?;
         Ok(photo.into())
     }
 
@@ -254,13 +246,12 @@ impl MediaMutation {
         filename: String,
         size: u64,
         sha256: String,
-    ) -> async_graphql::Result<GqlUpload> {
+    ) -> Result<GqlUpload> {
         let principal = principal(ctx)?;
-        let upload = services(ctx)
-            .media
+        let upload = ctx
+            .data_unchecked::<MediaService>()
             .create_upload(principal, &filename, size, &sha256)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(upload.into())
     }
 
@@ -270,13 +261,12 @@ impl MediaMutation {
         name: String,
         description: Option<String>,
         #[graphql(default = false)] is_public: bool,
-    ) -> async_graphql::Result<GqlAlbum> {
+    ) -> Result<GqlAlbum> {
         let principal = principal(ctx)?;
-        let album = services(ctx)
-            .media
+        let album = ctx
+            .data_unchecked::<MediaService>()
             .create_album(principal, &name, description, is_public)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(album.into())
     }
 
@@ -285,13 +275,12 @@ impl MediaMutation {
         ctx: &Context<'_>,
         album_id: String,
         photo_id: String,
-    ) -> async_graphql::Result<GqlAlbum> {
+    ) -> Result<GqlAlbum> {
         let principal = principal(ctx)?;
-        Ok(services(ctx)
-            .media
+        Ok(ctx
+            .data_unchecked::<MediaService>()
             .add_to_album(principal, &album_id, &photo_id)
-            .await
-            .map_err(to_gql)?
+            .await?
             .into())
     }
 
@@ -300,13 +289,12 @@ impl MediaMutation {
         ctx: &Context<'_>,
         album_id: String,
         photo_id: String,
-    ) -> async_graphql::Result<GqlAlbum> {
+    ) -> Result<GqlAlbum> {
         let principal = principal(ctx)?;
-        Ok(services(ctx)
-            .media
+        Ok(ctx
+            .data_unchecked::<MediaService>()
             .remove_from_album(principal, &album_id, &photo_id)
-            .await
-            .map_err(to_gql)?
+            .await?
             .into())
     }
 
@@ -315,33 +303,28 @@ impl MediaMutation {
         ctx: &Context<'_>,
         album_id: String,
         photo_id: String,
-    ) -> async_graphql::Result<GqlAlbum> {
+    ) -> Result<GqlAlbum> {
         let principal = principal(ctx)?;
-        Ok(services(ctx)
-            .media
+        Ok(ctx
+            .data_unchecked::<MediaService>()
             .set_album_cover(principal, &album_id, &photo_id)
-            .await
-            .map_err(to_gql)?
+            .await?
             .into())
     }
 
-    async fn delete_photo(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+    async fn delete_photo(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let principal = principal(ctx)?;
-        services(ctx)
-            .media
+        ctx.data_unchecked::<MediaService>()
             .delete_photo(principal, &id)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(true)
     }
 
-    async fn delete_album(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+    async fn delete_album(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let principal = principal(ctx)?;
-        services(ctx)
-            .media
+        ctx.data_unchecked::<MediaService>()
             .delete_album(principal, &id)
-            .await
-            .map_err(to_gql)?;
+            .await?;
         Ok(true)
     }
 }
@@ -352,12 +335,9 @@ pub struct MediaSubscription;
 #[Subscription]
 impl MediaSubscription {
     /// The caller's photos as they become ready (after processing).
-    async fn photo_uploaded(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = GqlPhoto>> {
+    async fn photo_uploaded(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = GqlPhoto>> {
         let user_id = principal(ctx)?.user_id.clone();
-        let mut events = services(ctx).bus.subscribe();
+        let mut events = ctx.data_unchecked::<Arc<dyn EventBus>>().subscribe();
         Ok(async_stream::stream! {
             loop {
                 match events.recv().await {

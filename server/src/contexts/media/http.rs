@@ -1,22 +1,34 @@
 //! Media's HTTP routes: multipart upload, renditions with Range/ETag, backup sync, public albums.
 
+use std::sync::Arc;
+
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use taina_protocol::ErrorCode;
 
-use super::{Album, MediaError, Photo, Rendition};
+use super::{Album, MediaError, MediaService, Photo, Rendition};
+use crate::config::Config;
+use crate::contexts::auth::AuthService;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser, MaybeAuthUser};
-use crate::state::AppState;
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
 
-pub fn routes() -> Router<AppState> {
+/// The routes, under any router state that hands over the [`MediaService`], the
+/// [`AuthService`] (for [`AuthUser`]) and the configuration (for [`ApiJson`]).
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    MediaService: FromRef<S>,
+    AuthService: FromRef<S>,
+    Arc<Config>: FromRef<S>,
+{
     Router::new()
         // The upload streams to disk and enforces `media.max_upload_bytes` itself.
         .route(
@@ -34,13 +46,13 @@ pub fn routes() -> Router<AppState> {
 /// Streams the file to disk (memory use does not depend on its size). 201 with the new photo,
 /// or 200 with the existing one when the community already has the same bytes.
 async fn upload(
-    State(state): State<AppState>,
+    State(media): State<MediaService>,
     AuthUser(principal): AuthUser,
     headers: HeaderMap,
     multipart: std::result::Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let mut multipart = multipart.map_err(|e| AppError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: e.body_text(),
     })?;
     // Refuse before reading when the announced size cannot fit.
@@ -49,13 +61,12 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        state
-            .media
+        media
             .check_room(&principal, length.saturating_sub(1024))
             .await?;
     }
     let bad = |e: axum::extract::multipart::MultipartError| AppError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: e.body_text(),
     };
     while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
@@ -63,7 +74,7 @@ async fn upload(
             continue;
         }
         let original = field.file_name().unwrap_or("upload").to_string();
-        let mut ingest = state.media.begin_ingest(&principal).await?;
+        let mut ingest = media.begin_ingest(&principal).await?;
         loop {
             match field.chunk().await {
                 Ok(Some(chunk)) => {
@@ -80,8 +91,7 @@ async fn upload(
             }
         }
         let ingested = ingest.finish().await?;
-        let (photo, created) = state
-            .media
+        let (photo, created) = media
             .store_ingested(&principal, ingested, &original)
             .await?;
         let status = if created {
@@ -95,7 +105,7 @@ async fn upload(
         ));
     }
     Err(AppError::BadRequest {
-        code: "missing_file",
+        code: ErrorCode::MissingFile,
         message: "send the file as a multipart part named `file`".into(),
     })
 }
@@ -104,13 +114,13 @@ async fn upload(
 /// Owner and community members; anyone for a photo in a public album; 404 for everyone else.
 /// Supports `Range: bytes=…` (206/416) and `If-None-Match` (304).
 async fn rendition(
-    State(state): State<AppState>,
+    State(media): State<MediaService>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     Path((id, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let rendition = Rendition::parse(&name).ok_or(MediaError::NotFound)?;
-    let photo = state.media.photo_for(viewer.as_ref(), &id).await?;
+    let photo = media.photo_for(viewer.as_ref(), &id).await?;
     let etag = format!("\"{}-{}\"", photo.content_hash, name);
     if headers
         .get(header::IF_NONE_MATCH)
@@ -122,21 +132,21 @@ async fn rendition(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let size = state.media.size(&photo, rendition).await?;
+    let size = media.size(&photo, rendition).await?;
     let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = match requested.map(|r| parse_range(r, size)) {
         None => None,
         Some(Some(range)) => Some(range),
         Some(None) => {
-            return Ok((
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{size}"))],
-                Json(json!({ "error": { "code": "range_not_satisfiable", "message": "the requested range cannot be served" } })),
-            )
-                .into_response())
+            let mut response = AppError::from(MediaError::RangeNotSatisfiable).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("a number"),
+            );
+            return Ok(response);
         }
     };
-    let read = state.media.read(&photo, rendition, range.clone()).await?;
+    let read = media.read(&photo, rendition, range.clone()).await?;
     let mut response = Response::new(Body::from_stream(read.stream));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, content_type(&photo, rendition));
@@ -211,11 +221,11 @@ struct BackupCheck {
 
 /// # `POST /api/media/backup/check` `{hashes: [hex sha256…]}` → `{missing: […]}`
 async fn backup_check(
-    State(state): State<AppState>,
+    State(media): State<MediaService>,
     AuthUser(principal): AuthUser,
     ApiJson(body): ApiJson<BackupCheck>,
 ) -> Result<Json<Value>> {
-    let missing = state.media.backup_check(&principal, &body.hashes).await?;
+    let missing = media.backup_check(&principal, &body.hashes).await?;
     Ok(Json(json!({ "missing": missing })))
 }
 
@@ -230,11 +240,11 @@ struct BackupCompleted {
 
 /// # `POST /api/media/backup/completed` `{device?, uploaded, skipped}` → 204, event `media.backup.completed`
 async fn backup_completed(
-    State(state): State<AppState>,
+    State(media): State<MediaService>,
     AuthUser(principal): AuthUser,
     ApiJson(body): ApiJson<BackupCompleted>,
 ) -> StatusCode {
-    state.media.backup_completed(
+    media.backup_completed(
         &principal,
         body.device.map(|d| d.chars().take(100).collect()),
         body.uploaded,
@@ -246,19 +256,19 @@ async fn backup_completed(
 /// # `GET /albums/{community}/{slug}` — a public album by its community's slug and its own,
 /// without signing in
 async fn public_album(
-    State(state): State<AppState>,
+    State(media): State<MediaService>,
     Path((community, slug)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let (album, photos) = state.media.public_album(&community, &slug).await?;
+    let (album, photos) = media.public_album(&community, &slug).await?;
     Ok(Json(public_album_json(&album, &photos)))
 }
 
 /// # `GET /albums/{id}` — a public album by its id, without signing in
 async fn public_album_by_id(
-    State(state): State<AppState>,
+    State(media): State<MediaService>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let (album, photos) = state.media.public_album_by_id(&id).await?;
+    let (album, photos) = media.public_album_by_id(&id).await?;
     Ok(Json(public_album_json(&album, &photos)))
 }
 

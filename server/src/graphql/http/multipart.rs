@@ -14,10 +14,11 @@ use std::collections::HashMap;
 use axum::body::Body;
 use futures_util::TryStreamExt;
 
+use taina_protocol::ErrorCode;
+
 use crate::contexts::auth::Principal;
-use crate::contexts::media::{Budget, MediaError};
+use crate::contexts::media::{Budget, MediaError, MediaService};
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// Most files one request may carry.
 pub const MAX_FILES: usize = 16;
@@ -29,7 +30,7 @@ const MAP: &str = "map";
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::BadRequest {
-        code: "invalid_multipart",
+        code: ErrorCode::InvalidMultipart,
         message: message.into(),
     }
 }
@@ -43,15 +44,17 @@ fn multer_error(error: multer::Error) -> AppError {
     }
 }
 
-/// Reads a multipart GraphQL request for `principal`.
+/// Reads a multipart GraphQL request for `principal`; `operations` and `map` may each take up
+/// to `json_limit` bytes.
 pub async fn receive(
-    state: &AppState,
+    media: &MediaService,
+    json_limit: usize,
     principal: &Principal,
     content_type: &str,
     body: Body,
 ) -> Result<async_graphql::Request, AppError> {
     let boundary = multer::parse_boundary(content_type).map_err(multer_error)?;
-    let json_limit = state.config.http.json_body_limit_bytes as u64;
+    let json_limit = json_limit as u64;
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
             .for_field(OPERATIONS, json_limit)
@@ -92,11 +95,11 @@ pub async fn receive(
                 // Several files share one budget: each counts what the earlier ones took.
                 let current = match budget {
                     Some(budget) => budget,
-                    None => state.media.ingest_budget(principal).await?,
+                    None => media.ingest_budget(principal).await?,
                 };
                 let filename = field.file_name().unwrap_or("upload").to_string();
                 let content_type = field.content_type().map(|m| m.to_string());
-                let mut ingest = state.media.begin_ingest_within(current).await?;
+                let mut ingest = media.begin_ingest_within(current).await?;
                 while let Some(chunk) = field.chunk().await.map_err(multer_error)? {
                     ingest.write(&chunk).await?;
                 }

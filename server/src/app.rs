@@ -1,0 +1,136 @@
+//! Wiring: the one place that builds the server's parts and connects them into an
+//! [`AppState`] (`state.rs` only defines it).
+//!
+//! Opening and starting are two steps. [`AppState::open`] prepares the data directory, opens
+//! and migrates the database, loads the server secret and builds the services, the hub and the
+//! GraphQL schema; it spawns no task and touches no job, so one-shot commands (`taina user …`)
+//! can run it beside a live server. [`AppState::start`] begins the server's background work;
+//! `taina serve` calls it only once its port is bound.
+
+mod data_dir;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::contexts::auth::token::{load_or_create_secret, SECRET_FILE};
+use crate::contexts::auth::{AuthService, SecretCipher, TokenKeys};
+use crate::contexts::chat::ChatService;
+use crate::contexts::media::MediaService;
+use crate::contexts::monitoring::MonitoringService;
+use crate::db::Db;
+use crate::error::StartError;
+use crate::events::{EventBus, MemoryBus};
+use crate::realtime::Hub;
+use crate::state::AppState;
+
+/// How often SQLite's write-ahead logs are checkpointed in the background.
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Capacity of the in-process event bus before slow subscribers lag.
+const BUS_CAPACITY: usize = 65_536;
+/// How often idle topics are forgotten.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+/// How often instance alerts raised by other processes (`taina alert send`) are relayed.
+const ALERT_RELAY: Duration = Duration::from_secs(1);
+/// How often revocations by other processes are picked up.
+const REVOCATION_POLL: Duration = Duration::from_secs(1);
+
+impl AppState {
+    /// [`open`](Self::open) then [`start`](Self::start): a server that does not bind its own
+    /// listener (the test harness).
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let state = Self::open(config).await?;
+        state.start().await;
+        Ok(state)
+    }
+
+    /// Prepares the data directory (private, 0700), opens and migrates the database, loads
+    /// the server secret, seals TOTP secrets still stored in plaintext, and builds the
+    /// services. Starts nothing in the background.
+    pub async fn open(config: Config) -> Result<Self, StartError> {
+        let io = |what: &'static str, path: &std::path::Path| {
+            let path = path.display().to_string();
+            move |source| StartError::Io { what, path, source }
+        };
+        data_dir::create_private(&config.data_dir)
+            .map_err(io("cannot create or restrict", &config.data_dir))?;
+        let files_dir = config.data_dir.join("files");
+        std::fs::create_dir_all(&files_dir).map_err(io("cannot create", &files_dir))?;
+        let db = Db::connect(&config).await?;
+        db.migrate().await?;
+        let secret_path = config.data_dir.join(SECRET_FILE);
+        let secret = load_or_create_secret(&secret_path)
+            .map_err(io("cannot read or create", &secret_path))?;
+        let keys = TokenKeys::from_secret(&secret);
+        let cipher = SecretCipher::from_server_secret(&secret);
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(BUS_CAPACITY));
+        let auth =
+            AuthService::new(db.clone(), keys, cipher, bus.clone(), config.auth.clone()).await?;
+        let sealed = auth.seal_plaintext_totp_secrets().await?;
+        if sealed > 0 {
+            tracing::info!(users = sealed, "encrypted TOTP secrets stored in plaintext");
+        }
+        let chat = ChatService::new(db.clone(), auth.clone(), bus.clone(), config.chat.clone());
+        let media = MediaService::new(
+            db.clone(),
+            auth.clone(),
+            bus.clone(),
+            config.media.clone(),
+            &config.data_dir,
+        )
+        .map_err(|e| StartError::Media(e.to_string()))?;
+        let monitoring = MonitoringService::new(db.clone(), bus.clone());
+        let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
+        let config = Arc::new(config);
+        let graphql = crate::graphql::build_schema(
+            config.clone(),
+            auth.clone(),
+            chat.clone(),
+            media.clone(),
+            hub.clone(),
+            bus.clone(),
+        );
+        Ok(Self {
+            config,
+            db,
+            bus,
+            auth,
+            chat,
+            media,
+            monitoring,
+            hub,
+            graphql,
+            started: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Starts the server's background work: removes temporary files a stopped server left,
+    /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
+    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay
+    /// and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    pub async fn start(&self) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Before the worker (and any request) can create new ones.
+        self.media.remove_leftover_temporary_files().await;
+        self.db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
+        self.media.spawn_worker();
+        self.chat.spawn_feed();
+        crate::socket::spawn_bridge(&self.bus, &self.hub);
+        self.auth.spawn_revocation_watcher(REVOCATION_POLL);
+        self.monitoring.spawn_alert_relay(ALERT_RELAY);
+        let weak_hub = Arc::downgrade(&self.hub);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(SWEEP_INTERVAL);
+            loop {
+                ticker.tick().await;
+                match weak_hub.upgrade() {
+                    Some(hub) => hub.sweep(),
+                    None => return,
+                }
+            }
+        });
+    }
+}

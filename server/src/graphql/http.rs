@@ -1,0 +1,108 @@
+//! GraphQL over HTTP: `POST /graphql` (JSON, or a GraphQL multipart request with file uploads)
+//! and GraphiQL at `GET /graphql`.
+
+mod multipart;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::{AppSchema, Caller};
+use crate::config::Config;
+use crate::contexts::auth::{AuthError, AuthService};
+use crate::contexts::media::MediaService;
+use crate::error::AppError;
+use crate::http::{ApiJson, Client};
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Config>: FromRef<S>,
+    AuthService: FromRef<S>,
+    MediaService: FromRef<S>,
+    AppSchema: FromRef<S>,
+{
+    Router::new().route(
+        "/graphql",
+        get(graphiql)
+            .post(execute)
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+/// # `GET /graphql`
+/// GraphiQL, pointed at this server for queries and subscriptions; 404 when
+/// `graphql.introspection` is off.
+async fn graphiql(State(config): State<Arc<Config>>) -> Result<Html<String>, AppError> {
+    if !config.graphql.introspection {
+        return Err(AppError::NotFound);
+    }
+    Ok(Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/socket/websocket")
+            .title("Tainá GraphQL")
+            .finish(),
+    ))
+}
+
+/// # `POST /graphql`
+/// A GraphQL request as JSON, or a GraphQL multipart request (file uploads). A bearer token,
+/// when sent, must be valid (401 otherwise); without one only `signIn` is useful, and a
+/// multipart request is refused (401) before its body is read.
+async fn execute(
+    State(config): State<Arc<Config>>,
+    State(auth): State<AuthService>,
+    State(media): State<MediaService>,
+    State(schema): State<AppSchema>,
+    Client(client): Client,
+    request: Request,
+) -> Result<Response, AppError> {
+    let principal = match bearer(request.headers()) {
+        Some(token) => Some(auth.authenticate(token).await?),
+        None => None,
+    };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let graphql_request = match content_type
+        .as_deref()
+        .filter(|t| t.starts_with("multipart/form-data"))
+    {
+        Some(content_type) => {
+            let principal = principal.as_ref().ok_or(AuthError::MissingToken)?;
+            let limit = config.http.json_body_limit_bytes;
+            multipart::receive(&media, limit, principal, content_type, request.into_body()).await?
+        }
+        None => {
+            // JSON bodies keep the JSON limit even though this route accepts large multipart bodies.
+            let limit = config.http.json_body_limit_bytes;
+            let (parts, body) = request.into_parts();
+            let limited = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+            let request = Request::from_parts(parts, limited);
+            let ApiJson(graphql_request) =
+                ApiJson::<async_graphql::Request>::from_request(request, &config).await?;
+            graphql_request
+        }
+    };
+    let response = schema
+        .execute(graphql_request.data(Caller {
+            principal,
+            client,
+            socket: None,
+        }))
+        .await;
+    Ok(Json(response).into_response())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

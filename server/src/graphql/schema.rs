@@ -1,0 +1,71 @@
+//! The schema: one `Query`, `Mutation` and `Subscription` merged from the contexts' parts
+//! (`MergedObject`), with the limits every request runs under and the data resolvers read.
+
+use std::sync::Arc;
+
+use async_graphql::{MergedObject, MergedSubscription, Schema};
+
+use super::presence::PresenceSubscription;
+use super::typename_complexity::TypenameComplexity;
+use crate::config::Config;
+use crate::contexts::auth::graphql::{AuthMutation, AuthQuery};
+use crate::contexts::auth::AuthService;
+use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
+use crate::contexts::chat::ChatService;
+use crate::contexts::media::graphql::{MediaMutation, MediaQuery, MediaSubscription};
+use crate::contexts::media::MediaService;
+use crate::events::EventBus;
+use crate::realtime::Hub;
+
+#[derive(MergedObject, Default)]
+pub struct Query(AuthQuery, ChatQuery, MediaQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation, ChatMutation, MediaMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(ChatSubscription, MediaSubscription, PresenceSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Deepest selection accepted.
+pub const MAX_DEPTH: usize = 10;
+/// Largest query complexity accepted (one point per field by default).
+pub const MAX_COMPLEXITY: usize = 500;
+
+/// The schema over these services. Each is schema data of its own type, so a resolver reads
+/// just the one it needs (`ctx.data_unchecked::<ChatService>()`), as HTTP handlers take theirs
+/// through `FromRef`. The configuration is there too (`Arc<Config>`, e.g. the recovery limit);
+/// `graphql.introspection` decides whether `__schema`/`__type` answer.
+pub fn build(
+    config: Arc<Config>,
+    auth: AuthService,
+    chat: ChatService,
+    media: MediaService,
+    hub: Arc<Hub>,
+    bus: Arc<dyn EventBus>,
+) -> AppSchema {
+    let builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    );
+    let builder = if config.graphql.introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    };
+    builder
+        .data(config)
+        .data(auth)
+        .data(chat)
+        .data(media)
+        .data(hub)
+        .data(bus)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(TypenameComplexity {
+            limit: MAX_COMPLEXITY,
+        })
+        .finish()
+}
