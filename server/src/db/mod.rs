@@ -16,6 +16,8 @@ use sqlx::{PgPool, SqlitePool};
 use crate::config::Config;
 
 mod query;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use query::{query, query_as, query_scalar, Query, QueryAs, QueryScalar, Target, Tx};
 
