@@ -602,3 +602,256 @@ async fn insert_user<'c>(
         Err(e) => Err(AuthError::from(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::contexts::auth::token::sha256_hex;
+    use crate::db::testing::test_db;
+
+    fn community(name: &str) -> Community {
+        Community {
+            id: nanoid::nanoid!(),
+            name: name.into(),
+            slug: crate::contexts::auth::slugify(name),
+        }
+    }
+
+    fn new_user<'a>(id: &'a str, email: &'a str, role: Role) -> NewUser<'a> {
+        NewUser {
+            id,
+            email,
+            password_hash: "not a real hash",
+            role,
+            now: Utc::now(),
+        }
+    }
+
+    /// A store with a first community and its admin: (store, community id, admin id).
+    async fn with_admin() -> (AuthStore, String, String) {
+        let store = AuthStore::new(test_db().await);
+        let home = community("Home");
+        let admin = nanoid::nanoid!();
+        store
+            .create_first_community(&home, &new_user(&admin, "admin@example.org", Role::Admin))
+            .await
+            .unwrap()
+            .expect("the first community");
+        (store, home.id, admin)
+    }
+
+    async fn invite(store: &AuthStore, community_id: &str, by: &str, max_uses: i32) -> String {
+        invite_until(
+            store,
+            community_id,
+            by,
+            max_uses,
+            Utc::now() + Duration::hours(1),
+        )
+        .await
+    }
+
+    /// Stores an invite; returns its code hash.
+    async fn invite_until(
+        store: &AuthStore,
+        community_id: &str,
+        by: &str,
+        max_uses: i32,
+        expires_at: DateTime<Utc>,
+    ) -> String {
+        let code_hash = nanoid::nanoid!(64);
+        store
+            .insert_invite(&NewInviteRow {
+                id: &nanoid::nanoid!(),
+                community_id,
+                code_hash: &code_hash,
+                role: Role::Guest,
+                created_by: by,
+                max_uses,
+                expires_at,
+                now: Utc::now(),
+            })
+            .await
+            .unwrap();
+        code_hash
+    }
+
+    async fn count(store: &AuthStore, table: &'static str) -> i64 {
+        let sql = AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+        query_scalar(sql).fetch_one(&store.db).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_the_first_community_is_created_without_an_invite() {
+        let store = AuthStore::new(test_db().await);
+        let (a, b) = (nanoid::nanoid!(), nanoid::nanoid!());
+        let (first, second) = (community("First"), community("Second"));
+        let (user_a, user_b) = (
+            new_user(&a, "a@example.org", Role::Admin),
+            new_user(&b, "b@example.org", Role::Admin),
+        );
+        // Raced: exactly one wins, and the loser writes nothing.
+        let (x, y) = tokio::join!(
+            store.create_first_community(&first, &user_a),
+            store.create_first_community(&second, &user_b),
+        );
+        let created = [x.unwrap(), y.unwrap()];
+        assert_eq!(created.iter().flatten().count(), 1, "{created:?}");
+        assert_eq!(count(&store, "communities").await, 1);
+        assert_eq!(count(&store, "users").await, 1);
+    }
+
+    #[tokio::test]
+    async fn an_invite_gives_its_community_and_role_until_used_up() {
+        let (store, home, admin) = with_admin().await;
+        let code = invite(&store, &home, &admin, 2).await;
+        for email in ["one@example.org", "two@example.org"] {
+            let id = nanoid::nanoid!();
+            // The role asked for is replaced by the invite's.
+            let (community_id, role) = store
+                .sign_up_with_invite(&code, &new_user(&id, email, Role::Admin))
+                .await
+                .unwrap();
+            assert_eq!((community_id.as_str(), role), (home.as_str(), Role::Guest));
+            assert_eq!(store.user(&id).await.unwrap().unwrap().role, "guest");
+        }
+        let id = nanoid::nanoid!();
+        let third = store
+            .sign_up_with_invite(&code, &new_user(&id, "three@example.org", Role::Member))
+            .await;
+        assert!(matches!(third, Err(AuthError::InviteUsedUp)), "{third:?}");
+        assert!(store.user(&id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_and_unknown_invites_are_refused() {
+        let (store, home, admin) = with_admin().await;
+        let past = Utc::now() - Duration::minutes(1);
+        let expired = invite_until(&store, &home, &admin, 5, past).await;
+        let id = nanoid::nanoid!();
+        let user = new_user(&id, "late@example.org", Role::Member);
+        let late = store.sign_up_with_invite(&expired, &user).await;
+        assert!(matches!(late, Err(AuthError::InviteExpired)), "{late:?}");
+        let unknown = store.sign_up_with_invite("no such hash", &user).await;
+        assert!(
+            matches!(unknown, Err(AuthError::InviteInvalid)),
+            "{unknown:?}"
+        );
+        assert_eq!(count(&store, "users").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_taken_email_leaves_the_invite_unused() {
+        let (store, home, admin) = with_admin().await;
+        let code = invite(&store, &home, &admin, 1).await;
+        let id = nanoid::nanoid!();
+        let taken = new_user(&id, "admin@example.org", Role::Member);
+        let refused = store.sign_up_with_invite(&code, &taken).await;
+        assert!(matches!(refused, Err(AuthError::EmailTaken)), "{refused:?}");
+        // The one use is still there for someone else.
+        let other = new_user(&id, "new@example.org", Role::Member);
+        store.sign_up_with_invite(&code, &other).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_last_admin_cannot_be_demoted() {
+        let (store, home, admin) = with_admin().await;
+        let refused = store.set_role(&admin, Role::Member, Utc::now()).await;
+        assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
+        let second = nanoid::nanoid!();
+        store
+            .insert_user(&home, &new_user(&second, "second@example.org", Role::Admin))
+            .await
+            .unwrap();
+        store
+            .set_role(&admin, Role::Member, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.user(&admin).await.unwrap().unwrap().role, "member");
+        // Now `second` is the last one.
+        let refused = store.set_role(&second, Role::Guest, Utc::now()).await;
+        assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
+        let missing = store
+            .set_role(&nanoid::nanoid!(), Role::Admin, Utc::now())
+            .await;
+        assert!(
+            matches!(missing, Err(AuthError::NotFound("user"))),
+            "{missing:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_are_revoked_once_and_reported_since() {
+        let (store, _, admin) = with_admin().await;
+        let now = Utc::now();
+        let ids: Vec<String> = (0..3).map(|_| nanoid::nanoid!()).collect();
+        for id in &ids {
+            store
+                .insert_session(&NewSession {
+                    id,
+                    user_id: &admin,
+                    token_hash: &sha256_hex(id),
+                    user_agent: Some("tests"),
+                    ip_address: None,
+                    created_at: now,
+                    expires_at: now + Duration::hours(1),
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.revoke_session(&ids[0], now).await.unwrap(), 1);
+        assert_eq!(store.revoke_session(&ids[0], now).await.unwrap(), 0);
+        // Only the two still live.
+        assert_eq!(store.revoke_user_sessions(&admin, now).await.unwrap(), 2);
+        let session = store.session(&sha256_hex(&ids[1])).await.unwrap().unwrap();
+        assert!(session.revoked_at.is_some());
+        let mut revoked: Vec<String> = store
+            .revoked_since(now - Duration::seconds(1))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(session, user, _)| {
+                assert_eq!(user, admin);
+                session
+            })
+            .collect();
+        revoked.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        assert_eq!(revoked, expected);
+        let later = store
+            .revoked_since(now + Duration::seconds(1))
+            .await
+            .unwrap();
+        assert!(later.is_empty());
+    }
+
+    #[tokio::test]
+    async fn totp_steps_and_recovery_codes_work_once() {
+        let (store, _, admin) = with_admin().await;
+        let codes = [sha256_hex("first"), sha256_hex("second")];
+        store
+            .enable_totp(&admin, 10, &codes, Utc::now())
+            .await
+            .unwrap();
+        // Step 10 was used to enable; neither it nor an older one is accepted again.
+        assert!(!store.claim_totp_step(&admin, 10).await.unwrap());
+        assert!(!store.claim_totp_step(&admin, 9).await.unwrap());
+        assert!(store.claim_totp_step(&admin, 11).await.unwrap());
+        assert!(!store.claim_totp_step(&admin, 11).await.unwrap());
+        for (code, accepted) in [
+            ("first", true),
+            ("first", false),
+            ("third", false),
+            ("second", true),
+        ] {
+            let used = store
+                .use_recovery_code(&admin, &sha256_hex(code), Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(used, accepted, "{code}");
+        }
+    }
+}
