@@ -105,6 +105,38 @@ async fn fresh_postgres(admin_url: &str) -> Db {
     Db::Postgres(pool)
 }
 
+/// Inserts a community (its name and slug are its id) for store tests; returns its id.
+pub async fn insert_community(db: &Db) -> String {
+    let id = nanoid::nanoid!();
+    super::query(
+        "INSERT INTO communities (id, name, slug, created_at, updated_at) \
+         VALUES ($1, $1, $1, $2, $2)",
+    )
+    .bind(&id)
+    .bind(chrono::Utc::now())
+    .execute(db)
+    .await
+    .expect("insert a community");
+    id
+}
+
+/// Inserts a member of `community_id` for store tests; returns their id.
+pub async fn insert_user(db: &Db, community_id: &str) -> String {
+    let id = nanoid::nanoid!();
+    super::query(
+        "INSERT INTO users (id, community_id, email, password_hash, role, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'no password', 'member', $4, $4)",
+    )
+    .bind(&id)
+    .bind(community_id)
+    .bind(format!("{id}@example.org"))
+    .bind(chrono::Utc::now())
+    .execute(db)
+    .await
+    .expect("insert a user");
+    id
+}
+
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery";
 

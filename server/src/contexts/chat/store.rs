@@ -380,3 +380,215 @@ impl ChatStore {
         Ok(rows.into_iter().map(|r| r.into_message(epoch)).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::SubsecRound;
+
+    use super::*;
+    use crate::db::testing::{insert_community, insert_user, test_db};
+
+    const GROUP: ConversationKind = ConversationKind::Group;
+
+    /// A store and `n` users of one community: (store, community id, user ids).
+    async fn setup(n: usize) -> (ChatStore, String, Vec<String>) {
+        let db = test_db().await;
+        let community = insert_community(&db).await;
+        let mut users = Vec::with_capacity(n);
+        for _ in 0..n {
+            users.push(insert_user(&db, &community).await);
+        }
+        (ChatStore::new(db), community, users)
+    }
+
+    /// A conversation between `participants`; returns its membership as the first sees it.
+    async fn conversation(
+        store: &ChatStore,
+        community_id: &str,
+        kind: ConversationKind,
+        participants: &[String],
+    ) -> Membership {
+        let id = nanoid::nanoid!();
+        store
+            .insert_conversation(&NewConversationRow {
+                id: &id,
+                community_id,
+                kind,
+                name: None,
+                created_by: &participants[0],
+                participants,
+                now: Utc::now(),
+            })
+            .await
+            .unwrap();
+        store
+            .membership(&id, &participants[0])
+            .await
+            .unwrap()
+            .expect("a participant's membership")
+    }
+
+    async fn send(
+        store: &ChatStore,
+        to: &Membership,
+        from: &str,
+        client_id: Option<&str>,
+    ) -> Result<Option<Message>> {
+        let id = nanoid::nanoid!();
+        let body = format!("message {id}");
+        // Microseconds, as the service sends: what both backends keep.
+        let now = Utc::now().trunc_subsecs(6);
+        store
+            .insert_message(&id, to, from, &body, client_id, now)
+            .await
+    }
+
+    fn offsets(messages: &[Message]) -> Vec<u64> {
+        messages.iter().map(|m| m.offset).collect()
+    }
+
+    #[tokio::test]
+    async fn membership_is_for_participants_only() {
+        let (store, community, people) = setup(3).await;
+        let chat = conversation(&store, &community, GROUP, &people[..2]).await;
+        assert!(store
+            .membership(&chat.id, &people[1])
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store
+            .membership(&chat.id, &people[2])
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .membership("no-such-conversation1", &people[0])
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.is_participant(&chat.id, &people[1]).await.unwrap());
+        assert!(!store.is_participant(&chat.id, &people[2]).await.unwrap());
+
+        assert!(store
+            .remove_participant(&chat.id, &people[1])
+            .await
+            .unwrap());
+        assert!(!store
+            .remove_participant(&chat.id, &people[1])
+            .await
+            .unwrap());
+        assert!(store
+            .membership(&chat.id, &people[1])
+            .await
+            .unwrap()
+            .is_none());
+        let left = store.conversation(&chat.id).await.unwrap().unwrap();
+        assert_eq!(left.participant_ids, vec![people[0].clone()]);
+    }
+
+    #[tokio::test]
+    async fn offsets_count_up_per_conversation_and_page_history() {
+        let (store, community, people) = setup(2).await;
+        let (one, two) = (
+            conversation(&store, &community, GROUP, &people).await,
+            conversation(&store, &community, GROUP, &people).await,
+        );
+        for n in 1..=5 {
+            let sent = send(&store, &one, &people[n % 2], None)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (sent.offset, sent.epoch.as_str()),
+                (n as u64, one.epoch.as_str())
+            );
+        }
+        let other = send(&store, &two, &people[0], None).await.unwrap().unwrap();
+        assert_eq!(other.offset, 1);
+        assert_ne!(one.epoch, two.epoch);
+        let stored = store.conversation(&one.id).await.unwrap().unwrap();
+        assert_eq!(stored.last_offset, 5);
+
+        let newest = store.messages(&one.id, &one.epoch, None, 2).await.unwrap();
+        assert_eq!(offsets(&newest), [5, 4]);
+        let before = store
+            .messages(&one.id, &one.epoch, Some(4), 10)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&before), [3, 2, 1]);
+        let between = store
+            .messages_between(&one.id, &one.epoch, 1, 4, 10)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&between), [2, 3, 4]);
+        let capped = store
+            .messages_between(&one.id, &one.epoch, 0, 5, 2)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&capped), [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_client_id_stores_once_per_sender() {
+        let (store, community, people) = setup(2).await;
+        let chat = conversation(&store, &community, GROUP, &people).await;
+        let first = send(&store, &chat, &people[0], Some("retry-1"))
+            .await
+            .unwrap();
+        let first = first.expect("stored");
+        // A second insert with the same key (a retry racing the first) stores nothing.
+        let again = send(&store, &chat, &people[0], Some("retry-1"))
+            .await
+            .unwrap();
+        assert!(again.is_none());
+        // The key is the sender's own: someone else may use the same one.
+        let theirs = send(&store, &chat, &people[1], Some("retry-1"))
+            .await
+            .unwrap();
+        assert_eq!(theirs.expect("stored").offset, 2);
+        let found = store
+            .message_by_client_id(&chat.id, &people[0], "retry-1", &chat.epoch)
+            .await
+            .unwrap();
+        assert_eq!(found, Some(first));
+        let history = store
+            .messages(&chat.id, &chat.epoch, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&history), [2, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_message_to_a_missing_conversation_is_not_found() {
+        let (store, community, people) = setup(1).await;
+        let gone = Membership {
+            id: nanoid::nanoid!(),
+            community_id: community,
+            epoch: "epoch".into(),
+        };
+        let refused = send(&store, &gone, &people[0], None).await;
+        assert!(matches!(refused, Err(ChatError::NotFound)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_direct_conversation_is_found_from_either_side() {
+        let (store, community, people) = setup(3).await;
+        let direct = ConversationKind::Direct;
+        let id = conversation(&store, &community, direct, &people[..2])
+            .await
+            .id;
+        let found = store.direct_between(&people[1], &people[0]).await.unwrap();
+        assert_eq!(found, Some(id));
+        assert_eq!(
+            store.direct_between(&people[0], &people[2]).await.unwrap(),
+            None
+        );
+        // A group of the same two is not a direct conversation.
+        let pair = [people[0].clone(), people[2].clone()];
+        conversation(&store, &community, GROUP, &pair).await;
+        assert_eq!(
+            store.direct_between(&people[0], &people[2]).await.unwrap(),
+            None
+        );
+    }
+}
