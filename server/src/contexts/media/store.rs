@@ -696,3 +696,164 @@ impl MediaStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::db::testing::{insert_community, insert_user, test_db};
+
+    /// A store and a user of a community: (store, community id, user id).
+    async fn setup() -> (MediaStore, String, String) {
+        let db = test_db().await;
+        let community = insert_community(&db).await;
+        let user = insert_user(&db, &community).await;
+        (MediaStore::new(db), community, user)
+    }
+
+    fn upload(community_id: &str, user_id: &str, size: u64) -> Upload {
+        Upload {
+            id: nanoid::nanoid!(),
+            user_id: user_id.into(),
+            community_id: community_id.into(),
+            filename: "photo.jpg".into(),
+            size_bytes: size,
+            sha256: "0".repeat(64),
+            received_bytes: 0,
+            status: "open".into(),
+            file_id: None,
+            expires_at: Utc::now() + Duration::hours(1),
+        }
+    }
+
+    async fn reserve(store: &MediaStore, upload: &Upload, quota: u64) -> bool {
+        store
+            .reserve_upload(upload, Utc::now(), quota)
+            .await
+            .unwrap()
+    }
+
+    /// Stores a file of `size` bytes with content `hash`; returns its id and what happened.
+    async fn insert(
+        store: &MediaStore,
+        (community_id, user_id): (&str, &str),
+        hash: &str,
+        size: u64,
+        (quota, releasing): (u64, Option<&str>),
+    ) -> (String, FileInsert) {
+        let id = nanoid::nanoid!();
+        let file = NewFile {
+            id: &id,
+            community_id,
+            user_id,
+            filename: "photo.jpg",
+            original_filename: "photo.jpg",
+            file_path: hash,
+            content_hash: hash,
+            mime_type: "image/jpeg",
+            size,
+            now: Utc::now(),
+        };
+        let done = store.insert_file(&file, quota, releasing).await.unwrap();
+        (id, done)
+    }
+
+    fn hash(n: u8) -> String {
+        format!("{n:02x}").repeat(32)
+    }
+
+    #[tokio::test]
+    async fn a_reservation_that_does_not_fit_the_quota_reserves_nothing() {
+        let (store, community, user) = setup().await;
+        let first = upload(&community, &user, 60);
+        assert!(reserve(&store, &first, 100).await);
+        let too_big = upload(&community, &user, 50);
+        assert!(!reserve(&store, &too_big, 100).await);
+        assert!(store.upload(&too_big.id).await.unwrap().is_none());
+        let exact = upload(&community, &user, 40);
+        assert!(reserve(&store, &exact, 100).await);
+        assert_eq!(store.usage(&community, None).await.unwrap(), 100);
+        // Only open uploads hold their reservation.
+        store.close_upload(&first.id, "failed", None).await.unwrap();
+        assert_eq!(store.usage(&community, None).await.unwrap(), 40);
+        // Another community's usage is its own; no quota is larger than BIGINT.
+        let elsewhere = insert_community(&store.db).await;
+        let theirs = upload(&elsewhere, &user, 90);
+        assert!(reserve(&store, &theirs, 100).await);
+        assert!(reserve(&store, &upload(&community, &user, 1 << 40), u64::MAX).await);
+    }
+
+    #[tokio::test]
+    async fn concurrent_reservations_never_exceed_the_quota() {
+        let (store, community, user) = setup().await;
+        let attempts = (0..8).map(|_| {
+            let (store, upload) = (store.clone(), upload(&community, &user, 30));
+            tokio::spawn(async move { reserve(&store, &upload, 100).await })
+        });
+        let mut reserved = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            reserved += attempt.await.unwrap() as u64;
+        }
+        assert_eq!(reserved, 3);
+        assert_eq!(store.usage(&community, None).await.unwrap(), 90);
+    }
+
+    #[tokio::test]
+    async fn a_file_counts_open_reservations_but_the_one_it_replaces() {
+        let (store, community, user) = setup().await;
+        let who = (community.as_str(), user.as_str());
+        let reserved = upload(&community, &user, 60);
+        assert!(reserve(&store, &reserved, 100).await);
+        let (id, done) = insert(&store, who, &hash(1), 60, (100, None)).await;
+        assert_eq!(done, FileInsert::OverQuota);
+        assert!(store.file(&id).await.unwrap().is_none());
+        assert!(store.claim_job(Utc::now()).await.unwrap().is_none());
+
+        let (id, done) = insert(&store, who, &hash(1), 60, (100, Some(&reserved.id))).await;
+        assert_eq!(done, FileInsert::Inserted);
+        // The file and its processing job, together.
+        let (_, job_file) = store.claim_job(Utc::now()).await.unwrap().unwrap();
+        assert_eq!(job_file, id);
+        assert_eq!(
+            store.usage(&community, Some(&reserved.id)).await.unwrap(),
+            60
+        );
+        assert_eq!(store.usage(&community, None).await.unwrap(), 120);
+        store
+            .close_upload(&reserved.id, "done", Some(&id))
+            .await
+            .unwrap();
+        assert_eq!(store.usage(&community, None).await.unwrap(), 60);
+    }
+
+    #[tokio::test]
+    async fn content_is_deduplicated_per_community() {
+        let (store, community, user) = setup().await;
+        let elsewhere = insert_community(&store.db).await;
+        let stranger = insert_user(&store.db, &elsewhere).await;
+        let (ours, done) = insert(&store, (&community, &user), &hash(7), 10, (100, None)).await;
+        assert_eq!(done, FileInsert::Inserted);
+        let found = store.file_by_hash(&community, &hash(7)).await.unwrap();
+        assert_eq!(found.map(|p| p.id), Some(ours.clone()));
+        assert!(store
+            .file_by_hash(&elsewhere, &hash(7))
+            .await
+            .unwrap()
+            .is_none());
+        let wanted = [hash(7), hash(8)];
+        let missing = store.missing_hashes(&community, &wanted).await.unwrap();
+        assert_eq!(missing, [hash(8)]);
+        let missing = store.missing_hashes(&elsewhere, &wanted).await.unwrap();
+        assert_eq!(missing, wanted);
+
+        // The same bytes in another community are that community's own file (one blob).
+        let theirs = (elsewhere.as_str(), stranger.as_str());
+        let (their_id, done) = insert(&store, theirs, &hash(7), 10, (100, None)).await;
+        assert_eq!(done, FileInsert::Inserted);
+        assert!(store.delete_file(&ours).await.unwrap());
+        assert!(store.hash_in_use(&hash(7)).await.unwrap());
+        assert!(store.delete_file(&their_id).await.unwrap());
+        assert!(!store.hash_in_use(&hash(7)).await.unwrap());
+    }
+}
