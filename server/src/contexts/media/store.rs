@@ -308,8 +308,9 @@ impl MediaStore {
         releasing: Option<&str>,
     ) -> Result<FileInsert> {
         let _turn = self.db.write_turn().await;
-        // As before the move off `db_run!`: the `?`s in this block leave `insert_file` itself.
-        let result: Result<bool> = {
+        // An async block, so that a unique violation reaches the match below (as `Duplicate`)
+        // instead of leaving `insert_file` through a `?`.
+        let result: Result<bool> = async {
             let mut tx = self.db.begin().await?;
             if tx.is_postgres() {
                 query(LOCK_QUOTA)
@@ -354,7 +355,8 @@ impl MediaStore {
             }
             tx.commit().await?;
             Ok(inserted)
-        };
+        }
+        .await;
         match result {
             Ok(true) => Ok(FileInsert::Inserted),
             Ok(false) => Ok(FileInsert::OverQuota),
@@ -841,6 +843,10 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+        // The same content again (a concurrent upload that passed the service's look-up).
+        let (again, done) = insert(&store, (&community, &user), &hash(7), 10, (100, None)).await;
+        assert_eq!(done, FileInsert::Duplicate);
+        assert!(store.file(&again).await.unwrap().is_none());
         let wanted = [hash(7), hash(8)];
         let missing = store.missing_hashes(&community, &wanted).await.unwrap();
         assert_eq!(missing, [hash(8)]);
