@@ -291,3 +291,80 @@ where
         Ok(rows.into_iter().map(|(value,)| value).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::test_db;
+
+    async fn alerts(db: &Db) -> Vec<(String, String)> {
+        query_as("SELECT level, message FROM monitoring.alerts ORDER BY id")
+            .fetch_all(db)
+            .await
+            .unwrap()
+    }
+
+    fn insert_alert<'a>(message: &'a str) -> Query<'a> {
+        query(
+            "INSERT INTO monitoring.alerts (level, message, source, created_at) \
+             VALUES ($1, $2, 'server', $3)",
+        )
+        .bind("info")
+        .bind(message)
+        .bind(chrono::Utc::now())
+    }
+
+    #[tokio::test]
+    async fn a_transaction_commits_or_rolls_back_when_dropped() {
+        let db = test_db().await;
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(tx.is_postgres(), db.backend() == "postgres");
+        assert_eq!(insert_alert("kept").execute(&mut tx).await.unwrap(), 1);
+        tx.commit().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        insert_alert("dropped").execute(&mut tx).await.unwrap();
+        drop(tx);
+        assert_eq!(alerts(&db).await, [("info".into(), "kept".into())]);
+    }
+
+    #[tokio::test]
+    async fn values_bind_in_order_and_rows_map() {
+        let db = test_db().await;
+        let none: Option<&str> = None;
+        let updated = query("UPDATE monitoring.alerts SET message = $1 WHERE message = $2")
+            .bind(none)
+            .bind("absent")
+            .execute(&db)
+            .await
+            .unwrap();
+        assert_eq!(updated, 0);
+        let id: i64 = query_scalar(
+            "INSERT INTO monitoring.alerts (level, message, source, created_at) \
+             VALUES ($2, $1, 'operator', $3) RETURNING id",
+        )
+        .bind("disk almost full")
+        .bind("warning")
+        .bind(chrono::Utc::now())
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(
+            alerts(&db).await,
+            [("warning".into(), "disk almost full".into())]
+        );
+        let found: Option<i64> = query_scalar("SELECT id FROM monitoring.alerts WHERE id = $1")
+            .bind(id + 1)
+            .fetch_optional(&db)
+            .await
+            .unwrap();
+        assert_eq!(found, None);
+        let missing = query_scalar::<i64>("SELECT id FROM monitoring.alerts WHERE id = $1")
+            .bind(id + 1)
+            .fetch_one(&db)
+            .await;
+        assert!(
+            matches!(missing, Err(sqlx::Error::RowNotFound)),
+            "{missing:?}"
+        );
+    }
+}
