@@ -228,12 +228,11 @@ impl TestServer {
         let past = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        taina::db_run!(&self.state.db, pool => sqlx::query(statement)
+        taina::db::query(statement)
             .bind(past)
-            .execute(pool)
+            .execute(&self.state.db)
             .await
-            .map(|_| ())
-            .expect("test SQL"));
+            .expect("test SQL");
     }
 
     /// Runs one SQL statement with `$1` bound to `time`.
@@ -242,12 +241,11 @@ impl TestServer {
         statement: &'static str,
         time: chrono::DateTime<chrono::Utc>,
     ) {
-        taina::db_run!(&self.state.db, pool => sqlx::query(statement)
+        taina::db::query(statement)
             .bind(time)
-            .execute(pool)
+            .execute(&self.state.db)
             .await
-            .map(|_| ())
-            .expect("test SQL"));
+            .expect("test SQL");
     }
 
     /// A GraphQL request over HTTP; panics unless the HTTP status is 200.

@@ -1,8 +1,9 @@
 //! The database handle: one pool, SQLite (embedded default) or PostgreSQL, chosen once at start-up.
 //!
-//! Stores keep one dialect-neutral SQL string (`$1` bind parameters work on both) and run it through
-//! [`db_run!`], which expands the body once per backend. Migrations live in `migrations/sqlite` and
-//! `migrations/postgres` at the workspace root, with the same numbers in both trees.
+//! Stores keep one dialect-neutral SQL string (`$1` bind parameters work on both) and run it with
+//! [`query`], [`query_as`] or [`query_scalar`] on a [`Db`] or a [`Tx`]; the backend is chosen
+//! when the statement runs. Migrations live in `migrations/sqlite` and `migrations/postgres` at
+//! the workspace root, with the same numbers in both trees.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,6 +14,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 use crate::config::Config;
+
+mod query;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use query::{query, query_as, query_scalar, Query, QueryAs, QueryScalar, Target, Tx};
 
 /// Name of the SQLite database file inside the data directory.
 pub const SQLITE_FILE: &str = "taina.db";
@@ -41,6 +48,9 @@ pub type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is active.
 /// The body is compiled once per backend, so it must only use SQL both dialects accept.
+///
+/// Server code uses [`query`] and its siblings instead, which rustfmt formats; this stays for
+/// end-to-end tests that reach into the pool.
 #[macro_export]
 macro_rules! db_run {
     ($db:expr, $pool:ident => $body:expr) => {
@@ -185,8 +195,7 @@ impl Db {
 
     /// True while the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        let probe =
-            async { db_run!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok()) };
+        let probe = async { query("SELECT 1").execute(self).await.is_ok() };
         tokio::time::timeout(Duration::from_secs(2), probe)
             .await
             .unwrap_or(false)
@@ -194,7 +203,10 @@ impl Db {
 
     /// Closes the pool, waiting for checked-out connections to come back.
     pub async fn close(&self) {
-        db_run!(self, pool => pool.close().await)
+        match self {
+            Db::Sqlite(pool, _) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// `"sqlite"` or `"postgres"`, for logs and `/readyz`.

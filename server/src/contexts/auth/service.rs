@@ -658,3 +658,334 @@ fn new_community(name: &str) -> Result<Community> {
         slug: slugify(name),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::query;
+    use crate::db::testing::{Fixture, PASSWORD};
+
+    fn sign_up(email: &str, invite_code: Option<&str>) -> SignUp {
+        SignUp {
+            email: email.into(),
+            password: PASSWORD.into(),
+            community_name: None,
+            invite_code: invite_code.map(Into::into),
+        }
+    }
+
+    fn sign_in(email: &str, password: &str, community: Option<&str>) -> SignIn {
+        SignIn {
+            email: email.into(),
+            password: password.into(),
+            community: community.map(Into::into),
+            otp: None,
+        }
+    }
+
+    fn invite(role: Role) -> NewInvite {
+        NewInvite {
+            role: Some(role),
+            ..NewInvite::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_sign_up_creates_the_community_and_later_ones_need_an_invite() {
+        let fx = Fixture::new().await;
+        let client = ClientInfo::default();
+        let first = fx
+            .auth
+            .sign_up(sign_up("Admin@Example.org ", None), &client)
+            .await
+            .unwrap();
+        assert_eq!(first.user.role, Role::Admin);
+        assert_eq!(first.user.email, "admin@example.org");
+        assert_eq!(first.community.name, "Home");
+        assert_eq!(first.user.community_id, first.community.id);
+
+        let later = fx
+            .auth
+            .sign_up(sign_up("bob@example.org", None), &client)
+            .await;
+        assert!(matches!(later, Err(AuthError::InviteRequired)), "{later:?}");
+        let unknown = fx
+            .auth
+            .sign_up(sign_up("bob@example.org", Some("no-such-code")), &client)
+            .await;
+        assert!(
+            matches!(unknown, Err(AuthError::InviteInvalid)),
+            "{unknown:?}"
+        );
+        assert_eq!(fx.auth.list_users(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_invite_decides_the_community_and_the_role() {
+        let fx = Fixture::new().await;
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let code = fx
+            .auth
+            .create_invite(&admin, invite(Role::Guest))
+            .await
+            .unwrap()
+            .code;
+        let guest = fx
+            .auth
+            .sign_up(
+                sign_up("guest@example.org", Some(&code)),
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(guest.user.role, Role::Guest);
+        assert_eq!(guest.community.id, admin.community_id);
+        // Invites are single-use unless they say otherwise.
+        let again = fx
+            .auth
+            .sign_up(
+                sign_up("other@example.org", Some(&code)),
+                &ClientInfo::default(),
+            )
+            .await;
+        assert!(matches!(again, Err(AuthError::InviteUsedUp)), "{again:?}");
+    }
+
+    #[tokio::test]
+    async fn only_admins_invite_admins_and_guests_invite_no_one() {
+        let fx = Fixture::new().await;
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let member = fx.invited(&admin, "member@example.org", Role::Member).await;
+        let guest = fx.invited(&admin, "guest@example.org", Role::Guest).await;
+
+        fx.auth
+            .create_invite(&admin, invite(Role::Admin))
+            .await
+            .unwrap();
+        fx.auth
+            .create_invite(&member, invite(Role::Member))
+            .await
+            .unwrap();
+        let by_member = fx.auth.create_invite(&member, invite(Role::Admin)).await;
+        assert!(
+            matches!(by_member, Err(AuthError::Forbidden)),
+            "{by_member:?}"
+        );
+        let by_guest = fx.auth.create_invite(&guest, invite(Role::Guest)).await;
+        assert!(
+            matches!(by_guest, Err(AuthError::Forbidden)),
+            "{by_guest:?}"
+        );
+        for (max_uses, expires_in_hours) in [(Some(0), None), (None, Some(0))] {
+            let request = NewInvite {
+                max_uses,
+                expires_in_hours,
+                ..NewInvite::default()
+            };
+            let refused = fx.auth.create_invite(&admin, request).await;
+            assert!(matches!(refused, Err(AuthError::Invalid(_))), "{refused:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_and_an_unknown_email_fail_alike() {
+        let fx = Fixture::new().await;
+        fx.sign_up("admin@example.org", None).await;
+        let client = ClientInfo::default();
+        for attempt in [
+            sign_in("admin@example.org", "wrong password", None),
+            sign_in("nobody@example.org", PASSWORD, None),
+            sign_in("admin@example.org", PASSWORD, Some("No Such Community")),
+        ] {
+            let refused = fx.auth.sign_in(attempt, &client).await;
+            assert!(
+                matches!(refused, Err(AuthError::InvalidCredentials)),
+                "{refused:?}"
+            );
+        }
+        let signed_in = fx
+            .auth
+            .sign_in(
+                sign_in(" ADMIN@example.org", PASSWORD, Some("Home")),
+                &client,
+            )
+            .await
+            .unwrap();
+        assert_eq!(signed_in.user.role, Role::Admin);
+    }
+
+    #[tokio::test]
+    async fn an_email_in_two_communities_needs_the_community() {
+        let fx = Fixture::new().await;
+        fx.sign_up("pat@example.org", None).await;
+        fx.auth
+            .create_user(
+                "pat@example.org",
+                PASSWORD.into(),
+                Role::Member,
+                "Elsewhere",
+            )
+            .await
+            .unwrap();
+        let client = ClientInfo::default();
+        let ambiguous = fx
+            .auth
+            .sign_in(sign_in("pat@example.org", PASSWORD, None), &client)
+            .await;
+        assert!(
+            matches!(ambiguous, Err(AuthError::CommunityRequired)),
+            "{ambiguous:?}"
+        );
+        let chosen = fx
+            .auth
+            .sign_in(
+                sign_in("pat@example.org", PASSWORD, Some("Elsewhere")),
+                &client,
+            )
+            .await
+            .unwrap();
+        assert_eq!(chosen.user.role, Role::Member);
+    }
+
+    #[tokio::test]
+    async fn roles_change_by_an_admin_of_the_same_community_keeping_one_admin() {
+        let fx = Fixture::new().await;
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let member = fx.invited(&admin, "member@example.org", Role::Member).await;
+        let outsider_user = fx
+            .auth
+            .create_user(
+                "boss@example.org",
+                PASSWORD.into(),
+                Role::Admin,
+                "Elsewhere",
+            )
+            .await
+            .unwrap();
+        let outsider = fx.sign_in(&outsider_user.email).await;
+
+        let last = fx
+            .auth
+            .change_role(&admin, &admin.user_id, Role::Member)
+            .await;
+        assert!(matches!(last, Err(AuthError::LastAdmin)), "{last:?}");
+        let by_member = fx
+            .auth
+            .change_role(&member, &member.user_id, Role::Admin)
+            .await;
+        assert!(
+            matches!(by_member, Err(AuthError::Forbidden)),
+            "{by_member:?}"
+        );
+        let across = fx
+            .auth
+            .change_role(&outsider, &member.user_id, Role::Guest)
+            .await;
+        assert!(
+            matches!(across, Err(AuthError::NotFound("user"))),
+            "{across:?}"
+        );
+
+        let promoted = fx
+            .auth
+            .change_role(&admin, &member.user_id, Role::Admin)
+            .await
+            .unwrap();
+        assert_eq!(promoted.role, Role::Admin);
+        fx.auth
+            .change_role(&admin, &admin.user_id, Role::Member)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn signing_out_and_revoking_end_sessions() {
+        let fx = Fixture::new().await;
+        fx.sign_up("admin@example.org", None).await;
+        let client = ClientInfo::default();
+        let mut tokens = Vec::new();
+        for _ in 0..3 {
+            let signed_in = fx
+                .auth
+                .sign_in(sign_in("admin@example.org", PASSWORD, None), &client)
+                .await
+                .unwrap();
+            tokens.push(signed_in.token);
+        }
+        let first = fx.auth.authenticate(&tokens[0]).await.unwrap();
+        fx.auth.sign_out(&first).await.unwrap();
+        let out = fx.auth.authenticate(&tokens[0]).await;
+        assert!(matches!(out, Err(AuthError::SessionRevoked)), "{out:?}");
+        // The others still work (and are cached) until revoked all at once: these two and
+        // the fixture's own.
+        let second = fx.auth.authenticate(&tokens[1]).await.unwrap();
+        assert_eq!(
+            fx.auth.revoke_all_sessions(&second.user_id).await.unwrap(),
+            3
+        );
+        for token in &tokens[1..] {
+            let revoked = fx.auth.authenticate(token).await;
+            assert!(
+                matches!(revoked, Err(AuthError::SessionRevoked)),
+                "{revoked:?}"
+            );
+        }
+        let forged = fx.auth.authenticate("not.a.token").await;
+        assert!(forged.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_is_refused_and_revoking_is_scoped_to_the_community() {
+        let fx = Fixture::new().await;
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let member = fx.invited(&admin, "member@example.org", Role::Member).await;
+        let signed_in = fx
+            .auth
+            .sign_in(
+                sign_in("member@example.org", PASSWORD, None),
+                &ClientInfo::default(),
+            )
+            .await
+            .unwrap();
+        query("UPDATE user_sessions SET expires_at = $1 WHERE token_hash = $2")
+            .bind(Utc::now() - chrono::Duration::minutes(1))
+            .bind(sha256_hex(&signed_in.token))
+            .execute(&fx.db)
+            .await
+            .unwrap();
+        let expired = fx.auth.authenticate(&signed_in.token).await;
+        assert!(
+            matches!(expired, Err(AuthError::TokenExpired)),
+            "{expired:?}"
+        );
+
+        let by_member = fx.auth.revoke_sessions_of(&member, &admin.user_id).await;
+        assert!(
+            matches!(by_member, Err(AuthError::Forbidden)),
+            "{by_member:?}"
+        );
+        let boss = fx
+            .auth
+            .create_user(
+                "boss@example.org",
+                PASSWORD.into(),
+                Role::Admin,
+                "Elsewhere",
+            )
+            .await
+            .unwrap();
+        let boss = fx.sign_in(&boss.email).await;
+        let across = fx.auth.revoke_sessions_of(&boss, &member.user_id).await;
+        assert!(
+            matches!(across, Err(AuthError::NotFound("user"))),
+            "{across:?}"
+        );
+        // The member's two sessions: the fixture's, and the expired one (not yet revoked).
+        let revoked = fx
+            .auth
+            .revoke_sessions_of(&admin, &member.user_id)
+            .await
+            .unwrap();
+        assert_eq!(revoked, 2);
+    }
+}

@@ -1,11 +1,10 @@
 //! All of auth's SQL, each statement next to its single caller. One dialect-neutral string per
-//! statement; `db_run!` runs it on whichever backend is active.
+//! statement, run on whichever backend is active ([`crate::db::query`]).
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::db::{is_unique_violation, Db};
-use crate::db_run;
+use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, Target};
 
 use super::{AuthError, Community, Role, User};
 
@@ -24,8 +23,8 @@ pub(super) struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-const USER_COLUMNS: &str =
-    "id, community_id, email, password_hash, display_name, role, totp_secret, totp_enabled, created_at";
+const USER_COLUMNS: &str = "id, community_id, email, password_hash, display_name, role, \
+                            totp_secret, totp_enabled, created_at";
 
 impl UserRow {
     pub fn role(&self) -> Result<Role> {
@@ -133,47 +132,30 @@ impl AuthStore {
         community: &Community,
         user: &NewUser<'_>,
     ) -> Result<Option<()>> {
-        const INSERT_IF_EMPTY: &str =
-            "INSERT INTO communities (id, name, slug, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM communities)";
-        match &self.db {
-            // SQLite serialises writers: the first write statement takes the lock.
-            Db::Sqlite(pool, _) => {
-                let mut tx = pool.begin().await?;
-                let inserted = sqlx::query(INSERT_IF_EMPTY)
-                    .bind(&community.id)
-                    .bind(&community.name)
-                    .bind(&community.slug)
-                    .bind(user.now)
-                    .execute(&mut *tx)
-                    .await?;
-                if inserted.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                insert_user!(&mut *tx, &community.id, user)?;
-                tx.commit().await?;
-            }
-            // Under READ COMMITTED two first sign-ups could both see an empty table; a
-            // transaction-scoped advisory lock makes the check-and-insert atomic.
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7261001)")
-                    .execute(&mut *tx)
-                    .await?;
-                let inserted = sqlx::query(INSERT_IF_EMPTY)
-                    .bind(&community.id)
-                    .bind(&community.name)
-                    .bind(&community.slug)
-                    .bind(user.now)
-                    .execute(&mut *tx)
-                    .await?;
-                if inserted.rows_affected() == 0 {
-                    return Ok(None);
-                }
-                insert_user!(&mut *tx, &community.id, user)?;
-                tx.commit().await?;
-            }
+        let mut tx = self.db.begin().await?;
+        // SQLite serialises writers: the first write statement takes the lock. Under READ
+        // COMMITTED two first sign-ups could both see an empty table; on PostgreSQL a
+        // transaction-scoped advisory lock makes the check-and-insert atomic.
+        if tx.is_postgres() {
+            query("SELECT pg_advisory_xact_lock(7261001)")
+                .execute(&mut tx)
+                .await?;
         }
+        let inserted = query(
+            "INSERT INTO communities (id, name, slug, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $4 WHERE NOT EXISTS (SELECT 1 FROM communities)",
+        )
+        .bind(&community.id)
+        .bind(&community.name)
+        .bind(&community.slug)
+        .bind(user.now)
+        .execute(&mut tx)
+        .await?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        insert_user(&mut tx, &community.id, user).await?;
+        tx.commit().await?;
         Ok(Some(()))
     }
 
@@ -186,10 +168,16 @@ impl AuthStore {
         if let Some(found) = self.find_community(&community.name).await? {
             return Ok(found);
         }
-        let inserted = db_run!(&self.db, pool => sqlx::query(
-            "INSERT INTO communities (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
-            .bind(&community.id).bind(&community.name).bind(&community.slug).bind(now)
-            .execute(pool).await.map(|_| ()));
+        let inserted = query(
+            "INSERT INTO communities (id, name, slug, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&community.id)
+        .bind(&community.name)
+        .bind(&community.slug)
+        .bind(now)
+        .execute(&self.db)
+        .await;
         match inserted {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -209,35 +197,43 @@ impl AuthStore {
     }
 
     pub async fn storage_quota_gb(&self, community_id: &str) -> Result<Option<i32>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT storage_quota_gb FROM communities WHERE id = $1")
-            .bind(community_id).fetch_optional(pool).await)?)
+        let quota = query_scalar("SELECT storage_quota_gb FROM communities WHERE id = $1")
+            .bind(community_id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(quota)
     }
 
     /// By id, or else by exact name.
     pub async fn find_community(&self, name_or_id: &str) -> Result<Option<CommunityRow>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_as::<_, CommunityRow>(
-            "SELECT id, name, slug FROM communities WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1")
-            .bind(name_or_id).fetch_optional(pool).await)?)
+        let row = query_as(
+            "SELECT id, name, slug FROM communities WHERE id = $1 OR name = $1 \
+             ORDER BY (id = $1) DESC LIMIT 1",
+        )
+        .bind(name_or_id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row)
     }
 
     pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<String>> {
-        Ok(
-            db_run!(&self.db, pool => sqlx::query_scalar("SELECT id FROM communities WHERE slug = $1")
+        let id = query_scalar("SELECT id FROM communities WHERE slug = $1")
             .bind(slug)
-            .fetch_optional(pool)
-            .await)?,
-        )
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(id)
     }
 
     pub async fn community(&self, id: &str) -> Result<Option<CommunityRow>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_as::<_, CommunityRow>(
-            "SELECT id, name, slug FROM communities WHERE id = $1")
-            .bind(id).fetch_optional(pool).await)?)
+        let row = query_as("SELECT id, name, slug FROM communities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row)
     }
 
     pub async fn insert_user(&self, community_id: &str, user: &NewUser<'_>) -> Result<()> {
-        db_run!(&self.db, pool => insert_user!(pool, community_id, user))
+        insert_user(&self.db, community_id, user).await
     }
 
     /// Consumes one use of the invite and creates the user in one transaction: if the user
@@ -247,31 +243,35 @@ impl AuthStore {
         code_hash: &str,
         user: &NewUser<'_>,
     ) -> Result<(String, Role)> {
-        db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let claimed = sqlx::query_as::<_, ClaimedInvite>(
-                "UPDATE community_invites SET uses = uses + 1 \
-                 WHERE code_hash = $1 AND uses < max_uses AND expires_at > $2 \
-                 RETURNING community_id, role")
-                .bind(code_hash).bind(user.now)
-                .fetch_optional(&mut *tx).await?;
-            let Some(claimed) = claimed else {
-                let state = sqlx::query_as::<_, InviteState>(
-                    "SELECT uses, max_uses, expires_at FROM community_invites WHERE code_hash = $1")
-                    .bind(code_hash).fetch_optional(&mut *tx).await?;
-                return Err(match state {
-                    None => AuthError::InviteInvalid,
-                    Some(s) if s.expires_at <= user.now => AuthError::InviteExpired,
-                    Some(s) if s.uses >= s.max_uses => AuthError::InviteUsedUp,
-                    Some(_) => AuthError::InviteInvalid,
-                });
-            };
-            let role: Role = claimed.role.parse()?;
-            let user = NewUser { role, ..*user };
-            insert_user!(&mut *tx, &claimed.community_id, &user)?;
-            tx.commit().await?;
-            Ok((claimed.community_id, role))
-        })
+        let mut tx = self.db.begin().await?;
+        let claimed: Option<ClaimedInvite> = query_as(
+            "UPDATE community_invites SET uses = uses + 1 \
+             WHERE code_hash = $1 AND uses < max_uses AND expires_at > $2 \
+             RETURNING community_id, role",
+        )
+        .bind(code_hash)
+        .bind(user.now)
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some(claimed) = claimed else {
+            let state: Option<InviteState> = query_as(
+                "SELECT uses, max_uses, expires_at FROM community_invites WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut tx)
+            .await?;
+            return Err(match state {
+                None => AuthError::InviteInvalid,
+                Some(s) if s.expires_at <= user.now => AuthError::InviteExpired,
+                Some(s) if s.uses >= s.max_uses => AuthError::InviteUsedUp,
+                Some(_) => AuthError::InviteInvalid,
+            });
+        };
+        let role: Role = claimed.role.parse()?;
+        let user = NewUser { role, ..*user };
+        insert_user(&mut tx, &claimed.community_id, &user).await?;
+        tx.commit().await?;
+        Ok((claimed.community_id, role))
     }
 
     pub async fn users_by_email(
@@ -281,39 +281,54 @@ impl AuthStore {
     ) -> Result<Vec<UserRow>> {
         let rows = match community_id {
             Some(cid) => {
-                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND community_id = $2")))
-                .bind(email).bind(cid).fetch_all(pool).await)
+                query_as(AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND community_id = $2"
+                )))
+                .bind(email)
+                .bind(cid)
+                .fetch_all(&self.db)
+                .await
             }
             None => {
-                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at")))
-                .bind(email).fetch_all(pool).await)
+                query_as(AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at"
+                )))
+                .bind(email)
+                .fetch_all(&self.db)
+                .await
             }
         };
         Ok(rows?)
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
-        Ok(
-            db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
-            .bind(id).fetch_optional(pool).await)?,
-        )
+        let row = query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row)
     }
 
     /// Users of one community, or of every community, oldest first.
     pub async fn list_users(&self, community_id: Option<&str>) -> Result<Vec<UserRow>> {
         let rows = match community_id {
             Some(cid) => {
-                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE community_id = $1 ORDER BY created_at, id")))
-                .bind(cid).fetch_all(pool).await)
+                query_as(AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE community_id = $1 \
+                     ORDER BY created_at, id"
+                )))
+                .bind(cid)
+                .fetch_all(&self.db)
+                .await
             }
             None => {
-                db_run!(&self.db, pool => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY community_id, created_at, id")))
-                .fetch_all(pool).await)
+                query_as(AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users ORDER BY community_id, created_at, id"
+                )))
+                .fetch_all(&self.db)
+                .await
             }
         };
         Ok(rows?)
@@ -321,67 +336,94 @@ impl AuthStore {
 
     /// Changes a role, refusing to demote a community's last admin.
     pub async fn set_role(&self, user_id: &str, role: Role, now: DateTime<Utc>) -> Result<()> {
-        db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            let current: Option<(String, String)> = sqlx::query_as(
-                "SELECT role, community_id FROM users WHERE id = $1")
-                .bind(user_id).fetch_optional(&mut *tx).await?;
-            let Some((current, community_id)) = current else {
-                return Err(AuthError::NotFound("user"));
-            };
-            if current == Role::Admin.as_str() && role != Role::Admin {
-                let admins: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM users WHERE community_id = $1 AND role = 'admin'")
-                    .bind(&community_id).fetch_one(&mut *tx).await?;
-                if admins <= 1 {
-                    return Err(AuthError::LastAdmin);
-                }
+        let mut tx = self.db.begin().await?;
+        let current: Option<(String, String)> =
+            query_as("SELECT role, community_id FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut tx)
+                .await?;
+        let Some((current, community_id)) = current else {
+            return Err(AuthError::NotFound("user"));
+        };
+        if current == Role::Admin.as_str() && role != Role::Admin {
+            let admins: i64 = query_scalar(
+                "SELECT COUNT(*) FROM users WHERE community_id = $1 AND role = 'admin'",
+            )
+            .bind(&community_id)
+            .fetch_one(&mut tx)
+            .await?;
+            if admins <= 1 {
+                return Err(AuthError::LastAdmin);
             }
-            sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
-                .bind(user_id).bind(role.as_str()).bind(now)
-                .execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        }
+        query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(role.as_str())
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn touch_login(&self, user_id: &str, now: DateTime<Utc>) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-            .bind(user_id).bind(now).execute(pool).await.map(|_| ()))?;
+        query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
     pub async fn insert_session(&self, session: &NewSession<'_>) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query(
-            "INSERT INTO user_sessions (id, user_id, token_hash, user_agent, ip_address, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(session.id).bind(session.user_id).bind(session.token_hash)
-            .bind(session.user_agent).bind(session.ip_address)
-            .bind(session.created_at).bind(session.expires_at)
-            .execute(pool).await.map(|_| ()))?;
+        query(
+            "INSERT INTO user_sessions \
+             (id, user_id, token_hash, user_agent, ip_address, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(session.id)
+        .bind(session.user_id)
+        .bind(session.token_hash)
+        .bind(session.user_agent)
+        .bind(session.ip_address)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&self.db)
+        .await?;
         Ok(())
     }
 
     /// The session a token hash belongs to, with its user's current role.
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_as::<_, SessionRow>(
+        let row = query_as(
             "SELECT s.id AS session_id, u.id AS user_id, u.community_id, u.email, u.role, \
                     s.expires_at, s.revoked_at \
-             FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1")
-            .bind(token_hash).fetch_optional(pool).await)?)
+             FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row)
     }
 
     pub async fn revoke_session(&self, session_id: &str, now: DateTime<Utc>) -> Result<u64> {
-        let done = db_run!(&self.db, pool => sqlx::query(
-            "UPDATE user_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(session_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        let done =
+            query("UPDATE user_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(session_id)
+                .bind(now)
+                .execute(&self.db)
+                .await?;
         Ok(done)
     }
 
     pub async fn revoke_user_sessions(&self, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
-        let done = db_run!(&self.db, pool => sqlx::query(
-            "UPDATE user_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        let done = query(
+            "UPDATE user_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
         Ok(done)
     }
 
@@ -390,18 +432,32 @@ impl AuthStore {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_as(
-            "SELECT id, user_id, revoked_at FROM user_sessions WHERE revoked_at IS NOT NULL AND revoked_at >= $1")
-            .bind(since).fetch_all(pool).await)?)
+        let rows = query_as(
+            "SELECT id, user_id, revoked_at FROM user_sessions \
+             WHERE revoked_at IS NOT NULL AND revoked_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows)
     }
 
     pub async fn insert_invite(&self, invite: &NewInviteRow<'_>) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query(
-            "INSERT INTO community_invites (id, community_id, code_hash, role, created_by, max_uses, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(invite.id).bind(invite.community_id).bind(invite.code_hash).bind(invite.role.as_str())
-            .bind(invite.created_by).bind(invite.max_uses).bind(invite.expires_at).bind(invite.now)
-            .execute(pool).await.map(|_| ()))?;
+        query(
+            "INSERT INTO community_invites \
+             (id, community_id, code_hash, role, created_by, max_uses, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(invite.id)
+        .bind(invite.community_id)
+        .bind(invite.code_hash)
+        .bind(invite.role.as_str())
+        .bind(invite.created_by)
+        .bind(invite.max_uses)
+        .bind(invite.expires_at)
+        .bind(invite.now)
+        .execute(&self.db)
+        .await?;
         Ok(())
     }
 
@@ -412,28 +468,41 @@ impl AuthStore {
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query(
-            "UPDATE users SET totp_secret = $2, totp_enabled = FALSE, totp_last_step = NULL, updated_at = $3 WHERE id = $1")
-            .bind(user_id).bind(secret).bind(now).execute(pool).await.map(|_| ()))?;
+        query(
+            "UPDATE users SET totp_secret = $2, totp_enabled = FALSE, totp_last_step = NULL, \
+             updated_at = $3 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(secret)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
         Ok(())
     }
 
     /// Users whose TOTP secret is stored as it was before secrets were sealed (no `v1:`
     /// prefix): (user id, plaintext secret).
     pub async fn unsealed_totp_secrets(&self) -> Result<Vec<(String, String)>> {
-        Ok(
-            db_run!(&self.db, pool => sqlx::query_as::<_, (String, String)>(
-            "SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE 'v1:%'")
-            .fetch_all(pool).await)?,
+        let rows = query_as(
+            "SELECT id, totp_secret FROM users \
+             WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE 'v1:%'",
         )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows)
     }
 
     /// Replaces a stored TOTP secret by its sealed form, unless it changed meanwhile (a new
     /// setup by the running server wins); true when replaced.
     pub async fn replace_totp_secret(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
-        Ok(db_run!(&self.db, pool => sqlx::query(
-            "UPDATE users SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2")
-            .bind(user_id).bind(old).bind(new).execute(pool).await.map(|r| r.rows_affected() == 1))?)
+        let replaced =
+            query("UPDATE users SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2")
+                .bind(user_id)
+                .bind(old)
+                .bind(new)
+                .execute(&self.db)
+                .await?;
+        Ok(replaced == 1)
     }
 
     /// Turns TOTP on, records the step just used, and replaces the recovery codes.
@@ -444,29 +513,48 @@ impl AuthStore {
         code_hashes: &[String],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE users SET totp_enabled = TRUE, totp_last_step = $2, updated_at = $3 WHERE id = $1")
-                .bind(user_id).bind(step as i64).bind(now).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM user_recovery_codes WHERE user_id = $1")
-                .bind(user_id).execute(&mut *tx).await?;
-            for hash in code_hashes {
-                sqlx::query("INSERT INTO user_recovery_codes (id, user_id, code_hash, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(nanoid::nanoid!()).bind(user_id).bind(hash).bind(now)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        let mut tx = self.db.begin().await?;
+        query(
+            "UPDATE users SET totp_enabled = TRUE, totp_last_step = $2, updated_at = $3 \
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(step as i64)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        query("DELETE FROM user_recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut tx)
+            .await?;
+        for hash in code_hashes {
+            query(
+                "INSERT INTO user_recovery_codes (id, user_id, code_hash, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(nanoid::nanoid!())
+            .bind(user_id)
+            .bind(hash)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records `step` as used; false when it (or a later one) was already used, so a code
     /// cannot be replayed.
     pub async fn claim_totp_step(&self, user_id: &str, step: u64) -> Result<bool> {
-        let claimed = db_run!(&self.db, pool => sqlx::query(
-            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)")
-            .bind(user_id).bind(step as i64).execute(pool).await.map(|r| r.rows_affected() == 1))?;
-        Ok(claimed)
+        let claimed = query(
+            "UPDATE users SET totp_last_step = $2 \
+             WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(user_id)
+        .bind(step as i64)
+        .execute(&self.db)
+        .await?;
+        Ok(claimed == 1)
     }
 
     /// Marks a recovery code used; false when it does not exist or was used before.
@@ -476,36 +564,294 @@ impl AuthStore {
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let used = db_run!(&self.db, pool => sqlx::query(
-            "UPDATE user_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
-            .bind(user_id).bind(code_hash).bind(now).execute(pool).await.map(|r| r.rows_affected() >= 1))?;
-        Ok(used)
+        let used = query(
+            "UPDATE user_recovery_codes SET used_at = $3 \
+             WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(code_hash)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(used >= 1)
     }
 }
 
-/// The one INSERT for users, shared by the first-community, invite and CLI paths. A macro
-/// rather than a generic function: sqlx's `Executor` bounds do not survive the `Send` checks of
-/// an axum handler when made generic over the connection.
-macro_rules! insert_user {
-    ($executor:expr, $community_id:expr, $user:expr) => {{
-        let user: &NewUser<'_> = $user;
-        let result = sqlx::query(
-            "INSERT INTO users (id, community_id, email, password_hash, role, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(user.id)
-        .bind($community_id)
-        .bind(user.email)
-        .bind(user.password_hash)
-        .bind(user.role.as_str())
-        .bind(user.now)
-        .execute($executor)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(AuthError::EmailTaken),
-            Err(e) => Err(AuthError::from(e)),
-        }
-    }};
+/// The one INSERT for users, shared by the first-community, invite and CLI paths, on the pool
+/// or inside their transaction.
+async fn insert_user<'c>(
+    on: impl Into<Target<'c>>,
+    community_id: &str,
+    user: &NewUser<'_>,
+) -> Result<()> {
+    let result = query(
+        "INSERT INTO users (id, community_id, email, password_hash, role, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(user.id)
+    .bind(community_id)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.role.as_str())
+    .bind(user.now)
+    .execute(on)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(AuthError::EmailTaken),
+        Err(e) => Err(AuthError::from(e)),
+    }
 }
-use insert_user;
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::contexts::auth::token::sha256_hex;
+    use crate::db::testing::test_db;
+
+    fn community(name: &str) -> Community {
+        Community {
+            id: nanoid::nanoid!(),
+            name: name.into(),
+            slug: crate::contexts::auth::slugify(name),
+        }
+    }
+
+    fn new_user<'a>(id: &'a str, email: &'a str, role: Role) -> NewUser<'a> {
+        NewUser {
+            id,
+            email,
+            password_hash: "not a real hash",
+            role,
+            now: Utc::now(),
+        }
+    }
+
+    /// A store with a first community and its admin: (store, community id, admin id).
+    async fn with_admin() -> (AuthStore, String, String) {
+        let store = AuthStore::new(test_db().await);
+        let home = community("Home");
+        let admin = nanoid::nanoid!();
+        store
+            .create_first_community(&home, &new_user(&admin, "admin@example.org", Role::Admin))
+            .await
+            .unwrap()
+            .expect("the first community");
+        (store, home.id, admin)
+    }
+
+    async fn invite(store: &AuthStore, community_id: &str, by: &str, max_uses: i32) -> String {
+        invite_until(
+            store,
+            community_id,
+            by,
+            max_uses,
+            Utc::now() + Duration::hours(1),
+        )
+        .await
+    }
+
+    /// Stores an invite; returns its code hash.
+    async fn invite_until(
+        store: &AuthStore,
+        community_id: &str,
+        by: &str,
+        max_uses: i32,
+        expires_at: DateTime<Utc>,
+    ) -> String {
+        let code_hash = nanoid::nanoid!(64);
+        store
+            .insert_invite(&NewInviteRow {
+                id: &nanoid::nanoid!(),
+                community_id,
+                code_hash: &code_hash,
+                role: Role::Guest,
+                created_by: by,
+                max_uses,
+                expires_at,
+                now: Utc::now(),
+            })
+            .await
+            .unwrap();
+        code_hash
+    }
+
+    async fn count(store: &AuthStore, table: &'static str) -> i64 {
+        let sql = AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+        query_scalar(sql).fetch_one(&store.db).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_the_first_community_is_created_without_an_invite() {
+        let store = AuthStore::new(test_db().await);
+        let (a, b) = (nanoid::nanoid!(), nanoid::nanoid!());
+        let (first, second) = (community("First"), community("Second"));
+        let (user_a, user_b) = (
+            new_user(&a, "a@example.org", Role::Admin),
+            new_user(&b, "b@example.org", Role::Admin),
+        );
+        // Raced: exactly one wins, and the loser writes nothing.
+        let (x, y) = tokio::join!(
+            store.create_first_community(&first, &user_a),
+            store.create_first_community(&second, &user_b),
+        );
+        let created = [x.unwrap(), y.unwrap()];
+        assert_eq!(created.iter().flatten().count(), 1, "{created:?}");
+        assert_eq!(count(&store, "communities").await, 1);
+        assert_eq!(count(&store, "users").await, 1);
+    }
+
+    #[tokio::test]
+    async fn an_invite_gives_its_community_and_role_until_used_up() {
+        let (store, home, admin) = with_admin().await;
+        let code = invite(&store, &home, &admin, 2).await;
+        for email in ["one@example.org", "two@example.org"] {
+            let id = nanoid::nanoid!();
+            // The role asked for is replaced by the invite's.
+            let (community_id, role) = store
+                .sign_up_with_invite(&code, &new_user(&id, email, Role::Admin))
+                .await
+                .unwrap();
+            assert_eq!((community_id.as_str(), role), (home.as_str(), Role::Guest));
+            assert_eq!(store.user(&id).await.unwrap().unwrap().role, "guest");
+        }
+        let id = nanoid::nanoid!();
+        let third = store
+            .sign_up_with_invite(&code, &new_user(&id, "three@example.org", Role::Member))
+            .await;
+        assert!(matches!(third, Err(AuthError::InviteUsedUp)), "{third:?}");
+        assert!(store.user(&id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_and_unknown_invites_are_refused() {
+        let (store, home, admin) = with_admin().await;
+        let past = Utc::now() - Duration::minutes(1);
+        let expired = invite_until(&store, &home, &admin, 5, past).await;
+        let id = nanoid::nanoid!();
+        let user = new_user(&id, "late@example.org", Role::Member);
+        let late = store.sign_up_with_invite(&expired, &user).await;
+        assert!(matches!(late, Err(AuthError::InviteExpired)), "{late:?}");
+        let unknown = store.sign_up_with_invite("no such hash", &user).await;
+        assert!(
+            matches!(unknown, Err(AuthError::InviteInvalid)),
+            "{unknown:?}"
+        );
+        assert_eq!(count(&store, "users").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_taken_email_leaves_the_invite_unused() {
+        let (store, home, admin) = with_admin().await;
+        let code = invite(&store, &home, &admin, 1).await;
+        let id = nanoid::nanoid!();
+        let taken = new_user(&id, "admin@example.org", Role::Member);
+        let refused = store.sign_up_with_invite(&code, &taken).await;
+        assert!(matches!(refused, Err(AuthError::EmailTaken)), "{refused:?}");
+        // The one use is still there for someone else.
+        let other = new_user(&id, "new@example.org", Role::Member);
+        store.sign_up_with_invite(&code, &other).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_last_admin_cannot_be_demoted() {
+        let (store, home, admin) = with_admin().await;
+        let refused = store.set_role(&admin, Role::Member, Utc::now()).await;
+        assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
+        let second = nanoid::nanoid!();
+        store
+            .insert_user(&home, &new_user(&second, "second@example.org", Role::Admin))
+            .await
+            .unwrap();
+        store
+            .set_role(&admin, Role::Member, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.user(&admin).await.unwrap().unwrap().role, "member");
+        // Now `second` is the last one.
+        let refused = store.set_role(&second, Role::Guest, Utc::now()).await;
+        assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
+        let missing = store
+            .set_role(&nanoid::nanoid!(), Role::Admin, Utc::now())
+            .await;
+        assert!(
+            matches!(missing, Err(AuthError::NotFound("user"))),
+            "{missing:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_are_revoked_once_and_reported_since() {
+        let (store, _, admin) = with_admin().await;
+        let now = Utc::now();
+        let ids: Vec<String> = (0..3).map(|_| nanoid::nanoid!()).collect();
+        for id in &ids {
+            store
+                .insert_session(&NewSession {
+                    id,
+                    user_id: &admin,
+                    token_hash: &sha256_hex(id),
+                    user_agent: Some("tests"),
+                    ip_address: None,
+                    created_at: now,
+                    expires_at: now + Duration::hours(1),
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.revoke_session(&ids[0], now).await.unwrap(), 1);
+        assert_eq!(store.revoke_session(&ids[0], now).await.unwrap(), 0);
+        // Only the two still live.
+        assert_eq!(store.revoke_user_sessions(&admin, now).await.unwrap(), 2);
+        let session = store.session(&sha256_hex(&ids[1])).await.unwrap().unwrap();
+        assert!(session.revoked_at.is_some());
+        let mut revoked: Vec<String> = store
+            .revoked_since(now - Duration::seconds(1))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(session, user, _)| {
+                assert_eq!(user, admin);
+                session
+            })
+            .collect();
+        revoked.sort();
+        let mut expected = ids.clone();
+        expected.sort();
+        assert_eq!(revoked, expected);
+        let later = store
+            .revoked_since(now + Duration::seconds(1))
+            .await
+            .unwrap();
+        assert!(later.is_empty());
+    }
+
+    #[tokio::test]
+    async fn totp_steps_and_recovery_codes_work_once() {
+        let (store, _, admin) = with_admin().await;
+        let codes = [sha256_hex("first"), sha256_hex("second")];
+        store
+            .enable_totp(&admin, 10, &codes, Utc::now())
+            .await
+            .unwrap();
+        // Step 10 was used to enable; neither it nor an older one is accepted again.
+        assert!(!store.claim_totp_step(&admin, 10).await.unwrap());
+        assert!(!store.claim_totp_step(&admin, 9).await.unwrap());
+        assert!(store.claim_totp_step(&admin, 11).await.unwrap());
+        assert!(!store.claim_totp_step(&admin, 11).await.unwrap());
+        for (code, accepted) in [
+            ("first", true),
+            ("first", false),
+            ("third", false),
+            ("second", true),
+        ] {
+            let used = store
+                .use_recovery_code(&admin, &sha256_hex(code), Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(used, accepted, "{code}");
+        }
+    }
+}

@@ -329,3 +329,228 @@ impl ChatService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::{Fixture, PASSWORD};
+
+    fn group(with: &[&Principal]) -> NewConversation {
+        NewConversation {
+            kind: ConversationKind::Group,
+            name: Some("Family".into()),
+            participant_ids: with.iter().map(|p| p.user_id.clone()).collect(),
+        }
+    }
+
+    fn message(body: &str, client_id: Option<&str>) -> NewMessage {
+        NewMessage {
+            body: body.into(),
+            client_id: client_id.map(Into::into),
+        }
+    }
+
+    /// An admin and two members of one community.
+    async fn people(fx: &Fixture) -> (Principal, Principal, Principal) {
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let ana = fx.invited(&admin, "ana@example.org", Role::Member).await;
+        let bia = fx.invited(&admin, "bia@example.org", Role::Member).await;
+        (admin, ana, bia)
+    }
+
+    #[tokio::test]
+    async fn only_participants_read_or_write_a_conversation() {
+        let fx = Fixture::new().await;
+        let chat = fx.chat();
+        let (admin, ana, bia) = people(&fx).await;
+        let conversation = chat
+            .create_conversation(&admin, group(&[&ana]))
+            .await
+            .unwrap();
+        let mut participants = conversation.participant_ids.clone();
+        participants.sort();
+        let mut expected = [admin.user_id.clone(), ana.user_id.clone()];
+        expected.sort();
+        assert_eq!(participants, expected);
+        let id = conversation.id.as_str();
+        chat.send_message(&ana, id, message("hi", None))
+            .await
+            .unwrap();
+
+        // Bia is in the community but not in the conversation: it does not exist for her.
+        let send = chat.send_message(&bia, id, message("me too", None)).await;
+        assert!(matches!(send, Err(ChatError::NotFound)), "{send:?}");
+        let read = chat.messages(&bia, id, None, None).await;
+        assert!(matches!(read, Err(ChatError::NotFound)), "{read:?}");
+        let look = chat.conversation_for(&bia.user_id, id).await;
+        assert!(matches!(look, Err(ChatError::NotFound)), "{look:?}");
+        let remove = chat.remove_participant(&bia, id, &ana.user_id).await;
+        assert!(matches!(remove, Err(ChatError::NotFound)), "{remove:?}");
+        assert!(chat.conversations(&bia).await.unwrap().is_empty());
+
+        // Once Ana leaves, the same holds for her.
+        chat.remove_participant(&ana, id, &ana.user_id)
+            .await
+            .unwrap();
+        let after = chat
+            .send_message(&ana, id, message("still here?", None))
+            .await;
+        assert!(matches!(after, Err(ChatError::NotFound)), "{after:?}");
+        assert_eq!(
+            chat.messages(&admin, id, None, None).await.unwrap().len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn participants_come_from_the_callers_community_and_guests_start_nothing() {
+        let fx = Fixture::new().await;
+        let chat = fx.chat();
+        let (admin, ana, _) = people(&fx).await;
+        let guest = fx.invited(&admin, "guest@example.org", Role::Guest).await;
+        let stranger = fx
+            .auth
+            .create_user("x@example.org", PASSWORD.into(), Role::Admin, "Elsewhere")
+            .await
+            .unwrap();
+        let outsider = NewConversation {
+            participant_ids: vec![stranger.id],
+            ..group(&[])
+        };
+        let refused = chat.create_conversation(&admin, outsider).await;
+        assert!(matches!(refused, Err(ChatError::Invalid(_))), "{refused:?}");
+        let by_guest = chat.create_conversation(&guest, group(&[&ana])).await;
+        assert!(
+            matches!(by_guest, Err(ChatError::GuestsMayNot(_))),
+            "{by_guest:?}"
+        );
+        // A guest who was added may leave but not remove others.
+        let with_guest = chat
+            .create_conversation(&admin, group(&[&ana, &guest]))
+            .await
+            .unwrap();
+        let removal = chat
+            .remove_participant(&guest, &with_guest.id, &ana.user_id)
+            .await;
+        assert!(
+            matches!(removal, Err(ChatError::GuestsMayNot(_))),
+            "{removal:?}"
+        );
+        chat.remove_participant(&guest, &with_guest.id, &guest.user_id)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_client_id_makes_sending_idempotent() {
+        let fx = Fixture::new().await;
+        let chat = fx.chat();
+        let (admin, ana, _) = people(&fx).await;
+        let id = chat
+            .create_conversation(&admin, group(&[&ana]))
+            .await
+            .unwrap()
+            .id;
+        let (first, new) = chat
+            .send_message(&ana, &id, message("hello", Some("k1")))
+            .await
+            .unwrap();
+        assert!(new);
+        // A retry, even with another body, returns what was stored and sends nothing new.
+        let (again, new) = chat
+            .send_message(&ana, &id, message("hello?", Some("k1")))
+            .await
+            .unwrap();
+        assert!(!new);
+        assert_eq!(again, first);
+        // The same key from someone else is their own message.
+        let (theirs, new) = chat
+            .send_message(&admin, &id, message("hello", Some("k1")))
+            .await
+            .unwrap();
+        assert!(new);
+        assert_eq!(theirs.offset, 2);
+        // No key, no deduplication; an empty key is no key.
+        for _ in 0..2 {
+            let (_, new) = chat
+                .send_message(&ana, &id, message("again", Some("")))
+                .await
+                .unwrap();
+            assert!(new);
+        }
+        let too_long = "k".repeat(MAX_CLIENT_ID + 1);
+        let refused = chat
+            .send_message(&ana, &id, message("x", Some(&too_long)))
+            .await;
+        assert!(matches!(refused, Err(ChatError::Invalid(_))), "{refused:?}");
+        let conversation = chat.conversation_for(&ana.user_id, &id).await.unwrap();
+        assert_eq!(conversation.last_offset, 4);
+    }
+
+    #[tokio::test]
+    async fn offsets_grow_per_conversation_and_history_pages_by_them() {
+        let fx = Fixture::new().await;
+        let chat = fx.chat();
+        let (admin, ana, bia) = people(&fx).await;
+        let one = chat
+            .create_conversation(&admin, group(&[&ana]))
+            .await
+            .unwrap();
+        let two = chat
+            .create_conversation(&admin, group(&[&bia]))
+            .await
+            .unwrap();
+        for n in 1..=4u64 {
+            let (sent, _) = chat
+                .send_message(&admin, &one.id, message(&format!("m{n}"), None))
+                .await
+                .unwrap();
+            assert_eq!((sent.offset, &sent.epoch), (n, &one.epoch));
+        }
+        let (elsewhere, _) = chat
+            .send_message(&bia, &two.id, message("first here", None))
+            .await
+            .unwrap();
+        assert_eq!(elsewhere.offset, 1);
+
+        let page = chat.messages(&ana, &one.id, None, Some(2)).await.unwrap();
+        let offsets: Vec<u64> = page.iter().map(|m| m.offset).collect();
+        assert_eq!(offsets, [4, 3]);
+        let older = chat.messages(&ana, &one.id, Some(3), None).await.unwrap();
+        let bodies: Vec<&str> = older.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["m2", "m1"]);
+        let recovered = chat.messages_between(&one, 2, 4, 10).await.unwrap();
+        let offsets: Vec<u64> = recovered.iter().map(|m| m.offset).collect();
+        assert_eq!(offsets, [3, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_direct_conversation_is_reused() {
+        let fx = Fixture::new().await;
+        let chat = fx.chat();
+        let (admin, ana, bia) = people(&fx).await;
+        let direct = |with: &Principal| NewConversation {
+            kind: ConversationKind::Direct,
+            name: None,
+            participant_ids: vec![with.user_id.clone()],
+        };
+        let first = chat
+            .create_conversation(&admin, direct(&ana))
+            .await
+            .unwrap();
+        let back = chat
+            .create_conversation(&ana, direct(&admin))
+            .await
+            .unwrap();
+        assert_eq!(back.id, first.id);
+        let other = chat
+            .create_conversation(&admin, direct(&bia))
+            .await
+            .unwrap();
+        assert_ne!(other.id, first.id);
+        let removal = chat
+            .remove_participant(&admin, &first.id, &ana.user_id)
+            .await;
+        assert!(matches!(removal, Err(ChatError::Forbidden)), "{removal:?}");
+    }
+}

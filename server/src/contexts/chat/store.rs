@@ -1,10 +1,9 @@
 //! All of chat's SQL (tables in the `chat` schema), each statement next to its one caller.
 
 use chrono::{DateTime, Utc};
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::db::{is_unique_violation, Db};
-use crate::db_run;
+use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
 
 use super::{ChatError, Conversation, ConversationKind, Message};
 
@@ -89,27 +88,44 @@ impl ChatStore {
             now,
         } = *new;
         let epoch = nanoid::nanoid!(8);
-        db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO chat.conversations (id, community_id, kind, name, created_by, epoch, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
-                .bind(id).bind(community_id).bind(kind.as_str()).bind(name).bind(created_by).bind(&epoch).bind(now)
-                .execute(&mut *tx).await?;
-            for user_id in participants {
-                sqlx::query("INSERT INTO chat.participants (conversation_id, user_id, joined_at) VALUES ($1, $2, $3)")
-                    .bind(id).bind(user_id).bind(now)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        let mut tx = self.db.begin().await?;
+        query(
+            "INSERT INTO chat.conversations \
+             (id, community_id, kind, name, created_by, epoch, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(id)
+        .bind(community_id)
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(created_by)
+        .bind(&epoch)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        for user_id in participants {
+            query(
+                "INSERT INTO chat.participants (conversation_id, user_id, joined_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, ConversationRow>(
-            "SELECT id, community_id, kind, name, epoch, last_seq, created_at FROM chat.conversations WHERE id = $1")
-            .bind(id).fetch_optional(pool).await)?;
+        let row: Option<ConversationRow> = query_as(
+            "SELECT id, community_id, kind, name, epoch, last_seq, created_at \
+             FROM chat.conversations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
         match row {
             Some(row) => Ok(Some(self.with_participants(row).await?)),
             None => Ok(None),
@@ -119,10 +135,15 @@ impl ChatStore {
     /// What a participant needs to send to a conversation; `None` when it does not exist or
     /// `user_id` takes no part in it.
     pub async fn membership(&self, id: &str, user_id: &str) -> Result<Option<Membership>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, (String, String, String)>(
+        let row: Option<(String, String, String)> = query_as(
             "SELECT c.id, c.community_id, c.epoch FROM chat.conversations c \
-             WHERE c.id = $1 AND EXISTS (SELECT 1 FROM chat.participants p WHERE p.conversation_id = c.id AND p.user_id = $2)")
-            .bind(id).bind(user_id).fetch_optional(pool).await)?;
+             WHERE c.id = $1 AND EXISTS (SELECT 1 FROM chat.participants p \
+                                         WHERE p.conversation_id = c.id AND p.user_id = $2)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(row.map(|(id, community_id, epoch)| Membership {
             id,
             community_id,
@@ -131,9 +152,13 @@ impl ChatStore {
     }
 
     async fn with_participants(&self, row: ConversationRow) -> Result<Conversation> {
-        let participant_ids: Vec<String> = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT user_id FROM chat.participants WHERE conversation_id = $1 ORDER BY joined_at, user_id")
-            .bind(&row.id).fetch_all(pool).await)?;
+        let participant_ids: Vec<String> = query_scalar(
+            "SELECT user_id FROM chat.participants WHERE conversation_id = $1 \
+             ORDER BY joined_at, user_id",
+        )
+        .bind(&row.id)
+        .fetch_all(&self.db)
+        .await?;
         Ok(Conversation {
             kind: if row.kind == "direct" {
                 ConversationKind::Direct
@@ -152,11 +177,14 @@ impl ChatStore {
 
     /// Conversations the user takes part in, most recently created first.
     pub async fn conversations_of(&self, user_id: &str) -> Result<Vec<Conversation>> {
-        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, ConversationRow>(
+        let rows: Vec<ConversationRow> = query_as(
             "SELECT c.id, c.community_id, c.kind, c.name, c.epoch, c.last_seq, c.created_at \
              FROM chat.conversations c JOIN chat.participants p ON p.conversation_id = c.id \
-             WHERE p.user_id = $1 ORDER BY c.created_at DESC, c.id")
-            .bind(user_id).fetch_all(pool).await)?;
+             WHERE p.user_id = $1 ORDER BY c.created_at DESC, c.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.db)
+        .await?;
         let mut conversations = Vec::with_capacity(rows.len());
         for row in rows {
             conversations.push(self.with_participants(row).await?);
@@ -166,26 +194,41 @@ impl ChatStore {
 
     /// The direct conversation between exactly these two users, if one exists.
     pub async fn direct_between(&self, a: &str, b: &str) -> Result<Option<String>> {
-        Ok(db_run!(&self.db, pool => sqlx::query_scalar(
+        let id = query_scalar(
             "SELECT c.id FROM chat.conversations c \
              WHERE c.kind = 'direct' \
-               AND EXISTS (SELECT 1 FROM chat.participants p WHERE p.conversation_id = c.id AND p.user_id = $1) \
-               AND EXISTS (SELECT 1 FROM chat.participants p WHERE p.conversation_id = c.id AND p.user_id = $2) \
-             LIMIT 1")
-            .bind(a).bind(b).fetch_optional(pool).await)?)
+               AND EXISTS (SELECT 1 FROM chat.participants p \
+                           WHERE p.conversation_id = c.id AND p.user_id = $1) \
+               AND EXISTS (SELECT 1 FROM chat.participants p \
+                           WHERE p.conversation_id = c.id AND p.user_id = $2) \
+             LIMIT 1",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(id)
     }
 
     pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
-        let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT CAST(1 AS BIGINT) FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
-            .bind(conversation_id).bind(user_id).fetch_optional(pool).await)?;
+        let found: Option<i64> = query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM chat.participants \
+             WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(user_id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(found.is_some())
     }
 
     pub async fn remove_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
-        let removed = db_run!(&self.db, pool => sqlx::query(
-            "DELETE FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
-            .bind(conversation_id).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let removed =
+            query("DELETE FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
+                .bind(conversation_id)
+                .bind(user_id)
+                .execute(&self.db)
+                .await?;
         Ok(removed > 0)
     }
 
@@ -196,9 +239,15 @@ impl ChatStore {
         client_id: &str,
         epoch: &str,
     ) -> Result<Option<Message>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3")))
-            .bind(conversation_id).bind(sender_id).bind(client_id).fetch_optional(pool).await)?;
+        let row: Option<MessageRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages \
+             WHERE conversation_id = $1 AND sender_id = $2 AND client_id = $3"
+        )))
+        .bind(conversation_id)
+        .bind(sender_id)
+        .bind(client_id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(row.map(|r| r.into_message(epoch)))
     }
 
@@ -219,29 +268,56 @@ impl ChatStore {
         let result: Result<Option<i64>> = match &self.db {
             // One statement (the trigger of migration 0004 moves last_seq): a single round
             // trip to SQLite's worker thread while holding the write turn.
-            Db::Sqlite(pool, _) => sqlx::query_scalar(
-                "INSERT INTO chat.messages (id, conversation_id, sender_id, body, client_id, seq, created_at) \
-                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6 FROM chat.conversations WHERE id = $2 RETURNING seq")
-                .bind(id).bind(&conversation.id).bind(sender_id).bind(body).bind(client_id).bind(now)
-                .fetch_optional(pool).await.map_err(ChatError::Database),
+            Db::Sqlite(..) => query_scalar(
+                "INSERT INTO chat.messages \
+                 (id, conversation_id, sender_id, body, client_id, seq, created_at) \
+                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6 FROM chat.conversations \
+                 WHERE id = $2 RETURNING seq",
+            )
+            .bind(id)
+            .bind(&conversation.id)
+            .bind(sender_id)
+            .bind(body)
+            .bind(client_id)
+            .bind(now)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(ChatError::Database),
             // The row lock taken by UPDATE orders concurrent writers, on every node.
-            Db::Postgres(pool) => async {
-                let mut tx = pool.begin().await?;
-                let Some(seq): Option<i64> = sqlx::query_scalar(
-                    "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 WHERE id = $1 RETURNING last_seq")
-                    .bind(&conversation.id).bind(now).fetch_optional(&mut *tx).await?
-                else {
-                    return Ok(None);
-                };
-                sqlx::query(
-                    "INSERT INTO chat.messages (id, conversation_id, sender_id, body, client_id, seq, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(id).bind(&conversation.id).bind(sender_id).bind(body).bind(client_id).bind(seq).bind(now)
-                    .execute(&mut *tx).await.map_err(ChatError::Database)?;
-                tx.commit().await?;
-                Ok(Some(seq))
+            Db::Postgres(_) => {
+                async {
+                    let mut tx = self.db.begin().await?;
+                    let Some(seq): Option<i64> = query_scalar(
+                        "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 \
+                         WHERE id = $1 RETURNING last_seq",
+                    )
+                    .bind(&conversation.id)
+                    .bind(now)
+                    .fetch_optional(&mut tx)
+                    .await?
+                    else {
+                        return Ok(None);
+                    };
+                    query(
+                        "INSERT INTO chat.messages \
+                         (id, conversation_id, sender_id, body, client_id, seq, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(id)
+                    .bind(&conversation.id)
+                    .bind(sender_id)
+                    .bind(body)
+                    .bind(client_id)
+                    .bind(seq)
+                    .bind(now)
+                    .execute(&mut tx)
+                    .await
+                    .map_err(ChatError::Database)?;
+                    tx.commit().await?;
+                    Ok(Some(seq))
+                }
+                .await
             }
-            .await,
         };
         match result {
             Ok(Some(seq)) => Ok(Some(Message {
@@ -269,9 +345,15 @@ impl ChatStore {
         limit: u32,
     ) -> Result<Vec<Message>> {
         let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
-        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")))
-            .bind(conversation_id).bind(before).bind(limit as i64).fetch_all(pool).await)?;
+        let rows: Vec<MessageRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND seq < $2 \
+             ORDER BY seq DESC LIMIT $3"
+        )))
+        .bind(conversation_id)
+        .bind(before)
+        .bind(limit as i64)
+        .fetch_all(&self.db)
+        .await?;
         Ok(rows.into_iter().map(|r| r.into_message(epoch)).collect())
     }
 
@@ -284,10 +366,229 @@ impl ChatStore {
         up_to: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
-        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, MessageRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 \
-             ORDER BY seq ASC LIMIT $4")))
-            .bind(conversation_id).bind(after as i64).bind(up_to as i64).bind(limit as i64).fetch_all(pool).await)?;
+        let rows: Vec<MessageRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages \
+             WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 \
+             ORDER BY seq ASC LIMIT $4"
+        )))
+        .bind(conversation_id)
+        .bind(after as i64)
+        .bind(up_to as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.db)
+        .await?;
         Ok(rows.into_iter().map(|r| r.into_message(epoch)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::SubsecRound;
+
+    use super::*;
+    use crate::db::testing::{insert_community, insert_user, test_db};
+
+    const GROUP: ConversationKind = ConversationKind::Group;
+
+    /// A store and `n` users of one community: (store, community id, user ids).
+    async fn setup(n: usize) -> (ChatStore, String, Vec<String>) {
+        let db = test_db().await;
+        let community = insert_community(&db).await;
+        let mut users = Vec::with_capacity(n);
+        for _ in 0..n {
+            users.push(insert_user(&db, &community).await);
+        }
+        (ChatStore::new(db), community, users)
+    }
+
+    /// A conversation between `participants`; returns its membership as the first sees it.
+    async fn conversation(
+        store: &ChatStore,
+        community_id: &str,
+        kind: ConversationKind,
+        participants: &[String],
+    ) -> Membership {
+        let id = nanoid::nanoid!();
+        store
+            .insert_conversation(&NewConversationRow {
+                id: &id,
+                community_id,
+                kind,
+                name: None,
+                created_by: &participants[0],
+                participants,
+                now: Utc::now(),
+            })
+            .await
+            .unwrap();
+        store
+            .membership(&id, &participants[0])
+            .await
+            .unwrap()
+            .expect("a participant's membership")
+    }
+
+    async fn send(
+        store: &ChatStore,
+        to: &Membership,
+        from: &str,
+        client_id: Option<&str>,
+    ) -> Result<Option<Message>> {
+        let id = nanoid::nanoid!();
+        let body = format!("message {id}");
+        // Microseconds, as the service sends: what both backends keep.
+        let now = Utc::now().trunc_subsecs(6);
+        store
+            .insert_message(&id, to, from, &body, client_id, now)
+            .await
+    }
+
+    fn offsets(messages: &[Message]) -> Vec<u64> {
+        messages.iter().map(|m| m.offset).collect()
+    }
+
+    #[tokio::test]
+    async fn membership_is_for_participants_only() {
+        let (store, community, people) = setup(3).await;
+        let chat = conversation(&store, &community, GROUP, &people[..2]).await;
+        assert!(store
+            .membership(&chat.id, &people[1])
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store
+            .membership(&chat.id, &people[2])
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .membership("no-such-conversation1", &people[0])
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.is_participant(&chat.id, &people[1]).await.unwrap());
+        assert!(!store.is_participant(&chat.id, &people[2]).await.unwrap());
+
+        assert!(store
+            .remove_participant(&chat.id, &people[1])
+            .await
+            .unwrap());
+        assert!(!store
+            .remove_participant(&chat.id, &people[1])
+            .await
+            .unwrap());
+        assert!(store
+            .membership(&chat.id, &people[1])
+            .await
+            .unwrap()
+            .is_none());
+        let left = store.conversation(&chat.id).await.unwrap().unwrap();
+        assert_eq!(left.participant_ids, vec![people[0].clone()]);
+    }
+
+    #[tokio::test]
+    async fn offsets_count_up_per_conversation_and_page_history() {
+        let (store, community, people) = setup(2).await;
+        let (one, two) = (
+            conversation(&store, &community, GROUP, &people).await,
+            conversation(&store, &community, GROUP, &people).await,
+        );
+        for n in 1..=5 {
+            let sent = send(&store, &one, &people[n % 2], None)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (sent.offset, sent.epoch.as_str()),
+                (n as u64, one.epoch.as_str())
+            );
+        }
+        let other = send(&store, &two, &people[0], None).await.unwrap().unwrap();
+        assert_eq!(other.offset, 1);
+        assert_ne!(one.epoch, two.epoch);
+        let stored = store.conversation(&one.id).await.unwrap().unwrap();
+        assert_eq!(stored.last_offset, 5);
+
+        let newest = store.messages(&one.id, &one.epoch, None, 2).await.unwrap();
+        assert_eq!(offsets(&newest), [5, 4]);
+        let before = store
+            .messages(&one.id, &one.epoch, Some(4), 10)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&before), [3, 2, 1]);
+        let between = store
+            .messages_between(&one.id, &one.epoch, 1, 4, 10)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&between), [2, 3, 4]);
+        let capped = store
+            .messages_between(&one.id, &one.epoch, 0, 5, 2)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&capped), [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_client_id_stores_once_per_sender() {
+        let (store, community, people) = setup(2).await;
+        let chat = conversation(&store, &community, GROUP, &people).await;
+        let first = send(&store, &chat, &people[0], Some("retry-1"))
+            .await
+            .unwrap();
+        let first = first.expect("stored");
+        // A second insert with the same key (a retry racing the first) stores nothing.
+        let again = send(&store, &chat, &people[0], Some("retry-1"))
+            .await
+            .unwrap();
+        assert!(again.is_none());
+        // The key is the sender's own: someone else may use the same one.
+        let theirs = send(&store, &chat, &people[1], Some("retry-1"))
+            .await
+            .unwrap();
+        assert_eq!(theirs.expect("stored").offset, 2);
+        let found = store
+            .message_by_client_id(&chat.id, &people[0], "retry-1", &chat.epoch)
+            .await
+            .unwrap();
+        assert_eq!(found, Some(first));
+        let history = store
+            .messages(&chat.id, &chat.epoch, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(offsets(&history), [2, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_message_to_a_missing_conversation_is_not_found() {
+        let (store, community, people) = setup(1).await;
+        let gone = Membership {
+            id: nanoid::nanoid!(),
+            community_id: community,
+            epoch: "epoch".into(),
+        };
+        let refused = send(&store, &gone, &people[0], None).await;
+        assert!(matches!(refused, Err(ChatError::NotFound)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_direct_conversation_is_found_from_either_side() {
+        let (store, community, people) = setup(3).await;
+        let direct = ConversationKind::Direct;
+        let id = conversation(&store, &community, direct, &people[..2])
+            .await
+            .id;
+        let found = store.direct_between(&people[1], &people[0]).await.unwrap();
+        assert_eq!(found, Some(id));
+        assert_eq!(
+            store.direct_between(&people[0], &people[2]).await.unwrap(),
+            None
+        );
+        // A group of the same two is not a direct conversation.
+        let pair = [people[0].clone(), people[2].clone()];
+        conversation(&store, &community, GROUP, &pair).await;
+        assert_eq!(
+            store.direct_between(&people[0], &people[2]).await.unwrap(),
+            None
+        );
     }
 }

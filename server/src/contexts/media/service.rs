@@ -870,3 +870,205 @@ impl MediaService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::query;
+    use crate::db::testing::{Fixture, PASSWORD};
+
+    /// Received bytes that sniff as a GIF (nothing here decodes them).
+    async fn ingested(media: &MediaService, content: &str) -> Ingested {
+        let budget = Budget {
+            max_bytes: 1024,
+            quota: None,
+        };
+        let mut ingest = media.begin_ingest_within(budget).await.unwrap();
+        ingest
+            .write(format!("GIF89a {content}").as_bytes())
+            .await
+            .unwrap();
+        ingest.finish().await.unwrap()
+    }
+
+    async fn photo(media: &MediaService, owner: &Principal, content: &str) -> (Photo, bool) {
+        let bytes = ingested(media, content).await;
+        media
+            .store_ingested(owner, bytes, "photo.gif")
+            .await
+            .unwrap()
+    }
+
+    fn in_album(album: &Album) -> PhotoFilter {
+        PhotoFilter {
+            album_id: Some(album.id.clone()),
+            ..PhotoFilter::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn guests_see_public_albums_and_their_photos_only() {
+        let fx = Fixture::new().await;
+        let media = fx.media();
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let member = fx.invited(&admin, "member@example.org", Role::Member).await;
+        let guest = fx.invited(&admin, "guest@example.org", Role::Guest).await;
+        let trip = media
+            .create_album(&admin, "Trip", None, true)
+            .await
+            .unwrap();
+        let family = media
+            .create_album(&admin, "Family", None, false)
+            .await
+            .unwrap();
+        let (shared, _) = photo(&media, &admin, "shared").await;
+        let (private, _) = photo(&media, &admin, "private").await;
+        media
+            .add_to_album(&admin, &trip.id, &shared.id)
+            .await
+            .unwrap();
+        media
+            .add_to_album(&admin, &family.id, &private.id)
+            .await
+            .unwrap();
+
+        let names = |albums: Vec<Album>| albums.into_iter().map(|a| a.name).collect::<Vec<_>>();
+        assert_eq!(names(media.albums(&guest).await.unwrap()), ["Trip"]);
+        let mut all = names(media.albums(&member).await.unwrap());
+        all.sort();
+        assert_eq!(all, ["Family", "Trip"]);
+
+        assert_eq!(
+            media.album_by_slug(&guest, "trip").await.unwrap().id,
+            trip.id
+        );
+        let hidden = media.album_by_slug(&guest, "family").await;
+        assert!(matches!(hidden, Err(MediaError::NotFound)), "{hidden:?}");
+        let (photos, _) = media
+            .photos(&guest, &in_album(&trip), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(photos.len(), 1);
+        assert_eq!(photos[0].id, shared.id);
+        let private_album = media.photos(&guest, &in_album(&family), 10, None).await;
+        assert!(
+            matches!(private_album, Err(MediaError::NotFound)),
+            "{private_album:?}"
+        );
+        let timeline = media
+            .photos(&guest, &PhotoFilter::default(), 10, None)
+            .await;
+        assert!(
+            matches!(timeline, Err(MediaError::GuestsMayNot(_))),
+            "{timeline:?}"
+        );
+
+        // One photo at a time: the public album's for anyone, the other for members only.
+        assert_eq!(
+            media.photo_for(Some(&guest), &shared.id).await.unwrap(),
+            shared
+        );
+        assert_eq!(media.photo_for(None, &shared.id).await.unwrap(), shared);
+        for viewer in [Some(&guest), None] {
+            let refused = media.photo_for(viewer, &private.id).await;
+            assert!(matches!(refused, Err(MediaError::NotFound)), "{refused:?}");
+        }
+        assert_eq!(
+            media.photo_for(Some(&member), &private.id).await.unwrap(),
+            private
+        );
+        let (timeline, _) = media
+            .photos(&member, &PhotoFilter::default(), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(timeline.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_same_content_is_stored_once_per_community() {
+        let fx = Fixture::new().await;
+        let media = fx.media();
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let member = fx.invited(&admin, "member@example.org", Role::Member).await;
+        let other = fx
+            .auth
+            .create_user(
+                "other@example.org",
+                PASSWORD.into(),
+                Role::Admin,
+                "Elsewhere",
+            )
+            .await
+            .unwrap();
+        let other = fx.sign_in(&other.email).await;
+
+        let (first, new) = photo(&media, &admin, "beach").await;
+        assert!(new);
+        // Whoever sends it again in the community gets the stored photo.
+        let (again, new) = photo(&media, &member, "beach").await;
+        assert!(!new);
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.user_id, admin.user_id);
+        let (theirs, new) = photo(&media, &other, "beach").await;
+        assert!(new);
+        assert_ne!(theirs.id, first.id);
+        assert_eq!(theirs.content_hash, first.content_hash);
+
+        let unknown = "ab".repeat(32);
+        let hashes = [first.content_hash.to_uppercase(), unknown.clone()];
+        let missing = media.backup_check(&member, &hashes).await.unwrap();
+        assert_eq!(missing, [unknown]);
+    }
+
+    #[tokio::test]
+    async fn guests_upload_nothing_and_nothing_passes_a_full_quota() {
+        let fx = Fixture::new().await;
+        let media = fx.media();
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let guest = fx.invited(&admin, "guest@example.org", Role::Guest).await;
+        let sha256 = "cd".repeat(32);
+
+        let by_guest = media.create_upload(&guest, "a.jpg", 10, &sha256).await;
+        assert!(
+            matches!(by_guest, Err(MediaError::GuestsMayNot(_))),
+            "{by_guest:?}"
+        );
+        let room = media.check_room(&guest, 10).await;
+        assert!(matches!(room, Err(MediaError::GuestsMayNot(_))), "{room:?}");
+        let bytes = ingested(&media, "from a guest").await;
+        let stored = media.store_ingested(&guest, bytes, "g.gif").await;
+        assert!(
+            matches!(stored, Err(MediaError::GuestsMayNot(_))),
+            "{stored:?}"
+        );
+
+        query("UPDATE communities SET storage_quota_gb = 0 WHERE id = $1")
+            .bind(&admin.community_id)
+            .execute(&fx.db)
+            .await
+            .unwrap();
+        let upload = media.create_upload(&admin, "a.jpg", 10, &sha256).await;
+        assert!(
+            matches!(
+                upload,
+                Err(MediaError::QuotaExceeded {
+                    used: 0,
+                    quota: 0,
+                    needed: 10
+                })
+            ),
+            "{upload:?}"
+        );
+        let bytes = ingested(&media, "no room").await;
+        let stored = media.store_ingested(&admin, bytes, "n.gif").await;
+        assert!(
+            matches!(stored, Err(MediaError::QuotaExceeded { .. })),
+            "{stored:?}"
+        );
+        let (timeline, _) = media
+            .photos(&admin, &PhotoFilter::default(), 10, None)
+            .await
+            .unwrap();
+        assert!(timeline.is_empty());
+    }
+}

@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::db::{is_unique_violation, Db};
-use crate::db_run;
+use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
 
 use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Upload};
 
@@ -93,8 +92,11 @@ impl From<AlbumRow> for Album {
     }
 }
 
-const ALBUM_COLUMNS: &str = "a.id, a.community_id, a.owner_id, a.name, a.slug, a.description, a.is_public, \
-     a.cover_file_id, (SELECT COUNT(*) FROM media.album_files m WHERE m.album_id = a.id) AS photo_count, a.created_at";
+const ALBUM_COLUMNS: &str =
+    "a.id, a.community_id, a.owner_id, a.name, a.slug, a.description, a.is_public, \
+     a.cover_file_id, \
+     (SELECT COUNT(*) FROM media.album_files m WHERE m.album_id = a.id) AS photo_count, \
+     a.created_at";
 
 #[derive(FromRow)]
 struct UploadRow {
@@ -167,7 +169,6 @@ pub(super) struct Processed<'a> {
 /// Values per `IN (…)` list: well under SQLite's and PostgreSQL's bind-parameter limits.
 const IN_BATCH: usize = 500;
 
-/// `$first, $first+1, …` for `count` bind parameters.
 /// A community's usage in bytes as an SQL expression: stored files plus open uploads'
 /// reservations, except the upload whose id is `$releasing` (`''` for none).
 macro_rules! usage_sql {
@@ -195,6 +196,7 @@ fn clamp_i64(value: u64) -> i64 {
     value.min(i64::MAX as u64) as i64
 }
 
+/// `$first, $first+1, …` for `count` bind parameters.
 fn numbered_params(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
@@ -221,14 +223,11 @@ impl MediaStore {
                 "SELECT file_id, tag FROM media.file_tags WHERE file_id IN ({}) ORDER BY tag",
                 numbered_params(1, batch.len())
             );
-            let found: Vec<(String, String)> = db_run!(&self.db, pool => {
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-                for row in batch {
-                    query = query.bind(row.id.as_str());
-                }
-                query.fetch_all(pool).await
-            })?;
-            for (file_id, tag) in found {
+            let mut select = query_as::<(String, String)>(AssertSqlSafe(sql));
+            for row in batch {
+                select = select.bind(row.id.as_str());
+            }
+            for (file_id, tag) in select.fetch_all(&self.db).await? {
                 tags.entry(file_id).or_default().push(tag);
             }
         }
@@ -242,16 +241,24 @@ impl MediaStore {
     }
 
     pub async fn file(&self, id: &str) -> Result<Option<Photo>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, FileRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.id = $1")))
-            .bind(id).fetch_optional(pool).await)?;
+        let row: Option<FileRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(self.with_tags(row.into_iter().collect()).await?.pop())
     }
 
     pub async fn file_by_hash(&self, community_id: &str, hash: &str) -> Result<Option<Photo>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, FileRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.community_id = $1 AND f.content_hash = $2")))
-            .bind(community_id).bind(hash).fetch_optional(pool).await)?;
+        let row: Option<FileRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM media.files f \
+             WHERE f.community_id = $1 AND f.content_hash = $2"
+        )))
+        .bind(community_id)
+        .bind(hash)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(self.with_tags(row.into_iter().collect()).await?.pop())
     }
 
@@ -264,17 +271,15 @@ impl MediaStore {
         let mut present = std::collections::HashSet::new();
         for batch in hashes.chunks(IN_BATCH) {
             let sql = format!(
-                "SELECT content_hash FROM media.files WHERE community_id = $1 AND content_hash IN ({})",
+                "SELECT content_hash FROM media.files \
+                 WHERE community_id = $1 AND content_hash IN ({})",
                 numbered_params(2, batch.len())
             );
-            let found: Vec<String> = db_run!(&self.db, pool => {
-                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(community_id);
-                for hash in batch {
-                    query = query.bind(hash.as_str());
-                }
-                query.fetch_all(pool).await
-            })?;
-            present.extend(found);
+            let mut select = query_scalar::<String>(AssertSqlSafe(sql)).bind(community_id);
+            for hash in batch {
+                select = select.bind(hash.as_str());
+            }
+            present.extend(select.fetch_all(&self.db).await?);
         }
         Ok(hashes
             .iter()
@@ -286,11 +291,11 @@ impl MediaStore {
     /// Bytes the community stores plus bytes reserved by open uploads (but `releasing`'s).
     pub async fn usage(&self, community_id: &str, releasing: Option<&str>) -> Result<u64> {
         let sql = concat!("SELECT CAST(", usage_sql!("$1", "$2"), " AS BIGINT)");
-        let used: i64 = db_run!(&self.db, pool => sqlx::query_scalar(sql)
+        let used: i64 = query_scalar(sql)
             .bind(community_id)
             .bind(releasing.unwrap_or(""))
-            .fetch_one(pool)
-            .await)?;
+            .fetch_one(&self.db)
+            .await?;
         Ok(used.max(0) as u64)
     }
 
@@ -303,12 +308,17 @@ impl MediaStore {
         releasing: Option<&str>,
     ) -> Result<FileInsert> {
         let _turn = self.db.write_turn().await;
-        let result: Result<bool> = db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            if matches!(self.db, Db::Postgres(_)) {
-                sqlx::query(LOCK_QUOTA).bind(file.community_id).execute(&mut *tx).await?;
+        // An async block, so that a unique violation reaches the match below (as `Duplicate`)
+        // instead of leaving `insert_file` through a `?`.
+        let result: Result<bool> = async {
+            let mut tx = self.db.begin().await?;
+            if tx.is_postgres() {
+                query(LOCK_QUOTA)
+                    .bind(file.community_id)
+                    .execute(&mut tx)
+                    .await?;
             }
-            let inserted = sqlx::query(concat!(
+            let inserted = query(concat!(
                 "INSERT INTO media.files (id, community_id, user_id, filename, original_filename, \
                  file_path, content_hash, mime_type, file_size_bytes, metadata, processing_status, \
                  created_at, updated_at) \
@@ -329,24 +339,24 @@ impl MediaStore {
             .bind(file.now)
             .bind(clamp_i64(quota))
             .bind(releasing.unwrap_or(""))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
-            .rows_affected()
                 == 1;
             if inserted {
-                sqlx::query(
+                query(
                     "INSERT INTO media.jobs (id, file_id, status, created_at, updated_at) \
                      VALUES ($1, $2, 'queued', $3, $3)",
                 )
                 .bind(nanoid::nanoid!())
                 .bind(file.id)
                 .bind(file.now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             }
             tx.commit().await?;
             Ok(inserted)
-        });
+        }
+        .await;
         match result {
             Ok(true) => Ok(FileInsert::Inserted),
             Ok(false) => Ok(FileInsert::OverQuota),
@@ -361,36 +371,55 @@ impl MediaStore {
         p: &Processed<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE media.files SET processing_status = $2, processing_error = $3, width = $4, height = $5, \
-                 duration_ms = $6, taken_at = $7, metadata = $8, has_renditions = $9, updated_at = $10 WHERE id = $1")
-                .bind(file_id).bind(p.status).bind(p.error).bind(p.width.map(|w| w as i32)).bind(p.height.map(|h| h as i32))
-                .bind(p.duration_ms.map(|d| d as i64)).bind(p.taken_at).bind(Json(p.metadata.clone()))
-                .bind(p.has_renditions).bind(now)
-                .execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM media.file_tags WHERE file_id = $1").bind(file_id).execute(&mut *tx).await?;
-            for tag in p.tags {
-                sqlx::query("INSERT INTO media.file_tags (file_id, tag) VALUES ($1, $2)")
-                    .bind(file_id).bind(tag).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        let mut tx = self.db.begin().await?;
+        query(
+            "UPDATE media.files SET processing_status = $2, processing_error = $3, width = $4, \
+             height = $5, duration_ms = $6, taken_at = $7, metadata = $8, has_renditions = $9, \
+             updated_at = $10 WHERE id = $1",
+        )
+        .bind(file_id)
+        .bind(p.status)
+        .bind(p.error)
+        .bind(p.width.map(|w| w as i32))
+        .bind(p.height.map(|h| h as i32))
+        .bind(p.duration_ms.map(|d| d as i64))
+        .bind(p.taken_at)
+        .bind(Json(p.metadata.clone()))
+        .bind(p.has_renditions)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        query("DELETE FROM media.file_tags WHERE file_id = $1")
+            .bind(file_id)
+            .execute(&mut tx)
+            .await?;
+        for tag in p.tags {
+            query("INSERT INTO media.file_tags (file_id, tag) VALUES ($1, $2)")
+                .bind(file_id)
+                .bind(tag)
+                .execute(&mut tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn delete_file(&self, file_id: &str) -> Result<bool> {
-        let deleted = db_run!(&self.db, pool => sqlx::query("DELETE FROM media.files WHERE id = $1")
-            .bind(file_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let deleted = query("DELETE FROM media.files WHERE id = $1")
+            .bind(file_id)
+            .execute(&self.db)
+            .await?;
         Ok(deleted > 0)
     }
 
     /// Other files still pointing at the same content (then the blob stays).
     pub async fn hash_in_use(&self, hash: &str) -> Result<bool> {
-        let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT CAST(1 AS BIGINT) FROM media.files WHERE content_hash = $1 LIMIT 1")
-            .bind(hash).fetch_optional(pool).await)?;
+        let found: Option<i64> = query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM media.files WHERE content_hash = $1 LIMIT 1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(found.is_some())
     }
 
@@ -406,62 +435,95 @@ impl MediaStore {
             "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.community_id = $1 \
                AND ($2 IS NULL OR COALESCE(f.taken_at, f.created_at) >= $2) \
                AND ($3 IS NULL OR COALESCE(f.taken_at, f.created_at) < $3) \
-               AND ($4 IS NULL OR EXISTS (SELECT 1 FROM media.album_files m WHERE m.file_id = f.id AND m.album_id = $4)) \
-               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM media.file_tags t WHERE t.file_id = f.id AND t.tag = $5)) \
+               AND ($4 IS NULL OR EXISTS (SELECT 1 FROM media.album_files m \
+                                          WHERE m.file_id = f.id AND m.album_id = $4)) \
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM media.file_tags t \
+                                          WHERE t.file_id = f.id AND t.tag = $5)) \
                AND ($6 IS NULL OR COALESCE(f.taken_at, f.created_at) < $6 \
                     OR (COALESCE(f.taken_at, f.created_at) = $6 AND f.id < $7)) \
              ORDER BY COALESCE(f.taken_at, f.created_at) DESC, f.id DESC LIMIT $8"
         );
-        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, FileRow>(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(community_id).bind(filter.from).bind(filter.to).bind(filter.album_id.as_deref())
-            .bind(filter.tag.as_deref()).bind(cursor.map(|c| c.time)).bind(cursor.map(|c| c.id.as_str()))
+        let rows: Vec<FileRow> = query_as(AssertSqlSafe(sql))
+            .bind(community_id)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(filter.album_id.as_deref())
+            .bind(filter.tag.as_deref())
+            .bind(cursor.map(|c| c.time))
+            .bind(cursor.map(|c| c.id.as_str()))
             .bind(limit as i64)
-            .fetch_all(pool).await)?;
+            .fetch_all(&self.db)
+            .await?;
         self.with_tags(rows).await
     }
 
     pub async fn insert_album(&self, album: &Album) -> Result<()> {
-        let result = db_run!(&self.db, pool => sqlx::query(
-            "INSERT INTO media.albums (id, community_id, owner_id, name, slug, description, is_public, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
-            .bind(&album.id).bind(&album.community_id).bind(&album.owner_id).bind(&album.name).bind(&album.slug)
-            .bind(&album.description).bind(album.is_public).bind(album.created_at)
-            .execute(pool).await.map(|_| ()));
+        let result = query(
+            "INSERT INTO media.albums \
+             (id, community_id, owner_id, name, slug, description, is_public, created_at, \
+              updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(&album.id)
+        .bind(&album.community_id)
+        .bind(&album.owner_id)
+        .bind(&album.name)
+        .bind(&album.slug)
+        .bind(&album.description)
+        .bind(album.is_public)
+        .bind(album.created_at)
+        .execute(&self.db)
+        .await;
         match result {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Err(MediaError::SlugTaken),
             Err(e) => Err(e.into()),
         }
     }
 
     pub async fn album(&self, id: &str) -> Result<Option<Album>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.id = $1")))
-            .bind(id).fetch_optional(pool).await)?;
+        let row: Option<AlbumRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(row.map(Into::into))
     }
 
     pub async fn album_by_slug(&self, community_id: &str, slug: &str) -> Result<Option<Album>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 AND a.slug = $2")))
-            .bind(community_id).bind(slug).fetch_optional(pool).await)?;
+        let row: Option<AlbumRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 AND a.slug = $2"
+        )))
+        .bind(community_id)
+        .bind(slug)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(row.map(Into::into))
     }
 
-    /// Public albums with this slug, oldest first (slugs are unique per community only).
+    /// The community's albums, newest first.
     pub async fn albums(&self, community_id: &str) -> Result<Vec<Album>> {
-        let rows = db_run!(&self.db, pool => sqlx::query_as::<_, AlbumRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 ORDER BY a.created_at DESC, a.id")))
-            .bind(community_id).fetch_all(pool).await)?;
+        let rows: Vec<AlbumRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 \
+             ORDER BY a.created_at DESC, a.id"
+        )))
+        .bind(community_id)
+        .fetch_all(&self.db)
+        .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// True when the file is in some public album.
     pub async fn in_public_album(&self, file_id: &str) -> Result<bool> {
-        let found: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT CAST(1 AS BIGINT) FROM media.album_files m JOIN media.albums a ON a.id = m.album_id \
-             WHERE m.file_id = $1 AND a.is_public = TRUE LIMIT 1")
-            .bind(file_id).fetch_optional(pool).await)?;
+        let found: Option<i64> = query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM media.album_files m \
+             JOIN media.albums a ON a.id = m.album_id \
+             WHERE m.file_id = $1 AND a.is_public = TRUE LIMIT 1",
+        )
+        .bind(file_id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(found.is_some())
     }
 
@@ -471,20 +533,27 @@ impl MediaStore {
         file_id: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let result = db_run!(&self.db, pool => sqlx::query(
-            "INSERT INTO media.album_files (album_id, file_id, added_at) VALUES ($1, $2, $3)")
-            .bind(album_id).bind(file_id).bind(now).execute(pool).await.map(|_| ()));
+        let result = query(
+            "INSERT INTO media.album_files (album_id, file_id, added_at) VALUES ($1, $2, $3)",
+        )
+        .bind(album_id)
+        .bind(file_id)
+        .bind(now)
+        .execute(&self.db)
+        .await;
         match result {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
     pub async fn remove_from_album(&self, album_id: &str, file_id: &str) -> Result<bool> {
-        let removed = db_run!(&self.db, pool => sqlx::query(
-            "DELETE FROM media.album_files WHERE album_id = $1 AND file_id = $2")
-            .bind(album_id).bind(file_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let removed = query("DELETE FROM media.album_files WHERE album_id = $1 AND file_id = $2")
+            .bind(album_id)
+            .bind(file_id)
+            .execute(&self.db)
+            .await?;
         Ok(removed > 0)
     }
 
@@ -494,33 +563,46 @@ impl MediaStore {
         file_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query("UPDATE media.albums SET cover_file_id = $2, updated_at = $3 WHERE id = $1")
-            .bind(album_id).bind(file_id).bind(now).execute(pool).await.map(|_| ()))?;
+        query("UPDATE media.albums SET cover_file_id = $2, updated_at = $3 WHERE id = $1")
+            .bind(album_id)
+            .bind(file_id)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
     pub async fn delete_album(&self, album_id: &str) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query("DELETE FROM media.albums WHERE id = $1")
-            .bind(album_id).execute(pool).await.map(|_| ()))?;
+        query("DELETE FROM media.albums WHERE id = $1")
+            .bind(album_id)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
     /// Jobs left running by a stopped server start over.
     pub async fn requeue_running_jobs(&self, now: DateTime<Utc>) -> Result<u64> {
-        Ok(db_run!(&self.db, pool => sqlx::query(
-            "UPDATE media.jobs SET status = 'queued', updated_at = $1 WHERE status = 'running'")
-            .bind(now).execute(pool).await.map(|r| r.rows_affected()))?)
+        let requeued = query(
+            "UPDATE media.jobs SET status = 'queued', updated_at = $1 WHERE status = 'running'",
+        )
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(requeued)
     }
 
     /// Claims the oldest queued job: (job id, file id).
     pub async fn claim_job(&self, now: DateTime<Utc>) -> Result<Option<(String, String)>> {
-        Ok(
-            db_run!(&self.db, pool => sqlx::query_as::<_, (String, String)>(
+        let claimed = query_as(
             "UPDATE media.jobs SET status = 'running', attempts = attempts + 1, updated_at = $1 \
-             WHERE id = (SELECT id FROM media.jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) \
-               AND status = 'queued' RETURNING id, file_id")
-            .bind(now).fetch_optional(pool).await)?,
+             WHERE id = (SELECT id FROM media.jobs WHERE status = 'queued' \
+                         ORDER BY created_at, id LIMIT 1) \
+               AND status = 'queued' RETURNING id, file_id",
         )
+        .bind(now)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(claimed)
     }
 
     pub async fn finish_job(
@@ -530,9 +612,13 @@ impl MediaStore {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let status = if error.is_some() { "failed" } else { "done" };
-        db_run!(&self.db, pool => sqlx::query(
-            "UPDATE media.jobs SET status = $2, last_error = $3, updated_at = $4 WHERE id = $1")
-            .bind(job_id).bind(status).bind(error).bind(now).execute(pool).await.map(|_| ()))?;
+        query("UPDATE media.jobs SET status = $2, last_error = $3, updated_at = $4 WHERE id = $1")
+            .bind(job_id)
+            .bind(status)
+            .bind(error)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -545,57 +631,235 @@ impl MediaStore {
         quota: u64,
     ) -> Result<bool> {
         let _turn = self.db.write_turn().await;
-        let reserved = db_run!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            if matches!(self.db, Db::Postgres(_)) {
-                sqlx::query(LOCK_QUOTA).bind(&upload.community_id).execute(&mut *tx).await?;
-            }
-            let reserved = sqlx::query(concat!(
-                "INSERT INTO media.uploads (id, community_id, user_id, filename, size_bytes, sha256, \
-                 received_bytes, status, created_at, expires_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, 0, 'open', $7, $8 WHERE ",
-                usage_sql!("$2", "''"),
-                " + $5 <= $9"
-            ))
-            .bind(&upload.id)
-            .bind(&upload.community_id)
-            .bind(&upload.user_id)
-            .bind(&upload.filename)
-            .bind(upload.size_bytes as i64)
-            .bind(&upload.sha256)
-            .bind(now)
-            .bind(upload.expires_at)
-            .bind(clamp_i64(quota))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            tx.commit().await?;
-            Ok::<_, MediaError>(reserved)
-        })?;
+        let mut tx = self.db.begin().await?;
+        if tx.is_postgres() {
+            query(LOCK_QUOTA)
+                .bind(&upload.community_id)
+                .execute(&mut tx)
+                .await?;
+        }
+        let reserved = query(concat!(
+            "INSERT INTO media.uploads (id, community_id, user_id, filename, size_bytes, sha256, \
+             received_bytes, status, created_at, expires_at) \
+             SELECT $1, $2, $3, $4, $5, $6, 0, 'open', $7, $8 WHERE ",
+            usage_sql!("$2", "''"),
+            " + $5 <= $9"
+        ))
+        .bind(&upload.id)
+        .bind(&upload.community_id)
+        .bind(&upload.user_id)
+        .bind(&upload.filename)
+        .bind(upload.size_bytes as i64)
+        .bind(&upload.sha256)
+        .bind(now)
+        .bind(upload.expires_at)
+        .bind(clamp_i64(quota))
+        .execute(&mut tx)
+        .await?
+            == 1;
+        tx.commit().await?;
         Ok(reserved)
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
-        let row = db_run!(&self.db, pool => sqlx::query_as::<_, UploadRow>(
-            "SELECT id, user_id, community_id, filename, size_bytes, sha256, received_bytes, status, file_id, expires_at \
-             FROM media.uploads WHERE id = $1")
-            .bind(id).fetch_optional(pool).await)?;
+        let row: Option<UploadRow> = query_as(
+            "SELECT id, user_id, community_id, filename, size_bytes, sha256, received_bytes, \
+                    status, file_id, expires_at \
+             FROM media.uploads WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
         Ok(row.map(Into::into))
     }
 
     /// Moves `received_bytes` from `from` to `to`; false when another chunk got there first.
     pub async fn advance_upload(&self, id: &str, from: u64, to: u64) -> Result<bool> {
         let _turn = self.db.write_turn().await;
-        let moved = db_run!(&self.db, pool => sqlx::query(
-            "UPDATE media.uploads SET received_bytes = $3 WHERE id = $1 AND received_bytes = $2 AND status = 'open'")
-            .bind(id).bind(from as i64).bind(to as i64).execute(pool).await.map(|r| r.rows_affected()))?;
+        let moved = query(
+            "UPDATE media.uploads SET received_bytes = $3 \
+             WHERE id = $1 AND received_bytes = $2 AND status = 'open'",
+        )
+        .bind(id)
+        .bind(from as i64)
+        .bind(to as i64)
+        .execute(&self.db)
+        .await?;
         Ok(moved == 1)
     }
 
     pub async fn close_upload(&self, id: &str, status: &str, file_id: Option<&str>) -> Result<()> {
-        db_run!(&self.db, pool => sqlx::query("UPDATE media.uploads SET status = $2, file_id = $3 WHERE id = $1")
-            .bind(id).bind(status).bind(file_id).execute(pool).await.map(|_| ()))?;
+        query("UPDATE media.uploads SET status = $2, file_id = $3 WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(file_id)
+            .execute(&self.db)
+            .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::db::testing::{insert_community, insert_user, test_db};
+
+    /// A store and a user of a community: (store, community id, user id).
+    async fn setup() -> (MediaStore, String, String) {
+        let db = test_db().await;
+        let community = insert_community(&db).await;
+        let user = insert_user(&db, &community).await;
+        (MediaStore::new(db), community, user)
+    }
+
+    fn upload(community_id: &str, user_id: &str, size: u64) -> Upload {
+        Upload {
+            id: nanoid::nanoid!(),
+            user_id: user_id.into(),
+            community_id: community_id.into(),
+            filename: "photo.jpg".into(),
+            size_bytes: size,
+            sha256: "0".repeat(64),
+            received_bytes: 0,
+            status: "open".into(),
+            file_id: None,
+            expires_at: Utc::now() + Duration::hours(1),
+        }
+    }
+
+    async fn reserve(store: &MediaStore, upload: &Upload, quota: u64) -> bool {
+        store
+            .reserve_upload(upload, Utc::now(), quota)
+            .await
+            .unwrap()
+    }
+
+    /// Stores a file of `size` bytes with content `hash`; returns its id and what happened.
+    async fn insert(
+        store: &MediaStore,
+        (community_id, user_id): (&str, &str),
+        hash: &str,
+        size: u64,
+        (quota, releasing): (u64, Option<&str>),
+    ) -> (String, FileInsert) {
+        let id = nanoid::nanoid!();
+        let file = NewFile {
+            id: &id,
+            community_id,
+            user_id,
+            filename: "photo.jpg",
+            original_filename: "photo.jpg",
+            file_path: hash,
+            content_hash: hash,
+            mime_type: "image/jpeg",
+            size,
+            now: Utc::now(),
+        };
+        let done = store.insert_file(&file, quota, releasing).await.unwrap();
+        (id, done)
+    }
+
+    fn hash(n: u8) -> String {
+        format!("{n:02x}").repeat(32)
+    }
+
+    #[tokio::test]
+    async fn a_reservation_that_does_not_fit_the_quota_reserves_nothing() {
+        let (store, community, user) = setup().await;
+        let first = upload(&community, &user, 60);
+        assert!(reserve(&store, &first, 100).await);
+        let too_big = upload(&community, &user, 50);
+        assert!(!reserve(&store, &too_big, 100).await);
+        assert!(store.upload(&too_big.id).await.unwrap().is_none());
+        let exact = upload(&community, &user, 40);
+        assert!(reserve(&store, &exact, 100).await);
+        assert_eq!(store.usage(&community, None).await.unwrap(), 100);
+        // Only open uploads hold their reservation.
+        store.close_upload(&first.id, "failed", None).await.unwrap();
+        assert_eq!(store.usage(&community, None).await.unwrap(), 40);
+        // Another community's usage is its own; no quota is larger than BIGINT.
+        let elsewhere = insert_community(&store.db).await;
+        let theirs = upload(&elsewhere, &user, 90);
+        assert!(reserve(&store, &theirs, 100).await);
+        assert!(reserve(&store, &upload(&community, &user, 1 << 40), u64::MAX).await);
+    }
+
+    #[tokio::test]
+    async fn concurrent_reservations_never_exceed_the_quota() {
+        let (store, community, user) = setup().await;
+        let attempts = (0..8).map(|_| {
+            let (store, upload) = (store.clone(), upload(&community, &user, 30));
+            tokio::spawn(async move { reserve(&store, &upload, 100).await })
+        });
+        let mut reserved = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            reserved += attempt.await.unwrap() as u64;
+        }
+        assert_eq!(reserved, 3);
+        assert_eq!(store.usage(&community, None).await.unwrap(), 90);
+    }
+
+    #[tokio::test]
+    async fn a_file_counts_open_reservations_but_the_one_it_replaces() {
+        let (store, community, user) = setup().await;
+        let who = (community.as_str(), user.as_str());
+        let reserved = upload(&community, &user, 60);
+        assert!(reserve(&store, &reserved, 100).await);
+        let (id, done) = insert(&store, who, &hash(1), 60, (100, None)).await;
+        assert_eq!(done, FileInsert::OverQuota);
+        assert!(store.file(&id).await.unwrap().is_none());
+        assert!(store.claim_job(Utc::now()).await.unwrap().is_none());
+
+        let (id, done) = insert(&store, who, &hash(1), 60, (100, Some(&reserved.id))).await;
+        assert_eq!(done, FileInsert::Inserted);
+        // The file and its processing job, together.
+        let (_, job_file) = store.claim_job(Utc::now()).await.unwrap().unwrap();
+        assert_eq!(job_file, id);
+        assert_eq!(
+            store.usage(&community, Some(&reserved.id)).await.unwrap(),
+            60
+        );
+        assert_eq!(store.usage(&community, None).await.unwrap(), 120);
+        store
+            .close_upload(&reserved.id, "done", Some(&id))
+            .await
+            .unwrap();
+        assert_eq!(store.usage(&community, None).await.unwrap(), 60);
+    }
+
+    #[tokio::test]
+    async fn content_is_deduplicated_per_community() {
+        let (store, community, user) = setup().await;
+        let elsewhere = insert_community(&store.db).await;
+        let stranger = insert_user(&store.db, &elsewhere).await;
+        let (ours, done) = insert(&store, (&community, &user), &hash(7), 10, (100, None)).await;
+        assert_eq!(done, FileInsert::Inserted);
+        let found = store.file_by_hash(&community, &hash(7)).await.unwrap();
+        assert_eq!(found.map(|p| p.id), Some(ours.clone()));
+        assert!(store
+            .file_by_hash(&elsewhere, &hash(7))
+            .await
+            .unwrap()
+            .is_none());
+        // The same content again (a concurrent upload that passed the service's look-up).
+        let (again, done) = insert(&store, (&community, &user), &hash(7), 10, (100, None)).await;
+        assert_eq!(done, FileInsert::Duplicate);
+        assert!(store.file(&again).await.unwrap().is_none());
+        let wanted = [hash(7), hash(8)];
+        let missing = store.missing_hashes(&community, &wanted).await.unwrap();
+        assert_eq!(missing, [hash(8)]);
+        let missing = store.missing_hashes(&elsewhere, &wanted).await.unwrap();
+        assert_eq!(missing, wanted);
+
+        // The same bytes in another community are that community's own file (one blob).
+        let theirs = (elsewhere.as_str(), stranger.as_str());
+        let (their_id, done) = insert(&store, theirs, &hash(7), 10, (100, None)).await;
+        assert_eq!(done, FileInsert::Inserted);
+        assert!(store.delete_file(&ours).await.unwrap());
+        assert!(store.hash_in_use(&hash(7)).await.unwrap());
+        assert!(store.delete_file(&their_id).await.unwrap());
+        assert!(!store.hash_in_use(&hash(7)).await.unwrap());
     }
 }

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::Db;
-use crate::db_run;
+use crate::db::{query_as, query_scalar, Db};
 
 use super::{Alert, AlertLevel, AlertSource, MonitoringError};
 
@@ -51,7 +50,7 @@ impl MonitoringStore {
         source: AlertSource,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let id: i64 = db_run!(&self.db, pool => sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO monitoring.alerts (level, message, source, created_at) \
              VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -59,30 +58,28 @@ impl MonitoringStore {
         .bind(message)
         .bind(source.as_str())
         .bind(now)
-        .fetch_one(pool)
-        .await)?;
+        .fetch_one(&self.db)
+        .await?;
         Ok(id)
     }
 
     /// The newest alert's id (0 when there is none).
     pub async fn last_alert_id(&self) -> Result<i64> {
-        let id: Option<i64> = db_run!(&self.db, pool => sqlx::query_scalar(
-            "SELECT MAX(id) FROM monitoring.alerts",
-        )
-        .fetch_one(pool)
-        .await)?;
+        let id: Option<i64> = query_scalar("SELECT MAX(id) FROM monitoring.alerts")
+            .fetch_one(&self.db)
+            .await?;
         Ok(id.unwrap_or(0))
     }
 
     /// Alerts raised after `id`, oldest first.
     pub async fn alerts_after(&self, id: i64) -> Result<Vec<Alert>> {
-        let rows: Vec<AlertRow> = db_run!(&self.db, pool => sqlx::query_as(
+        let rows: Vec<AlertRow> = query_as(
             "SELECT id, level, message, source, created_at FROM monitoring.alerts \
              WHERE id > $1 ORDER BY id LIMIT 100",
         )
         .bind(id)
-        .fetch_all(pool)
-        .await)?;
+        .fetch_all(&self.db)
+        .await?;
         Ok(rows.into_iter().map(AlertRow::into_alert).collect())
     }
 }
