@@ -1,4 +1,5 @@
-//! The realtime core: connections, topics, outboxes, presence and recovery history.
+//! The realtime core: connections, topics (and their names), outboxes, presence and recovery
+//! history.
 //!
 //! Knows nothing of contexts: the socket layer (`crate::socket`) authorises joins and turns
 //! domain events into publications; contexts never touch the hub's maps.
@@ -7,6 +8,7 @@ mod history;
 mod hub;
 mod outbox;
 mod presence;
+mod topic;
 
 pub use history::Position;
 pub use hub::{
@@ -14,3 +16,4 @@ pub use hub::{
     Subscribed, Subscriber,
 };
 pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};
+pub use topic::{Topic, TopicKind};

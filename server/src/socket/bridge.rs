@@ -7,10 +7,9 @@ use serde_json::{json, Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::channels;
 use crate::contexts::monitoring::ALERT_RAISED;
 use crate::events::{Event, EventBus};
-use crate::realtime::{Hub, Position, Sequence};
+use crate::realtime::{Hub, Position, Sequence, Topic};
 
 /// Runs until the bus closes (the server state is dropped).
 pub fn spawn_bridge(bus: &Arc<dyn EventBus>, hub: &Arc<Hub>) {
@@ -50,7 +49,7 @@ fn apply(hub: &Hub, event: &Event) {
             };
             let payload = event.data.as_object().cloned().unwrap_or_default();
             hub.publish(
-                &format!("conversation:{conversation}"),
+                &Topic::conversation(conversation),
                 "new_msg",
                 payload,
                 Sequence::At(Position {
@@ -63,7 +62,7 @@ fn apply(hub: &Hub, event: &Event) {
             if let Some(user) = &event.user_id {
                 let payload = event.data.as_object().cloned().unwrap_or_default();
                 hub.publish(
-                    &format!("user:{user}"),
+                    &Topic::user(user),
                     "photo_uploaded",
                     payload,
                     Sequence::Next,
@@ -98,21 +97,16 @@ fn apply(hub: &Hub, event: &Event) {
                 } else {
                     "user_offline"
                 };
-                hub.publish(
-                    &format!("community:{community}"),
-                    name,
-                    payload,
-                    Sequence::Next,
-                );
+                hub.publish(&Topic::community(community), name, payload, Sequence::Next);
             }
         }
         ALERT_RAISED => {
             // Instance-wide: from the server or the operator, to every community listening.
             let payload = event.data.as_object().cloned().unwrap_or_default();
-            for key in channels::all_alerts_keys(hub) {
+            for key in Topic::all_alerts_keys(hub) {
                 hub.publish_on(
                     &key,
-                    channels::SYSTEM_ALERTS,
+                    Topic::SYSTEM_ALERTS,
                     "alert",
                     payload.clone(),
                     Sequence::Next,

@@ -12,72 +12,15 @@
 use crate::contexts::auth::{Principal, Role};
 use crate::contexts::chat::{ChatError, Conversation};
 use crate::contexts::media::{MediaError, Photo, Upload};
-use crate::realtime::Position;
+use crate::realtime::{Position, Topic};
 use crate::state::AppState;
 
-pub const SYSTEM_ALERTS: &str = "system:alerts";
-/// Clients all join `system:alerts`, but each community's subscribers are kept under a key
-/// of their own in the hub (`system:alerts@{community_id}`), with their own offsets: an
-/// alert published for one community cannot reach, or be recovered by, another.
-const ALERTS_KEY_PREFIX: &str = "system:alerts@";
+pub use crate::realtime::TopicKind;
 
-/// The hub key of `community_id`'s `system:alerts`.
-pub fn alerts_key(community_id: &str) -> String {
-    format!("{ALERTS_KEY_PREFIX}{community_id}")
-}
-
-/// Hub keys of every community's `system:alerts` held now (for instance-wide alerts).
-pub fn all_alerts_keys(hub: &crate::realtime::Hub) -> Vec<String> {
-    hub.topics_with_prefix(ALERTS_KEY_PREFIX)
-}
-
-/// The hub key under which `principal`'s join of `topic` lives: the topic itself, but for
-/// `system:alerts`, which is scoped to the principal's community.
+/// The hub key under which `principal`'s join of `topic` lives (`system:alerts` is kept per
+/// community).
 pub fn hub_key<'a>(topic: &'a str, principal: &Principal) -> std::borrow::Cow<'a, str> {
-    if topic == SYSTEM_ALERTS {
-        std::borrow::Cow::Owned(alerts_key(&principal.community_id))
-    } else {
-        std::borrow::Cow::Borrowed(topic)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum TopicKind {
-    User(String),
-    Community(String),
-    Conversation(String),
-    SystemAlerts,
-    Upload(String),
-    Stream(String),
-}
-
-impl TopicKind {
-    pub fn parse(topic: &str) -> Option<TopicKind> {
-        if topic == SYSTEM_ALERTS {
-            return Some(TopicKind::SystemAlerts);
-        }
-        let (prefix, id) = topic.split_once(':')?;
-        if id.is_empty()
-            || id.len() > 64
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return None;
-        }
-        match prefix {
-            "user" => Some(TopicKind::User(id.to_string())),
-            "community" => Some(TopicKind::Community(id.to_string())),
-            "conversation" => Some(TopicKind::Conversation(id.to_string())),
-            "upload" => Some(TopicKind::Upload(id.to_string())),
-            "stream" => Some(TopicKind::Stream(id.to_string())),
-            _ => None,
-        }
-    }
-
-    pub fn has_presence(&self) -> bool {
-        matches!(self, TopicKind::Community(_) | TopicKind::Conversation(_))
-    }
+    Topic::hub_key(topic, &principal.community_id)
 }
 
 /// Why a join is refused; the `reason` of the error reply.
@@ -169,32 +112,12 @@ pub async fn authorize(
     }
 }
 
+/// Presence is tracked on `community:` and `conversation:` topics.
+pub fn has_presence(kind: &TopicKind) -> bool {
+    matches!(kind, TopicKind::Community(_) | TopicKind::Conversation(_))
+}
+
 /// Only the server and admins publish alerts.
 pub fn may_publish_alerts(principal: &Principal) -> bool {
     principal.role == Role::Admin
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topics_parse() {
-        assert_eq!(
-            TopicKind::parse("user:abc"),
-            Some(TopicKind::User("abc".into()))
-        );
-        assert_eq!(
-            TopicKind::parse("system:alerts"),
-            Some(TopicKind::SystemAlerts)
-        );
-        assert_eq!(
-            TopicKind::parse("conversation:x_-1"),
-            Some(TopicKind::Conversation("x_-1".into()))
-        );
-        assert_eq!(TopicKind::parse("room:lobby"), None);
-        assert_eq!(TopicKind::parse("user:"), None);
-        assert_eq!(TopicKind::parse("user:a b"), None);
-        assert_eq!(TopicKind::parse("nocolon"), None);
-    }
 }

@@ -19,7 +19,7 @@ use super::stream::StreamHandle;
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::NewMessage;
 use crate::contexts::media::{MediaError, Rendition};
-use crate::realtime::{BroadcastError, Conn, ConnCommand, Frame, Lane, Outbox, Position};
+use crate::realtime::{BroadcastError, Conn, ConnCommand, Frame, Lane, Outbox, Position, Topic};
 use crate::state::AppState;
 use taina_protocol::chunk::Chunk;
 
@@ -355,7 +355,7 @@ impl PhoenixSession {
         subscribed
             .subscriber
             .go_live(recovered.then_some(position.offset));
-        if kind.has_presence() {
+        if channels::has_presence(&kind) {
             let state = self.state.hub.presence_state(&topic);
             self.send(
                 Lane::Realtime,
@@ -691,8 +691,8 @@ impl PhoenixSession {
                 alert.insert("from".into(), json!(self.principal.user_id));
                 alert.insert("scope".into(), json!("community"));
                 let position = self.state.hub.publish_on(
-                    &channels::alerts_key(&self.principal.community_id),
-                    channels::SYSTEM_ALERTS,
+                    &Topic::alerts_key(&self.principal.community_id),
+                    Topic::SYSTEM_ALERTS,
                     "alert",
                     alert,
                     crate::realtime::Sequence::Next,
@@ -761,7 +761,7 @@ impl PhoenixSession {
                     Ok(upload) => self.reply(
                         &message,
                         "ok",
-                        json!({ "upload_id": upload.id, "topic": format!("upload:{}", upload.id), "offset": 0, "expires_at": upload.expires_at }),
+                        json!({ "upload_id": upload.id, "topic": Topic::upload(&upload.id), "offset": 0, "expires_at": upload.expires_at }),
                     ),
                     Err(e) => self.reply_media_error(&message, &e),
                 }
