@@ -2,8 +2,10 @@
 //! history.
 //!
 //! Knows nothing of contexts: the socket layer (`crate::socket`) authorises joins and turns
-//! domain events into publications; contexts never touch the hub's maps.
+//! domain events into publications; contexts never touch the hub's maps. The hub publishes
+//! its own `user.online` / `user.offline` events ([`events`]).
 
+pub mod events;
 mod history;
 mod hub;
 mod outbox;
