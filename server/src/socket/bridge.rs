@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::topic::{community, conversation, system, user};
 use crate::contexts::auth::events as auth;
 use crate::contexts::chat::events as chat;
 use crate::contexts::chat::Message;
@@ -86,8 +87,8 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         auth::USER_SESSIONS_REVOKED => sessions_revoked(hub, event),
         auth::USER_ROLE_CHANGED => reauthorize::<auth::RoleChanged>(hub, event),
         chat::PARTICIPANT_REMOVED => reauthorize::<chat::ParticipantRemoved>(hub, event),
-        USER_ONLINE => presence(hub, event, "user_online"),
-        USER_OFFLINE => presence(hub, event, "user_offline"),
+        USER_ONLINE => presence(hub, event, community::USER_ONLINE),
+        USER_OFFLINE => presence(hub, event, community::USER_OFFLINE),
         ALERT_RAISED => alert_raised(hub, event),
         auth::USER_SIGNED_UP
         | auth::USER_SIGNED_IN
@@ -101,12 +102,6 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         Ok(()) => Applied::Done,
         Err(error) => Applied::Malformed(error),
     }
-}
-
-/// What `user_online` / `user_offline` carry.
-#[derive(Serialize)]
-struct UserPresence {
-    user_id: String,
 }
 
 fn to_map(payload: &impl Serialize) -> Map<String, Value> {
@@ -137,7 +132,7 @@ fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let message: Message = event.data_as()?;
     hub.publish(
         &Topic::conversation(&message.conversation_id),
-        "new_msg",
+        conversation::NEW_MSG,
         object(event)?,
         Sequence::At(Position {
             epoch: message.epoch,
@@ -152,7 +147,7 @@ fn photo_uploaded(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let _: Photo = event.data_as()?;
     hub.publish(
         &Topic::user(user_id(event)?),
-        "photo_uploaded",
+        user::PHOTO_UPLOADED,
         object(event)?,
         Sequence::Next,
     );
@@ -194,7 +189,7 @@ fn presence(hub: &Hub, event: &Event, name: &str) -> Result<(), Malformed> {
         .community_id
         .as_deref()
         .ok_or(Malformed::Missing("community_id"))?;
-    let payload = UserPresence {
+    let payload = community::UserPresence {
         user_id: user.to_string(),
     };
     hub.publish(
@@ -214,7 +209,7 @@ fn alert_raised(hub: &Hub, event: &Event) -> Result<(), Malformed> {
         hub.publish_on(
             &key,
             Topic::SYSTEM_ALERTS,
-            "alert",
+            system::ALERT,
             payload.clone(),
             Sequence::Next,
         );

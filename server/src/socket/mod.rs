@@ -12,12 +12,13 @@
 //! Limits on connections per user and per address are HTTP 429 before the upgrade.
 
 mod bridge;
-mod channels;
 mod connection;
 mod graphql_ws;
+mod join;
 mod joins;
 mod phoenix;
 mod stream;
+mod topic;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
