@@ -222,3 +222,25 @@ impl PhoenixSession {
         self.push_close(&join_ref, &message.topic);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_malformed_since_refuses_a_join_payload() {
+        let params = |payload: Value| JoinParams::deserialize(&payload);
+        let ok = params(json!({ "since": null, "device": 5, "rendition": "thumb" })).unwrap();
+        assert_eq!((ok.since, ok.device), (None, None));
+        let since =
+            params(json!({ "since": { "epoch": "e", "offset": 3 }, "device": "tv" })).unwrap();
+        assert_eq!(since.since.map(|p| p.offset), Some(3));
+        assert_eq!(since.device.as_deref(), Some("tv"));
+        for bad in [
+            json!({ "since": { "epoch": "e" } }),
+            json!({ "since": "e" }),
+        ] {
+            assert!(params(bad).is_err());
+        }
+    }
+}

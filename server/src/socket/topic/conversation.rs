@@ -135,3 +135,34 @@ pub async fn handle(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pushes_decode_with_the_replies_the_socket_always_gave() {
+        let json = |event: &str, payload: Value| Push::parse(event, &Payload::Json(payload));
+        assert!(matches!(
+            json(NEW_MSG, json!({ "body": "olá" })),
+            Ok(Push::NewMsg(_))
+        ));
+        match json(NEW_MSG, json!({ "text": "wrong field" })) {
+            Err(Reply::Error(e)) => {
+                assert_eq!(e["reason"], "invalid_input");
+                assert_eq!(e["message"], "missing field `body`");
+            }
+            _ => panic!("a new_msg without a body is invalid_input"),
+        }
+        assert!(matches!(
+            Push::parse(TYPING, &Payload::Binary(Default::default())),
+            Ok(Push::Typing)
+        ));
+        assert_eq!(json(BINARY, json!({})).err(), Some(Reply::unknown_event()));
+        assert_eq!(
+            Push::parse(NEW_MSG, &Payload::Binary(Default::default())).err(),
+            Some(Reply::unknown_event())
+        );
+    }
+}

@@ -5,6 +5,7 @@ use std::fmt::Display;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+#[derive(Debug, PartialEq)]
 pub enum Reply {
     /// `phx_reply` `ok` with this response.
     Ok(Value),

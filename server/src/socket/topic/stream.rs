@@ -171,3 +171,37 @@ pub fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Reply {
         Reply::error("invalid_input")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_joins_decode_as_the_socket_always_read_them() {
+        let parse = |event: &str, payload: Value| Push::parse(event, &Payload::Json(payload));
+        assert!(matches!(
+            parse("credit", json!({ "bytes": 10 })),
+            Ok(Push::Credit(Credit { bytes: 10 }))
+        ));
+        assert_eq!(
+            parse("credit", json!({ "bytes": "10" })).err(),
+            Some(Reply::error("invalid_input"))
+        );
+        assert_eq!(
+            parse("seek", json!({})).err(),
+            Some(Reply::error("invalid_input"))
+        );
+        assert!(matches!(parse("pause", json!({ "x": 1 })), Ok(Push::Pause)));
+        assert_eq!(
+            Push::parse("credit", &Payload::Binary(Default::default())).err(),
+            Some(Reply::unknown_event())
+        );
+        // Join fields of another type count as absent.
+        let join: Join =
+            decode(&json!({ "rendition": 1, "offset": "9", "credit": 4 })).unwrap_or_default();
+        assert_eq!(
+            (join.rendition, join.offset, join.credit),
+            (None, None, Some(4))
+        );
+    }
+}

@@ -87,3 +87,43 @@ pub async fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Rep
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(event: &str, payload: serde_json::Value) -> Result<Push, Reply> {
+        Push::parse(event, &Payload::Json(payload))
+    }
+
+    #[test]
+    fn pushes_decode_with_the_replies_the_socket_always_gave() {
+        let Ok(Push::CreateUpload(upload)) = parse(
+            "create_upload",
+            json!({ "filename": 7, "size": 3, "sha256": "ab" }),
+        ) else {
+            panic!("a create_upload with a numeric filename is valid");
+        };
+        assert_eq!(upload.filename, None);
+        for bad in [
+            json!({ "size": 3 }),
+            json!({ "size": -1, "sha256": "ab" }),
+            json!({ "size": 1.5, "sha256": "ab" }),
+            json!({ "size": 3, "sha256": 1 }),
+        ] {
+            assert_eq!(
+                parse("create_upload", bad).err(),
+                Some(Reply::invalid("send size and sha256"))
+            );
+        }
+        assert_eq!(
+            parse("refresh_token", json!({ "token": 1 })).err(),
+            Some(Reply::error("invalid_input"))
+        );
+        assert_eq!(parse("nope", json!({})).err(), Some(Reply::unknown_event()));
+        assert_eq!(
+            Push::parse("refresh_token", &Payload::Binary(Default::default())).err(),
+            Some(Reply::unknown_event())
+        );
+    }
+}
