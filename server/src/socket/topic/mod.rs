@@ -18,6 +18,9 @@
 //! push, decoded by event into a serde-typed payload, and returns a [`Reply`]. The functions in
 //! this file are the registry: one `match` from a [`TopicKind`] to its module. The session
 //! (`phoenix.rs`) and the join flow (`join.rs`) go through them and never name a context.
+//! A module also names the events the server publishes on its topic; the bridge
+//! (`bridge.rs`) uses those names when it turns bus events into publications. Topic names
+//! themselves are built by [`crate::realtime::Topic`].
 //!
 //! A `match` over the kinds rather than a table of handlers filled at start-up: the kinds are
 //! the wire protocol, fixed at compile time and parsed by [`TopicKind`], so the compiler checks
