@@ -3,12 +3,18 @@
 //! Contexts publish `{type, user_id, community_id, data, timestamp}` events here and never call
 //! each other's internals; the realtime layer (and, later, NATS bridging) subscribes. The
 //! in-process [`MemoryBus`] is the single-node default; other transports implement [`EventBus`].
+//!
+//! Each context names its events and types their `data` in its own `events.rs` (constants, a
+//! payload struct per event, constructors returning [`Event`]); subscribers decode `data` by
+//! name with [`Event::data_as`]. On the bus `data` stays JSON, so another node (NATS) carries
+//! the same bytes.
 
 mod memory;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -39,6 +45,25 @@ impl Event {
             data,
             timestamp: Utc::now(),
         }
+    }
+
+    /// An event whose `data` is `data`, serialised: how contexts' `events.rs` build theirs.
+    pub fn typed(
+        kind: &str,
+        user_id: Option<&str>,
+        community_id: Option<&str>,
+        data: &impl Serialize,
+    ) -> Self {
+        let data = serde_json::to_value(data).unwrap_or_else(|error| {
+            tracing::error!(event = kind, %error, "event data does not serialise");
+            serde_json::Value::Null
+        });
+        Self::new(kind, user_id, community_id, data)
+    }
+
+    /// `data` read as `T`, the payload struct of this event's kind.
+    pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.data)
     }
 }
 

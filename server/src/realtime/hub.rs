@@ -19,11 +19,12 @@ use taina_protocol::close;
 use taina_protocol::phoenix;
 use tokio::sync::Notify;
 
+use super::events::UserPresence;
 use super::history::{History, Position};
 use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
 use crate::config::RealtimeConfig;
-use crate::events::{Event, EventBus};
+use crate::events::EventBus;
 
 pub type ConnId = u64;
 
@@ -324,12 +325,8 @@ impl Hub {
         };
         // A reconnect inside the debounce window is silent: the user never went offline.
         if first_device && !was_pending_offline {
-            self.bus.publish(Event::new(
-                "user.online",
-                Some(user_id),
-                Some(community_id),
-                Value::Null,
-            ));
+            self.bus
+                .publish(UserPresence::online(user_id, community_id));
         }
         Ok((
             Registration {
@@ -400,12 +397,8 @@ impl Hub {
                 .remove_if(&user_id, |_, current| *current == generation)
                 .is_some();
             if unchanged && !hub.users.contains_key(&user_id) {
-                hub.bus.publish(Event::new(
-                    "user.offline",
-                    Some(&user_id),
-                    Some(&community_id),
-                    Value::Null,
-                ));
+                hub.bus
+                    .publish(UserPresence::offline(&user_id, &community_id));
             }
         });
     }

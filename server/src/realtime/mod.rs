@@ -1,12 +1,16 @@
-//! The realtime core: connections, topics, outboxes, presence and recovery history.
+//! The realtime core: connections, topics (and their names), outboxes, presence and recovery
+//! history.
 //!
 //! Knows nothing of contexts: the socket layer (`crate::socket`) authorises joins and turns
-//! domain events into publications; contexts never touch the hub's maps.
+//! domain events into publications; contexts never touch the hub's maps. The hub publishes
+//! its own `user.online` / `user.offline` events ([`events`]).
 
+pub mod events;
 mod history;
 mod hub;
 mod outbox;
 mod presence;
+mod topic;
 
 pub use history::Position;
 pub use hub::{
@@ -14,3 +18,4 @@ pub use hub::{
     Subscribed, Subscriber,
 };
 pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};
+pub use topic::{Topic, TopicKind};

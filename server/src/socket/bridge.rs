@@ -1,16 +1,28 @@
 //! Turns domain events from the bus into topic publications and live-auth actions. This is
 //! the only place contexts' events reach the hub.
+//!
+//! Each event is decoded by its name into the payload struct its context declares (its
+//! `events.rs`). An event the bridge does not know, or whose `data` does not decode, is logged
+//! (warn) and delivered to nobody; events known not to concern sockets are listed by name, so
+//! a new or misspelt name shows up in the log instead of silently going nowhere.
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::channels;
-use crate::contexts::monitoring::ALERT_RAISED;
+use super::topic::{community, conversation, system, user};
+use crate::contexts::auth::events as auth;
+use crate::contexts::chat::events as chat;
+use crate::contexts::chat::Message;
+use crate::contexts::media::events as media;
+use crate::contexts::media::Photo;
+use crate::contexts::monitoring::{AlertRaised, ALERT_RAISED};
 use crate::events::{Event, EventBus};
-use crate::realtime::{Hub, Position, Sequence};
+use crate::realtime::events::{USER_OFFLINE, USER_ONLINE};
+use crate::realtime::{Hub, Position, Sequence, Topic};
 
 /// Runs until the bus closes (the server state is dropped).
 pub fn spawn_bridge(bus: &Arc<dyn EventBus>, hub: &Arc<Hub>) {
@@ -33,92 +45,277 @@ pub fn spawn_bridge(bus: &Arc<dyn EventBus>, hub: &Arc<Hub>) {
     });
 }
 
-fn data_str<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
-    event.data.get(key).and_then(Value::as_str)
+/// Why an event of a known name was not delivered.
+#[derive(Debug, thiserror::Error)]
+enum Malformed {
+    #[error("data does not decode: {0}")]
+    Data(#[from] serde_json::Error),
+    #[error("data is not a JSON object")]
+    NotAnObject,
+    #[error("no {0}")]
+    Missing(&'static str),
+}
+
+/// What became of one event.
+#[derive(Debug)]
+enum Applied {
+    /// Published, or acted on.
+    Done,
+    /// Known, and nothing a socket receives.
+    NotForSockets,
+    Unknown,
+    Malformed(Malformed),
 }
 
 fn apply(hub: &Hub, event: &Event) {
-    match event.kind.as_str() {
-        "message.sent" => {
-            let (Some(conversation), Some(epoch), Some(offset)) = (
-                data_str(event, "conversation_id"),
-                data_str(event, "epoch"),
-                event.data.get("offset").and_then(Value::as_u64),
-            ) else {
-                tracing::error!(?event, "message.sent without a position");
-                return;
-            };
-            let payload = event.data.as_object().cloned().unwrap_or_default();
-            hub.publish(
-                &format!("conversation:{conversation}"),
-                "new_msg",
-                payload,
-                Sequence::At(Position {
-                    epoch: epoch.to_string(),
-                    offset,
-                }),
-            );
+    match route(hub, event) {
+        Applied::Done | Applied::NotForSockets => {}
+        Applied::Unknown => {
+            tracing::warn!(event = %event.kind, "unknown event on the bus: delivered to no socket");
         }
-        "photo.uploaded" => {
-            if let Some(user) = &event.user_id {
-                let payload = event.data.as_object().cloned().unwrap_or_default();
-                hub.publish(
-                    &format!("user:{user}"),
-                    "photo_uploaded",
-                    payload,
-                    Sequence::Next,
+        Applied::Malformed(error) => {
+            tracing::warn!(event = %event.kind, %error, "malformed event: delivered to no socket");
+        }
+    }
+}
+
+fn route(hub: &Hub, event: &Event) -> Applied {
+    let applied = match event.kind.as_str() {
+        chat::MESSAGE_SENT => message_sent(hub, event),
+        media::PHOTO_UPLOADED => photo_uploaded(hub, event),
+        auth::USER_SIGNED_OUT | auth::SESSION_REVOKED => session_ended(hub, event),
+        auth::USER_SESSIONS_REVOKED => sessions_revoked(hub, event),
+        auth::USER_ROLE_CHANGED => reauthorize::<auth::RoleChanged>(hub, event),
+        chat::PARTICIPANT_REMOVED => reauthorize::<chat::ParticipantRemoved>(hub, event),
+        USER_ONLINE => presence(hub, event, community::USER_ONLINE),
+        USER_OFFLINE => presence(hub, event, community::USER_OFFLINE),
+        ALERT_RAISED => alert_raised(hub, event),
+        auth::USER_SIGNED_UP
+        | auth::USER_SIGNED_IN
+        | chat::CONVERSATION_CREATED
+        | media::PHOTO_DELETED
+        | media::ALBUM_CREATED
+        | media::BACKUP_COMPLETED => return Applied::NotForSockets,
+        _ => return Applied::Unknown,
+    };
+    match applied {
+        Ok(()) => Applied::Done,
+        Err(error) => Applied::Malformed(error),
+    }
+}
+
+fn to_map(payload: &impl Serialize) -> Map<String, Value> {
+    match serde_json::to_value(payload) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The event's `data`, as the payload of a publication.
+fn object(event: &Event) -> Result<Map<String, Value>, Malformed> {
+    event
+        .data
+        .as_object()
+        .cloned()
+        .ok_or(Malformed::NotAnObject)
+}
+
+fn user_id(event: &Event) -> Result<&str, Malformed> {
+    event
+        .user_id
+        .as_deref()
+        .ok_or(Malformed::Missing("user_id"))
+}
+
+/// A stored message, to its conversation, at the position storage gave it.
+fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let message: Message = event.data_as()?;
+    hub.publish(
+        &Topic::conversation(&message.conversation_id),
+        conversation::NEW_MSG,
+        object(event)?,
+        Sequence::At(Position {
+            epoch: message.epoch,
+            offset: message.offset,
+        }),
+    );
+    Ok(())
+}
+
+/// A processed photo, to its owner's `user:` topic.
+fn photo_uploaded(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: Photo = event.data_as()?;
+    hub.publish(
+        &Topic::user(user_id(event)?),
+        user::PHOTO_UPLOADED,
+        object(event)?,
+        Sequence::Next,
+    );
+    Ok(())
+}
+
+/// A signed-out or revoked session: its sockets end.
+fn session_ended(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let ended: auth::SessionChanged = event.data_as()?;
+    hub.end_session(
+        &ended.session_id,
+        close::SESSION_ENDED,
+        "session ended: signed out or revoked",
+    );
+    Ok(())
+}
+
+fn sessions_revoked(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: auth::SessionsRevoked = event.data_as()?;
+    hub.end_user(
+        user_id(event)?,
+        close::SESSION_ENDED,
+        "session ended: revoked",
+    );
+    Ok(())
+}
+
+/// The user's rights changed (`T` is the event's payload): their sockets re-check their joins.
+fn reauthorize<T: serde::de::DeserializeOwned>(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: T = event.data_as()?;
+    hub.reauthorize_user(user_id(event)?);
+    Ok(())
+}
+
+/// `user.online` / `user.offline` (no data), to the user's `community:` topic.
+fn presence(hub: &Hub, event: &Event, name: &str) -> Result<(), Malformed> {
+    let user = user_id(event)?;
+    let community_id = event
+        .community_id
+        .as_deref()
+        .ok_or(Malformed::Missing("community_id"))?;
+    let payload = community::UserPresence {
+        user_id: user.to_string(),
+    };
+    hub.publish(
+        &Topic::community(community_id),
+        name,
+        to_map(&payload),
+        Sequence::Next,
+    );
+    Ok(())
+}
+
+/// Instance-wide: from the server or the operator, to every community listening.
+fn alert_raised(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: AlertRaised = event.data_as()?;
+    let payload = object(event)?;
+    for key in Topic::all_alerts_keys(hub) {
+        hub.publish_on(
+            &key,
+            Topic::SYSTEM_ALERTS,
+            system::ALERT,
+            payload.clone(),
+            Sequence::Next,
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RealtimeConfig;
+    use crate::contexts::auth::{Principal, Role};
+    use crate::contexts::chat::events::ChatEvent;
+    use crate::events::MemoryBus;
+    use crate::realtime::{Frame, Next, Registration};
+    use serde_json::json;
+
+    fn hub() -> Arc<Hub> {
+        Arc::new(Hub::new(
+            RealtimeConfig::default(),
+            Arc::new(MemoryBus::new(64)),
+        ))
+    }
+
+    fn subscribed(hub: &Arc<Hub>, topic: &str) -> Registration {
+        let (registration, _) = hub.register("u1", "c1", "s1", None).unwrap();
+        hub.subscribe(topic, &registration.conn, "1", None, None)
+            .subscriber
+            .go_live(None);
+        registration
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            user_id: "u1".into(),
+            community_id: "c1".into(),
+            role: Role::Member,
+            session_id: "s1".into(),
+            email: "u1@example.org".into(),
+            expires_at: chrono::Utc::now(),
+        }
+    }
+
+    fn message() -> Message {
+        Message {
+            id: "m1".into(),
+            conversation_id: "x".into(),
+            sender_id: "u1".into(),
+            body: "olá".into(),
+            client_id: None,
+            inserted_at: chrono::Utc::now(),
+            epoch: "e1".into(),
+            offset: 7,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_typed_event_is_published_where_its_context_says() {
+        let hub = hub();
+        let listener = subscribed(&hub, &Topic::conversation("x"));
+        let event = ChatEvent::message_sent(&principal(), "c1", &message());
+        assert!(matches!(route(&hub, &event), Applied::Done));
+        match listener.conn.outbox.next().await {
+            Next::Send(Frame::Text(text)) => {
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                assert_eq!(frame[2], "conversation:x");
+                assert_eq!(frame[3], "new_msg");
+                assert_eq!(frame[4]["body"], "olá");
+                assert_eq!(
+                    (&frame[4]["epoch"], &frame[4]["offset"]),
+                    (&json!("e1"), &json!(7))
                 );
             }
+            other => panic!("{other:?}"),
         }
-        "user.signed_out" | "session.revoked" => {
-            if let Some(session) = data_str(event, "session_id") {
-                hub.end_session(
-                    session,
-                    close::SESSION_ENDED,
-                    "session ended: signed out or revoked",
-                );
-            }
-        }
-        "user.sessions_revoked" => {
-            if let Some(user) = &event.user_id {
-                hub.end_user(user, close::SESSION_ENDED, "session ended: revoked");
-            }
-        }
-        "user.role_changed" | "conversation.participant_removed" => {
-            if let Some(user) = &event.user_id {
-                hub.reauthorize_user(user);
-            }
-        }
-        "user.online" | "user.offline" => {
-            if let (Some(user), Some(community)) = (&event.user_id, &event.community_id) {
-                let mut payload = Map::new();
-                payload.insert("user_id".into(), json!(user));
-                let name = if event.kind == "user.online" {
-                    "user_online"
-                } else {
-                    "user_offline"
-                };
-                hub.publish(
-                    &format!("community:{community}"),
-                    name,
-                    payload,
-                    Sequence::Next,
-                );
-            }
-        }
-        ALERT_RAISED => {
-            // Instance-wide: from the server or the operator, to every community listening.
-            let payload = event.data.as_object().cloned().unwrap_or_default();
-            for key in channels::all_alerts_keys(hub) {
-                hub.publish_on(
-                    &key,
-                    channels::SYSTEM_ALERTS,
-                    "alert",
-                    payload.clone(),
-                    Sequence::Next,
-                );
-            }
-        }
-        _ => {}
+    }
+
+    #[tokio::test]
+    async fn unknown_and_malformed_events_are_reported_and_delivered_nowhere() {
+        let hub = hub();
+        let listener = subscribed(&hub, &Topic::conversation("x"));
+        let misspelt = Event::typed("message.snet", Some("u1"), Some("c1"), &message());
+        assert!(matches!(route(&hub, &misspelt), Applied::Unknown));
+        // A message.sent without its position.
+        let partial = Event::new(
+            chat::MESSAGE_SENT,
+            Some("u1"),
+            Some("c1"),
+            json!({ "conversation_id": "x", "body": "olá" }),
+        );
+        assert!(matches!(
+            route(&hub, &partial),
+            Applied::Malformed(Malformed::Data(_))
+        ));
+        let anonymous = Event::new(USER_ONLINE, None, Some("c1"), Value::Null);
+        assert!(matches!(
+            route(&hub, &anonymous),
+            Applied::Malformed(Malformed::Missing("user_id"))
+        ));
+        assert_eq!(listener.conn.outbox.queued_bytes(), 0);
+        let signed_in = Event::new(
+            auth::USER_SIGNED_IN,
+            Some("u1"),
+            Some("c1"),
+            json!({ "session_id": "s1" }),
+        );
+        assert!(matches!(route(&hub, &signed_in), Applied::NotForSockets));
     }
 }

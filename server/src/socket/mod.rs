@@ -12,13 +12,14 @@
 //! Limits on connections per user and per address are HTTP 429 before the upgrade.
 
 mod bridge;
-mod channels;
 mod connection;
 mod graphql_ws;
+mod join;
 mod joins;
 mod link;
 mod phoenix;
 mod stream;
+mod topic;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -3,9 +3,11 @@
 //! Owns the `public` tables `communities`, `users`, `user_sessions`, `community_invites` and
 //! `user_recovery_codes`; TOTP secrets are stored sealed ([`SecretCipher`]). Other code goes
 //! through [`AuthService`]; SQL stays in the private store.
-//! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`.
+//! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`,
+//! `user.sessions_revoked` and `session.revoked` ([`events`]).
 
 mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 mod model;

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::AuthConfig;
 use crate::db::Db;
-use crate::events::{Event, EventBus};
+use crate::events::EventBus;
 
+use super::events::AuthEvent;
 use super::model::{normalize_email, slugify};
 use super::rate_limit::AttemptLimiter;
 use super::secret_cipher::SecretCipher;
@@ -134,11 +135,7 @@ impl AuthService {
             .community(&community_id)
             .await?
             .ok_or(AuthError::NotFound("community"))?;
-        self.publish(
-            "user.signed_up",
-            &user,
-            serde_json::json!({ "role": user.role }),
-        );
+        self.inner.bus.publish(AuthEvent::signed_up(&user));
         Ok(SignedUp {
             user,
             community: community.into(),
@@ -263,11 +260,9 @@ impl AuthService {
             })
             .await?;
         self.store().touch_login(&user.id, now).await?;
-        self.publish(
-            "user.signed_in",
-            &user,
-            serde_json::json!({ "session_id": session_id }),
-        );
+        self.inner
+            .bus
+            .publish(AuthEvent::signed_in(&user, &session_id));
         Ok(SignedIn {
             token,
             // The JWT carries whole seconds; report exactly what it says.
@@ -318,12 +313,7 @@ impl AuthService {
             .revoke_session(&principal.session_id, Utc::now())
             .await?;
         self.inner.cache.forget_session(&principal.session_id);
-        self.inner.bus.publish(Event::new(
-            "user.signed_out",
-            Some(&principal.user_id),
-            Some(&principal.community_id),
-            serde_json::json!({ "session_id": principal.session_id }),
-        ));
+        self.inner.bus.publish(AuthEvent::signed_out(principal));
         Ok(())
     }
 
@@ -572,11 +562,7 @@ impl AuthService {
         self.store().set_role(user_id, role, Utc::now()).await?;
         self.inner.cache.forget_user(user_id);
         let user = self.user(user_id).await?;
-        self.publish(
-            "user.role_changed",
-            &user,
-            serde_json::json!({ "role": role }),
-        );
+        self.inner.bus.publish(AuthEvent::role_changed(&user, role));
         Ok(user)
     }
 
@@ -586,12 +572,9 @@ impl AuthService {
             .revoke_user_sessions(user_id, Utc::now())
             .await?;
         self.inner.cache.forget_user(user_id);
-        self.inner.bus.publish(Event::new(
-            "user.sessions_revoked",
-            Some(user_id),
-            None,
-            serde_json::json!({ "revoked": revoked }),
-        ));
+        self.inner
+            .bus
+            .publish(AuthEvent::sessions_revoked(user_id, revoked));
         Ok(revoked)
     }
 
@@ -619,12 +602,9 @@ impl AuthService {
                         for (session_id, user_id, revoked_at) in revoked {
                             if seen.insert(session_id.clone(), revoked_at).is_none() {
                                 inner.cache.forget_session(&session_id);
-                                inner.bus.publish(Event::new(
-                                    "session.revoked",
-                                    Some(&user_id),
-                                    None,
-                                    serde_json::json!({ "session_id": session_id }),
-                                ));
+                                inner
+                                    .bus
+                                    .publish(AuthEvent::session_revoked(&user_id, &session_id));
                             }
                         }
                         since = now;
@@ -634,15 +614,6 @@ impl AuthService {
                 }
             }
         });
-    }
-
-    fn publish(&self, kind: &str, user: &User, data: serde_json::Value) {
-        self.inner.bus.publish(Event::new(
-            kind,
-            Some(&user.id),
-            Some(&user.community_id),
-            data,
-        ));
     }
 }
 

@@ -2,10 +2,12 @@
 //!
 //! Only participants read or write a conversation. Each message gets an offset in its
 //! conversation (`seq`), which with the conversation's `epoch` is the recovery position of the
-//! `conversation:{id}` topic: stored messages are that topic's history.
+//! `conversation:{id}` topic: stored messages are that topic's history. Publishes
+//! `message.sent`, `conversation.created` and `conversation.participant_removed` ([`events`]).
 
 mod body;
 mod error;
+pub mod events;
 mod feed;
 pub mod graphql;
 pub mod http;

@@ -10,8 +10,9 @@ use dashmap::DashMap;
 use crate::config::ChatConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
-use crate::events::{Event, EventBus};
+use crate::events::EventBus;
 
+use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
 use super::store::{ChatStore, NewConversationRow};
 use super::{ChatError, Conversation, ConversationKind, Message, NewConversation, NewMessage};
@@ -154,12 +155,9 @@ impl ChatService {
             .conversation(&id)
             .await?
             .ok_or(ChatError::NotFound)?;
-        self.inner.bus.publish(Event::new(
-            "conversation.created",
-            Some(&by.user_id),
-            Some(&by.community_id),
-            serde_json::to_value(&conversation).unwrap_or_default(),
-        ));
+        self.inner
+            .bus
+            .publish(ChatEvent::conversation_created(by, &conversation));
         Ok(conversation)
     }
 
@@ -262,11 +260,10 @@ impl ChatService {
                 return Ok((existing, false));
             }
         };
-        self.inner.bus.publish(Event::new(
-            "message.sent",
-            Some(&by.user_id),
-            Some(&conversation.community_id),
-            serde_json::to_value(&message).unwrap_or_default(),
+        self.inner.bus.publish(ChatEvent::message_sent(
+            by,
+            &conversation.community_id,
+            &message,
         ));
         Ok((message, true))
     }
@@ -320,12 +317,9 @@ impl ChatService {
         {
             return Err(ChatError::NotFound);
         }
-        self.inner.bus.publish(Event::new(
-            "conversation.participant_removed",
-            Some(user_id),
-            Some(&conversation.community_id),
-            serde_json::json!({ "conversation_id": conversation_id, "removed_by": by.user_id }),
-        ));
+        self.inner
+            .bus
+            .publish(ChatEvent::participant_removed(by, &conversation, user_id));
         Ok(())
     }
 }

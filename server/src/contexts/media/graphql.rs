@@ -130,7 +130,7 @@ pub struct GqlUpload {
 impl From<Upload> for GqlUpload {
     fn from(u: Upload) -> Self {
         GqlUpload {
-            topic: format!("upload:{}", u.id),
+            topic: crate::realtime::Topic::upload(&u.id),
             id: u.id,
             filename: u.filename,
             size: u.size_bytes,

@@ -9,10 +9,10 @@ use serde_json::json;
 use taina_imaging::{DecodeLimits, ExifInfo, ImagingError, Renditions};
 
 use super::blob::{blob_key, rendition_key};
+use super::events::MediaEvent;
 use super::service::MediaService;
 use super::store::Processed;
 use super::{MediaError, Photo, Rendition};
-use crate::events::Event;
 
 /// How long the worker sleeps when the queue is empty and nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(2);
@@ -116,12 +116,7 @@ impl MediaService {
             .await?;
         if status == "ready" || status == "unprocessed" {
             if let Some(photo) = self.inner.store.file(file_id).await? {
-                self.inner.bus.publish(Event::new(
-                    "photo.uploaded",
-                    Some(&photo.user_id),
-                    Some(&photo.community_id),
-                    serde_json::to_value(&photo).unwrap_or_default(),
-                ));
+                self.inner.bus.publish(MediaEvent::photo_uploaded(&photo));
             }
         }
         Ok(())

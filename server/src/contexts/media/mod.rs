@@ -1,10 +1,11 @@
 //! The media context (Jaci photos): content-addressed storage, the processing queue (EXIF,
 //! thumbnails, video posters, automatic tags), the timeline, albums, backup sync and resumable
 //! uploads. Owns the `media` schema. Publishes `photo.uploaded`, `photo.deleted`,
-//! `album.created` and `media.backup.completed`.
+//! `album.created` and `media.backup.completed` ([`events`]).
 
 mod blob;
 mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 mod ingest;

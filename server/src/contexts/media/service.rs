@@ -13,9 +13,10 @@ use tokio::sync::Notify;
 use crate::config::MediaConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
-use crate::events::{Event, EventBus};
+use crate::events::EventBus;
 
 use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
+use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
 use super::store::{FileInsert, MediaStore, NewFile};
 use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
@@ -391,12 +392,7 @@ impl MediaService {
                 self.inner.blobs.delete(&key).await?;
             }
         }
-        self.inner.bus.publish(Event::new(
-            "photo.deleted",
-            Some(&by.user_id),
-            Some(&by.community_id),
-            serde_json::json!({ "photo_id": id }),
-        ));
+        self.inner.bus.publish(MediaEvent::photo_deleted(by, id));
         Ok(())
     }
 
@@ -429,12 +425,9 @@ impl MediaService {
             created_at: Utc::now().trunc_subsecs(6),
         };
         self.inner.store.insert_album(&album).await?;
-        self.inner.bus.publish(Event::new(
-            "album.created",
-            Some(&by.user_id),
-            Some(&by.community_id),
-            serde_json::to_value(&album).unwrap_or_default(),
-        ));
+        self.inner
+            .bus
+            .publish(MediaEvent::album_created(by, &album));
         Ok(album)
     }
 
@@ -650,12 +643,9 @@ impl MediaService {
         uploaded: u64,
         skipped: u64,
     ) {
-        self.inner.bus.publish(Event::new(
-            "media.backup.completed",
-            Some(&by.user_id),
-            Some(&by.community_id),
-            serde_json::json!({ "device": device, "uploaded": uploaded, "skipped": skipped }),
-        ));
+        self.inner
+            .bus
+            .publish(MediaEvent::backup_completed(by, device, uploaded, skipped));
     }
 
     /// Opens a resumable upload of `size` bytes whose SHA-256 is `sha256`.

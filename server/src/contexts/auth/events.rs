@@ -1,0 +1,149 @@
+//! What auth publishes on the bus: each event's name, the struct of its `data`, and a
+//! constructor on [`AuthEvent`]. Every auth event carries the user it is about as `user_id`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Principal, Role, User};
+use crate::events::Event;
+
+/// A user signed up (`community_id` is theirs).
+pub const USER_SIGNED_UP: &str = "user.signed_up";
+/// A user opened a session.
+pub const USER_SIGNED_IN: &str = "user.signed_in";
+/// A user ended a session: its sockets end.
+pub const USER_SIGNED_OUT: &str = "user.signed_out";
+/// A user's role changed: their sockets re-check their joins.
+pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+/// Every session of a user was revoked: all their sockets end (`community_id` is `None`).
+pub const USER_SESSIONS_REVOKED: &str = "user.sessions_revoked";
+/// Another process (the CLI, another node) revoked a session: its sockets end
+/// (`community_id` is `None`).
+pub const SESSION_REVOKED: &str = "session.revoked";
+
+/// The `data` of [`USER_SIGNED_UP`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignedUp {
+    pub role: Role,
+}
+
+/// The `data` of [`USER_SIGNED_IN`], [`USER_SIGNED_OUT`] and [`SESSION_REVOKED`]: the session
+/// opened or ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionChanged {
+    pub session_id: String,
+}
+
+/// The `data` of [`USER_ROLE_CHANGED`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleChanged {
+    pub role: Role,
+}
+
+/// The `data` of [`USER_SESSIONS_REVOKED`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionsRevoked {
+    /// How many sessions were still open.
+    pub revoked: u64,
+}
+
+/// Builds auth's events.
+pub struct AuthEvent;
+
+impl AuthEvent {
+    fn about(kind: &str, user: &User, data: &impl Serialize) -> Event {
+        Event::typed(kind, Some(&user.id), Some(&user.community_id), data)
+    }
+
+    pub fn signed_up(user: &User) -> Event {
+        Self::about(USER_SIGNED_UP, user, &SignedUp { role: user.role })
+    }
+
+    pub fn signed_in(user: &User, session_id: &str) -> Event {
+        let data = SessionChanged {
+            session_id: session_id.to_string(),
+        };
+        Self::about(USER_SIGNED_IN, user, &data)
+    }
+
+    pub fn signed_out(principal: &Principal) -> Event {
+        let data = SessionChanged {
+            session_id: principal.session_id.clone(),
+        };
+        Event::typed(
+            USER_SIGNED_OUT,
+            Some(&principal.user_id),
+            Some(&principal.community_id),
+            &data,
+        )
+    }
+
+    pub fn role_changed(user: &User, role: Role) -> Event {
+        Self::about(USER_ROLE_CHANGED, user, &RoleChanged { role })
+    }
+
+    pub fn sessions_revoked(user_id: &str, revoked: u64) -> Event {
+        let data = SessionsRevoked { revoked };
+        Event::typed(USER_SESSIONS_REVOKED, Some(user_id), None, &data)
+    }
+
+    pub fn session_revoked(user_id: &str, session_id: &str) -> Event {
+        let data = SessionChanged {
+            session_id: session_id.to_string(),
+        };
+        Event::typed(SESSION_REVOKED, Some(user_id), None, &data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> User {
+        User {
+            id: "u1".into(),
+            email: "u1@example.org".into(),
+            role: Role::Admin,
+            community_id: "c1".into(),
+            display_name: None,
+            totp_enabled: false,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    /// The bus carries the same JSON as before the payloads were typed.
+    #[test]
+    fn data_keeps_its_json_shape_and_decodes_back() {
+        let user = user();
+        let cases = [
+            (AuthEvent::signed_up(&user), json!({ "role": "admin" })),
+            (
+                AuthEvent::signed_in(&user, "s1"),
+                json!({ "session_id": "s1" }),
+            ),
+            (
+                AuthEvent::role_changed(&user, Role::Member),
+                json!({ "role": "member" }),
+            ),
+            (
+                AuthEvent::sessions_revoked("u1", 3),
+                json!({ "revoked": 3 }),
+            ),
+            (
+                AuthEvent::session_revoked("u1", "s2"),
+                json!({ "session_id": "s2" }),
+            ),
+        ];
+        for (event, data) in cases {
+            assert_eq!(event.data, data, "{}", event.kind);
+            assert_eq!(event.user_id.as_deref(), Some("u1"));
+        }
+        let revoked = AuthEvent::session_revoked("u1", "s2");
+        assert_eq!(revoked.kind, SESSION_REVOKED);
+        assert_eq!(revoked.community_id, None);
+        assert_eq!(
+            revoked.data_as::<SessionChanged>().unwrap().session_id,
+            "s2"
+        );
+    }
+}
