@@ -249,27 +249,6 @@ impl IntoResponse for AppError {
     }
 }
 
-// Until `socket/` asks [`AppError::code`]: the socket side still calls these three for the
-// `reason` of its replies (it reads only the code). They answer from the table above.
-
-/// Auth's error as (status, code); prefer `AppError::from(error).code()`.
-pub fn auth_status_and_code(error: &AuthError) -> (StatusCode, &'static str) {
-    let code = auth_code(error);
-    (http_status(code), code.as_str())
-}
-
-/// Chat's error as (status, code); prefer `AppError::from(error).code()`.
-pub fn chat_status_and_code(error: &ChatError) -> (StatusCode, &'static str) {
-    let code = chat_code(error);
-    (http_status(code), code.as_str())
-}
-
-/// Media's error as (status, code); prefer `AppError::from(error).code()`.
-pub fn media_status_and_code(error: &MediaError) -> (StatusCode, &'static str) {
-    let code = media_code(error);
-    (http_status(code), code.as_str())
-}
-
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

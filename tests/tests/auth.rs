@@ -86,9 +86,10 @@ async fn first_sign_up_creates_the_community_and_its_admin_then_the_full_session
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
 
     // The session row stores only the token's hash.
-    let stored: Vec<String> = taina::db_run!(&server.state.db, pool =>
-        sqlx::query_scalar("SELECT token_hash FROM user_sessions").fetch_all(pool).await)
-    .unwrap();
+    let stored: Vec<String> = taina::db::query_scalar("SELECT token_hash FROM user_sessions")
+        .fetch_all(&server.state.db)
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].len(), 64);
     assert!(!stored[0].contains(token));
@@ -694,9 +695,10 @@ async fn invite_misuse() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 
     // Only code hashes are stored.
-    let hashes: Vec<String> = taina::db_run!(&server.state.db, pool =>
-        sqlx::query_scalar("SELECT code_hash FROM community_invites").fetch_all(pool).await)
-    .unwrap();
+    let hashes: Vec<String> = taina::db::query_scalar("SELECT code_hash FROM community_invites")
+        .fetch_all(&server.state.db)
+        .await
+        .unwrap();
     assert!(hashes.iter().all(|h| h.len() == 64 && h != code));
 }
 
@@ -971,21 +973,18 @@ async fn enable_admin_totp(server: &TestServer, token: &str) -> (String, u64, Ve
 
 /// The admin's `users.totp_secret` as stored.
 async fn stored_totp_secret(server: &TestServer) -> String {
-    taina::db_run!(&server.state.db, pool => sqlx::query_scalar::<_, String>(
-        "SELECT totp_secret FROM users WHERE email = 'admin@example.org'")
-        .fetch_one(pool)
+    taina::db::query_scalar("SELECT totp_secret FROM users WHERE email = 'admin@example.org'")
+        .fetch_one(&server.state.db)
         .await
-        .expect("stored secret"))
+        .expect("stored secret")
 }
 
 async fn store_totp_secret(server: &TestServer, value: &str) {
-    taina::db_run!(&server.state.db, pool => sqlx::query(
-        "UPDATE users SET totp_secret = $1 WHERE email = 'admin@example.org'")
+    taina::db::query("UPDATE users SET totp_secret = $1 WHERE email = 'admin@example.org'")
         .bind(value)
-        .execute(pool)
+        .execute(&server.state.db)
         .await
-        .map(|_| ())
-        .expect("store secret"))
+        .expect("store secret");
 }
 
 fn admin_credentials(otp: &str) -> Value {

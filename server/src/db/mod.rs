@@ -46,21 +46,6 @@ pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
 /// A turn to write; the next writer goes when it is dropped.
 pub type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
 
-/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is active.
-/// The body is compiled once per backend, so it must only use SQL both dialects accept.
-///
-/// Server code uses [`query`] and its siblings instead, which rustfmt formats; this stays for
-/// end-to-end tests that reach into the pool.
-#[macro_export]
-macro_rules! db_run {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite($pool, _) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
-        }
-    };
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open the database: {0}")]

@@ -1,5 +1,6 @@
 //! `userPresence(communityId)`: who is online in the caller's community, then each change.
 
+use crate::realtime::events::{USER_OFFLINE, USER_ONLINE};
 use async_graphql::{Context, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -45,11 +46,11 @@ impl PresenceSubscription {
             }
             loop {
                 match events.recv().await {
-                    Ok(event) if (event.kind == "user.online" || event.kind == "user.offline")
+                    Ok(event) if (event.kind == USER_ONLINE || event.kind == USER_OFFLINE)
                         && event.community_id.as_deref() == Some(community_id.as_str()) =>
                     {
                         if let Some(user_id) = event.user_id.clone() {
-                            yield PresenceEvent { user_id, online: event.kind == "user.online", at: event.timestamp };
+                            yield PresenceEvent { user_id, online: event.kind == USER_ONLINE, at: event.timestamp };
                         }
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}

@@ -144,8 +144,14 @@ async fn upgrade(
             let principal = match state.auth.authenticate(&token).await {
                 Ok(principal) => principal,
                 Err(e) => {
-                    let (_, code) = crate::error::auth_status_and_code(&e);
-                    return refuse(StatusCode::FORBIDDEN, code, &e.to_string());
+                    // The same code and public message as any other answer (an internal cause
+                    // is logged, not sent).
+                    let e = crate::error::AppError::from(e);
+                    return refuse(
+                        StatusCode::FORBIDDEN,
+                        e.code().as_str(),
+                        &e.public_message(),
+                    );
                 }
             };
             match state.hub.register(

@@ -270,10 +270,7 @@ impl PhoenixSession {
                 self.reply(message, "ok", json!({ "expires_at": expires_at }));
             }
             Ok(_) => self.reply_error(message, "forbidden"),
-            Err(e) => {
-                let (_, code) = crate::error::auth_status_and_code(&e);
-                self.reply_error(message, code);
-            }
+            Err(e) => self.reply_error(message, crate::error::AppError::from(e).code().as_str()),
         }
     }
 

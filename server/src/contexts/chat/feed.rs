@@ -3,6 +3,7 @@
 //! own channel, decoded once and shared, so a subscriber wakes only for its conversation
 //! instead of for every event on the bus.
 
+use super::events::{MESSAGE_SENT, PARTICIPANT_REMOVED};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -71,12 +72,12 @@ impl MessageFeed {
                     continue;
                 }
                 match event.kind.as_str() {
-                    "message.sent" => {
+                    MESSAGE_SENT => {
                         if let Ok(message) = serde_json::from_value::<Message>(event.data.clone()) {
                             feed.deliver(conversation_id, FeedItem::Message(Arc::new(message)));
                         }
                     }
-                    "conversation.participant_removed" => {
+                    PARTICIPANT_REMOVED => {
                         if let Some(user_id) = &event.user_id {
                             feed.deliver(
                                 conversation_id,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Alert, AlertLevel, AlertSource};
+use crate::events::Event;
 
 /// An instance-wide alert to deliver to every community (`community_id` is `None`).
 pub const ALERT_RAISED: &str = "alert.raised";
@@ -16,6 +17,14 @@ pub struct AlertRaised {
     /// `server` or `operator`: instance-wide alerts never come from a community member.
     pub from: AlertSource,
     pub scope: String,
+}
+
+impl AlertRaised {
+    /// The instance-wide `alert.raised` event for `alert` (no user, no community: everyone).
+    pub fn event(alert: &Alert) -> Event {
+        let data = serde_json::to_value(AlertRaised::from(alert)).unwrap_or_default();
+        Event::new(ALERT_RAISED, None, None, data)
+    }
 }
 
 impl From<&Alert> for AlertRaised {

@@ -6,10 +6,10 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 
 use crate::db::Db;
-use crate::events::{Event, EventBus};
+use crate::events::EventBus;
 
 use super::store::MonitoringStore;
-use super::{AlertLevel, AlertRaised, AlertSource, MonitoringError, ALERT_RAISED};
+use super::{AlertLevel, AlertRaised, AlertSource, MonitoringError};
 
 /// Longest alert message, in characters.
 pub const MAX_ALERT_CHARS: usize = 2000;
@@ -89,11 +89,7 @@ impl MonitoringService {
                     Ok(alerts) => {
                         for alert in alerts {
                             last = Some(alert.id);
-                            let data =
-                                serde_json::to_value(AlertRaised::from(&alert)).unwrap_or_default();
-                            inner
-                                .bus
-                                .publish(Event::new(ALERT_RAISED, None, None, data));
+                            inner.bus.publish(AlertRaised::event(&alert));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "alert relay: query failed"),

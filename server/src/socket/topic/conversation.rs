@@ -117,10 +117,7 @@ pub async fn handle(
                 .await
             {
                 Ok((stored, _)) => Reply::Ok(serde_json::to_value(stored).unwrap_or_default()),
-                Err(e) => {
-                    let (_, code) = crate::error::chat_status_and_code(&e);
-                    Reply::failed(code, &e, "new_msg failed")
-                }
+                Err(e) => Reply::failed(e),
             }
         }
         Push::Typing => typing::relay(channel, payload),

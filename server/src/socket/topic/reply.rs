@@ -5,6 +5,8 @@ use std::fmt::Display;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::error::AppError;
+
 #[derive(Debug, PartialEq)]
 pub enum Reply {
     /// `phx_reply` `ok` with this response.
@@ -46,14 +48,10 @@ impl Reply {
         Self::error("unknown event")
     }
 
-    /// A context's error under its wire `code`; an internal one is logged (as `what`) and
-    /// its details are not sent.
-    pub fn failed(code: &str, error: &impl Display, what: &str) -> Reply {
-        if code == "internal" {
-            tracing::error!(error = %error, "{what}");
-            Self::refused(code, "an internal error occurred")
-        } else {
-            Self::refused(code, error)
-        }
+    /// A context's error under its code from the one error table (`crate::error`); an
+    /// internal cause is logged there and not sent.
+    pub fn failed(error: impl Into<AppError>) -> Reply {
+        let error = error.into();
+        Self::refused(error.code().as_str(), error.public_message())
     }
 }

@@ -80,12 +80,11 @@ pub async fn handle(
             "reason": "offset_mismatch",
             "expected": expected,
         })),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }
 
 /// A media error under its wire code (also for `create_upload` on `user:`).
-pub fn failed(error: &MediaError) -> Reply {
-    let (_, code) = crate::error::media_status_and_code(error);
-    Reply::failed(code, error, "media request failed")
+pub fn failed(error: MediaError) -> Reply {
+    Reply::failed(error)
 }
