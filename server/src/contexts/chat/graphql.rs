@@ -212,7 +212,7 @@ impl ChatSubscription {
         // Subscribe before reading the position so nothing falls between the two.
         let mut feed = chat.watch(&conversation_id);
         let conversation = chat
-            .conversation_for(&principal.user_id, &conversation_id)
+            .conversation_for(principal.user_id.as_str(), &conversation_id)
             .await?;
         Ok(async_stream::stream! {
             let mut last = conversation.last_offset;
@@ -255,7 +255,7 @@ impl ChatSubscription {
                     Ok(FeedItem::ParticipantRemoved(_)) => {}
                     Err(RecvError::Lagged(_)) => {
                         tracing::warn!(conversation = %conversation.id, "messageReceived lagged; refilling from storage");
-                        match chat.conversation_for(&principal.user_id, &conversation.id).await {
+                        match chat.conversation_for(principal.user_id.as_str(), &conversation.id).await {
                             Ok(now) => {
                                 if let Ok(missed) = chat.messages_between(&conversation, last, now.last_offset, max).await {
                                     for m in missed {

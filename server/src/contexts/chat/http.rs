@@ -71,7 +71,10 @@ async fn conversation(
     AuthUser(principal): AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<Conversation>> {
-    Ok(Json(chat.conversation_for(&principal.user_id, &id).await?))
+    Ok(Json(
+        chat.conversation_for(principal.user_id.as_str(), &id)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

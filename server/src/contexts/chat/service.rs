@@ -78,7 +78,7 @@ impl ChatService {
         if by.role == Role::Guest {
             return Err(ChatError::GuestsMayNot("start conversations"));
         }
-        let mut participants = vec![by.user_id.clone()];
+        let mut participants = vec![by.user_id.to_string()];
         for id in request.participant_ids {
             if !participants.contains(&id) {
                 participants.push(id);
@@ -142,10 +142,10 @@ impl ChatService {
         self.store()
             .insert_conversation(&NewConversationRow {
                 id: &id,
-                community_id: &by.community_id,
+                community_id: by.community_id.as_str(),
                 kind: request.kind,
                 name,
-                created_by: &by.user_id,
+                created_by: by.user_id.as_str(),
                 participants: &participants,
                 now: Utc::now(),
             })
@@ -162,7 +162,7 @@ impl ChatService {
     }
 
     pub async fn conversations(&self, of: &Principal) -> Result<Vec<Conversation>> {
-        self.store().conversations_of(&of.user_id).await
+        self.store().conversations_of(of.user_id.as_str()).await
     }
 
     /// The conversation, if `user_id` takes part in it; `NotFound` otherwise.
@@ -211,13 +211,18 @@ impl ChatService {
         // One query for what sending needs (not the participant list conversation_for reads).
         let conversation = self
             .store()
-            .membership(conversation_id, &by.user_id)
+            .membership(conversation_id, by.user_id.as_str())
             .await?
             .ok_or(ChatError::NotFound)?;
         if let Some(client_id) = &client_id {
             if let Some(existing) = self
                 .store()
-                .message_by_client_id(conversation_id, &by.user_id, client_id, &conversation.epoch)
+                .message_by_client_id(
+                    conversation_id,
+                    by.user_id.as_str(),
+                    client_id,
+                    &conversation.epoch,
+                )
                 .await?
             {
                 return Ok((existing, false));
@@ -235,7 +240,7 @@ impl ChatService {
             .insert_message(
                 &nanoid::nanoid!(),
                 &conversation,
-                &by.user_id,
+                by.user_id.as_str(),
                 &body,
                 client_id.as_deref(),
                 // Both backends keep microseconds: the reply must equal what is read back later.
@@ -251,7 +256,7 @@ impl ChatService {
                     .store()
                     .message_by_client_id(
                         conversation_id,
-                        &by.user_id,
+                        by.user_id.as_str(),
                         client_id,
                         &conversation.epoch,
                     )
@@ -276,7 +281,9 @@ impl ChatService {
         before: Option<u64>,
         limit: Option<u32>,
     ) -> Result<Vec<Message>> {
-        let conversation = self.conversation_for(&of.user_id, conversation_id).await?;
+        let conversation = self
+            .conversation_for(of.user_id.as_str(), conversation_id)
+            .await?;
         let limit = limit.unwrap_or(50).clamp(1, 200);
         self.store()
             .messages(conversation_id, &conversation.epoch, before, limit)
@@ -303,7 +310,9 @@ impl ChatService {
         conversation_id: &str,
         user_id: &str,
     ) -> Result<()> {
-        let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
+        let conversation = self
+            .conversation_for(by.user_id.as_str(), conversation_id)
+            .await?;
         if by.role == Role::Guest && by.user_id != user_id {
             return Err(ChatError::GuestsMayNot("remove other participants"));
         }
@@ -333,7 +342,7 @@ mod tests {
         NewConversation {
             kind: ConversationKind::Group,
             name: Some("Family".into()),
-            participant_ids: with.iter().map(|p| p.user_id.clone()).collect(),
+            participant_ids: with.iter().map(|p| p.user_id.to_string()).collect(),
         }
     }
 
@@ -376,14 +385,16 @@ mod tests {
         assert!(matches!(send, Err(ChatError::NotFound)), "{send:?}");
         let read = chat.messages(&bia, id, None, None).await;
         assert!(matches!(read, Err(ChatError::NotFound)), "{read:?}");
-        let look = chat.conversation_for(&bia.user_id, id).await;
+        let look = chat.conversation_for(bia.user_id.as_str(), id).await;
         assert!(matches!(look, Err(ChatError::NotFound)), "{look:?}");
-        let remove = chat.remove_participant(&bia, id, &ana.user_id).await;
+        let remove = chat
+            .remove_participant(&bia, id, ana.user_id.as_str())
+            .await;
         assert!(matches!(remove, Err(ChatError::NotFound)), "{remove:?}");
         assert!(chat.conversations(&bia).await.unwrap().is_empty());
 
         // Once Ana leaves, the same holds for her.
-        chat.remove_participant(&ana, id, &ana.user_id)
+        chat.remove_participant(&ana, id, ana.user_id.as_str())
             .await
             .unwrap();
         let after = chat
@@ -424,13 +435,13 @@ mod tests {
             .await
             .unwrap();
         let removal = chat
-            .remove_participant(&guest, &with_guest.id, &ana.user_id)
+            .remove_participant(&guest, &with_guest.id, ana.user_id.as_str())
             .await;
         assert!(
             matches!(removal, Err(ChatError::GuestsMayNot(_))),
             "{removal:?}"
         );
-        chat.remove_participant(&guest, &with_guest.id, &guest.user_id)
+        chat.remove_participant(&guest, &with_guest.id, guest.user_id.as_str())
             .await
             .unwrap();
     }
@@ -477,7 +488,10 @@ mod tests {
             .send_message(&ana, &id, message("x", Some(&too_long)))
             .await;
         assert!(matches!(refused, Err(ChatError::Invalid(_))), "{refused:?}");
-        let conversation = chat.conversation_for(&ana.user_id, &id).await.unwrap();
+        let conversation = chat
+            .conversation_for(ana.user_id.as_str(), &id)
+            .await
+            .unwrap();
         assert_eq!(conversation.last_offset, 4);
     }
 
@@ -526,7 +540,7 @@ mod tests {
         let direct = |with: &Principal| NewConversation {
             kind: ConversationKind::Direct,
             name: None,
-            participant_ids: vec![with.user_id.clone()],
+            participant_ids: vec![with.user_id.to_string()],
         };
         let first = chat
             .create_conversation(&admin, direct(&ana))
@@ -543,7 +557,7 @@ mod tests {
             .unwrap();
         assert_ne!(other.id, first.id);
         let removal = chat
-            .remove_participant(&admin, &first.id, &ana.user_id)
+            .remove_participant(&admin, &first.id, ana.user_id.as_str())
             .await;
         assert!(matches!(removal, Err(ChatError::Forbidden)), "{removal:?}");
     }

@@ -30,7 +30,7 @@ pub async fn authorize(
 ) -> Result<Authorized, JoinRefusal> {
     match state
         .chat
-        .conversation_for(&principal.user_id, conversation_id)
+        .conversation_for(principal.user_id.as_str(), conversation_id)
         .await
     {
         Ok(conversation) => Ok(Authorized::Subscription(Subscription {
