@@ -52,7 +52,7 @@ impl ChatEvent {
         user_id: &str,
     ) -> Event {
         let data = ParticipantRemoved {
-            conversation_id: conversation.id.clone(),
+            conversation_id: conversation.id.to_string(),
             removed_by: by.user_id.to_string(),
         };
         Event::typed(

@@ -11,6 +11,7 @@ use crate::config::ChatConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::ids::{ConversationId, UserId};
 
 use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
@@ -60,8 +61,11 @@ impl ChatService {
     /// The live messages (and participant removals) of one conversation from now on, for
     /// in-process subscribers; check access with `conversation_for` after subscribing, so
     /// nothing falls between the two.
-    pub fn watch(&self, conversation_id: &str) -> tokio::sync::broadcast::Receiver<FeedItem> {
-        self.inner.feed.subscribe(conversation_id)
+    pub fn watch(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> tokio::sync::broadcast::Receiver<FeedItem> {
+        self.inner.feed.subscribe(conversation_id.as_str())
     }
 
     fn store(&self) -> &ChatStore {
@@ -168,12 +172,12 @@ impl ChatService {
     /// The conversation, if `user_id` takes part in it; `NotFound` otherwise.
     pub async fn conversation_for(
         &self,
-        user_id: &str,
-        conversation_id: &str,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
     ) -> Result<Conversation> {
         let conversation = self
             .store()
-            .conversation(conversation_id)
+            .conversation(conversation_id.as_str())
             .await?
             .ok_or(ChatError::NotFound)?;
         if conversation.participant_ids.iter().any(|p| p == user_id) {
@@ -183,8 +187,14 @@ impl ChatService {
         }
     }
 
-    pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
-        self.store().is_participant(conversation_id, user_id).await
+    pub async fn is_participant(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> Result<bool> {
+        self.store()
+            .is_participant(conversation_id.as_str(), user_id.as_str())
+            .await
     }
 
     /// Stores a message and publishes `message.sent`. Sending again with the same `client_id`
@@ -192,7 +202,7 @@ impl ChatService {
     pub async fn send_message(
         &self,
         by: &Principal,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         message: NewMessage,
     ) -> Result<(Message, bool)> {
         let body = message.body;
@@ -211,14 +221,14 @@ impl ChatService {
         // One query for what sending needs (not the participant list conversation_for reads).
         let conversation = self
             .store()
-            .membership(conversation_id, by.user_id.as_str())
+            .membership(conversation_id.as_str(), by.user_id.as_str())
             .await?
             .ok_or(ChatError::NotFound)?;
         if let Some(client_id) = &client_id {
             if let Some(existing) = self
                 .store()
                 .message_by_client_id(
-                    conversation_id,
+                    conversation_id.as_str(),
                     by.user_id.as_str(),
                     client_id,
                     &conversation.epoch,
@@ -255,7 +265,7 @@ impl ChatService {
                 let existing = self
                     .store()
                     .message_by_client_id(
-                        conversation_id,
+                        conversation_id.as_str(),
                         by.user_id.as_str(),
                         client_id,
                         &conversation.epoch,
@@ -277,16 +287,14 @@ impl ChatService {
     pub async fn messages(
         &self,
         of: &Principal,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         before: Option<u64>,
         limit: Option<u32>,
     ) -> Result<Vec<Message>> {
-        let conversation = self
-            .conversation_for(of.user_id.as_str(), conversation_id)
-            .await?;
+        let conversation = self.conversation_for(&of.user_id, conversation_id).await?;
         let limit = limit.unwrap_or(50).clamp(1, 200);
         self.store()
-            .messages(conversation_id, &conversation.epoch, before, limit)
+            .messages(conversation_id.as_str(), &conversation.epoch, before, limit)
             .await
     }
 
@@ -299,7 +307,13 @@ impl ChatService {
         limit: u32,
     ) -> Result<Vec<Message>> {
         self.store()
-            .messages_between(&conversation.id, &conversation.epoch, after, up_to, limit)
+            .messages_between(
+                conversation.id.as_str(),
+                &conversation.epoch,
+                after,
+                up_to,
+                limit,
+            )
             .await
     }
 
@@ -307,28 +321,28 @@ impl ChatService {
     pub async fn remove_participant(
         &self,
         by: &Principal,
-        conversation_id: &str,
-        user_id: &str,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
     ) -> Result<()> {
-        let conversation = self
-            .conversation_for(by.user_id.as_str(), conversation_id)
-            .await?;
-        if by.role == Role::Guest && by.user_id != user_id {
+        let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
+        if by.role == Role::Guest && by.user_id != *user_id {
             return Err(ChatError::GuestsMayNot("remove other participants"));
         }
-        if conversation.kind == ConversationKind::Direct && by.user_id != user_id {
+        if conversation.kind == ConversationKind::Direct && by.user_id != *user_id {
             return Err(ChatError::Forbidden);
         }
         if !self
             .store()
-            .remove_participant(conversation_id, user_id)
+            .remove_participant(conversation_id.as_str(), user_id.as_str())
             .await?
         {
             return Err(ChatError::NotFound);
         }
-        self.inner
-            .bus
-            .publish(ChatEvent::participant_removed(by, &conversation, user_id));
+        self.inner.bus.publish(ChatEvent::participant_removed(
+            by,
+            &conversation,
+            user_id.as_str(),
+        ));
         Ok(())
     }
 }
@@ -375,7 +389,7 @@ mod tests {
         let mut expected = [admin.user_id.clone(), ana.user_id.clone()];
         expected.sort();
         assert_eq!(participants, expected);
-        let id = conversation.id.as_str();
+        let id = &conversation.id;
         chat.send_message(&ana, id, message("hi", None))
             .await
             .unwrap();
@@ -385,16 +399,14 @@ mod tests {
         assert!(matches!(send, Err(ChatError::NotFound)), "{send:?}");
         let read = chat.messages(&bia, id, None, None).await;
         assert!(matches!(read, Err(ChatError::NotFound)), "{read:?}");
-        let look = chat.conversation_for(bia.user_id.as_str(), id).await;
+        let look = chat.conversation_for(&bia.user_id, id).await;
         assert!(matches!(look, Err(ChatError::NotFound)), "{look:?}");
-        let remove = chat
-            .remove_participant(&bia, id, ana.user_id.as_str())
-            .await;
+        let remove = chat.remove_participant(&bia, id, &ana.user_id).await;
         assert!(matches!(remove, Err(ChatError::NotFound)), "{remove:?}");
         assert!(chat.conversations(&bia).await.unwrap().is_empty());
 
         // Once Ana leaves, the same holds for her.
-        chat.remove_participant(&ana, id, ana.user_id.as_str())
+        chat.remove_participant(&ana, id, &ana.user_id)
             .await
             .unwrap();
         let after = chat
@@ -435,13 +447,13 @@ mod tests {
             .await
             .unwrap();
         let removal = chat
-            .remove_participant(&guest, &with_guest.id, ana.user_id.as_str())
+            .remove_participant(&guest, &with_guest.id, &ana.user_id)
             .await;
         assert!(
             matches!(removal, Err(ChatError::GuestsMayNot(_))),
             "{removal:?}"
         );
-        chat.remove_participant(&guest, &with_guest.id, guest.user_id.as_str())
+        chat.remove_participant(&guest, &with_guest.id, &guest.user_id)
             .await
             .unwrap();
     }
@@ -488,10 +500,7 @@ mod tests {
             .send_message(&ana, &id, message("x", Some(&too_long)))
             .await;
         assert!(matches!(refused, Err(ChatError::Invalid(_))), "{refused:?}");
-        let conversation = chat
-            .conversation_for(ana.user_id.as_str(), &id)
-            .await
-            .unwrap();
+        let conversation = chat.conversation_for(&ana.user_id, &id).await.unwrap();
         assert_eq!(conversation.last_offset, 4);
     }
 
@@ -557,7 +566,7 @@ mod tests {
             .unwrap();
         assert_ne!(other.id, first.id);
         let removal = chat
-            .remove_participant(&admin, &first.id, ana.user_id.as_str())
+            .remove_participant(&admin, &first.id, &ana.user_id)
             .await;
         assert!(matches!(removal, Err(ChatError::Forbidden)), "{removal:?}");
     }
