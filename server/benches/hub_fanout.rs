@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use serde_json::{json, Map};
 use taina::config::RealtimeConfig;
 use taina::events::MemoryBus;
+use taina::ids::{CommunityId, SessionId, UserId};
 use taina::realtime::{Hub, Sequence};
 
 fn fanout(c: &mut Criterion) {
@@ -30,7 +31,12 @@ fn fanout(c: &mut Criterion) {
         let registrations: Vec<_> = (0..subscribers)
             .map(|i| {
                 let (registration, _commands) = hub
-                    .register(&format!("u{i}"), "c", &format!("s{i}"), None)
+                    .register(
+                        &UserId::from(format!("u{i}")),
+                        &CommunityId::from("c"),
+                        &SessionId::from(format!("s{i}")),
+                        None,
+                    )
                     .unwrap();
                 hub.subscribe("community:c", &registration.conn, "1", None, None)
                     .subscriber

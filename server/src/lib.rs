@@ -7,6 +7,7 @@
 //! - [`config`]: typed configuration (defaults → `taina.toml` → `TAINA_*`).
 //! - [`db`]: the SQLite/PostgreSQL pool handle and migrations.
 //! - [`events`]: domain events and the bus contexts publish on.
+//! - [`ids`]: typed identifiers (`UserId`, `CommunityId`, `SessionId`, `ConversationId`).
 //! - [`contexts`]: bounded contexts (auth, …), each a service over its own tables.
 //! - [`http`]: the router, extractors and health endpoints.
 //! - [`connections`]: the accept loop under the router: connection caps and timeouts.
@@ -31,6 +32,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod ids;
 pub mod logging;
 pub mod realtime;
 pub mod socket;

@@ -38,11 +38,13 @@ impl PresenceSubscription {
             return Err(AuthError::Forbidden.into());
         }
         let mut events = ctx.data_unchecked::<Arc<dyn EventBus>>().subscribe();
-        let online_now = ctx.data_unchecked::<Arc<Hub>>().online_users(&community_id);
+        let online_now = ctx
+            .data_unchecked::<Arc<Hub>>()
+            .online_users(&principal.community_id);
         Ok(async_stream::stream! {
             let now = Utc::now();
             for user_id in online_now {
-                yield PresenceEvent { user_id, online: true, at: now };
+                yield PresenceEvent { user_id: user_id.into_string(), online: true, at: now };
             }
             loop {
                 match events.recv().await {

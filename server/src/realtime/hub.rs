@@ -25,6 +25,7 @@ use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
 use crate::config::RealtimeConfig;
 use crate::events::EventBus;
+use crate::ids::{CommunityId, SessionId, UserId};
 
 pub type ConnId = u64;
 
@@ -43,10 +44,10 @@ pub enum ConnCommand {
 /// One live socket.
 pub struct Conn {
     pub id: ConnId,
-    pub user_id: String,
-    pub community_id: String,
+    pub user_id: UserId,
+    pub community_id: CommunityId,
     pub address: Option<IpAddr>,
-    session_id: Mutex<String>,
+    session_id: Mutex<SessionId>,
     pub outbox: Arc<Outbox>,
     /// Commands for the session task. A small queue and a `Notify` rather than a channel:
     /// this sits in every idle connection.
@@ -81,7 +82,7 @@ impl Commands {
 }
 
 impl Conn {
-    pub fn session_id(&self) -> String {
+    pub fn session_id(&self) -> SessionId {
         self.session_id.lock().expect("conn lock").clone()
     }
 
@@ -206,15 +207,15 @@ pub enum Refusal {
 
 pub struct Hub {
     conns: DashMap<ConnId, Arc<Conn>>,
-    users: DashMap<String, Vec<ConnId>>,
-    sessions: DashMap<String, Vec<ConnId>>,
+    users: DashMap<UserId, Vec<ConnId>>,
+    sessions: DashMap<SessionId, Vec<ConnId>>,
     addresses: DashMap<IpAddr, usize>,
     topics: DashMap<String, Topic>,
     presences: Presences,
     next_id: AtomicU64,
     /// Bumped on every connect and disconnect of a user; a pending `user.offline` only fires
     /// if nothing changed while it waited.
-    user_generation: DashMap<String, u64>,
+    user_generation: DashMap<UserId, u64>,
     config: RealtimeConfig,
     bus: Arc<dyn EventBus>,
 }
@@ -240,11 +241,11 @@ impl Hub {
     }
 
     /// Users of a community with at least one connection now.
-    pub fn online_users(&self, community_id: &str) -> Vec<String> {
-        let mut users: Vec<String> = self
+    pub fn online_users(&self, community_id: &CommunityId) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self
             .conns
             .iter()
-            .filter(|c| c.community_id == community_id)
+            .filter(|c| c.community_id == *community_id)
             .map(|c| c.user_id.clone())
             .collect();
         users.sort();
@@ -260,9 +261,9 @@ impl Hub {
     /// [`Registration`] removes it from every index.
     pub fn register(
         self: &Arc<Self>,
-        user_id: &str,
-        community_id: &str,
-        session_id: &str,
+        user_id: &UserId,
+        community_id: &CommunityId,
+        session_id: &SessionId,
         address: Option<IpAddr>,
     ) -> Result<(Registration, Commands), Refusal> {
         let outbox = Arc::new(Outbox::new(self.config.outbox_bytes));
@@ -273,9 +274,9 @@ impl Hub {
     /// after the upgrade, with graphql-transport-ws `connection_init`).
     pub fn register_with_outbox(
         self: &Arc<Self>,
-        user_id: &str,
-        community_id: &str,
-        session_id: &str,
+        user_id: &UserId,
+        community_id: &CommunityId,
+        session_id: &SessionId,
         address: Option<IpAddr>,
         outbox: Arc<Outbox>,
     ) -> Result<(Registration, Commands), Refusal> {
@@ -290,7 +291,7 @@ impl Hub {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let first_device = {
-            let mut conns = self.users.entry(user_id.to_string()).or_default();
+            let mut conns = self.users.entry(user_id.clone()).or_default();
             if conns.len() >= self.config.max_connections_per_user {
                 drop(conns);
                 self.release_address(address);
@@ -303,10 +304,10 @@ impl Hub {
         };
         let conn = Arc::new(Conn {
             id,
-            user_id: user_id.to_string(),
-            community_id: community_id.to_string(),
+            user_id: user_id.clone(),
+            community_id: community_id.clone(),
             address,
-            session_id: Mutex::new(session_id.to_string()),
+            session_id: Mutex::new(session_id.clone()),
             outbox,
             commands: Mutex::new(VecDeque::new()),
             command_signal: Notify::new(),
@@ -314,19 +315,21 @@ impl Hub {
         });
         let receiver = Commands { conn: conn.clone() };
         self.sessions
-            .entry(session_id.to_string())
+            .entry(session_id.clone())
             .or_default()
             .push(id);
         self.conns.insert(id, conn.clone());
         let was_pending_offline = {
-            let mut generation = self.user_generation.entry(user_id.to_string()).or_insert(0);
+            let mut generation = self.user_generation.entry(user_id.clone()).or_insert(0);
             *generation += 1;
             *generation > 1
         };
         // A reconnect inside the debounce window is silent: the user never went offline.
         if first_device && !was_pending_offline {
-            self.bus
-                .publish(UserPresence::online(user_id, community_id));
+            self.bus.publish(UserPresence::online(
+                user_id.as_str(),
+                community_id.as_str(),
+            ));
         }
         Ok((
             Registration {
@@ -397,24 +400,26 @@ impl Hub {
                 .remove_if(&user_id, |_, current| *current == generation)
                 .is_some();
             if unchanged && !hub.users.contains_key(&user_id) {
-                hub.bus
-                    .publish(UserPresence::offline(&user_id, &community_id));
+                hub.bus.publish(UserPresence::offline(
+                    user_id.as_str(),
+                    community_id.as_str(),
+                ));
             }
         });
     }
 
     /// Moves a connection to another session (in-band token refresh).
-    pub fn move_session(&self, conn: &Conn, new_session: &str) {
+    pub fn move_session(&self, conn: &Conn, new_session: &SessionId) {
         let old = {
             let mut session = conn.session_id.lock().expect("conn lock");
-            std::mem::replace(&mut *session, new_session.to_string())
+            std::mem::replace(&mut *session, new_session.clone())
         };
         if let Some(mut ids) = self.sessions.get_mut(&old) {
             ids.retain(|id| *id != conn.id);
         }
         self.sessions.remove_if(&old, |_, ids| ids.is_empty());
         self.sessions
-            .entry(new_session.to_string())
+            .entry(new_session.clone())
             .or_default()
             .push(conn.id);
     }
@@ -484,8 +489,11 @@ impl Hub {
         if let Some(mut entry) = self.topics.get_mut(topic) {
             entry.subscribers.remove(&conn.id);
         }
-        if let Some(meta) = self.presences.untrack(topic, &conn.user_id, conn.id) {
-            let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
+        if let Some(meta) = self
+            .presences
+            .untrack(topic, conn.user_id.as_str(), conn.id)
+        {
+            let diff = Presences::diff(None, Some((conn.user_id.as_str(), &meta)));
             self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
         }
     }
@@ -614,8 +622,8 @@ impl Hub {
             online_at: chrono::Utc::now().timestamp().to_string(),
             device,
         };
-        let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
-        self.presences.track(topic, &conn.user_id, meta);
+        let diff = Presences::diff(Some((conn.user_id.as_str(), &meta)), None);
+        self.presences.track(topic, conn.user_id.as_str(), meta);
         self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
     }
 
@@ -624,7 +632,7 @@ impl Hub {
     }
 
     /// Ends every connection of a session (sign-out, revocation).
-    pub fn end_session(&self, session_id: &str, code: u16, reason: &str) {
+    pub fn end_session(&self, session_id: &SessionId, code: u16, reason: &str) {
         for conn in self.conns_of(self.sessions.get(session_id).map(|ids| ids.clone())) {
             conn.command(ConnCommand::End {
                 code,
@@ -634,7 +642,7 @@ impl Hub {
     }
 
     /// Ends every connection of a user.
-    pub fn end_user(&self, user_id: &str, code: u16, reason: &str) {
+    pub fn end_user(&self, user_id: &UserId, code: u16, reason: &str) {
         for conn in self.conns_of(self.users.get(user_id).map(|ids| ids.clone())) {
             conn.command(ConnCommand::End {
                 code,
@@ -644,7 +652,7 @@ impl Hub {
     }
 
     /// Asks every connection of a user to re-check its joins.
-    pub fn reauthorize_user(&self, user_id: &str) {
+    pub fn reauthorize_user(&self, user_id: &UserId) {
         for conn in self.conns_of(self.users.get(user_id).map(|ids| ids.clone())) {
             conn.command(ConnCommand::Reauthorize);
         }
@@ -729,8 +737,12 @@ mod tests {
     #[tokio::test]
     async fn publications_reach_subscribers_once_encoded_with_increasing_offsets() {
         let hub = hub(RealtimeConfig::default());
-        let (a, _) = hub.register("u1", "c", "s1", None).unwrap();
-        let (b, _) = hub.register("u2", "c", "s2", None).unwrap();
+        let (a, _) = hub
+            .register(&"u1".into(), &"c".into(), &"s1".into(), None)
+            .unwrap();
+        let (b, _) = hub
+            .register(&"u2".into(), &"c".into(), &"s2".into(), None)
+            .unwrap();
         for reg in [&a, &b] {
             hub.subscribe("community:c", &reg.conn, "1", None, None)
                 .subscriber
@@ -756,8 +768,12 @@ mod tests {
             outbox_bytes: 4096,
             ..RealtimeConfig::default()
         });
-        let (slow, _) = hub.register("u1", "c", "s1", None).unwrap();
-        let (fast, _) = hub.register("u2", "c", "s2", None).unwrap();
+        let (slow, _) = hub
+            .register(&"u1".into(), &"c".into(), &"s1".into(), None)
+            .unwrap();
+        let (fast, _) = hub
+            .register(&"u2".into(), &"c".into(), &"s2".into(), None)
+            .unwrap();
         for reg in [&slow, &fast] {
             hub.subscribe("t", &reg.conn, "1", None, None)
                 .subscriber
@@ -778,7 +794,9 @@ mod tests {
     #[tokio::test]
     async fn recovery_from_memory_and_holding_live_frames_during_a_join() {
         let hub = hub(RealtimeConfig::default());
-        let (a, _) = hub.register("u1", "c", "s1", None).unwrap();
+        let (a, _) = hub
+            .register(&"u1".into(), &"c".into(), &"s1".into(), None)
+            .unwrap();
         let p1 = hub.publish("t", "ev", Map::new(), Sequence::Next);
         hub.publish("t", "ev", Map::new(), Sequence::Next);
         let since = Position {
@@ -812,14 +830,20 @@ mod tests {
             ..RealtimeConfig::default()
         });
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let (first, _) = hub.register("u1", "c", "s", Some(ip)).unwrap();
+        let (first, _) = hub
+            .register(&"u1".into(), &"c".into(), &"s".into(), Some(ip))
+            .unwrap();
         assert_eq!(
-            hub.register("u1", "c", "s", Some(ip)).err(),
+            hub.register(&"u1".into(), &"c".into(), &"s".into(), Some(ip))
+                .err(),
             Some(Refusal::TooManyForUser(1))
         );
-        let (_second, _) = hub.register("u2", "c", "s", Some(ip)).unwrap();
+        let (_second, _) = hub
+            .register(&"u2".into(), &"c".into(), &"s".into(), Some(ip))
+            .unwrap();
         assert_eq!(
-            hub.register("u3", "c", "s", Some(ip)).err(),
+            hub.register(&"u3".into(), &"c".into(), &"s".into(), Some(ip))
+                .err(),
             Some(Refusal::TooManyForAddress(2))
         );
         hub.subscribe("t", &first.conn, "1", None, None)
@@ -827,15 +851,21 @@ mod tests {
             .go_live(None);
         drop(first);
         assert_eq!(hub.connection_count(), 1);
-        assert!(hub.register("u1", "c", "s", Some(ip)).is_ok());
+        assert!(hub
+            .register(&"u1".into(), &"c".into(), &"s".into(), Some(ip))
+            .is_ok());
     }
 
     #[tokio::test]
     async fn end_session_reaches_only_that_session() {
         let hub = hub(RealtimeConfig::default());
-        let (_a, mut a_commands) = hub.register("u1", "c", "s1", None).unwrap();
-        let (_b, mut b_commands) = hub.register("u1", "c", "s2", None).unwrap();
-        hub.end_session("s1", 4403, "signed out");
+        let (_a, mut a_commands) = hub
+            .register(&"u1".into(), &"c".into(), &"s1".into(), None)
+            .unwrap();
+        let (_b, mut b_commands) = hub
+            .register(&"u1".into(), &"c".into(), &"s2".into(), None)
+            .unwrap();
+        hub.end_session(&"s1".into(), 4403, "signed out");
         assert!(matches!(
             a_commands.try_recv(),
             Some(ConnCommand::End { code: 4403, .. })

@@ -21,6 +21,7 @@ use crate::contexts::media::events as media;
 use crate::contexts::media::Photo;
 use crate::contexts::monitoring::{AlertRaised, ALERT_RAISED};
 use crate::events::{Event, EventBus};
+use crate::ids::UserId;
 use crate::realtime::events::{USER_OFFLINE, USER_ONLINE};
 use crate::realtime::{Hub, Position, Sequence, Topic};
 
@@ -168,7 +169,7 @@ fn session_ended(hub: &Hub, event: &Event) -> Result<(), Malformed> {
 fn sessions_revoked(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let _: auth::SessionsRevoked = event.data_as()?;
     hub.end_user(
-        user_id(event)?,
+        &UserId::from(user_id(event)?),
         close::SESSION_ENDED,
         "session ended: revoked",
     );
@@ -178,7 +179,7 @@ fn sessions_revoked(hub: &Hub, event: &Event) -> Result<(), Malformed> {
 /// The user's rights changed (`T` is the event's payload): their sockets re-check their joins.
 fn reauthorize<T: serde::de::DeserializeOwned>(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let _: T = event.data_as()?;
-    hub.reauthorize_user(user_id(event)?);
+    hub.reauthorize_user(&UserId::from(user_id(event)?));
     Ok(())
 }
 
@@ -235,7 +236,9 @@ mod tests {
     }
 
     fn subscribed(hub: &Arc<Hub>, topic: &str) -> Registration {
-        let (registration, _) = hub.register("u1", "c1", "s1", None).unwrap();
+        let (registration, _) = hub
+            .register(&"u1".into(), &"c1".into(), &"s1".into(), None)
+            .unwrap();
         hub.subscribe(topic, &registration.conn, "1", None, None)
             .subscriber
             .go_live(None);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Principal, Role, User};
 use crate::events::Event;
+use crate::ids::SessionId;
 
 /// A user signed up (`community_id` is theirs).
 pub const USER_SIGNED_UP: &str = "user.signed_up";
@@ -30,7 +31,7 @@ pub struct SignedUp {
 /// opened or ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionChanged {
-    pub session_id: String,
+    pub session_id: SessionId,
 }
 
 /// The `data` of [`USER_ROLE_CHANGED`].
@@ -60,7 +61,7 @@ impl AuthEvent {
 
     pub fn signed_in(user: &User, session_id: &str) -> Event {
         let data = SessionChanged {
-            session_id: session_id.to_string(),
+            session_id: session_id.into(),
         };
         Self::about(USER_SIGNED_IN, user, &data)
     }
@@ -71,8 +72,8 @@ impl AuthEvent {
         };
         Event::typed(
             USER_SIGNED_OUT,
-            Some(&principal.user_id),
-            Some(&principal.community_id),
+            Some(principal.user_id.as_str()),
+            Some(principal.community_id.as_str()),
             &data,
         )
     }
@@ -88,7 +89,7 @@ impl AuthEvent {
 
     pub fn session_revoked(user_id: &str, session_id: &str) -> Event {
         let data = SessionChanged {
-            session_id: session_id.to_string(),
+            session_id: session_id.into(),
         };
         Event::typed(SESSION_REVOKED, Some(user_id), None, &data)
     }

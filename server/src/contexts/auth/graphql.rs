@@ -69,7 +69,7 @@ impl AuthQuery {
         let principal = principal(ctx)?;
         Ok(ctx
             .data_unchecked::<AuthService>()
-            .user(&principal.user_id)
+            .user(principal.user_id.as_str())
             .await?
             .into())
     }

@@ -73,7 +73,7 @@ async fn sign_out(
 
 /// # `GET /api/auth/me`
 async fn me(State(auth): State<AuthService>, AuthUser(principal): AuthUser) -> Result<Json<User>> {
-    Ok(Json(auth.user(&principal.user_id).await?))
+    Ok(Json(auth.user(principal.user_id.as_str()).await?))
 }
 
 /// # `POST /api/auth/invites`

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AuthError;
+use crate::ids::{CommunityId, SessionId, UserId};
 
 /// What a user may do in their community.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,10 +70,10 @@ pub struct Community {
 /// The signed-in user a request acts as, established from a verified token and its live session.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Principal {
-    pub user_id: String,
-    pub community_id: String,
+    pub user_id: UserId,
+    pub community_id: CommunityId,
     pub role: Role,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub email: String,
     /// When the session (and its token) expires; live sockets close then.
     pub expires_at: DateTime<Utc>,

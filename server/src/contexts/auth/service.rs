@@ -294,10 +294,10 @@ impl AuthService {
             return Err(AuthError::InvalidToken);
         }
         let principal = Principal {
-            user_id: session.user_id,
-            community_id: session.community_id,
+            user_id: session.user_id.into(),
+            community_id: session.community_id.into(),
             role: session.role.parse()?,
-            session_id: session.session_id,
+            session_id: session.session_id.into(),
             email: session.email,
             expires_at: session.expires_at,
         };
@@ -310,9 +310,11 @@ impl AuthService {
     /// Ends the principal's session: its token is refused from now on.
     pub async fn sign_out(&self, principal: &Principal) -> Result<()> {
         self.store()
-            .revoke_session(&principal.session_id, Utc::now())
+            .revoke_session(principal.session_id.as_str(), Utc::now())
             .await?;
-        self.inner.cache.forget_session(&principal.session_id);
+        self.inner
+            .cache
+            .forget_session(principal.session_id.as_str());
         self.inner.bus.publish(AuthEvent::signed_out(principal));
         Ok(())
     }
@@ -353,10 +355,10 @@ impl AuthService {
         self.store()
             .insert_invite(&NewInviteRow {
                 id: &nanoid::nanoid!(),
-                community_id: &by.community_id,
+                community_id: by.community_id.as_str(),
                 code_hash: &sha256_hex(&code),
                 role,
-                created_by: &by.user_id,
+                created_by: by.user_id.as_str(),
                 max_uses: max_uses as i32,
                 expires_at,
                 now,
@@ -374,7 +376,7 @@ impl AuthService {
     pub async fn totp_setup(&self, principal: &Principal) -> Result<TotpSetup> {
         let row = self
             .store()
-            .user(&principal.user_id)
+            .user(principal.user_id.as_str())
             .await?
             .ok_or(AuthError::NotFound("user"))?;
         if row.totp_enabled {
@@ -396,7 +398,7 @@ impl AuthService {
     pub async fn totp_enable(&self, principal: &Principal, code: &str) -> Result<TotpEnabled> {
         let row = self
             .store()
-            .user(&principal.user_id)
+            .user(principal.user_id.as_str())
             .await?
             .ok_or(AuthError::NotFound("user"))?;
         if row.totp_enabled {
@@ -437,7 +439,7 @@ impl AuthService {
     /// Users of the admin's own community.
     pub async fn list_community_users(&self, admin: &Principal) -> Result<Vec<User>> {
         admin.require(&[Role::Admin])?;
-        self.list_users(Some(&admin.community_id)).await
+        self.list_users(Some(admin.community_id.as_str())).await
     }
 
     /// Changes the role of a user of the admin's own community; takes effect on the next request.
@@ -837,12 +839,12 @@ mod tests {
 
         let last = fx
             .auth
-            .change_role(&admin, &admin.user_id, Role::Member)
+            .change_role(&admin, admin.user_id.as_str(), Role::Member)
             .await;
         assert!(matches!(last, Err(AuthError::LastAdmin)), "{last:?}");
         let by_member = fx
             .auth
-            .change_role(&member, &member.user_id, Role::Admin)
+            .change_role(&member, member.user_id.as_str(), Role::Admin)
             .await;
         assert!(
             matches!(by_member, Err(AuthError::Forbidden)),
@@ -850,7 +852,7 @@ mod tests {
         );
         let across = fx
             .auth
-            .change_role(&outsider, &member.user_id, Role::Guest)
+            .change_role(&outsider, member.user_id.as_str(), Role::Guest)
             .await;
         assert!(
             matches!(across, Err(AuthError::NotFound("user"))),
@@ -859,12 +861,12 @@ mod tests {
 
         let promoted = fx
             .auth
-            .change_role(&admin, &member.user_id, Role::Admin)
+            .change_role(&admin, member.user_id.as_str(), Role::Admin)
             .await
             .unwrap();
         assert_eq!(promoted.role, Role::Admin);
         fx.auth
-            .change_role(&admin, &admin.user_id, Role::Member)
+            .change_role(&admin, admin.user_id.as_str(), Role::Member)
             .await
             .unwrap();
     }
@@ -891,7 +893,10 @@ mod tests {
         // the fixture's own.
         let second = fx.auth.authenticate(&tokens[1]).await.unwrap();
         assert_eq!(
-            fx.auth.revoke_all_sessions(&second.user_id).await.unwrap(),
+            fx.auth
+                .revoke_all_sessions(second.user_id.as_str())
+                .await
+                .unwrap(),
             3
         );
         for token in &tokens[1..] {
@@ -930,7 +935,10 @@ mod tests {
             "{expired:?}"
         );
 
-        let by_member = fx.auth.revoke_sessions_of(&member, &admin.user_id).await;
+        let by_member = fx
+            .auth
+            .revoke_sessions_of(&member, admin.user_id.as_str())
+            .await;
         assert!(
             matches!(by_member, Err(AuthError::Forbidden)),
             "{by_member:?}"
@@ -946,7 +954,10 @@ mod tests {
             .await
             .unwrap();
         let boss = fx.sign_in(&boss.email).await;
-        let across = fx.auth.revoke_sessions_of(&boss, &member.user_id).await;
+        let across = fx
+            .auth
+            .revoke_sessions_of(&boss, member.user_id.as_str())
+            .await;
         assert!(
             matches!(across, Err(AuthError::NotFound("user"))),
             "{across:?}"
@@ -954,7 +965,7 @@ mod tests {
         // The member's two sessions: the fixture's, and the expired one (not yet revoked).
         let revoked = fx
             .auth
-            .revoke_sessions_of(&admin, &member.user_id)
+            .revoke_sessions_of(&admin, member.user_id.as_str())
             .await
             .unwrap();
         assert_eq!(revoked, 2);

@@ -29,14 +29,19 @@ pub struct ChatEvent;
 impl ChatEvent {
     /// `community_id` is the conversation's.
     pub fn message_sent(by: &Principal, community_id: &str, message: &Message) -> Event {
-        Event::typed(MESSAGE_SENT, Some(&by.user_id), Some(community_id), message)
+        Event::typed(
+            MESSAGE_SENT,
+            Some(by.user_id.as_str()),
+            Some(community_id),
+            message,
+        )
     }
 
     pub fn conversation_created(by: &Principal, conversation: &Conversation) -> Event {
         Event::typed(
             CONVERSATION_CREATED,
-            Some(&by.user_id),
-            Some(&by.community_id),
+            Some(by.user_id.as_str()),
+            Some(by.community_id.as_str()),
             conversation,
         )
     }
@@ -47,8 +52,8 @@ impl ChatEvent {
         user_id: &str,
     ) -> Event {
         let data = ParticipantRemoved {
-            conversation_id: conversation.id.clone(),
-            removed_by: by.user_id.clone(),
+            conversation_id: conversation.id.to_string(),
+            removed_by: by.user_id.to_string(),
         };
         Event::typed(
             PARTICIPANT_REMOVED,

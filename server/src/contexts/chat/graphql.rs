@@ -15,6 +15,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::graphql::{principal, GqlError};
+use crate::ids::ConversationId;
 
 type Result<T, E = GqlError> = std::result::Result<T, E>;
 
@@ -41,7 +42,7 @@ pub struct GqlConversation {
 impl From<Conversation> for GqlConversation {
     fn from(c: Conversation) -> Self {
         GqlConversation {
-            id: c.id,
+            id: c.id.into_string(),
             community_id: c.community_id,
             kind: match c.kind {
                 ConversationKind::Direct => GqlConversationKind::Direct,
@@ -124,7 +125,7 @@ impl ChatQuery {
         let principal = principal(ctx)?;
         let messages = ctx
             .data_unchecked::<ChatService>()
-            .messages(principal, &conversation_id, before, limit)
+            .messages(principal, &conversation_id.into(), before, limit)
             .await?;
         let next_before = messages.last().map(|m| m.offset);
         Ok(MessagePage {
@@ -176,7 +177,11 @@ impl ChatMutation {
         let principal = principal(ctx)?;
         let (message, _) = ctx
             .data_unchecked::<ChatService>()
-            .send_message(principal, &conversation_id, NewMessage { body, client_id })
+            .send_message(
+                principal,
+                &conversation_id.into(),
+                NewMessage { body, client_id },
+            )
             .await?;
         Ok(message.into())
     }
@@ -210,6 +215,7 @@ impl ChatSubscription {
             .realtime
             .recovery_max_messages;
         // Subscribe before reading the position so nothing falls between the two.
+        let conversation_id = ConversationId::from(conversation_id);
         let mut feed = chat.watch(&conversation_id);
         let conversation = chat
             .conversation_for(&principal.user_id, &conversation_id)

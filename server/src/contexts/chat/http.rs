@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::contexts::auth::AuthService;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser};
+use crate::ids::{ConversationId, UserId};
 
 use super::{ChatService, Conversation, Message, NewConversation, NewMessage};
 
@@ -69,7 +70,7 @@ async fn list_conversations(
 async fn conversation(
     State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<Conversation>> {
     Ok(Json(chat.conversation_for(&principal.user_id, &id).await?))
 }
@@ -84,7 +85,7 @@ struct Page {
 async fn messages(
     State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>> {
     let messages = chat
@@ -101,7 +102,7 @@ async fn messages(
 async fn send_message(
     State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     ApiJson(message): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, Json<Message>)> {
     let (message, created) = chat.send_message(&principal, &id, message).await?;
@@ -117,7 +118,7 @@ async fn send_message(
 async fn remove_participant(
     State(chat): State<ChatService>,
     AuthUser(principal): AuthUser,
-    Path((id, user_id)): Path<(String, String)>,
+    Path((id, user_id)): Path<(ConversationId, UserId)>,
 ) -> Result<StatusCode> {
     chat.remove_participant(&principal, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::ConversationId;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
@@ -21,7 +23,7 @@ impl ConversationKind {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Conversation {
-    pub id: String,
+    pub id: ConversationId,
     pub community_id: String,
     pub kind: ConversationKind,
     pub name: Option<String>,

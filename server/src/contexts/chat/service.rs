@@ -11,6 +11,7 @@ use crate::config::ChatConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::ids::{ConversationId, UserId};
 
 use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
@@ -60,8 +61,11 @@ impl ChatService {
     /// The live messages (and participant removals) of one conversation from now on, for
     /// in-process subscribers; check access with `conversation_for` after subscribing, so
     /// nothing falls between the two.
-    pub fn watch(&self, conversation_id: &str) -> tokio::sync::broadcast::Receiver<FeedItem> {
-        self.inner.feed.subscribe(conversation_id)
+    pub fn watch(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> tokio::sync::broadcast::Receiver<FeedItem> {
+        self.inner.feed.subscribe(conversation_id.as_str())
     }
 
     fn store(&self) -> &ChatStore {
@@ -78,7 +82,7 @@ impl ChatService {
         if by.role == Role::Guest {
             return Err(ChatError::GuestsMayNot("start conversations"));
         }
-        let mut participants = vec![by.user_id.clone()];
+        let mut participants = vec![by.user_id.to_string()];
         for id in request.participant_ids {
             if !participants.contains(&id) {
                 participants.push(id);
@@ -142,10 +146,10 @@ impl ChatService {
         self.store()
             .insert_conversation(&NewConversationRow {
                 id: &id,
-                community_id: &by.community_id,
+                community_id: by.community_id.as_str(),
                 kind: request.kind,
                 name,
-                created_by: &by.user_id,
+                created_by: by.user_id.as_str(),
                 participants: &participants,
                 now: Utc::now(),
             })
@@ -162,18 +166,18 @@ impl ChatService {
     }
 
     pub async fn conversations(&self, of: &Principal) -> Result<Vec<Conversation>> {
-        self.store().conversations_of(&of.user_id).await
+        self.store().conversations_of(of.user_id.as_str()).await
     }
 
     /// The conversation, if `user_id` takes part in it; `NotFound` otherwise.
     pub async fn conversation_for(
         &self,
-        user_id: &str,
-        conversation_id: &str,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
     ) -> Result<Conversation> {
         let conversation = self
             .store()
-            .conversation(conversation_id)
+            .conversation(conversation_id.as_str())
             .await?
             .ok_or(ChatError::NotFound)?;
         if conversation.participant_ids.iter().any(|p| p == user_id) {
@@ -183,8 +187,14 @@ impl ChatService {
         }
     }
 
-    pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
-        self.store().is_participant(conversation_id, user_id).await
+    pub async fn is_participant(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> Result<bool> {
+        self.store()
+            .is_participant(conversation_id.as_str(), user_id.as_str())
+            .await
     }
 
     /// Stores a message and publishes `message.sent`. Sending again with the same `client_id`
@@ -192,7 +202,7 @@ impl ChatService {
     pub async fn send_message(
         &self,
         by: &Principal,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         message: NewMessage,
     ) -> Result<(Message, bool)> {
         let body = message.body;
@@ -211,13 +221,18 @@ impl ChatService {
         // One query for what sending needs (not the participant list conversation_for reads).
         let conversation = self
             .store()
-            .membership(conversation_id, &by.user_id)
+            .membership(conversation_id.as_str(), by.user_id.as_str())
             .await?
             .ok_or(ChatError::NotFound)?;
         if let Some(client_id) = &client_id {
             if let Some(existing) = self
                 .store()
-                .message_by_client_id(conversation_id, &by.user_id, client_id, &conversation.epoch)
+                .message_by_client_id(
+                    conversation_id.as_str(),
+                    by.user_id.as_str(),
+                    client_id,
+                    &conversation.epoch,
+                )
                 .await?
             {
                 return Ok((existing, false));
@@ -235,7 +250,7 @@ impl ChatService {
             .insert_message(
                 &nanoid::nanoid!(),
                 &conversation,
-                &by.user_id,
+                by.user_id.as_str(),
                 &body,
                 client_id.as_deref(),
                 // Both backends keep microseconds: the reply must equal what is read back later.
@@ -250,8 +265,8 @@ impl ChatService {
                 let existing = self
                     .store()
                     .message_by_client_id(
-                        conversation_id,
-                        &by.user_id,
+                        conversation_id.as_str(),
+                        by.user_id.as_str(),
                         client_id,
                         &conversation.epoch,
                     )
@@ -272,14 +287,14 @@ impl ChatService {
     pub async fn messages(
         &self,
         of: &Principal,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         before: Option<u64>,
         limit: Option<u32>,
     ) -> Result<Vec<Message>> {
         let conversation = self.conversation_for(&of.user_id, conversation_id).await?;
         let limit = limit.unwrap_or(50).clamp(1, 200);
         self.store()
-            .messages(conversation_id, &conversation.epoch, before, limit)
+            .messages(conversation_id.as_str(), &conversation.epoch, before, limit)
             .await
     }
 
@@ -292,7 +307,13 @@ impl ChatService {
         limit: u32,
     ) -> Result<Vec<Message>> {
         self.store()
-            .messages_between(&conversation.id, &conversation.epoch, after, up_to, limit)
+            .messages_between(
+                conversation.id.as_str(),
+                &conversation.epoch,
+                after,
+                up_to,
+                limit,
+            )
             .await
     }
 
@@ -300,26 +321,28 @@ impl ChatService {
     pub async fn remove_participant(
         &self,
         by: &Principal,
-        conversation_id: &str,
-        user_id: &str,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
     ) -> Result<()> {
         let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
-        if by.role == Role::Guest && by.user_id != user_id {
+        if by.role == Role::Guest && by.user_id != *user_id {
             return Err(ChatError::GuestsMayNot("remove other participants"));
         }
-        if conversation.kind == ConversationKind::Direct && by.user_id != user_id {
+        if conversation.kind == ConversationKind::Direct && by.user_id != *user_id {
             return Err(ChatError::Forbidden);
         }
         if !self
             .store()
-            .remove_participant(conversation_id, user_id)
+            .remove_participant(conversation_id.as_str(), user_id.as_str())
             .await?
         {
             return Err(ChatError::NotFound);
         }
-        self.inner
-            .bus
-            .publish(ChatEvent::participant_removed(by, &conversation, user_id));
+        self.inner.bus.publish(ChatEvent::participant_removed(
+            by,
+            &conversation,
+            user_id.as_str(),
+        ));
         Ok(())
     }
 }
@@ -333,7 +356,7 @@ mod tests {
         NewConversation {
             kind: ConversationKind::Group,
             name: Some("Family".into()),
-            participant_ids: with.iter().map(|p| p.user_id.clone()).collect(),
+            participant_ids: with.iter().map(|p| p.user_id.to_string()).collect(),
         }
     }
 
@@ -366,7 +389,7 @@ mod tests {
         let mut expected = [admin.user_id.clone(), ana.user_id.clone()];
         expected.sort();
         assert_eq!(participants, expected);
-        let id = conversation.id.as_str();
+        let id = &conversation.id;
         chat.send_message(&ana, id, message("hi", None))
             .await
             .unwrap();
@@ -526,7 +549,7 @@ mod tests {
         let direct = |with: &Principal| NewConversation {
             kind: ConversationKind::Direct,
             name: None,
-            participant_ids: vec![with.user_id.clone()],
+            participant_ids: vec![with.user_id.to_string()],
         };
         let first = chat
             .create_conversation(&admin, direct(&ana))

@@ -165,7 +165,7 @@ impl ChatStore {
             } else {
                 ConversationKind::Group
             },
-            id: row.id,
+            id: row.id.into(),
             community_id: row.community_id,
             name: row.name,
             participant_ids,

@@ -70,7 +70,12 @@ impl MediaEvent {
     }
 
     fn by(kind: &str, by: &Principal, data: &impl Serialize) -> Event {
-        Event::typed(kind, Some(&by.user_id), Some(&by.community_id), data)
+        Event::typed(
+            kind,
+            Some(by.user_id.as_str()),
+            Some(by.community_id.as_str()),
+            data,
+        )
     }
 }
 

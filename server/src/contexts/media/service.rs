@@ -118,7 +118,7 @@ impl MediaService {
     /// community's quota. Guests upload nothing.
     pub async fn ingest_budget(&self, by: &Principal) -> Result<Budget> {
         may_upload(by)?;
-        let community_id = &by.community_id;
+        let community_id = by.community_id.as_str();
         let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
         let used = self.inner.store.usage(community_id, None).await?;
         Ok(Budget {
@@ -135,7 +135,7 @@ impl MediaService {
     /// Refuses before any byte is read when `by` may not upload or `incoming` bytes cannot fit.
     pub async fn check_room(&self, by: &Principal, incoming: u64) -> Result<()> {
         may_upload(by)?;
-        let community_id = &by.community_id;
+        let community_id = by.community_id.as_str();
         if incoming > self.inner.config.max_upload_bytes {
             return Err(MediaError::TooLarge {
                 limit: self.inner.config.max_upload_bytes,
@@ -185,7 +185,7 @@ impl MediaService {
         if let Some(existing) = self
             .inner
             .store
-            .file_by_hash(&owner.community_id, &ingested.sha256)
+            .file_by_hash(owner.community_id.as_str(), &ingested.sha256)
             .await?
         {
             ingested.discard().await;
@@ -196,12 +196,12 @@ impl MediaService {
         let quota = self
             .inner
             .auth
-            .storage_quota_bytes(&owner.community_id)
+            .storage_quota_bytes(owner.community_id.as_str())
             .await?;
         let used = self
             .inner
             .store
-            .usage(&owner.community_id, releasing)
+            .usage(owner.community_id.as_str(), releasing)
             .await?;
         if let Err(e) = (Budget {
             max_bytes: self.inner.config.max_upload_bytes,
@@ -229,8 +229,8 @@ impl MediaService {
             .insert_file(
                 &NewFile {
                     id: &id,
-                    community_id: &owner.community_id,
-                    user_id: &owner.user_id,
+                    community_id: owner.community_id.as_str(),
+                    user_id: owner.user_id.as_str(),
                     filename: &original,
                     original_filename: &original,
                     file_path: &key,
@@ -258,7 +258,7 @@ impl MediaService {
                 let used = self
                     .inner
                     .store
-                    .usage(&owner.community_id, releasing)
+                    .usage(owner.community_id.as_str(), releasing)
                     .await?;
                 return Err(MediaError::QuotaExceeded {
                     used,
@@ -270,7 +270,7 @@ impl MediaService {
                 let existing = self
                     .inner
                     .store
-                    .file_by_hash(&owner.community_id, &hash)
+                    .file_by_hash(owner.community_id.as_str(), &hash)
                     .await?;
                 return existing.map(|p| (p, false)).ok_or(MediaError::NotFound);
             }
@@ -356,7 +356,12 @@ impl MediaService {
         let mut photos = self
             .inner
             .store
-            .photos(&viewer.community_id, filter, cursor.as_ref(), first + 1)
+            .photos(
+                viewer.community_id.as_str(),
+                filter,
+                cursor.as_ref(),
+                first + 1,
+            )
             .await?;
         let next = if photos.len() > first as usize {
             photos.truncate(first as usize);
@@ -414,8 +419,8 @@ impl MediaService {
         }
         let album = Album {
             id: nanoid::nanoid!(),
-            community_id: by.community_id.clone(),
-            owner_id: by.user_id.clone(),
+            community_id: by.community_id.to_string(),
+            owner_id: by.user_id.to_string(),
             name: name.to_string(),
             slug: crate::contexts::auth::slugify(name),
             description: description.filter(|d| !d.trim().is_empty()),
@@ -433,7 +438,11 @@ impl MediaService {
 
     /// The community's albums; a guest sees the public ones (shared with everyone).
     pub async fn albums(&self, viewer: &Principal) -> Result<Vec<Album>> {
-        let mut albums = self.inner.store.albums(&viewer.community_id).await?;
+        let mut albums = self
+            .inner
+            .store
+            .albums(viewer.community_id.as_str())
+            .await?;
         albums.retain(|album| may_see_album(viewer, album));
         Ok(albums)
     }
@@ -441,7 +450,7 @@ impl MediaService {
     pub async fn album_by_slug(&self, viewer: &Principal, slug: &str) -> Result<Album> {
         self.inner
             .store
-            .album_by_slug(&viewer.community_id, slug)
+            .album_by_slug(viewer.community_id.as_str(), slug)
             .await?
             .filter(|album| may_see_album(viewer, album))
             .ok_or(MediaError::NotFound)
@@ -528,7 +537,7 @@ impl MediaService {
             .inner
             .store
             .photos(
-                &by.community_id,
+                by.community_id.as_str(),
                 &PhotoFilter {
                     album_id: Some(album.id.clone()),
                     ..PhotoFilter::default()
@@ -631,7 +640,7 @@ impl MediaService {
         }
         self.inner
             .store
-            .missing_hashes(&viewer.community_id, &normalized)
+            .missing_hashes(viewer.community_id.as_str(), &normalized)
             .await
     }
 
@@ -674,13 +683,13 @@ impl MediaService {
         let quota = self
             .inner
             .auth
-            .storage_quota_bytes(&by.community_id)
+            .storage_quota_bytes(by.community_id.as_str())
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let upload = Upload {
             id: nanoid::nanoid!(),
-            user_id: by.user_id.clone(),
-            community_id: by.community_id.clone(),
+            user_id: by.user_id.to_string(),
+            community_id: by.community_id.to_string(),
             filename: taina_imaging::sanitize(filename),
             size_bytes: size,
             sha256,
@@ -692,7 +701,11 @@ impl MediaService {
         // The reservation is checked against the quota in the same statement that makes it, so
         // concurrent creators cannot reserve more than the quota between them.
         if !self.inner.store.reserve_upload(&upload, now, quota).await? {
-            let used = self.inner.store.usage(&by.community_id, None).await?;
+            let used = self
+                .inner
+                .store
+                .usage(by.community_id.as_str(), None)
+                .await?;
             return Err(MediaError::QuotaExceeded {
                 used,
                 quota,

@@ -15,6 +15,7 @@ use super::typing::{self, TYPING};
 use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::{ChatError, Conversation, NewMessage};
+use crate::ids::ConversationId;
 use crate::realtime::{BroadcastError, Position};
 use crate::state::AppState;
 
@@ -30,7 +31,7 @@ pub async fn authorize(
 ) -> Result<Authorized, JoinRefusal> {
     match state
         .chat
-        .conversation_for(&principal.user_id, conversation_id)
+        .conversation_for(&principal.user_id, &ConversationId::from(conversation_id))
         .await
     {
         Ok(conversation) => Ok(Authorized::Subscription(Subscription {
@@ -113,7 +114,11 @@ pub async fn handle(
         Push::NewMsg(message) => {
             let chat = &channel.state.chat;
             match chat
-                .send_message(channel.principal, conversation_id, message)
+                .send_message(
+                    channel.principal,
+                    &ConversationId::from(conversation_id),
+                    message,
+                )
                 .await
             {
                 Ok((stored, _)) => Reply::Ok(serde_json::to_value(stored).unwrap_or_default()),

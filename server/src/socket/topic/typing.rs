@@ -52,7 +52,7 @@ pub fn relay(channel: Channel<'_>, payload: &Payload) -> Reply {
         _ => Typing::default(),
     };
     let typed = Typed {
-        user_id: &channel.principal.user_id,
+        user_id: channel.principal.user_id.as_str(),
         typing: typing.typing.unwrap_or(true),
     };
     channel.state.hub.broadcast_ephemeral(
