@@ -311,7 +311,10 @@ impl Served {
                 while let Ok(line) = self.logs.recv_timeout(Duration::from_secs(10)) {
                     rest.push(line);
                 }
-                assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+                assert!(
+                    rest.iter().any(|l| l.contains("stopped")),
+                    "exit {status:?} without the `stopped` line; the last lines: {rest:?}"
+                );
                 return status;
             }
             assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
