@@ -183,7 +183,9 @@ fn read_vint(buf: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
     let first_value = if keep_marker {
         first
     } else {
-        first & (0xFF >> len)
+        // An 8-byte vint (first byte 0x01) has no value bits in its first byte; a plain
+        // `0xFF >> len` would shift a u8 by 8 (a panic in debug builds, found by fuzzing).
+        first & u8::MAX.checked_shr(len as u32).unwrap_or(0)
     };
     let value = bytes[1..]
         .iter()
@@ -269,6 +271,28 @@ mod tests {
         assert_eq!(sniff(&ebml(b"matroska\0\0")), Some("video/x-matroska"));
         assert_eq!(sniff(&ebml(b"other")), None);
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3]), None);
+    }
+
+    #[test]
+    fn eight_byte_sizes() {
+        // Fuzzing found `1A 45 DF A3 01 …` (a size written on 8 bytes) panicking with a shift
+        // overflow; such sizes are valid EBML.
+        assert_eq!(
+            read_vint(&[0x01, 0, 0, 0, 0, 0, 0, 0x05], false),
+            Some((5, 8))
+        );
+        assert_eq!(
+            read_vint(&[0x01, 0, 0, 0, 0, 0, 0, 0x05], true),
+            Some((0x0100_0000_0000_0005, 8))
+        );
+        let found = [
+            0x1A, 0x45, 0xDF, 0xA3, 0x8B, 0x42, 0x86, 0x01, 0x42, 0x82, 0x89, 0x7E, 0x01, 0x45,
+            0x82, 0x84, 0x77, 0x65, 0x62, 0x6D,
+        ];
+        assert_eq!(sniff(&found), None);
+        let mut webm = ebml(b"webm");
+        webm.splice(4..5, [0x01, 0, 0, 0, 0, 0, 0, webm[4] & 0x7F]);
+        assert_eq!(sniff(&webm), Some("video/webm"));
     }
 
     #[test]
