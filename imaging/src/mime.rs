@@ -15,8 +15,13 @@ pub const SNIFF_LEN: usize = 64;
 /// MIME type from the content's magic bytes (never the client's claim). Returns `None` for
 /// anything not accepted as a photo or video.
 ///
-/// `head` is the start of the file; [`SNIFF_LEN`] bytes are enough for every accepted format.
+/// `head` is the start of the file; [`SNIFF_LEN`] bytes are enough for every accepted format,
+/// and any bytes past them are ignored.
 pub fn sniff(head: &[u8]) -> Option<&'static str> {
+    // Callers may pass more (the server passes its first read); looking past SNIFF_LEN would
+    // let the same file sniff differently depending on how much was read (found by fuzzing:
+    // a `mif1` brand list running past 64 bytes).
+    let head = &head[..head.len().min(SNIFF_LEN)];
     if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Some("image/jpeg");
     }
@@ -271,6 +276,21 @@ mod tests {
         assert_eq!(sniff(&ebml(b"matroska\0\0")), Some("video/x-matroska"));
         assert_eq!(sniff(&ebml(b"other")), None);
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3]), None);
+    }
+
+    #[test]
+    fn only_the_first_sniff_len_bytes_decide() {
+        // A generic HEIF brand whose codec brand comes after the 12th compatible brand: the
+        // answer must not depend on whether the caller read 64 bytes or the whole box.
+        let mut brands: Vec<&[u8; 4]> = vec![b"mif1"; 12];
+        brands.push(b"heic");
+        let long_box = ftyp(b"mif1", &brands);
+        assert!(long_box.len() > SNIFF_LEN);
+        assert_eq!(sniff(&long_box), Some("image/heif"));
+        assert_eq!(sniff(&long_box[..SNIFF_LEN]), sniff(&long_box));
+        // The same brand within the first 64 bytes is seen.
+        let short_box = ftyp(b"mif1", &[b"mif1", b"heic"]);
+        assert_eq!(sniff(&short_box), Some("image/heic"));
     }
 
     #[test]
