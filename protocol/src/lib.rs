@@ -28,4 +28,5 @@ pub mod close;
 pub mod envelope;
 pub mod graphql_ws;
 pub mod http;
+mod msgpack;
 pub mod phoenix;
