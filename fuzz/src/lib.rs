@@ -1,38 +1,11 @@
-//! Helpers shared by the fuzz targets: comparing JSON that went through an encode/decode
-//! round trip.
+//! Helpers shared by the fuzz targets.
+//!
+//! - [`json`]: comparing JSON after a round trip ([`same_json`], [`same_map`]).
+//! - [`allocations`]: the largest single allocation a decoder makes
+//!   ([`TrackingAllocator`], [`largest_allocation`], [`allocation_budget`]).
 
-use serde_json::{Map, Value};
+pub mod allocations;
+pub mod json;
 
-/// Equal JSON, except that floats may differ in their last bits: serde_json's default float
-/// parser is not correctly rounded, so a float printed exactly (shortest round-trip form) can
-/// read back an ulp or so away. Integers, strings and structure must match exactly.
-pub fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
-            match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => nearly_equal(x, y),
-                _ => false,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => same_map(x, y),
-        _ => a == b,
-    }
-}
-
-/// [`same_json`] for two objects.
-pub fn same_map(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .all(|(key, x)| b.get(key).is_some_and(|y| same_json(x, y)))
-}
-
-/// Within 2 ulps (same sign), or exactly equal (which covers 0.0 == -0.0).
-fn nearly_equal(x: f64, y: f64) -> bool {
-    const MAX_ULPS: u64 = 2;
-    x == y
-        || (x.is_sign_negative() == y.is_sign_negative()
-            && x.to_bits().abs_diff(y.to_bits()) <= MAX_ULPS)
-}
+pub use allocations::{allocation_budget, largest_allocation, TrackingAllocator};
+pub use json::{same_json, same_map};
