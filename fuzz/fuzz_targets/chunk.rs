@@ -23,5 +23,8 @@ fuzz_target!(|bytes: &[u8]| {
     assert!(chunk.data.len() <= bytes.len());
     let encoded = chunk.encode();
     assert_eq!(encoded[0], 0x82, "a chunk encodes as a two-entry fixmap");
-    assert_eq!(Chunk::decode(&encoded).expect("an encoded chunk decodes"), chunk);
+    assert_eq!(
+        Chunk::decode(&encoded).expect("an encoded chunk decodes"),
+        chunk
+    );
 });
