@@ -15,8 +15,13 @@ pub const SNIFF_LEN: usize = 64;
 /// MIME type from the content's magic bytes (never the client's claim). Returns `None` for
 /// anything not accepted as a photo or video.
 ///
-/// `head` is the start of the file; [`SNIFF_LEN`] bytes are enough for every accepted format.
+/// `head` is the start of the file; [`SNIFF_LEN`] bytes are enough for every accepted format,
+/// and any bytes past them are ignored.
 pub fn sniff(head: &[u8]) -> Option<&'static str> {
+    // Callers may pass more (the server passes its first read); looking past SNIFF_LEN would
+    // let the same file sniff differently depending on how much was read (found by fuzzing:
+    // a `mif1` brand list running past 64 bytes).
+    let head = &head[..head.len().min(SNIFF_LEN)];
     if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Some("image/jpeg");
     }
@@ -183,7 +188,9 @@ fn read_vint(buf: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
     let first_value = if keep_marker {
         first
     } else {
-        first & (0xFF >> len)
+        // An 8-byte vint (first byte 0x01) has no value bits in its first byte; a plain
+        // `0xFF >> len` would shift a u8 by 8 (a panic in debug builds, found by fuzzing).
+        first & u8::MAX.checked_shr(len as u32).unwrap_or(0)
     };
     let value = bytes[1..]
         .iter()
@@ -269,6 +276,43 @@ mod tests {
         assert_eq!(sniff(&ebml(b"matroska\0\0")), Some("video/x-matroska"));
         assert_eq!(sniff(&ebml(b"other")), None);
         assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3]), None);
+    }
+
+    #[test]
+    fn only_the_first_sniff_len_bytes_decide() {
+        // A generic HEIF brand whose codec brand comes after the 12th compatible brand: the
+        // answer must not depend on whether the caller read 64 bytes or the whole box.
+        let mut brands: Vec<&[u8; 4]> = vec![b"mif1"; 12];
+        brands.push(b"heic");
+        let long_box = ftyp(b"mif1", &brands);
+        assert!(long_box.len() > SNIFF_LEN);
+        assert_eq!(sniff(&long_box), Some("image/heif"));
+        assert_eq!(sniff(&long_box[..SNIFF_LEN]), sniff(&long_box));
+        // The same brand within the first 64 bytes is seen.
+        let short_box = ftyp(b"mif1", &[b"mif1", b"heic"]);
+        assert_eq!(sniff(&short_box), Some("image/heic"));
+    }
+
+    #[test]
+    fn eight_byte_sizes() {
+        // Fuzzing found `1A 45 DF A3 01 …` (a size written on 8 bytes) panicking with a shift
+        // overflow; such sizes are valid EBML.
+        assert_eq!(
+            read_vint(&[0x01, 0, 0, 0, 0, 0, 0, 0x05], false),
+            Some((5, 8))
+        );
+        assert_eq!(
+            read_vint(&[0x01, 0, 0, 0, 0, 0, 0, 0x05], true),
+            Some((0x0100_0000_0000_0005, 8))
+        );
+        let found = [
+            0x1A, 0x45, 0xDF, 0xA3, 0x8B, 0x42, 0x86, 0x01, 0x42, 0x82, 0x89, 0x7E, 0x01, 0x45,
+            0x82, 0x84, 0x77, 0x65, 0x62, 0x6D,
+        ];
+        assert_eq!(sniff(&found), None);
+        let mut webm = ebml(b"webm");
+        webm.splice(4..5, [0x01, 0, 0, 0, 0, 0, 0, webm[4] & 0x7F]);
+        assert_eq!(sniff(&webm), Some("video/webm"));
     }
 
     #[test]

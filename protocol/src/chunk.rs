@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::msgpack::MAX_DEPTH;
+
 /// One piece of a transfer, placed at `offset` bytes into the whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chunk {
@@ -37,6 +39,7 @@ impl Chunk {
         // The reading deserializer (not `from_slice`) exposes how far it got;
         // it only allocates as many bytes as are actually present.
         let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(bytes));
+        de.set_max_depth(MAX_DEPTH);
         let chunk = Chunk::deserialize(&mut de)?;
         let used = usize::try_from(de.position()).unwrap_or(bytes.len());
         match bytes.len().saturating_sub(used) {
@@ -85,6 +88,32 @@ mod tests {
         ] {
             assert_eq!(Chunk::decode(&chunk.encode()).unwrap(), chunk);
         }
+    }
+
+    #[test]
+    fn skips_unknown_fields_but_not_deep_nesting() {
+        let mut bytes = vec![0x83, 0xA6];
+        bytes.extend_from_slice(b"offset");
+        bytes.extend_from_slice(&[0x01, 0xA4]);
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&[0xC4, 0x01, 0xAA, 0xA1, b'x']);
+        let mut shallow = bytes.clone();
+        shallow.extend_from_slice(&[0x91, 0x91, 0xC0]);
+        assert_eq!(
+            Chunk::decode(&shallow).unwrap(),
+            Chunk {
+                offset: 1,
+                data: vec![0xAA]
+            }
+        );
+        // Found by fuzzing the envelopes, which shared the decoder's depth limit of 1,024: a
+        // kilobyte of nested arrays overflowed a 2 MiB stack in a debug build.
+        let mut deep = bytes;
+        deep.extend_from_slice(&[0x91].repeat(5000));
+        assert!(matches!(
+            Chunk::decode(&deep),
+            Err(ChunkError::Malformed(_))
+        ));
     }
 
     #[test]

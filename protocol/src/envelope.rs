@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::msgpack::MAX_DEPTH;
+
 /// The sub-session name of graphql-transport-ws inside a mux socket.
 pub const GRAPHQL_SUB: &str = "gql";
 
@@ -40,7 +42,51 @@ impl Envelope {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
-        Ok(rmp_serde::from_slice(bytes)?)
+        let mut deserializer = rmp_serde::Deserializer::from_read_ref(bytes);
+        deserializer.set_max_depth(MAX_DEPTH);
+        let fields = EnvelopeFields::deserialize(&mut deserializer)?;
+        Ok(fields.into_envelope()?)
+    }
+}
+
+/// Every envelope's fields, read straight from the map and checked against the tag after.
+///
+/// Decoding the internally tagged enum directly would first buffer the map into serde's
+/// generic content tree, which reserves room for as many entries as each nested map or array
+/// claims (up to 1 MiB each, 1,024 levels deep): fuzzing found a 4 KiB frame costing ~800 such
+/// allocations. A plain struct skips unknown fields without buffering them.
+#[derive(Deserialize)]
+struct EnvelopeFields {
+    t: String,
+    sub: Option<String>,
+    code: Option<u16>,
+    reason: Option<String>,
+    id: Option<u64>,
+}
+
+impl EnvelopeFields {
+    fn into_envelope(self) -> Result<Envelope, rmp_serde::decode::Error> {
+        use serde::de::Error;
+        fn required<T>(
+            field: Option<T>,
+            name: &'static str,
+        ) -> Result<T, rmp_serde::decode::Error> {
+            field.ok_or_else(|| Error::missing_field(name))
+        }
+        match self.t.as_str() {
+            "close" => Ok(Envelope::Close {
+                sub: required(self.sub, "sub")?,
+                code: required(self.code, "code")?,
+                reason: required(self.reason, "reason")?,
+            }),
+            "ping" => Ok(Envelope::Ping {
+                id: required(self.id, "id")?,
+            }),
+            "pong" => Ok(Envelope::Pong {
+                id: required(self.id, "id")?,
+            }),
+            other => Err(Error::unknown_variant(other, &["close", "ping", "pong"])),
+        }
     }
 }
 
@@ -67,5 +113,69 @@ mod tests {
         assert_eq!(Envelope::decode(&ping.encode()).unwrap(), ping);
         assert!(!is_envelope_start(0x00) && !is_envelope_start(0x02) && !is_envelope_start(0x07));
         assert!(Envelope::decode(&[0x81, 0xa1, b't', 0xa3, b'b', b'a', b'd']).is_err());
+    }
+
+    /// A map of `(key, value)` MessagePack pairs.
+    fn map(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = vec![0x80 | u8::try_from(entries.len()).unwrap()];
+        for (key, value) in entries {
+            out.push(0xA0 | u8::try_from(key.len()).unwrap());
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(value);
+        }
+        out
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_and_missing_ones_refused() {
+        let ping = map(&[
+            ("t", b"\xA4ping"),
+            ("id", &[7]),
+            ("extra", &[0x92, 0xC0, 0xC3]),
+        ]);
+        assert_eq!(Envelope::decode(&ping).unwrap(), Envelope::Ping { id: 7 });
+        let pong = map(&[("t", b"\xA4pong")]);
+        assert!(Envelope::decode(&pong)
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `id`"));
+        let close = map(&[
+            ("t", b"\xA5close"),
+            ("sub", b"\xA3gql"),
+            ("code", &[0xCD, 0x11, 0x33]),
+        ]);
+        assert!(Envelope::decode(&close)
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `reason`"));
+        let unknown = map(&[("t", b"\xA3bad")]);
+        assert!(Envelope::decode(&unknown)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown variant `bad`"));
+    }
+
+    #[test]
+    fn deep_junk_is_refused_without_buffering() {
+        // Found by fuzzing: 800 nested arrays each claiming 2^32 elements made the tagged-enum
+        // decoder reserve 1 MiB per level (and, this deep, overflow a test thread's stack);
+        // now the nesting is refused before either.
+        let junk: Vec<u8> = [0xDD, 0xFF, 0xFF, 0xFF, 0xFF].repeat(800);
+        let frame = map(&[("t", b"\xA4ping"), ("id", &[7]), ("extra", &junk)]);
+        assert!(Envelope::decode(&frame)
+            .unwrap_err()
+            .to_string()
+            .contains("depth limit exceeded"));
+        let deep = [0x91].repeat(5000);
+        let frame = map(&[("t", b"\xA4ping"), ("id", &[7]), ("extra", &deep)]);
+        assert!(Envelope::decode(&frame).is_err());
+        // Shallow extras are still skipped.
+        let shallow = [0x91].repeat(MAX_DEPTH - 2);
+        let frame = map(&[
+            ("t", b"\xA4ping"),
+            ("id", &[7]),
+            ("extra", &[&shallow[..], &[0xC0]].concat()),
+        ]);
+        assert_eq!(Envelope::decode(&frame).unwrap(), Envelope::Ping { id: 7 });
     }
 }

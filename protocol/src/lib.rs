@@ -12,6 +12,10 @@
 //! - [`chunk`]: the MessagePack `{offset, data}` carried inside binary pushes
 //!   for uploads and media.
 //! - [`envelope`]: MessagePack control envelopes of the `taina.v1` mux socket.
+//! - [`graphql_ws`]: graphql-transport-ws client messages as the server reads them
+//!   ([`graphql_ws::parse_client_message`]).
+//! - [`http`]: HTTP request parts parsed from clients: a `Range` header
+//!   ([`http::parse_range`]) and a GraphQL multipart `map` ([`http::parse_upload_map`]).
 //! - [`client`]: small async clients over tokio-tungstenite, for integration
 //!   tests and load tools, one per socket mode: [`client::PhoenixClient`]
 //!   (Phoenix V2), [`client::GraphqlClient`] (graphql-transport-ws) and
@@ -25,6 +29,9 @@ pub mod client;
 pub mod close;
 pub mod envelope;
 pub mod error_code;
+pub mod graphql_ws;
+pub mod http;
+mod msgpack;
 pub mod phoenix;
 
 pub use error_code::ErrorCode;

@@ -836,3 +836,92 @@ async fn graphql_sockets_take_a_fresh_token_in_band() {
     .await;
     assert_eq!(http["errors"][0]["extensions"]["code"], "invalid_input");
 }
+
+/// The close frame's code and reason.
+async fn close_frame(socket: &mut Socket) -> (u16, String) {
+    loop {
+        match tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a close in time")
+        {
+            Some(Ok(Ws::Close(Some(frame)))) => {
+                return (frame.code.into(), frame.reason.to_string())
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn session_state_is_checked_before_message_fields() {
+    let server = TestServer::start().await;
+    let token = server.admin().await;
+
+    // `subscribe` before the ack is 4401 even without an id or payload.
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    send(&mut socket, json!({ "type": "subscribe" })).await;
+    assert_eq!(close_code(&mut socket).await, close::graphql::UNAUTHORIZED);
+
+    // A second `connection_init` is 4429 even with a malformed payload.
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &token).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": 7 }),
+    )
+    .await;
+    assert_eq!(close_code(&mut socket).await, close::graphql::TOO_MANY_INIT);
+
+    // A first one with a malformed payload is 4400, with the reason.
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": 7 }),
+    )
+    .await;
+    assert_eq!(
+        close_frame(&mut socket).await,
+        (
+            close::graphql::INVALID_MESSAGE,
+            "Invalid message received: payload must be an object".into()
+        )
+    );
+
+    // A duplicate of a live id is 4409 even when the new payload's query is bad.
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &token).await;
+    let community = server.get("/api/auth/me", Some(&token)).await.body["community_id"].clone();
+    let live = json!({ "query": "subscription($c: String!) { userPresence(communityId: $c) { userId online } }", "variables": { "c": community } });
+    send(
+        &mut socket,
+        json!({ "id": "a", "type": "subscribe", "payload": live }),
+    )
+    .await;
+    assert_eq!(recv(&mut socket).await["type"], "next");
+    send(
+        &mut socket,
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": 1 } }),
+    )
+    .await;
+    assert_eq!(
+        close_code(&mut socket).await,
+        close::graphql::SUBSCRIBER_EXISTS
+    );
+
+    // After the ack, field problems are 4400 with what was wrong.
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &token).await;
+    send(
+        &mut socket,
+        json!({ "id": "b", "type": "subscribe", "payload": { "query": 1 } }),
+    )
+    .await;
+    assert_eq!(
+        close_frame(&mut socket).await,
+        (
+            close::graphql::INVALID_MESSAGE,
+            "Invalid message received: payload.query must be a string".into()
+        )
+    );
+}

@@ -13,6 +13,9 @@ use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use taina_protocol::close;
 use taina_protocol::close::graphql as code;
+use taina_protocol::graphql_ws::{
+    parse_client_message, ClientMessage, MessageType, ParseError, SubscribePayload,
+};
 use tokio::task::JoinHandle;
 
 use super::SocketLink;
@@ -118,64 +121,62 @@ impl GraphqlSession {
     }
 
     pub async fn on_text(&mut self, text: &str) -> Result<Option<Authenticated>, Fatal> {
-        let invalid = |why: &str| {
-            fatal(
-                code::INVALID_MESSAGE,
-                format!("Invalid message received: {why}"),
-            )
-        };
-        let message: Value = serde_json::from_str(text).map_err(|e| invalid(&e.to_string()))?;
-        let Value::Object(message) = message else {
-            return Err(invalid("expected an object"));
-        };
-        let kind = message
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("missing `type`"))?;
-        match kind {
-            "connection_init" => self.connection_init(&message).await,
-            "ping" => {
+        let message = parse_client_message(text).map_err(|error| self.refuse(error))?;
+        match message {
+            ClientMessage::ConnectionInit { payload } => self.connection_init(payload).await,
+            ClientMessage::Ping { payload } => {
                 let mut pong = json!({ "type": "pong" });
-                if let Some(payload) = message.get("payload").filter(|p| p.is_object()) {
-                    pong["payload"] = payload.clone();
+                if let Some(payload) = payload {
+                    pong["payload"] = Value::Object(payload);
                 }
                 send(&self.outbox, &pong);
                 Ok(None)
             }
-            "pong" => Ok(None),
-            "subscribe" => {
+            ClientMessage::Pong { .. } => Ok(None),
+            ClientMessage::Subscribe { id, payload } => {
                 if !self.acked {
-                    return Err(fatal(code::UNAUTHORIZED, "Unauthorized"));
+                    return Err(unauthorized());
                 }
-                let id = message
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| invalid("missing `id`"))?;
-                let payload = message
-                    .get("payload")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| invalid("missing `payload`"))?;
-                self.subscribe(id, payload)?;
+                self.claim_id(&id)?;
+                self.subscribe(id, payload);
                 Ok(None)
             }
-            "complete" => {
-                let id = message
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| invalid("missing `id`"))?;
-                if let Some(operation) = self.operations.remove(id) {
+            ClientMessage::Complete { id } => {
+                if let Some(operation) = self.operations.remove(&id) {
                     operation.task.abort();
                 }
                 Ok(None)
             }
-            other => Err(invalid(&format!("unknown type `{other}`"))),
         }
     }
 
-    async fn connection_init(
-        &mut self,
-        message: &Map<String, Value>,
-    ) -> Result<Option<Authenticated>, Fatal> {
+    /// The close for a message the parser refused. The session's state is checked first, as
+    /// for a valid message of the same type: a second `connection_init` is 4429 and a
+    /// `subscribe` before the ack 4401 whatever their fields, and a duplicate id is 4409 even
+    /// when the rest of the payload is bad.
+    fn refuse(&mut self, error: ParseError) -> Fatal {
+        match error.message_type() {
+            Some(MessageType::ConnectionInit) => {
+                if let Err(too_many) = self.claim_init() {
+                    return too_many;
+                }
+            }
+            Some(MessageType::Subscribe) if !self.acked => return unauthorized(),
+            _ => {}
+        }
+        if let ParseError::QueryNotString { id } | ParseError::VariablesNotObject { id } = &error {
+            if let Err(duplicate) = self.claim_id(id) {
+                return duplicate;
+            }
+        }
+        fatal(
+            code::INVALID_MESSAGE,
+            format!("Invalid message received: {error}"),
+        )
+    }
+
+    /// Only one `connection_init` per session.
+    fn claim_init(&mut self) -> Result<(), Fatal> {
         if self.init_received {
             return Err(fatal(
                 code::TOO_MANY_INIT,
@@ -183,16 +184,14 @@ impl GraphqlSession {
             ));
         }
         self.init_received = true;
-        let payload = match message.get("payload") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(payload)) => payload.clone(),
-            Some(_) => {
-                return Err(fatal(
-                    code::INVALID_MESSAGE,
-                    "Invalid message received: payload must be an object",
-                ))
-            }
-        };
+        Ok(())
+    }
+
+    async fn connection_init(
+        &mut self,
+        payload: Map<String, Value>,
+    ) -> Result<Option<Authenticated>, Fatal> {
+        self.claim_init()?;
         let mut authenticated = None;
         match payload.get("token").and_then(Value::as_str) {
             Some(token) => match self.state.auth.authenticate(token).await {
@@ -223,7 +222,8 @@ impl GraphqlSession {
         Ok(authenticated)
     }
 
-    fn subscribe(&mut self, id: &str, payload: &Map<String, Value>) -> Result<(), Fatal> {
+    /// An id may be reused once its operation is done, never while it still runs.
+    fn claim_id(&mut self, id: &str) -> Result<(), Fatal> {
         if let Some(existing) = self.operations.get(id) {
             if !existing.done.load(Ordering::Acquire) {
                 return Err(fatal(
@@ -234,26 +234,19 @@ impl GraphqlSession {
         }
         self.operations
             .retain(|_, operation| !operation.done.load(Ordering::Acquire));
-        let invalid = |why: &str| {
-            fatal(
-                code::INVALID_MESSAGE,
-                format!("Invalid message received: {why}"),
-            )
-        };
-        let query = payload
-            .get("query")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("payload.query must be a string"))?;
-        let mut request = async_graphql::Request::new(query);
-        if let Some(name) = payload.get("operationName").and_then(Value::as_str) {
+        Ok(())
+    }
+
+    /// Starts operation `id`, whose id was claimed.
+    fn subscribe(&mut self, id: String, payload: SubscribePayload) {
+        let mut request = async_graphql::Request::new(payload.query);
+        if let Some(name) = payload.operation_name {
             request = request.operation_name(name);
         }
-        match payload.get("variables") {
-            None | Some(Value::Null) => {}
-            Some(variables @ Value::Object(_)) => {
-                request = request.variables(async_graphql::Variables::from_json(variables.clone()));
-            }
-            Some(_) => return Err(invalid("payload.variables must be an object")),
+        if let Some(variables) = payload.variables {
+            request = request.variables(async_graphql::Variables::from_json(Value::Object(
+                variables,
+            )));
         }
         let request = request.data(Caller {
             principal: self.principal.clone(),
@@ -264,14 +257,16 @@ impl GraphqlSession {
         let task = tokio::spawn(run_operation(
             self.state.graphql.clone(),
             self.outbox.clone(),
-            id.to_string(),
+            id.clone(),
             request,
             done.clone(),
         ));
-        self.operations
-            .insert(id.to_string(), Operation { task, done });
-        Ok(())
+        self.operations.insert(id, Operation { task, done });
     }
+}
+
+fn unauthorized() -> Fatal {
+    fatal(code::UNAUTHORIZED, "Unauthorized")
 }
 
 impl Drop for GraphqlSession {

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use taina_protocol::http::parse_range;
 use taina_protocol::ErrorCode;
 
 use super::{Album, MediaError, MediaService, Photo, Rendition};
@@ -192,28 +193,6 @@ fn content_type(photo: &Photo, rendition: Rendition) -> HeaderValue {
     }
 }
 
-/// One `bytes=` range against `size`: `a-b`, `a-` or `-n`. `None` when unsatisfiable or
-/// malformed (several ranges are not supported and count as malformed).
-fn parse_range(header: &str, size: u64) -> Option<std::ops::Range<u64>> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') || size == 0 {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            if n == 0 {
-                return None;
-            }
-            (size.saturating_sub(n), size - 1)
-        }
-        (start, "") => (start.parse().ok()?, size - 1),
-        (start, end) => (start.parse().ok()?, end.parse::<u64>().ok()?.min(size - 1)),
-    };
-    (start <= end && start < size).then(|| start..end + 1)
-}
-
 #[derive(Deserialize)]
 struct BackupCheck {
     hashes: Vec<String>,
@@ -293,22 +272,4 @@ fn public_album_json(album: &Album, photos: &[Photo]) -> Value {
                    "photo_count": album.photo_count },
         "photos": photos,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some(0..10));
-        assert_eq!(parse_range("bytes=90-", 100), Some(90..100));
-        assert_eq!(parse_range("bytes=-10", 100), Some(90..100));
-        assert_eq!(parse_range("bytes=95-200", 100), Some(95..100));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=5-2", 100), None);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
-        assert_eq!(parse_range("bytes=-0", 100), None);
-    }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use futures_util::TryStreamExt;
+use taina_protocol::http::parse_upload_map;
 
 use taina_protocol::ErrorCode;
 
@@ -22,8 +23,6 @@ use crate::error::AppError;
 
 /// Most files one request may carry.
 pub const MAX_FILES: usize = 16;
-/// Most variable paths one file may be mapped to.
-const MAX_PATHS_PER_FILE: usize = 16;
 
 const OPERATIONS: &str = "operations";
 const MAP: &str = "map";
@@ -127,29 +126,17 @@ pub async fn receive(
 }
 
 /// The `map` part: part name → the variable paths that file fills, e.g.
-/// `{"0": ["variables.file"]}`.
+/// `{"0": ["variables.file"]}` (parsed by `taina_protocol::http::parse_upload_map`, which the
+/// fuzzer exercises; this adds that no file part may be named like the two JSON parts).
 fn parse_map(bytes: &[u8]) -> Result<HashMap<String, Vec<String>>, AppError> {
-    let map: HashMap<String, Vec<String>> = serde_json::from_slice(bytes)
-        .map_err(|e| invalid(format!("`map` must be an object of path lists: {e}")))?;
-    if map.len() > MAX_FILES {
-        return Err(invalid(format!("at most {MAX_FILES} files per request")));
+    let entries = parse_upload_map(bytes, MAX_FILES).map_err(|e| invalid(e.to_string()))?;
+    if let Some((name, _)) = entries
+        .iter()
+        .find(|(name, _)| name == OPERATIONS || name == MAP)
+    {
+        return Err(invalid(format!("`{name}` cannot name a file part")));
     }
-    for (name, paths) in &map {
-        if name == OPERATIONS || name == MAP || name.is_empty() {
-            return Err(invalid(format!("`{name}` cannot name a file part")));
-        }
-        if paths.is_empty() || paths.len() > MAX_PATHS_PER_FILE {
-            return Err(invalid(format!(
-                "file `{name}` must fill between 1 and {MAX_PATHS_PER_FILE} variables"
-            )));
-        }
-        if let Some(path) = paths.iter().find(|p| !p.starts_with("variables.")) {
-            return Err(invalid(format!(
-                "`{path}` is not a variable path (`variables.…`)"
-            )));
-        }
-    }
-    Ok(map)
+    Ok(entries.into_iter().collect())
 }
 
 #[cfg(test)]
