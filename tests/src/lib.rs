@@ -261,6 +261,22 @@ impl TestServer {
         reply.body
     }
 
+    /// A group conversation `admin` starts with `participant_ids`; its id.
+    pub async fn group_conversation(&self, admin: &str, participant_ids: &[&str]) -> String {
+        let created = self
+            .post(
+                "/api/chat/conversations",
+                json!({ "kind": "group", "name": "Roda", "participant_ids": participant_ids }),
+                Some(admin),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        created.body["id"]
+            .as_str()
+            .expect("conversation id")
+            .to_string()
+    }
+
     /// `ws://…/socket/websocket`.
     pub fn ws_url(&self) -> String {
         format!(
@@ -304,6 +320,36 @@ impl TestServer {
             join.await.expect("server task").expect("server result");
         }
     }
+}
+
+/// Files under `dir`, recursively (0 when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => files_under(&entry.path()),
+            Ok(_) => 1,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Bytes in the files under `dir`, recursively.
+pub fn bytes_under(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => bytes_under(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 impl Drop for TestServer {

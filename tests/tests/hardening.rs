@@ -2,7 +2,6 @@
 //! allowed, quota races, oversize pushes, alerts across communities, protocol violations and
 //! the guest role's limits. Runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,42 +13,10 @@ use sha2::{Digest, Sha256};
 use taina_protocol::chunk::Chunk;
 use taina_protocol::client::{ClientError, Incoming, PhoenixClient};
 use taina_protocol::phoenix::Payload;
-use taina_tests::TestServer;
+use taina_tests::{bytes_under, files_under, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Bytes in the files under `dir` (recursively).
-fn bytes_under(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => bytes_under(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-/// Files under `dir` (recursively).
-fn files_under(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| {
-            if entry.path().is_dir() {
-                files_under(&entry.path())
-            } else {
-                1
-            }
-        })
-        .sum()
-}
 
 /// Sets every community's storage quota (in GiB).
 async fn set_quota_gb(server: &TestServer, gb: i64) {
@@ -585,15 +552,8 @@ async fn an_oversize_binary_push_is_refused_and_nobody_is_disconnected() {
     let admin = server.admin().await;
     let member = server.invited(&admin, "member@example.org", "member").await;
     let member_id = server.user_id(&member).await;
-    let created = server
-        .post(
-            "/api/chat/conversations",
-            json!({ "kind": "group", "name": "Roda", "participant_ids": [member_id] }),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let topic = format!("conversation:{}", created.body["id"].as_str().unwrap());
+    let conversation = server.group_conversation(&admin, &[&member_id]).await;
+    let topic = format!("conversation:{conversation}");
     let mut sender = server.socket(&member).await;
     let mut other = server.socket(&admin).await;
     sender.join(&topic, json!({})).await.unwrap();
@@ -732,14 +692,7 @@ async fn a_message_of_only_invisible_characters_is_empty() {
     let admin = server.admin().await;
     let member = server.invited(&admin, "member@example.org", "member").await;
     let member_id = server.user_id(&member).await;
-    let created = server
-        .post(
-            "/api/chat/conversations",
-            json!({ "kind": "group", "name": "Roda", "participant_ids": [member_id] }),
-            Some(&admin),
-        )
-        .await;
-    let conversation = created.body["id"].as_str().unwrap().to_string();
+    let conversation = server.group_conversation(&admin, &[&member_id]).await;
     let path = format!("/api/chat/conversations/{conversation}/messages");
     for body in ["\u{200B}", "\u{FEFF}\u{200B}\u{200D} \u{2060}", "\u{3164}"] {
         let sent = server
@@ -898,14 +851,9 @@ async fn guests_read_what_is_shared_and_chat_where_invited_nothing_more() {
     // remove others).
     let member = server.invited(&admin, "member@example.org", "member").await;
     let member_id = server.user_id(&member).await;
-    let created = server
-        .post(
-            "/api/chat/conversations",
-            json!({ "kind": "group", "name": "Visita", "participant_ids": [guest_id, member_id] }),
-            Some(&admin),
-        )
+    let conversation = server
+        .group_conversation(&admin, &[&guest_id, &member_id])
         .await;
-    let conversation = created.body["id"].as_str().unwrap().to_string();
     let messages = format!("/api/chat/conversations/{conversation}/messages");
     let sent = server
         .post(&messages, json!({ "body": "olá" }), Some(&guest))

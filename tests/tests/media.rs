@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use taina_protocol::chunk::Chunk;
 use taina_protocol::client::{ClientError, Incoming, PhoenixClient};
 use taina_protocol::phoenix::Payload;
-use taina_tests::{Reply, TestServer};
+use taina_tests::{files_under, Reply, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -194,26 +194,10 @@ async fn multipart_upload_processing_renditions_and_dedup() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["duplicate"], true);
     assert_eq!(again.body["photo"]["id"], id.as_str());
-    let blobs = walk(&server.data_dir.path().join("files/blobs"));
+    let blobs = files_under(&server.data_dir.path().join("files/blobs"));
     assert_eq!(blobs, 1, "one blob for one content");
     // Nothing is left in the temporary directory.
-    assert_eq!(walk(&server.data_dir.path().join("tmp")), 0);
-}
-
-fn walk(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                walk(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+    assert_eq!(files_under(&server.data_dir.path().join("tmp")), 0);
 }
 
 #[tokio::test]
@@ -311,8 +295,8 @@ async fn quota_and_size_limits_refuse_before_storing() {
         over.body
     );
     assert_eq!(over.body["error"]["code"], "quota_exceeded");
-    assert_eq!(walk(&server.data_dir.path().join("files/blobs")), 0);
-    assert_eq!(walk(&server.data_dir.path().join("tmp")), 0);
+    assert_eq!(files_under(&server.data_dir.path().join("files/blobs")), 0);
+    assert_eq!(files_under(&server.data_dir.path().join("tmp")), 0);
 }
 
 #[tokio::test]
@@ -817,8 +801,8 @@ async fn a_wrong_checksum_discards_the_upload() {
             .await,
         Err(ClientError::Refused(_))
     ));
-    assert_eq!(walk(&server.data_dir.path().join("files/blobs")), 0);
-    assert_eq!(walk(&server.data_dir.path().join("uploads")), 0);
+    assert_eq!(files_under(&server.data_dir.path().join("files/blobs")), 0);
+    assert_eq!(files_under(&server.data_dir.path().join("uploads")), 0);
     // Someone else's upload cannot be joined.
     let other = server.invited(&token, "m@example.org", "member").await;
     let mut theirs = server.socket(&other).await;
@@ -1050,7 +1034,7 @@ async fn an_s3_compatible_store_by_configuration() {
         "ready"
     );
     // Nothing under the local files directory: the bytes went to the bucket.
-    assert_eq!(walk(&server.data_dir.path().join("files")), 0);
+    assert_eq!(files_under(&server.data_dir.path().join("files")), 0);
     let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2"))
         .await
         .unwrap()
