@@ -232,6 +232,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     let address = listener.local_addr()?;
+    // Before anything else runs: from here on SIGINT/SIGTERM stop the server gracefully.
+    let shutdown = crate::shutdown_signal();
     state.start().await;
     tracing::info!(
         %address,
@@ -239,6 +241,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir = %data_dir.display(),
         "listening on http://{address}"
     );
-    crate::serve(state, listener, crate::shutdown_signal()).await?;
+    crate::serve(state, listener, shutdown).await?;
     Ok(())
 }
