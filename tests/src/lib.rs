@@ -261,6 +261,19 @@ impl TestServer {
         reply.body
     }
 
+    /// `POST /graphql` as a multipart request (file uploads), with `token` when given.
+    pub async fn graphql_multipart(
+        &self,
+        token: Option<&str>,
+        form: reqwest::multipart::Form,
+    ) -> Reply {
+        let mut request = self.client.post(format!("{}/graphql", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request.multipart(form)).await
+    }
+
     /// A group conversation `admin` starts with `participant_ids`; its id.
     pub async fn group_conversation(&self, admin: &str, participant_ids: &[&str]) -> String {
         let created = self

@@ -99,12 +99,7 @@ fn upload_form(bytes: Vec<u8>) -> Form {
 async fn anonymous_graphql_multipart_is_refused_before_its_files_are_read() {
     let server = TestServer::start().await;
     let reply = server
-        .send(
-            server
-                .client
-                .post(format!("{}/graphql", server.url))
-                .multipart(upload_form(vec![7u8; 4 * 1024 * 1024])),
-        )
+        .graphql_multipart(None, upload_form(vec![7u8; 4 * 1024 * 1024]))
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
     assert_eq!(reply.code(), "missing_token");
@@ -121,15 +116,7 @@ async fn graphql_multipart_operations_over_the_json_limit_is_413() {
     let padding = " ".repeat(200 * 1024);
     let operations = format!(r#"{{"query": "{{ me {{ id }} }}"{padding}}}"#);
     let form = Form::new().text("operations", operations);
-    let reply = server
-        .send(
-            server
-                .client
-                .post(format!("{}/graphql", server.url))
-                .bearer_auth(&token)
-                .multipart(form),
-        )
-        .await;
+    let reply = server.graphql_multipart(Some(&token), form).await;
     assert_eq!(
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -139,15 +126,7 @@ async fn graphql_multipart_operations_over_the_json_limit_is_413() {
     assert_eq!(reply.code(), "payload_too_large");
     // The same request within the limit works.
     let form = Form::new().text("operations", r#"{"query": "{ me { id } }"}"#);
-    let reply = server
-        .send(
-            server
-                .client
-                .post(format!("{}/graphql", server.url))
-                .bearer_auth(&token)
-                .multipart(form),
-        )
-        .await;
+    let reply = server.graphql_multipart(Some(&token), form).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(reply.body["data"]["me"]["id"].is_string(), "{}", reply.body);
 }
@@ -384,13 +363,7 @@ async fn graphql_multipart_upload_still_works_within_the_quota() {
     let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     bytes.extend(std::iter::repeat_n(0u8, 1000));
     let reply = server
-        .send(
-            server
-                .client
-                .post(format!("{}/graphql", server.url))
-                .bearer_auth(&token)
-                .multipart(upload_form(bytes.clone())),
-        )
+        .graphql_multipart(Some(&token), upload_form(bytes.clone()))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(
@@ -794,13 +767,7 @@ async fn guests_read_what_is_shared_and_chat_where_invited_nothing_more() {
     let refused = http_upload(&server, &guest, png_like(1)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     let multipart = server
-        .send(
-            server
-                .client
-                .post(format!("{}/graphql", server.url))
-                .bearer_auth(&guest)
-                .multipart(upload_form(png_like(2))),
-        )
+        .graphql_multipart(Some(&guest), upload_form(png_like(2)))
         .await;
     assert_eq!(
         multipart.status,

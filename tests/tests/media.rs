@@ -637,15 +637,7 @@ async fn graphql_multipart_upload() {
         .text("operations", operations.to_string())
         .text("map", json!({ "0": ["variables.file"] }).to_string())
         .part("0", Part::bytes(bytes.clone()).file_name("g.png"));
-    let reply = server
-        .send(
-            server
-                .client
-                .post(format!("{}/graphql", server.url))
-                .bearer_auth(&token)
-                .multipart(form),
-        )
-        .await;
+    let reply = server.graphql_multipart(Some(&token), form).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(
         reply.body["data"]["uploadPhoto"]["mimeType"], "image/png",

@@ -191,27 +191,21 @@ impl MediaService {
             ingested.discard().await;
             return Ok((existing, false));
         }
-        // A cheap early refusal before the blob is written; the insert below re-checks
-        // atomically.
-        let quota = self
+        // The bytes already stayed within the room left when they were received (the ingest's
+        // budget, or the resumable upload's reservation); the insert below checks the quota
+        // again atomically, against whatever else was stored meanwhile.
+        let quota = match self
             .inner
             .auth
             .storage_quota_bytes(owner.community_id.as_str())
-            .await?;
-        let used = self
-            .inner
-            .store
-            .usage(owner.community_id.as_str(), releasing)
-            .await?;
-        if let Err(e) = (Budget {
-            max_bytes: self.inner.config.max_upload_bytes,
-            quota: Some(Quota { used, quota }),
-        })
-        .check(ingested.size)
+            .await
         {
-            ingested.discard().await;
-            return Err(e);
-        }
+            Ok(quota) => quota,
+            Err(e) => {
+                ingested.discard().await;
+                return Err(e.into());
+            }
+        };
         let (hash, size) = (ingested.sha256.clone(), ingested.size);
         let key = blob_key(&hash);
         if self.inner.blobs.exists(&key).await {

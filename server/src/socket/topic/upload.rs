@@ -80,11 +80,6 @@ pub async fn handle(
             "reason": "offset_mismatch",
             "expected": expected,
         })),
-        Err(e) => failed(e),
+        Err(e) => Reply::failed(e),
     }
-}
-
-/// A media error under its wire code (also for `create_upload` on `user:`).
-pub fn failed(error: MediaError) -> Reply {
-    Reply::failed(error)
 }

@@ -82,7 +82,7 @@ pub async fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Rep
                     "offset": 0,
                     "expires_at": upload.expires_at,
                 })),
-                Err(e) => super::upload::failed(e),
+                Err(e) => Reply::failed(e),
             }
         }
     }
