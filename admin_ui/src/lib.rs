@@ -22,4 +22,5 @@ mod region;
 mod sparkline;
 
 pub use format::{bytes, duration};
+pub use maud::Markup;
 pub use region::{region, Region, Rendering};

@@ -16,6 +16,8 @@ pub const INVALID_PAYLOAD: u16 = 1007;
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// The server hit an unexpected condition.
 pub const INTERNAL_ERROR: u16 = 1011;
+/// The server is restarting: clients reconnect (the admin panel's socket on shutdown).
+pub const SERVICE_RESTART: u16 = 1012;
 /// A frame could not be decoded (bad JSON, wrong shape, unknown binary kind).
 pub const INVALID_FRAME: u16 = 4400;
 /// Signed out, revoked or token expired: do not reconnect with the same token.

@@ -22,6 +22,7 @@ use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
 use crate::error::StartError;
 use crate::events::{EventBus, MemoryBus};
+use crate::metrics::{sampler, Metrics, Samples};
 use crate::realtime::Hub;
 use crate::state::AppState;
 
@@ -81,6 +82,10 @@ impl AppState {
         )
         .map_err(|e| StartError::Media(e.to_string()))?;
         let monitoring = MonitoringService::new(db.clone(), bus.clone());
+        let metrics = Arc::new(Metrics::new(
+            Arc::new(Samples::default()),
+            media.job_durations(),
+        ));
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
         let config = Arc::new(config);
         let graphql = crate::graphql::build_schema(
@@ -101,6 +106,7 @@ impl AppState {
             monitoring,
             hub,
             graphql,
+            metrics,
             started: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -108,7 +114,7 @@ impl AppState {
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
     /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay
-    /// and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    /// the metrics sampler and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
@@ -121,6 +127,13 @@ impl AppState {
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
+        sampler::spawn(sampler::Sources {
+            metrics: self.metrics.clone(),
+            hub: Arc::downgrade(&self.hub),
+            db: self.db.clone(),
+            media: self.media.clone(),
+            data_dir: self.config.data_dir.clone(),
+        });
         let weak_hub = Arc::downgrade(&self.hub);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(SWEEP_INTERVAL);

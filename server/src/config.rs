@@ -37,6 +37,39 @@ pub struct Config {
     pub chat: ChatConfig,
     pub media: MediaConfig,
     pub graphql: GraphqlConfig,
+    pub admin: AdminConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Nhaman, the admin panel at `/admin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Whether `/admin` is served at all.
+    pub enabled: bool,
+    /// The URL people open the panel at (`https://home.example.org`): the live socket accepts
+    /// only this `Origin`. Unset, the `Origin` must match the request's `Host`.
+    pub public_url: Option<String>,
+    /// Mark the session cookie `Secure` (set it when a TLS proxy sits in front).
+    pub secure_cookies: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            public_url: None,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// `GET /metrics` (Prometheus text format).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A bearer token that may scrape from anywhere. Unset, only loopback may scrape.
+    pub token: Option<String>,
 }
 
 /// The GraphQL endpoint.
@@ -240,6 +273,8 @@ impl Default for Config {
             chat: ChatConfig::default(),
             media: MediaConfig::default(),
             graphql: GraphqlConfig::default(),
+            admin: AdminConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -409,10 +444,18 @@ impl Config {
         self.database_url.as_deref().filter(|u| !u.is_empty())
     }
 
-    /// A copy safe to print: the database password is replaced by `***`.
+    /// A copy safe to print: passwords in URLs and the metrics token are replaced by `***`.
     pub fn redacted(&self) -> Config {
         let mut copy = self.clone();
         copy.database_url = copy.database_url.as_deref().map(redact_url_password);
+        copy.media.object_store_url = copy
+            .media
+            .object_store_url
+            .as_deref()
+            .map(redact_url_password);
+        if copy.metrics.token.is_some() {
+            copy.metrics.token = Some("***".into());
+        }
         copy
     }
 

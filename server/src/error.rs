@@ -46,6 +46,9 @@ pub enum AppError {
     PayloadTooLarge { limit: usize },
     #[error("expected `Content-Type: application/json`")]
     UnsupportedMediaType,
+    /// Refused at the edge for who is asking (the metrics endpoint), with the reason.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("no such route")]
     NotFound,
     #[error("method not allowed on this route")]
@@ -63,6 +66,7 @@ impl AppError {
             AppError::BadRequest { code, .. } => *code,
             AppError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             AppError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
             AppError::NotFound => ErrorCode::NotFound,
             AppError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
         }

@@ -4,6 +4,7 @@
 //! tests start the same server in-process through [`serve`].
 //!
 //! # Layout
+//! - [`admin`]: Nhaman, the admin panel at `/admin` (views in `taina-admin-ui`).
 //! - [`config`]: typed configuration (defaults → `taina.toml` → `TAINA_*`).
 //! - [`db`]: the SQLite/PostgreSQL pool handle and migrations.
 //! - [`events`]: domain events and the bus contexts publish on.
@@ -14,6 +15,7 @@
 //! - [`graphql`]: the merged schema, its request context and errors, `POST /graphql` and
 //!   GraphiQL.
 //! - [`realtime`]: the connection hub, outboxes, topics, presence and recovery history.
+//! - [`metrics`]: counters, the once-a-second sample and `GET /metrics`.
 //! - [`socket`]: `/socket/websocket` — Phoenix V2 sessions, channel rules, events → topics.
 //! - [`state`]: `AppState`, what handlers reach (each part through `FromRef`); no globals.
 //! - `app`: the wiring — [`AppState::open`] builds everything, [`AppState::start`] starts the
@@ -22,6 +24,7 @@
 //! - [`cli`]: the `taina` command line.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod app;
 pub mod cli;
 pub mod config;
@@ -34,6 +37,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod realtime;
 pub mod socket;
 pub mod state;

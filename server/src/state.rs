@@ -18,6 +18,7 @@ use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::graphql::AppSchema;
+use crate::metrics::Metrics;
 use crate::realtime::Hub;
 
 #[derive(Clone)]
@@ -31,6 +32,7 @@ pub struct AppState {
     pub monitoring: MonitoringService,
     pub hub: Arc<Hub>,
     pub graphql: AppSchema,
+    pub metrics: Arc<Metrics>,
     /// Set by the first [`AppState::start`], so background work never runs twice (two media
     /// workers would re-queue each other's running jobs).
     pub(crate) started: Arc<AtomicBool>,
@@ -59,4 +61,5 @@ parts! {
     monitoring: MonitoringService,
     hub: Arc<Hub>,
     graphql: AppSchema,
+    metrics: Arc<Metrics>,
 }

@@ -18,8 +18,10 @@ use crate::config::Config;
 mod query;
 #[cfg(test)]
 pub(crate) mod testing;
+mod upkeep;
 
 pub use query::{query, query_as, query_scalar, Query, QueryAs, QueryScalar, Target, Tx};
+pub use upkeep::{AppliedMigration, Upkeep};
 
 /// Name of the SQLite database file inside the data directory.
 pub const SQLITE_FILE: &str = "taina.db";

@@ -17,6 +17,7 @@ use crate::contexts::auth::{AuthError, AuthService};
 use crate::contexts::media::MediaService;
 use crate::error::AppError;
 use crate::http::{ApiJson, Client};
+use crate::metrics::{Metrics, OutcomeLabels};
 
 pub fn routes<S>() -> Router<S>
 where
@@ -25,6 +26,7 @@ where
     AuthService: FromRef<S>,
     MediaService: FromRef<S>,
     AppSchema: FromRef<S>,
+    Arc<Metrics>: FromRef<S>,
 {
     Router::new().route(
         "/graphql",
@@ -59,6 +61,7 @@ async fn execute(
     State(auth): State<AuthService>,
     State(media): State<MediaService>,
     State(schema): State<AppSchema>,
+    State(metrics): State<Arc<Metrics>>,
     Client(client): Client,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -91,6 +94,7 @@ async fn execute(
             graphql_request
         }
     };
+    let started = std::time::Instant::now();
     let response = schema
         .execute(graphql_request.data(Caller {
             principal,
@@ -98,6 +102,14 @@ async fn execute(
             socket: None,
         }))
         .await;
+    metrics
+        .graphql_duration
+        .observe(started.elapsed().as_secs_f64());
+    let outcome = if response.is_ok() { "ok" } else { "error" };
+    metrics
+        .graphql_operations
+        .get_or_create(&OutcomeLabels { outcome })
+        .inc();
     Ok(Json(response).into_response())
 }
 

@@ -15,6 +15,11 @@ pub use extract::{ApiJson, AuthUser, Client, MaybeAuthUser};
 /// The whole application's routes over `state`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.json_body_limit_bytes;
+    let admin = if state.config.admin.enabled {
+        crate::admin::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(health::routes())
         .nest("/api/auth", crate::contexts::auth::http::routes())
@@ -22,8 +27,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::contexts::media::http::routes())
         .merge(crate::socket::routes())
         .merge(crate::graphql::routes())
+        .merge(crate::metrics::routes())
+        .merge(admin)
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::http::track,
+        ))
         .with_state(state)
 }

@@ -94,6 +94,15 @@ impl History {
         self.entries.is_empty()
     }
 
+    /// Every publication still held, oldest first (what an admin's view of a topic shows).
+    pub fn retained(&mut self) -> Vec<Frame> {
+        self.prune();
+        self.entries
+            .iter()
+            .map(|(_, _, frame)| frame.clone())
+            .collect()
+    }
+
     /// Every publication after `since` in order, when memory still holds all of them.
     pub fn since(&mut self, since: u64) -> Option<Vec<(u64, Frame)>> {
         self.prune();

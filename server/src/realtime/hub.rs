@@ -23,6 +23,7 @@ use super::events::UserPresence;
 use super::history::{History, Position};
 use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
+use super::stats::{HubCounts, HubStats};
 use crate::config::RealtimeConfig;
 use crate::events::EventBus;
 use crate::ids::{CommunityId, SessionId, UserId};
@@ -218,6 +219,8 @@ pub struct Hub {
     user_generation: DashMap<UserId, u64>,
     config: RealtimeConfig,
     bus: Arc<dyn EventBus>,
+    stats: HubStats,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Hub {
@@ -233,6 +236,8 @@ impl Hub {
             user_generation: DashMap::new(),
             config,
             bus,
+            stats: HubStats::default(),
+            closing: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -255,6 +260,38 @@ impl Hub {
 
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Connections of one user now.
+    pub fn connections_of(&self, user_id: &UserId) -> usize {
+        self.users.get(user_id).map_or(0, |conns| conns.len())
+    }
+
+    /// Users with at least one connection now, across communities.
+    pub fn users_online_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Bytes waiting in every connection's outbox now (a walk over the connections: for the
+    /// metrics sampler, about once a second).
+    pub fn queued_bytes(&self) -> u64 {
+        self.conns
+            .iter()
+            .map(|c| c.outbox.queued_bytes() as u64)
+            .sum()
+    }
+
+    /// The publications the topic under `key` still holds for recovery, oldest first.
+    pub fn retained(&self, key: &str) -> Vec<Frame> {
+        self.topics
+            .get_mut(key)
+            .map(|mut topic| topic.history.retained())
+            .unwrap_or_default()
+    }
+
+    /// Publications and deliveries since start.
+    pub fn counts(&self) -> HubCounts {
+        self.stats.read()
     }
 
     /// Admits a connection within the per-user and per-address limits. Dropping the returned
@@ -555,6 +592,7 @@ impl Hub {
         for subscriber in entry.subscribers.values() {
             subscriber.deliver(Some(offset), &frame);
         }
+        self.stats.published(entry.subscribers.len());
         position
     }
 
@@ -578,6 +616,9 @@ impl Hub {
                 subscriber.deliver(None, &frame);
             }
         }
+        let others = entry.subscribers.len()
+            - usize::from(except.is_some_and(|id| entry.subscribers.contains_key(&id)));
+        self.stats.published(others);
     }
 
     /// Largest publication accepted from a client: a quarter of an outbox. Anything larger
@@ -611,6 +652,7 @@ impl Hub {
         for subscriber in entry.subscribers.values() {
             subscriber.deliver(None, &frame);
         }
+        self.stats.published(entry.subscribers.len());
         Ok(())
     }
 
@@ -678,9 +720,16 @@ impl Hub {
 
     /// Closes every connection (server shutdown).
     pub fn close_all(&self, code: u16, reason: &str) {
+        self.closing.send_replace(true);
         for conn in self.conns.iter() {
             conn.outbox.close_after_queued(code, reason);
         }
+    }
+
+    /// Becomes true when the server starts shutting down: sockets outside the hub (the admin
+    /// panel's) watch it to close too.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Forgets topics nobody listens to whose history has aged out.

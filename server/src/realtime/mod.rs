@@ -10,6 +10,7 @@ mod history;
 mod hub;
 mod outbox;
 mod presence;
+mod stats;
 mod topic;
 
 pub use history::Position;
@@ -18,4 +19,5 @@ pub use hub::{
     Subscribed, Subscriber,
 };
 pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};
+pub use stats::HubCounts;
 pub use topic::{Topic, TopicKind};

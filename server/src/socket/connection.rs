@@ -21,6 +21,7 @@ use super::graphql_ws::{Authenticated, GraphqlSession};
 use super::phoenix::{refuse_unauthenticated, PhoenixSession};
 use super::{Refreshed, SocketLink};
 use crate::contexts::auth::{ClientInfo, Principal};
+use crate::metrics::{FrameCounters, Metrics, SocketMode};
 use crate::realtime::{Commands, ConnCommand, Frame, Lane, Next, Outbox, Registration};
 use crate::state::AppState;
 
@@ -38,6 +39,16 @@ pub enum Mode {
     Phoenix,
     Graphql,
     Mux,
+}
+
+impl Mode {
+    fn metric(self) -> SocketMode {
+        match self {
+            Mode::Phoenix => SocketMode::Phoenix,
+            Mode::Graphql => SocketMode::Graphql,
+            Mode::Mux => SocketMode::Mux,
+        }
+    }
 }
 
 /// A socket that authenticated at the upgrade, already registered in the hub.
@@ -100,8 +111,15 @@ pub async fn run(
         Some(attached) => attached.registration.conn.outbox.clone(),
         None => Arc::new(Outbox::new(state.config.realtime.outbox_bytes)),
     };
+    let _open = state.metrics.socket_opened(mode.metric());
+    let counters = state.metrics.frame_counters(mode.metric());
     let (sink, mut stream) = socket.split();
-    let mut writer = tokio::spawn(write_loop(outbox.clone(), sink));
+    let mut writer = tokio::spawn(write_loop(
+        outbox.clone(),
+        sink,
+        counters.clone(),
+        state.metrics.clone(),
+    ));
 
     let preauth = attached.as_ref().map(|a| a.principal.clone());
     // Boxed, like the handlers' futures below: a Phoenix socket does not carry an empty
@@ -189,6 +207,11 @@ pub async fn run(
                     Some(Ok(message)) => message,
                 };
                 idle_timer.as_mut().reset(Instant::now() + idle);
+                match &message {
+                    WsMessage::Text(_) => counters.in_text.inc(),
+                    WsMessage::Binary(_) => counters.in_binary.inc(),
+                    _ => 0,
+                };
                 if outbox.is_closing() || matches!(message, WsMessage::Ping(_) | WsMessage::Pong(_)) {
                     continue;
                 }
@@ -416,12 +439,19 @@ fn refused_frame(error: &axum::Error) -> Option<(u16, &'static str)> {
     None
 }
 
-/// Drains the outbox into the socket, flushing once per batch, until the close.
-async fn write_loop(outbox: Arc<Outbox>, mut sink: SplitSink<WebSocket, WsMessage>) {
+/// Drains the outbox into the socket, flushing once per batch, until the close. Frames are
+/// counted once per batch, the close by its code.
+async fn write_loop(
+    outbox: Arc<Outbox>,
+    mut sink: SplitSink<WebSocket, WsMessage>,
+    counters: FrameCounters,
+    metrics: Arc<Metrics>,
+) {
     loop {
         let first = match outbox.next().await {
             Next::Send(frame) => frame,
             Next::Close(closing) => {
+                metrics.socket_closed(closing.code);
                 let mut reason = closing.reason;
                 // A close frame's reason is at most 123 bytes.
                 while reason.len() > 123 {
@@ -436,14 +466,21 @@ async fn write_loop(outbox: Arc<Outbox>, mut sink: SplitSink<WebSocket, WsMessag
                 return;
             }
         };
+        let (mut texts, mut binaries) = (0, 0);
         let mut frame = Some(first);
         while let Some(next) = frame {
+            match &next {
+                Frame::Text(_) => texts += 1,
+                Frame::Binary(_) => binaries += 1,
+            }
             if sink.feed(to_ws(next)).await.is_err() {
                 outbox.close_now(close::NORMAL, "");
                 return;
             }
             frame = outbox.try_next();
         }
+        counters.out_text.inc_by(texts);
+        counters.out_binary.inc_by(binaries);
         if sink.flush().await.is_err() {
             outbox.close_now(close::NORMAL, "");
             return;

@@ -21,6 +21,9 @@ mod phoenix;
 mod stream;
 mod topic;
 
+/// The event `system:alerts` carries alerts as (the admin panel publishes it too).
+pub use topic::system::ALERT as ALERT_EVENT;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 

@@ -6,6 +6,7 @@
 //! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`,
 //! `user.sessions_revoked` and `session.revoked` ([`events`]).
 
+mod admin;
 mod error;
 pub mod events;
 pub mod graphql;
@@ -20,6 +21,7 @@ mod store;
 pub mod token;
 mod totp;
 
+pub use admin::{DeviceSession, OpenInvite};
 pub use error::AuthError;
 pub use model::slugify;
 pub use model::{

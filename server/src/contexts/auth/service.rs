@@ -22,7 +22,7 @@ use super::{
     SignIn, SignUp, SignedIn, SignedUp, TotpEnabled, TotpSetup, User,
 };
 
-type Result<T, E = AuthError> = std::result::Result<T, E>;
+pub(super) type Result<T, E = AuthError> = std::result::Result<T, E>;
 
 /// Cheap to clone; every clone shares the same cache, limiters and keys.
 #[derive(Clone)]
@@ -74,7 +74,7 @@ impl AuthService {
         })
     }
 
-    fn store(&self) -> &AuthStore {
+    pub(super) fn store(&self) -> &AuthStore {
         &self.inner.store
     }
 

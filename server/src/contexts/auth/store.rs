@@ -72,6 +72,30 @@ pub(super) struct SessionRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A sign-in session as an admin sees it.
+#[derive(Debug, FromRow)]
+pub(super) struct DeviceSessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub email: String,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An invite as an admin sees it (never its code, which is stored hashed).
+#[derive(Debug, FromRow)]
+pub(super) struct InviteListRow {
+    pub id: String,
+    pub role: String,
+    pub uses: i64,
+    pub max_uses: i64,
+    pub expires_at: DateTime<Utc>,
+    pub created_by_email: Option<String>,
+}
+
 /// A user about to be inserted (the password already hashed).
 pub(super) struct NewUser<'a> {
     pub id: &'a str,
@@ -440,6 +464,70 @@ impl AuthStore {
         .fetch_all(&self.db)
         .await?;
         Ok(rows)
+    }
+
+    /// The community's sessions, newest first: the live ones (`live_only`) or also the ended
+    /// ones (recent sign-ins), at most `limit`.
+    pub async fn community_sessions(
+        &self,
+        community_id: &str,
+        live_only: bool,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DeviceSessionRow>> {
+        let rows = query_as(
+            "SELECT s.id, s.user_id, u.email, s.user_agent, s.ip_address, s.created_at, \
+                    s.expires_at, s.revoked_at \
+             FROM user_sessions s JOIN users u ON u.id = s.user_id \
+             WHERE u.community_id = $1 \
+               AND (NOT $2 OR (s.revoked_at IS NULL AND s.expires_at > $3)) \
+             ORDER BY s.created_at DESC LIMIT $4",
+        )
+        .bind(community_id)
+        .bind(live_only)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Invites of the community still usable at `now`, newest first.
+    pub async fn open_invites(
+        &self,
+        community_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<InviteListRow>> {
+        let rows = query_as(
+            "SELECT i.id, i.role, i.uses, i.max_uses, i.expires_at, u.email AS created_by_email \
+             FROM community_invites i LEFT JOIN users u ON u.id = i.created_by \
+             WHERE i.community_id = $1 AND i.expires_at > $2 AND i.uses < i.max_uses \
+             ORDER BY i.created_at DESC",
+        )
+        .bind(community_id)
+        .bind(now)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Ends an invite of the community now; false when there is no such invite.
+    pub async fn expire_invite(
+        &self,
+        community_id: &str,
+        invite_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let changed = query(
+            "UPDATE community_invites SET expires_at = $3 \
+             WHERE id = $1 AND community_id = $2 AND expires_at > $3",
+        )
+        .bind(invite_id)
+        .bind(community_id)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(changed > 0)
     }
 
     pub async fn insert_invite(&self, invite: &NewInviteRow<'_>) -> Result<()> {

@@ -165,6 +165,17 @@ impl ChatService {
         Ok(conversation)
     }
 
+    /// How many conversations and messages a community has (an admin's view: counts, never
+    /// content): (conversations, messages).
+    pub async fn community_totals(&self, admin: &Principal) -> Result<(u64, u64)> {
+        if admin.role != crate::contexts::auth::Role::Admin {
+            return Err(ChatError::Forbidden);
+        }
+        self.store()
+            .community_totals(admin.community_id.as_str())
+            .await
+    }
+
     pub async fn conversations(&self, of: &Principal) -> Result<Vec<Conversation>> {
         self.store().conversations_of(of.user_id.as_str()).await
     }

@@ -77,6 +77,20 @@ impl ChatStore {
         Self { db }
     }
 
+    /// Conversations and messages of a community: (conversations, messages).
+    pub async fn community_totals(&self, community_id: &str) -> Result<(u64, u64)> {
+        let (conversations, messages): (i64, i64) = query_as(
+            "SELECT (SELECT COUNT(*) FROM chat.conversations WHERE community_id = $1), \
+                    (SELECT COUNT(*) FROM chat.messages m \
+                     JOIN chat.conversations c ON c.id = m.conversation_id \
+                     WHERE c.community_id = $1)",
+        )
+        .bind(community_id)
+        .fetch_one(&self.db)
+        .await?;
+        Ok((conversations.max(0) as u64, messages.max(0) as u64))
+    }
+
     pub async fn insert_conversation(&self, new: &NewConversationRow<'_>) -> Result<()> {
         let NewConversationRow {
             id,

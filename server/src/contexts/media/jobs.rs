@@ -36,7 +36,12 @@ impl MediaService {
                 let media = MediaService { inner };
                 match media.inner.store.claim_job(Utc::now()).await {
                     Ok(Some((job, file))) => {
+                        let started = std::time::Instant::now();
                         let error = media.process(&file).await.err().map(|e| e.to_string());
+                        media
+                            .inner
+                            .job_durations
+                            .observe(started.elapsed().as_secs_f64());
                         if let Some(error) = &error {
                             tracing::warn!(file = %file, error = %error, "processing job failed");
                         }

@@ -20,3 +20,4 @@ pub use error::MediaError;
 pub use ingest::{Budget, Ingest, Ingested};
 pub use model::{Album, Cursor, Photo, PhotoFilter, Rendition, Upload};
 pub use service::{ChunkOutcome, MediaService};
+pub use store::JobCounts;

@@ -18,7 +18,7 @@ use crate::events::EventBus;
 use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
 use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
-use super::store::{FileInsert, MediaStore, NewFile};
+use super::store::{FileInsert, JobCounts, MediaStore, NewFile};
 use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
@@ -56,6 +56,8 @@ pub(super) struct Inner {
     /// One chunk at a time per resumable upload, so a chunk refused for its offset never
     /// touches the partial file another chunk is writing.
     pub upload_writers: dashmap::DashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// How long processing jobs take (registered with the server's metrics at start-up).
+    pub job_durations: prometheus_client::metrics::histogram::Histogram,
 }
 
 /// What a chunk of a socket upload did.
@@ -94,8 +96,42 @@ impl MediaService {
                 uploads_dir,
                 work: Notify::new(),
                 upload_writers: dashmap::DashMap::new(),
+                job_durations: prometheus_client::metrics::histogram::Histogram::new(
+                    prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 14),
+                ),
             }),
         })
+    }
+
+    /// A community's photos, their bytes and its albums (an admin's view: counts, never
+    /// content).
+    pub async fn community_totals(&self, admin: &Principal) -> Result<(u64, u64, u64)> {
+        if admin.role != Role::Admin {
+            return Err(MediaError::Forbidden);
+        }
+        self.inner
+            .store
+            .community_totals(admin.community_id.as_str())
+            .await
+    }
+
+    /// Processing jobs waiting and failed.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        self.inner.store.job_counts().await
+    }
+
+    /// Queues every failed processing job again (an admin's retry); returns how many.
+    pub async fn retry_failed_jobs(&self) -> Result<u64> {
+        let retried = self.inner.store.retry_failed_jobs(Utc::now()).await?;
+        if retried > 0 {
+            self.inner.work.notify_one();
+        }
+        Ok(retried)
+    }
+
+    /// The histogram of processing job durations, in seconds.
+    pub fn job_durations(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.inner.job_durations.clone()
     }
 
     pub fn max_upload_bytes(&self) -> u64 {

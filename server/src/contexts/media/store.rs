@@ -204,6 +204,13 @@ fn numbered_params(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// How many processing jobs wait and how many failed for good.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    pub queued: u64,
+    pub failed: u64,
+}
+
 #[derive(Clone)]
 pub(super) struct MediaStore {
     db: Db,
@@ -578,6 +585,51 @@ impl MediaStore {
             .execute(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// A community's photos, their bytes and its albums.
+    pub async fn community_totals(&self, community_id: &str) -> Result<(u64, u64, u64)> {
+        let (photos, bytes, albums): (i64, i64, i64) = query_as(
+            "SELECT (SELECT COUNT(*) FROM media.files WHERE community_id = $1), \
+                    (SELECT COALESCE(SUM(file_size_bytes), 0) FROM media.files \
+                     WHERE community_id = $1), \
+                    (SELECT COUNT(*) FROM media.albums WHERE community_id = $1)",
+        )
+        .bind(community_id)
+        .fetch_one(&self.db)
+        .await?;
+        Ok((
+            photos.max(0) as u64,
+            bytes.max(0) as u64,
+            albums.max(0) as u64,
+        ))
+    }
+
+    /// Jobs waiting (queued or running) and jobs failed for good.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        let (queued, failed): (i64, i64) = query_as(
+            "SELECT COALESCE(SUM(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END), 0), \
+                    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) \
+             FROM media.jobs WHERE status IN ('queued', 'running', 'failed')",
+        )
+        .fetch_one(&self.db)
+        .await?;
+        Ok(JobCounts {
+            queued: queued.max(0) as u64,
+            failed: failed.max(0) as u64,
+        })
+    }
+
+    /// Failed jobs go back to the queue with their attempts reset; returns how many.
+    pub async fn retry_failed_jobs(&self, now: DateTime<Utc>) -> Result<u64> {
+        let retried = query(
+            "UPDATE media.jobs SET status = 'queued', attempts = 0, last_error = NULL, \
+             updated_at = $1 WHERE status = 'failed'",
+        )
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(retried)
     }
 
     /// Jobs left running by a stopped server start over.

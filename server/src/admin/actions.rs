@@ -1,0 +1,321 @@
+//! The panel's actions: each a form POST carrying `csrf_token`. With htmx the answer is the
+//! `#flash` fragment (the tables update through the live socket); without JavaScript it is the
+//! page again with the message on top. A missing or wrong token is refused with 403 before
+//! anything happens.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use taina_admin_ui::model::{Flash, Page};
+use taina_admin_ui::pages;
+
+use super::error::AdminError;
+use super::pages::{html, render, require};
+use super::session::{self, AdminSession};
+use crate::contexts::auth::{NewInvite, Role};
+use crate::db::Upkeep;
+use crate::realtime::{Sequence, Topic};
+use crate::socket::ALERT_EVENT as ALERT;
+use crate::state::AppState;
+
+/// Longest alert an admin may send from the panel, in characters.
+const MAX_ALERT_CHARS: usize = 2_000;
+
+/// The admin session of a form post whose CSRF token is right, or the refusal.
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<AdminSession, Response> {
+    let session = require(state, headers).await?;
+    if !session::csrf_matches(&session.csrf, Some(token)) {
+        let error = AdminError::Csrf;
+        return Err(if is_htmx(headers) {
+            html(
+                error.status(),
+                pages::flash(&Flash::error(error.to_string())),
+            )
+        } else {
+            html(
+                error.status(),
+                pages::refusal::page("Refused", &error.to_string()),
+            )
+        });
+    }
+    Ok(session)
+}
+
+fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+/// The answer to an action: a flash fragment for htmx, else the page with the flash.
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &AdminSession,
+    page: Page,
+    outcome: Result<Flash, AdminError>,
+) -> Response {
+    let (status, flash) = match outcome {
+        Ok(flash) => (StatusCode::OK, flash),
+        Err(error) => (error.status(), Flash::error(error.public_message())),
+    };
+    if is_htmx(headers) {
+        return html(status, pages::flash(&flash));
+    }
+    match render(state, session, page, "", Some(flash)).await {
+        Ok(markup) => html(status, markup),
+        Err(error) => html(
+            error.status(),
+            pages::refusal::page("Something went wrong", &error.public_message()),
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        let role: Role = form.role.parse()?;
+        if user_id == session.principal.user_id.as_str() {
+            return Err(AdminError::Invalid(
+                "you cannot change your own role here".into(),
+            ));
+        }
+        let user = state
+            .auth
+            .change_role(&session.principal, &user_id, role)
+            .await?;
+        Ok(Flash::ok(format!("{} is now {}.", user.email, user.role)))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::People, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        if user_id == session.principal.user_id.as_str() {
+            return Err(AdminError::Invalid(
+                "you cannot revoke your own sessions here: sign out instead".into(),
+            ));
+        }
+        let user = state.auth.user(&user_id).await?;
+        let revoked = state
+            .auth
+            .revoke_sessions_of(&session.principal, &user_id)
+            .await?;
+        Ok(Flash::ok(format!(
+            "Revoked {revoked} session(s) of {}; their sockets are closing.",
+            user.email
+        )))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::People, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    max_uses: String,
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+pub async fn create_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        let role: Role = form.role.parse()?;
+        let number = |text: &str, what: &str, max: u64| -> Result<u64, AdminError> {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| AdminError::Invalid(format!("{what} is a number from 1 to {max}")))
+        };
+        let max_uses = number(&form.max_uses, "uses", 1_000)?;
+        let days = number(&form.expires_in_days, "days valid", 365)?;
+        let invite = state
+            .auth
+            .create_invite(
+                &session.principal,
+                NewInvite {
+                    role: Some(role),
+                    max_uses: Some(max_uses as u32),
+                    expires_in_hours: Some(days * 24),
+                },
+            )
+            .await?;
+        Ok(Flash {
+            ok: true,
+            text: format!(
+                "Invite created ({} use(s), role {}, until {}). Its code is shown once; \
+                 whoever signs up with it joins your community:",
+                invite.max_uses,
+                invite.role,
+                super::models::when(invite.expires_at)
+            ),
+            detail: Some(invite.code),
+        })
+    }
+    .await;
+    respond(&state, &headers, &session, Page::People, outcome).await
+}
+
+pub async fn revoke_invite(
+    State(state): State<AppState>,
+    Path(invite_id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        state
+            .auth
+            .revoke_invite(&session.principal, &invite_id)
+            .await?;
+        Ok(Flash::ok("Invite revoked."))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::People, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlertForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Publishes to the community's `system:alerts`, exactly as an admin's socket push does
+/// (`{…, from, scope: "community"}`), so every member's client shows it.
+pub async fn send_alert(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AlertForm>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = (|| {
+        let message = form.message.trim();
+        if message.is_empty() {
+            return Err(AdminError::Invalid("the alert message is empty".into()));
+        }
+        if message.chars().count() > MAX_ALERT_CHARS {
+            return Err(AdminError::Invalid(format!(
+                "the alert message is longer than {MAX_ALERT_CHARS} characters"
+            )));
+        }
+        if !matches!(form.level.as_str(), "info" | "warning" | "critical") {
+            return Err(AdminError::Invalid(
+                "the level is one of info, warning, critical".into(),
+            ));
+        }
+        let mut alert = Map::new();
+        alert.insert("level".into(), json!(form.level));
+        alert.insert("message".into(), json!(message));
+        alert.insert("at".into(), json!(chrono::Utc::now().to_rfc3339()));
+        alert.insert("from".into(), json!(session.principal.user_id));
+        alert.insert("scope".into(), Value::from("community"));
+        state.hub.publish_on(
+            &Topic::alerts_key(session.principal.community_id.as_str()),
+            Topic::SYSTEM_ALERTS,
+            ALERT,
+            alert,
+            Sequence::Next,
+        );
+        Ok(Flash::ok("Alert sent to everyone in your community."))
+    })();
+    respond(&state, &headers, &session, Page::Alerts, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaskForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    task: String,
+}
+
+pub async fn maintenance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TaskForm>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        if form.task == "retry_jobs" {
+            let retried = state.media.retry_failed_jobs().await?;
+            return Ok(Flash::ok(format!(
+                "{retried} failed media job(s) queued again."
+            )));
+        }
+        let task = Upkeep::parse(&form.task)
+            .ok_or_else(|| AdminError::Invalid(format!("no upkeep task `{}`", form.task)))?;
+        let started = std::time::Instant::now();
+        state.db.upkeep(task).await?;
+        tracing::info!(task = task.name(), admin = %session.principal.user_id, "upkeep ran");
+        Ok(Flash::ok(format!(
+            "{} done in {} ms.",
+            task.name(),
+            started.elapsed().as_millis()
+        )))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+}

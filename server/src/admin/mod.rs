@@ -1,0 +1,70 @@
+//! Nhaman, the admin panel at `/admin`: server-rendered pages (views in the `taina-admin-ui`
+//! crate), htmx 4 for forms, and one live socket per open page that pushes what changed.
+//!
+//! - `pages.rs`: the pages, sign-in and sign-out; `actions.rs`: the forms an admin posts;
+//!   `live.rs`: `/admin/live`; `models.rs`: view models from the services; `session.rs`: the
+//!   cookie and CSRF tokens; `headers.rs`: CSP and friends; `error.rs`: [`AdminError`].
+//!
+//! It is a transport over the contexts, like GraphQL: it owns no tables, and every rule (who
+//! may change a role, revoke, invite) is the services'. Only admins get in.
+
+mod actions;
+mod error;
+mod headers;
+mod live;
+mod models;
+mod pages;
+mod session;
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use taina_admin_ui::assets;
+
+use crate::state::AppState;
+
+pub use error::AdminError;
+
+/// Every `/admin` route, with the security headers.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(pages::overview))
+        .route(
+            "/admin/signin",
+            get(pages::sign_in_form).post(pages::sign_in),
+        )
+        .route("/admin/signout", post(pages::sign_out))
+        .route("/admin/live", get(live::live))
+        .route("/admin/assets/{name}", get(asset))
+        .route("/admin/users/{id}/role", post(actions::change_role))
+        .route("/admin/users/{id}/revoke", post(actions::revoke_sessions))
+        .route("/admin/invites", post(actions::create_invite))
+        .route("/admin/invites/{id}/revoke", post(actions::revoke_invite))
+        .route("/admin/alerts", post(actions::send_alert))
+        .route("/admin/maintenance", post(actions::maintenance))
+        .route("/admin/{page}", get(pages::page))
+        .layer(axum::middleware::from_fn(headers::secure))
+}
+
+/// An embedded asset; its name carries its version, so it may be cached for a year.
+async fn asset(Path(name): Path<String>) -> Response {
+    match assets::find(&name) {
+        Some(asset) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(asset.content_type),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ),
+            ],
+            asset.bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
