@@ -379,3 +379,46 @@ fn hex_decode(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+pub mod browser;
+
+impl TestServer {
+    /// Stops the server and starts a new one on the same address, data and database, the way
+    /// a restart looks to clients (their sockets drop, then reconnect).
+    pub async fn restart(&mut self) {
+        let config = (*self.state.config).clone();
+        let address: std::net::SocketAddr = self
+            .url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("server address");
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(join) = self.join.take() {
+            let _ = join.await;
+        }
+        let state = AppState::build(config).await.expect("server state");
+        let mut listener = None;
+        for _ in 0..100 {
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(bound) => {
+                    listener = Some(bound);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let listener = listener.expect("the old address is free again");
+        let (tx, rx) = oneshot::channel::<()>();
+        self.join = Some(tokio::spawn(taina::serve(
+            state.clone(),
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        )));
+        self.shutdown = Some(tx);
+        self.state = state;
+    }
+}

@@ -27,7 +27,7 @@ use super::session::{self, AdminSession};
 use crate::config::Config;
 use crate::state::AppState;
 
-/// How often a panel's regions are refreshed.
+/// How often a panel's regions are refreshed (the overview: at each sample instead).
 const TICK: Duration = Duration::from_secs(1);
 /// How long one push may take before the panel is dropped as unreachable.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,9 +122,19 @@ async fn run(state: AppState, mut socket: WebSocket, session: AdminSession, page
     let mut sent: HashMap<String, String> = HashMap::new();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The overview shows samples: it refreshes when one is taken rather than on its own clock,
+    // so a change reaches the page within one sampling period.
+    let mut samples = state.metrics.samples.watch();
+    let follows_samples = page == Page::Overview;
+    let mut first = true;
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            _ = ticker.tick(), if first || !follows_samples => first = false,
+            changed = samples.changed(), if follows_samples && !first => {
+                if changed.is_err() {
+                    return;
+                }
+            }
             _ = closing.changed() => {
                 close(&mut socket, taina_protocol::close::SERVICE_RESTART, "server restarting").await;
                 return;
