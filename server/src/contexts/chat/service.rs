@@ -95,7 +95,7 @@ impl ChatService {
             )));
         }
         for id in &participants[1..] {
-            match self.inner.auth.user(id).await {
+            match self.inner.auth.user(&UserId::from(id.as_str())).await {
                 Ok(user) if user.community_id == by.community_id => {}
                 Ok(_) | Err(crate::contexts::auth::AuthError::NotFound(_)) => {
                     return Err(ChatError::Invalid(format!(
@@ -431,7 +431,7 @@ mod tests {
             .await
             .unwrap();
         let outsider = NewConversation {
-            participant_ids: vec![stranger.id],
+            participant_ids: vec![stranger.id.into()],
             ..group(&[])
         };
         let refused = chat.create_conversation(&admin, outsider).await;

@@ -118,9 +118,9 @@ impl MediaService {
     /// community's quota. Guests upload nothing.
     pub async fn ingest_budget(&self, by: &Principal) -> Result<Budget> {
         may_upload(by)?;
-        let community_id = by.community_id.as_str();
+        let community_id = &by.community_id;
         let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
-        let used = self.inner.store.usage(community_id, None).await?;
+        let used = self.inner.store.usage(community_id.as_str(), None).await?;
         Ok(Budget {
             max_bytes: self.inner.config.max_upload_bytes,
             quota: Some(Quota { used, quota }),
@@ -135,14 +135,14 @@ impl MediaService {
     /// Refuses before any byte is read when `by` may not upload or `incoming` bytes cannot fit.
     pub async fn check_room(&self, by: &Principal, incoming: u64) -> Result<()> {
         may_upload(by)?;
-        let community_id = by.community_id.as_str();
+        let community_id = &by.community_id;
         if incoming > self.inner.config.max_upload_bytes {
             return Err(MediaError::TooLarge {
                 limit: self.inner.config.max_upload_bytes,
             });
         }
         let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
-        let used = self.inner.store.usage(community_id, None).await?;
+        let used = self.inner.store.usage(community_id.as_str(), None).await?;
         if used + incoming > quota {
             return Err(MediaError::QuotaExceeded {
                 used,
@@ -197,7 +197,7 @@ impl MediaService {
         let quota = match self
             .inner
             .auth
-            .storage_quota_bytes(owner.community_id.as_str())
+            .storage_quota_bytes(&owner.community_id)
             .await
         {
             Ok(quota) => quota,
@@ -580,7 +580,7 @@ impl MediaService {
         let album = self
             .inner
             .store
-            .album_by_slug(&community_id, slug)
+            .album_by_slug(community_id.as_str(), slug)
             .await?
             .filter(|album| album.is_public)
             .ok_or(MediaError::NotFound)?;
@@ -677,7 +677,7 @@ impl MediaService {
         let quota = self
             .inner
             .auth
-            .storage_quota_bytes(by.community_id.as_str())
+            .storage_quota_bytes(&by.community_id)
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let upload = Upload {
