@@ -396,9 +396,9 @@ mod tests {
         let community = insert_community(&db).await;
         let mut users = Vec::with_capacity(n);
         for _ in 0..n {
-            users.push(insert_user(&db, &community).await);
+            users.push(insert_user(&db, &community).await.into_string());
         }
-        (ChatStore::new(db), community, users)
+        (ChatStore::new(db), community.into_string(), users)
     }
 
     /// A conversation between `participants`; returns its membership as the first sees it.
