@@ -27,7 +27,7 @@ def compact(value):
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-# --- Phoenix V2 text (protocol/src/phoenix/text.rs tests, tests/tests/socket.rs, tests/js) ---
+# --- Phoenix V2 text (protocol/src/phoenix/text.rs tests, tests/tests/socket/, tests/js) ---
 phoenix_text = {
     "join": ["5", "5", "room:lobby", "phx_join", {"a": 1}],
     "heartbeat": [None, "6", "phoenix", "heartbeat", {}],
@@ -91,7 +91,7 @@ write("phoenix_server_binary", "broadcast", binary_frame(2, ["tv:1", "frame"], b
 write("phoenix_server_binary", "stream_data",
       binary_frame(0, ["4", "stream:p1", "data"], chunk(4096, b"\xFF\xD8\xFF\xE0" * 8)))
 
-# --- Transfer chunks (protocol/src/chunk.rs tests, tests/tests/media.rs, tests/js media) ---
+# --- Transfer chunks (protocol/src/chunk.rs tests, tests/tests/media/, tests/js media) ---
 write("chunk", "small", chunk(7, b"\xAA\xBB"))
 write("chunk", "empty", chunk(0, b""))
 write("chunk", "uint16_offset", chunk(65000, bytes(range(64))))
@@ -100,7 +100,7 @@ write("chunk", "bin16", chunk(1 << 20, bytes(300)))
 write("chunk", "lying_bin32", b"\x82" + msgpack_str("offset") + b"\x00" + msgpack_str("data")
       + b"\xC6\xFF\xFF\xFF\xFF")
 
-# --- Mux envelopes (protocol/src/envelope.rs tests, tests/tests/graphql.rs) ---
+# --- Mux envelopes (protocol/src/envelope.rs tests, tests/tests/graphql/mux.rs) ---
 write("envelope", "close", b"\x84" + msgpack_str("t") + msgpack_str("close") + msgpack_str("sub")
       + msgpack_str("gql") + msgpack_str("code") + msgpack_uint(4403) + msgpack_str("reason")
       + msgpack_str("Forbidden"))
@@ -110,7 +110,7 @@ write("envelope", "pong", b"\x82" + msgpack_str("t") + msgpack_str("pong") + msg
       + msgpack_uint(2**40))
 write("envelope", "unknown_tag", b"\x81" + msgpack_str("t") + msgpack_str("bad"))
 
-# --- graphql-transport-ws (tests/tests/graphql.rs, tests/js/test/graphql.test.js) ---
+# --- graphql-transport-ws (tests/tests/graphql/, tests/js/test/graphql.test.js) ---
 message_received = ("subscription ($conversationId: String!, $since: SinceInput) {\n"
                     "  messageReceived(conversationId: $conversationId, since: $since) "
                     "{ id body offset epoch senderId }\n}")
@@ -130,7 +130,7 @@ for name, message in graphql_ws.items():
     write("graphql_ws", name, compact(message))
 write("graphql_ws", "not_json", "{not json")
 
-# --- HTTP Range: 8-byte little-endian size, then the header (tests/tests/media.rs) ---
+# --- HTTP Range: 8-byte little-endian size, then the header (tests/tests/media/delivery.rs) ---
 for name, size, header in [
     ("first_ten", 4312, "bytes=0-9"),
     ("suffix", 4312, "bytes=-5"),
@@ -141,7 +141,7 @@ for name, size, header in [
 ]:
     write("range", name, struct.pack("<Q", size) + header.encode())
 
-# --- GraphQL multipart map: max_files byte, then the JSON (tests/tests/media.rs) ---
+# --- GraphQL multipart map: max_files byte, then the JSON (tests/tests/media/uploads.rs) ---
 for name, max_files, map_json in [
     ("single", 4, {"0": ["variables.file"]}),
     ("several", 8, {"0": ["variables.files.0"], "1": ["variables.files.1", "variables.cover"]}),

@@ -57,7 +57,8 @@ macro_rules! string_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                // `pad` keeps width and alignment (`{:<21}`) working as for a `String`.
+                f.pad(&self.0)
             }
         }
 
@@ -145,6 +146,26 @@ string_id!(
     /// A conversation (`chat.conversations.id`).
     ConversationId
 );
+string_id!(
+    /// A chat message (`chat.messages.id`).
+    MessageId
+);
+string_id!(
+    /// An invite (`community_invites.id`); its code is a separate secret, never an id.
+    InviteId
+);
+string_id!(
+    /// A stored photo or video (`media.files.id`).
+    PhotoId
+);
+string_id!(
+    /// An album (`media.albums.id`).
+    AlbumId
+);
+string_id!(
+    /// A resumable upload (`media.uploads.id`).
+    UploadId
+);
 
 #[cfg(test)]
 mod tests {
@@ -161,6 +182,7 @@ mod tests {
         let back: UserId = serde_json::from_str("\"u1\"").unwrap();
         assert_eq!(back, id);
         assert_eq!(id.to_string(), "u1");
+        assert_eq!(format!("{id:<4}|{id:>3}"), "u1  | u1");
         assert_eq!(SessionId::new().as_str().len(), 21);
     }
 

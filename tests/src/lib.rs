@@ -1,6 +1,16 @@
 //! Test harness: the real server started in-process on `127.0.0.1:0` with a fresh data
 //! directory, on SQLite, or on PostgreSQL when `TEST_DATABASE_URL` names a server (each
 //! `TestServer` then gets a database of its own).
+//!
+//! Each end-to-end suite is one test binary (`tests/tests/<area>/main.rs`) with a module per
+//! topic; the helpers several of its modules use live here in a module named after the suite
+//! (`taina_tests::socket::pair`), and those of every suite at the root (`files_under`).
+
+pub mod connections;
+pub mod graphql;
+pub mod hardening;
+pub mod media;
+pub mod socket;
 
 use std::time::Duration;
 

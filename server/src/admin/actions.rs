@@ -17,6 +17,7 @@ use super::pages::{html, render, require};
 use super::session::{self, AdminSession};
 use crate::contexts::auth::{NewInvite, Role};
 use crate::db::Upkeep;
+use crate::ids::{InviteId, UserId};
 use crate::realtime::{Sequence, Topic};
 use crate::socket::ALERT_EVENT as ALERT;
 use crate::state::AppState;
@@ -86,7 +87,7 @@ pub struct RoleForm {
 
 pub async fn change_role(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
     headers: HeaderMap,
     Form(form): Form<RoleForm>,
 ) -> Response {
@@ -96,7 +97,7 @@ pub async fn change_role(
     };
     let outcome = async {
         let role: Role = form.role.parse()?;
-        if user_id == session.principal.user_id.as_str() {
+        if user_id == session.principal.user_id {
             return Err(AdminError::Invalid(
                 "you cannot change your own role here".into(),
             ));
@@ -119,7 +120,7 @@ pub struct CsrfOnly {
 
 pub async fn revoke_sessions(
     State(state): State<AppState>,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
@@ -128,7 +129,7 @@ pub async fn revoke_sessions(
         Err(refusal) => return refusal,
     };
     let outcome = async {
-        if user_id == session.principal.user_id.as_str() {
+        if user_id == session.principal.user_id {
             return Err(AdminError::Invalid(
                 "you cannot revoke your own sessions here: sign out instead".into(),
             ));
@@ -208,7 +209,7 @@ pub async fn create_invite(
 
 pub async fn revoke_invite(
     State(state): State<AppState>,
-    Path(invite_id): Path<String>,
+    Path(invite_id): Path<InviteId>,
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {

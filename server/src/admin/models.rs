@@ -10,7 +10,6 @@ use taina_admin_ui::model::{
 
 use super::error::AdminError;
 use crate::contexts::auth::Principal;
-use crate::ids::UserId;
 use crate::metrics::Sample;
 use crate::realtime::{Frame, Topic};
 use crate::state::AppState;
@@ -131,11 +130,10 @@ pub async fn people(
     let rows = users
         .into_iter()
         .map(|user| {
-            let id = UserId::from(user.id.clone());
             let mine: Vec<_> = sessions.iter().filter(|s| s.user_id == user.id).collect();
             UserRow {
-                is_you: id == admin.user_id,
-                online_sockets: state.hub.connections_of(&id) as u64,
+                is_you: user.id == admin.user_id,
+                online_sockets: state.hub.connections_of(&user.id) as u64,
                 last_seen: mine.iter().map(|s| s.created_at).max().map(when),
                 sessions: mine
                     .iter()
@@ -145,7 +143,7 @@ pub async fn people(
                         signed_in: when(s.created_at),
                     })
                     .collect(),
-                id: user.id,
+                id: user.id.into_string(),
                 email: user.email,
                 display_name: user.display_name,
                 role: user.role.to_string(),
@@ -154,7 +152,7 @@ pub async fn people(
         .collect::<Vec<_>>();
     Ok(People {
         communities: vec![CommunityRow {
-            id: community.id,
+            id: community.id.into_string(),
             name: community.name,
             slug: community.slug,
             members: rows.len() as u64,
@@ -164,7 +162,7 @@ pub async fn people(
         invites: invites
             .into_iter()
             .map(|i| InviteRow {
-                id: i.id,
+                id: i.id.into_string(),
                 role: i.role.to_string(),
                 uses: i.uses,
                 max_uses: i.max_uses,

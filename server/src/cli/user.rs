@@ -33,7 +33,7 @@ pub async fn run(state: &AppState, command: UserCommand) -> anyhow::Result<()> {
                 Some(c) => Some(state.auth.find_community_id(&c).await?),
                 None => None,
             };
-            let users = state.auth.list_users(community_id.as_deref()).await?;
+            let users = state.auth.list_users(community_id.as_ref()).await?;
             println!(
                 "{:<21}  {:<21}  {:<6}  {:<4}  email",
                 "id", "community", "role", "2fa"

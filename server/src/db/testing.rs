@@ -27,6 +27,7 @@ use crate::contexts::auth::{
 use crate::contexts::chat::ChatService;
 use crate::contexts::media::MediaService;
 use crate::events::{EventBus, MemoryBus};
+use crate::ids::{CommunityId, UserId};
 
 /// Admin URL of a PostgreSQL server to run the tests on; unset means in-memory SQLite.
 pub const DATABASE_ENV: &str = "TEST_DATABASE_URL";
@@ -106,8 +107,8 @@ async fn fresh_postgres(admin_url: &str) -> Db {
 }
 
 /// Inserts a community (its name and slug are its id) for store tests; returns its id.
-pub async fn insert_community(db: &Db) -> String {
-    let id = nanoid::nanoid!();
+pub async fn insert_community(db: &Db) -> CommunityId {
+    let id = CommunityId::new();
     super::query(
         "INSERT INTO communities (id, name, slug, created_at, updated_at) \
          VALUES ($1, $1, $1, $2, $2)",
@@ -121,8 +122,8 @@ pub async fn insert_community(db: &Db) -> String {
 }
 
 /// Inserts a member of `community_id` for store tests; returns their id.
-pub async fn insert_user(db: &Db, community_id: &str) -> String {
-    let id = nanoid::nanoid!();
+pub async fn insert_user(db: &Db, community_id: &CommunityId) -> UserId {
+    let id = UserId::new();
     super::query(
         "INSERT INTO users (id, community_id, email, password_hash, role, created_at, updated_at) \
          VALUES ($1, $2, $3, 'no password', 'member', $4, $4)",

@@ -9,6 +9,8 @@
 //! subscribers are kept under a key of their own ([`Topic::alerts_key`]), with their own
 //! offsets, so an alert published for one community cannot reach, or be recovered by, another.
 
+use crate::ids::{PhotoId, UploadId};
+
 /// Builds topic names (and the hub keys that differ from them).
 pub struct Topic;
 
@@ -31,11 +33,11 @@ impl Topic {
         format!("conversation:{conversation_id}")
     }
 
-    pub fn upload(upload_id: &str) -> String {
+    pub fn upload(upload_id: &UploadId) -> String {
         format!("upload:{upload_id}")
     }
 
-    pub fn stream(file_id: &str) -> String {
+    pub fn stream(file_id: &PhotoId) -> String {
         format!("stream:{file_id}")
     }
 
@@ -67,8 +69,8 @@ pub enum TopicKind {
     Community(String),
     Conversation(String),
     SystemAlerts,
-    Upload(String),
-    Stream(String),
+    Upload(UploadId),
+    Stream(PhotoId),
 }
 
 impl TopicKind {
@@ -91,8 +93,8 @@ impl TopicKind {
             "user" => Some(TopicKind::User(id.to_string())),
             "community" => Some(TopicKind::Community(id.to_string())),
             "conversation" => Some(TopicKind::Conversation(id.to_string())),
-            "upload" => Some(TopicKind::Upload(id.to_string())),
-            "stream" => Some(TopicKind::Stream(id.to_string())),
+            "upload" => Some(TopicKind::Upload(id.into())),
+            "stream" => Some(TopicKind::Stream(id.into())),
             _ => None,
         }
     }
@@ -129,7 +131,7 @@ mod tests {
             Some(TopicKind::Conversation("x_2".into()))
         );
         assert_eq!(
-            TopicKind::parse(&Topic::upload("up")),
+            TopicKind::parse(&Topic::upload(&"up".into())),
             Some(TopicKind::Upload("up".into()))
         );
         assert_eq!(

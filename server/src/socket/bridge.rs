@@ -132,7 +132,7 @@ fn user_id(event: &Event) -> Result<&str, Malformed> {
 fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let message: Message = event.data_as()?;
     hub.publish(
-        &Topic::conversation(&message.conversation_id),
+        &Topic::conversation(message.conversation_id.as_str()),
         conversation::NEW_MSG,
         object(event)?,
         Sequence::At(Position {
@@ -273,7 +273,7 @@ mod tests {
     async fn a_typed_event_is_published_where_its_context_says() {
         let hub = hub();
         let listener = subscribed(&hub, &Topic::conversation("x"));
-        let event = ChatEvent::message_sent(&principal(), "c1", &message());
+        let event = ChatEvent::message_sent(&principal(), &"c1".into(), &message());
         assert!(matches!(route(&hub, &event), Applied::Done));
         match listener.conn.outbox.next().await {
             Next::Send(Frame::Text(text)) => {

@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use super::service::{AuthService, Result};
 use super::store::{DeviceSessionRow, InviteListRow};
 use super::{AuthError, Community, Principal, Role};
+use crate::ids::{InviteId, SessionId, UserId};
 
 /// A sign-in session: one device of one member.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceSession {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub email: String,
     pub user_agent: Option<String>,
     pub address: Option<String>,
@@ -24,7 +25,7 @@ pub struct DeviceSession {
 /// An invite still usable (its code is shown once, at creation, and never stored).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpenInvite {
-    pub id: String,
+    pub id: InviteId,
     pub role: Role,
     pub uses: u64,
     pub max_uses: u64,
@@ -40,7 +41,7 @@ impl AuthService {
     pub async fn community_of(&self, admin: &Principal) -> Result<Community> {
         admin.require(&[Role::Admin])?;
         self.store()
-            .community(admin.community_id.as_str())
+            .community(&admin.community_id)
             .await?
             .map(Community::from)
             .ok_or(AuthError::NotFound("community"))
@@ -70,7 +71,7 @@ impl AuthService {
         let now = Utc::now();
         let rows = self
             .store()
-            .community_sessions(admin.community_id.as_str(), live_only, now, limit)
+            .community_sessions(&admin.community_id, live_only, now, limit)
             .await?;
         Ok(rows
             .into_iter()
@@ -83,17 +84,17 @@ impl AuthService {
         admin.require(&[Role::Admin])?;
         let rows = self
             .store()
-            .open_invites(admin.community_id.as_str(), Utc::now())
+            .open_invites(&admin.community_id, Utc::now())
             .await?;
         rows.into_iter().map(open_invite).collect()
     }
 
     /// Ends one of the community's invites now.
-    pub async fn revoke_invite(&self, admin: &Principal, invite_id: &str) -> Result<()> {
+    pub async fn revoke_invite(&self, admin: &Principal, invite_id: &InviteId) -> Result<()> {
         admin.require(&[Role::Admin])?;
         let ended = self
             .store()
-            .expire_invite(admin.community_id.as_str(), invite_id, Utc::now())
+            .expire_invite(&admin.community_id, invite_id, Utc::now())
             .await?;
         if ended {
             Ok(())

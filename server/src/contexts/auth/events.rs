@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Principal, Role, User};
 use crate::events::Event;
-use crate::ids::SessionId;
+use crate::ids::{SessionId, UserId};
 
 /// A user signed up (`community_id` is theirs).
 pub const USER_SIGNED_UP: &str = "user.signed_up";
@@ -52,16 +52,21 @@ pub struct AuthEvent;
 
 impl AuthEvent {
     fn about(kind: &str, user: &User, data: &impl Serialize) -> Event {
-        Event::typed(kind, Some(&user.id), Some(&user.community_id), data)
+        Event::typed(
+            kind,
+            Some(user.id.as_str()),
+            Some(user.community_id.as_str()),
+            data,
+        )
     }
 
     pub fn signed_up(user: &User) -> Event {
         Self::about(USER_SIGNED_UP, user, &SignedUp { role: user.role })
     }
 
-    pub fn signed_in(user: &User, session_id: &str) -> Event {
+    pub fn signed_in(user: &User, session_id: &SessionId) -> Event {
         let data = SessionChanged {
-            session_id: session_id.into(),
+            session_id: session_id.clone(),
         };
         Self::about(USER_SIGNED_IN, user, &data)
     }
@@ -82,16 +87,16 @@ impl AuthEvent {
         Self::about(USER_ROLE_CHANGED, user, &RoleChanged { role })
     }
 
-    pub fn sessions_revoked(user_id: &str, revoked: u64) -> Event {
+    pub fn sessions_revoked(user_id: &UserId, revoked: u64) -> Event {
         let data = SessionsRevoked { revoked };
-        Event::typed(USER_SESSIONS_REVOKED, Some(user_id), None, &data)
+        Event::typed(USER_SESSIONS_REVOKED, Some(user_id.as_str()), None, &data)
     }
 
-    pub fn session_revoked(user_id: &str, session_id: &str) -> Event {
+    pub fn session_revoked(user_id: &UserId, session_id: &SessionId) -> Event {
         let data = SessionChanged {
-            session_id: session_id.into(),
+            session_id: session_id.clone(),
         };
-        Event::typed(SESSION_REVOKED, Some(user_id), None, &data)
+        Event::typed(SESSION_REVOKED, Some(user_id.as_str()), None, &data)
     }
 }
 
@@ -119,7 +124,7 @@ mod tests {
         let cases = [
             (AuthEvent::signed_up(&user), json!({ "role": "admin" })),
             (
-                AuthEvent::signed_in(&user, "s1"),
+                AuthEvent::signed_in(&user, &"s1".into()),
                 json!({ "session_id": "s1" }),
             ),
             (
@@ -127,11 +132,11 @@ mod tests {
                 json!({ "role": "member" }),
             ),
             (
-                AuthEvent::sessions_revoked("u1", 3),
+                AuthEvent::sessions_revoked(&"u1".into(), 3),
                 json!({ "revoked": 3 }),
             ),
             (
-                AuthEvent::session_revoked("u1", "s2"),
+                AuthEvent::session_revoked(&"u1".into(), &"s2".into()),
                 json!({ "session_id": "s2" }),
             ),
         ];
@@ -139,7 +144,7 @@ mod tests {
             assert_eq!(event.data, data, "{}", event.kind);
             assert_eq!(event.user_id.as_deref(), Some("u1"));
         }
-        let revoked = AuthEvent::session_revoked("u1", "s2");
+        let revoked = AuthEvent::session_revoked(&"u1".into(), &"s2".into());
         assert_eq!(revoked.kind, SESSION_REVOKED);
         assert_eq!(revoked.community_id, None);
         assert_eq!(

@@ -41,10 +41,10 @@ pub struct GqlUser {
 impl From<User> for GqlUser {
     fn from(user: User) -> Self {
         GqlUser {
-            id: user.id,
+            id: user.id.into(),
             email: user.email,
             role: user.role.into(),
-            community_id: user.community_id,
+            community_id: user.community_id.into(),
             display_name: user.display_name,
             totp_enabled: user.totp_enabled,
             created_at: user.created_at,
@@ -69,7 +69,7 @@ impl AuthQuery {
         let principal = principal(ctx)?;
         Ok(ctx
             .data_unchecked::<AuthService>()
-            .user(principal.user_id.as_str())
+            .user(&principal.user_id)
             .await?
             .into())
     }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser, Client};
+use crate::ids::UserId;
 
 use super::{
     AuthService, CreatedInvite, NewInvite, Role, SignIn, SignUp, SignedIn, SignedUp, TotpEnabled,
@@ -73,7 +74,7 @@ async fn sign_out(
 
 /// # `GET /api/auth/me`
 async fn me(State(auth): State<AuthService>, AuthUser(principal): AuthUser) -> Result<Json<User>> {
-    Ok(Json(auth.user(principal.user_id.as_str()).await?))
+    Ok(Json(auth.user(&principal.user_id).await?))
 }
 
 /// # `POST /api/auth/invites`
@@ -128,7 +129,7 @@ struct NewRole {
 async fn set_role(
     State(auth): State<AuthService>,
     AuthUser(principal): AuthUser,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
     ApiJson(body): ApiJson<NewRole>,
 ) -> Result<Json<User>> {
     Ok(Json(
@@ -140,7 +141,7 @@ async fn set_role(
 async fn revoke_sessions(
     State(auth): State<AuthService>,
     AuthUser(principal): AuthUser,
-    Path(user_id): Path<String>,
+    Path(user_id): Path<UserId>,
 ) -> Result<Json<Value>> {
     let revoked = auth.revoke_sessions_of(&principal, &user_id).await?;
     Ok(Json(json!({ "revoked": revoked })))

@@ -51,10 +51,10 @@ impl FromStr for Role {
 /// A user as other code and clients see it (never the password hash or TOTP secret).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub role: Role,
-    pub community_id: String,
+    pub community_id: CommunityId,
     pub display_name: Option<String>,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -62,7 +62,7 @@ pub struct User {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Community {
-    pub id: String,
+    pub id: CommunityId,
     pub name: String,
     pub slug: String,
 }

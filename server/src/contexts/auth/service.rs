@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::config::AuthConfig;
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::ids::{CommunityId, InviteId, SessionId, UserId};
 
 use super::events::AuthEvent;
 use super::model::{normalize_email, slugify};
@@ -89,7 +90,7 @@ impl AuthService {
         password::check_policy(&request.password)?;
         let password_hash = self.inner.hasher.hash(request.password).await?;
         let now = Utc::now();
-        let user_id = nanoid::nanoid!();
+        let user_id = UserId::new();
         let new_user = NewUser {
             id: &user_id,
             email: &email,
@@ -172,7 +173,7 @@ impl AuthService {
         };
         let candidates = self
             .store()
-            .users_by_email(&email, community_id.as_deref())
+            .users_by_email(&email, community_id.as_ref())
             .await?;
         if candidates.is_empty() {
             self.burn_decoy(&request.password).await;
@@ -226,7 +227,7 @@ impl AuthService {
         // A secret that no longer opens (the server secret was replaced) is the operator's
         // problem, not a wrong code: an internal error, logged with the user's id; recovery
         // codes (checked above) still work.
-        let secret = self.inner.cipher.open(&row.id, secret)?;
+        let secret = self.inner.cipher.open(row.id.as_str(), secret)?;
         let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
         let step = totp::matching_step(&generator, otp).ok_or(AuthError::InvalidOtp)?;
         match self.store().claim_totp_step(&row.id, step).await? {
@@ -239,7 +240,7 @@ impl AuthService {
         let user = row.to_user()?;
         let now = Utc::now();
         let expires_at = now + chrono::Duration::hours(self.inner.config.token_ttl_hours as i64);
-        let session_id = nanoid::nanoid!();
+        let session_id = SessionId::new();
         let token = self.inner.keys.issue(&Claims {
             sub: user.id.clone(),
             cid: user.community_id.clone(),
@@ -294,10 +295,10 @@ impl AuthService {
             return Err(AuthError::InvalidToken);
         }
         let principal = Principal {
-            user_id: session.user_id.into(),
-            community_id: session.community_id.into(),
+            user_id: session.user_id,
+            community_id: session.community_id,
             role: session.role.parse()?,
-            session_id: session.session_id.into(),
+            session_id: session.session_id,
             email: session.email,
             expires_at: session.expires_at,
         };
@@ -310,16 +311,14 @@ impl AuthService {
     /// Ends the principal's session: its token is refused from now on.
     pub async fn sign_out(&self, principal: &Principal) -> Result<()> {
         self.store()
-            .revoke_session(principal.session_id.as_str(), Utc::now())
+            .revoke_session(&principal.session_id, Utc::now())
             .await?;
-        self.inner
-            .cache
-            .forget_session(principal.session_id.as_str());
+        self.inner.cache.forget_session(&principal.session_id);
         self.inner.bus.publish(AuthEvent::signed_out(principal));
         Ok(())
     }
 
-    pub async fn user(&self, user_id: &str) -> Result<User> {
+    pub async fn user(&self, user_id: &UserId) -> Result<User> {
         self.store()
             .user(user_id)
             .await?
@@ -354,11 +353,11 @@ impl AuthService {
         let code = nanoid::nanoid!(24);
         self.store()
             .insert_invite(&NewInviteRow {
-                id: &nanoid::nanoid!(),
-                community_id: by.community_id.as_str(),
+                id: &InviteId::new(),
+                community_id: &by.community_id,
                 code_hash: &sha256_hex(&code),
                 role,
-                created_by: by.user_id.as_str(),
+                created_by: &by.user_id,
                 max_uses: max_uses as i32,
                 expires_at,
                 now,
@@ -376,7 +375,7 @@ impl AuthService {
     pub async fn totp_setup(&self, principal: &Principal) -> Result<TotpSetup> {
         let row = self
             .store()
-            .user(principal.user_id.as_str())
+            .user(&principal.user_id)
             .await?
             .ok_or(AuthError::NotFound("user"))?;
         if row.totp_enabled {
@@ -384,7 +383,7 @@ impl AuthService {
         }
         let secret = totp::new_secret();
         let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
-        let sealed = self.inner.cipher.seal(&row.id, &secret)?;
+        let sealed = self.inner.cipher.seal(row.id.as_str(), &secret)?;
         self.store()
             .set_totp_secret(&row.id, &sealed, Utc::now())
             .await?;
@@ -398,14 +397,14 @@ impl AuthService {
     pub async fn totp_enable(&self, principal: &Principal, code: &str) -> Result<TotpEnabled> {
         let row = self
             .store()
-            .user(principal.user_id.as_str())
+            .user(&principal.user_id)
             .await?
             .ok_or(AuthError::NotFound("user"))?;
         if row.totp_enabled {
             return Err(AuthError::TotpAlreadyEnabled);
         }
         let secret = row.totp_secret.as_deref().ok_or(AuthError::TotpNotSetUp)?;
-        let secret = self.inner.cipher.open(&row.id, secret)?;
+        let secret = self.inner.cipher.open(row.id.as_str(), secret)?;
         let generator = totp::build(&secret, &self.inner.config.totp_issuer, &row.email)?;
         let step = totp::matching_step(&generator, code).ok_or(AuthError::InvalidOtp)?;
         let recovery_codes = totp::new_recovery_codes();
@@ -424,7 +423,7 @@ impl AuthService {
     pub async fn seal_plaintext_totp_secrets(&self) -> Result<usize> {
         let mut sealed = 0;
         for (user_id, plain) in self.store().unsealed_totp_secrets().await? {
-            let new = self.inner.cipher.seal(&user_id, &plain)?;
+            let new = self.inner.cipher.seal(user_id.as_str(), &plain)?;
             if self
                 .store()
                 .replace_totp_secret(&user_id, &plain, &new)
@@ -439,11 +438,16 @@ impl AuthService {
     /// Users of the admin's own community.
     pub async fn list_community_users(&self, admin: &Principal) -> Result<Vec<User>> {
         admin.require(&[Role::Admin])?;
-        self.list_users(Some(admin.community_id.as_str())).await
+        self.list_users(Some(&admin.community_id)).await
     }
 
     /// Changes the role of a user of the admin's own community; takes effect on the next request.
-    pub async fn change_role(&self, admin: &Principal, user_id: &str, role: Role) -> Result<User> {
+    pub async fn change_role(
+        &self,
+        admin: &Principal,
+        user_id: &UserId,
+        role: Role,
+    ) -> Result<User> {
         admin.require(&[Role::Admin])?;
         let target = self.user(user_id).await?;
         if target.community_id != admin.community_id {
@@ -453,7 +457,7 @@ impl AuthService {
     }
 
     /// Revokes every session of a user of the admin's own community.
-    pub async fn revoke_sessions_of(&self, admin: &Principal, user_id: &str) -> Result<u64> {
+    pub async fn revoke_sessions_of(&self, admin: &Principal, user_id: &UserId) -> Result<u64> {
         admin.require(&[Role::Admin])?;
         let target = self.user(user_id).await?;
         if target.community_id != admin.community_id {
@@ -486,7 +490,7 @@ impl AuthService {
             .store()
             .ensure_community(&new_community(community_name)?, now)
             .await?;
-        let user_id = nanoid::nanoid!();
+        let user_id = UserId::new();
         self.store()
             .insert_user(
                 &community.id,
@@ -502,7 +506,7 @@ impl AuthService {
         self.user(&user_id).await
     }
 
-    pub async fn list_users(&self, community_id: Option<&str>) -> Result<Vec<User>> {
+    pub async fn list_users(&self, community_id: Option<&CommunityId>) -> Result<Vec<User>> {
         self.store()
             .list_users(community_id)
             .await?
@@ -526,7 +530,7 @@ impl AuthService {
         };
         let mut rows = self
             .store()
-            .users_by_email(&email, community_id.as_deref())
+            .users_by_email(&email, community_id.as_ref())
             .await?;
         match rows.len() {
             0 => Err(AuthError::NotFound("user")),
@@ -536,7 +540,7 @@ impl AuthService {
     }
 
     /// The community's storage quota in bytes (`storage_quota_gb`).
-    pub async fn storage_quota_bytes(&self, community_id: &str) -> Result<u64> {
+    pub async fn storage_quota_bytes(&self, community_id: &CommunityId) -> Result<u64> {
         let gb = self
             .store()
             .storage_quota_gb(community_id)
@@ -546,12 +550,12 @@ impl AuthService {
     }
 
     /// The id of the community whose URL slug is `slug`.
-    pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<String>> {
+    pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<CommunityId>> {
         self.store().community_id_by_slug(slug).await
     }
 
     /// The id of a community given by name or id.
-    pub async fn find_community_id(&self, name_or_id: &str) -> Result<String> {
+    pub async fn find_community_id(&self, name_or_id: &str) -> Result<CommunityId> {
         Ok(self
             .store()
             .find_community(name_or_id)
@@ -560,7 +564,7 @@ impl AuthService {
             .id)
     }
 
-    pub async fn set_role(&self, user_id: &str, role: Role) -> Result<User> {
+    pub async fn set_role(&self, user_id: &UserId, role: Role) -> Result<User> {
         self.store().set_role(user_id, role, Utc::now()).await?;
         self.inner.cache.forget_user(user_id);
         let user = self.user(user_id).await?;
@@ -568,7 +572,7 @@ impl AuthService {
         Ok(user)
     }
 
-    pub async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64> {
+    pub async fn revoke_all_sessions(&self, user_id: &UserId) -> Result<u64> {
         let revoked = self
             .store()
             .revoke_user_sessions(user_id, Utc::now())
@@ -587,7 +591,7 @@ impl AuthService {
         let service = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut since = Utc::now();
-            let mut seen: std::collections::HashMap<String, DateTime<Utc>> = Default::default();
+            let mut seen: std::collections::HashMap<SessionId, DateTime<Utc>> = Default::default();
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -626,7 +630,7 @@ fn new_community(name: &str) -> Result<Community> {
         ));
     }
     Ok(Community {
-        id: nanoid::nanoid!(),
+        id: CommunityId::new(),
         name: name.to_string(),
         slug: slugify(name),
     })
@@ -839,12 +843,12 @@ mod tests {
 
         let last = fx
             .auth
-            .change_role(&admin, admin.user_id.as_str(), Role::Member)
+            .change_role(&admin, &admin.user_id, Role::Member)
             .await;
         assert!(matches!(last, Err(AuthError::LastAdmin)), "{last:?}");
         let by_member = fx
             .auth
-            .change_role(&member, member.user_id.as_str(), Role::Admin)
+            .change_role(&member, &member.user_id, Role::Admin)
             .await;
         assert!(
             matches!(by_member, Err(AuthError::Forbidden)),
@@ -852,7 +856,7 @@ mod tests {
         );
         let across = fx
             .auth
-            .change_role(&outsider, member.user_id.as_str(), Role::Guest)
+            .change_role(&outsider, &member.user_id, Role::Guest)
             .await;
         assert!(
             matches!(across, Err(AuthError::NotFound("user"))),
@@ -861,12 +865,12 @@ mod tests {
 
         let promoted = fx
             .auth
-            .change_role(&admin, member.user_id.as_str(), Role::Admin)
+            .change_role(&admin, &member.user_id, Role::Admin)
             .await
             .unwrap();
         assert_eq!(promoted.role, Role::Admin);
         fx.auth
-            .change_role(&admin, admin.user_id.as_str(), Role::Member)
+            .change_role(&admin, &admin.user_id, Role::Member)
             .await
             .unwrap();
     }
@@ -893,10 +897,7 @@ mod tests {
         // the fixture's own.
         let second = fx.auth.authenticate(&tokens[1]).await.unwrap();
         assert_eq!(
-            fx.auth
-                .revoke_all_sessions(second.user_id.as_str())
-                .await
-                .unwrap(),
+            fx.auth.revoke_all_sessions(&second.user_id).await.unwrap(),
             3
         );
         for token in &tokens[1..] {
@@ -935,10 +936,7 @@ mod tests {
             "{expired:?}"
         );
 
-        let by_member = fx
-            .auth
-            .revoke_sessions_of(&member, admin.user_id.as_str())
-            .await;
+        let by_member = fx.auth.revoke_sessions_of(&member, &admin.user_id).await;
         assert!(
             matches!(by_member, Err(AuthError::Forbidden)),
             "{by_member:?}"
@@ -954,10 +952,7 @@ mod tests {
             .await
             .unwrap();
         let boss = fx.sign_in(&boss.email).await;
-        let across = fx
-            .auth
-            .revoke_sessions_of(&boss, member.user_id.as_str())
-            .await;
+        let across = fx.auth.revoke_sessions_of(&boss, &member.user_id).await;
         assert!(
             matches!(across, Err(AuthError::NotFound("user"))),
             "{across:?}"
@@ -965,7 +960,7 @@ mod tests {
         // The member's two sessions: the fixture's, and the expired one (not yet revoked).
         let revoked = fx
             .auth
-            .revoke_sessions_of(&admin, member.user_id.as_str())
+            .revoke_sessions_of(&admin, &member.user_id)
             .await
             .unwrap();
         assert_eq!(revoked, 2);

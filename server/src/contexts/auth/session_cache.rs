@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 
 use super::Principal;
+use crate::ids::{SessionId, UserId};
 
 /// Entries beyond this are swept (stale first, then everything) so memory stays bounded.
 const MAX_ENTRIES: usize = 100_000;
@@ -64,13 +65,13 @@ impl SessionCache {
         );
     }
 
-    pub fn forget_session(&self, session_id: &str) {
+    pub fn forget_session(&self, session_id: &SessionId) {
         self.entries
-            .retain(|_, e| e.principal.session_id != session_id);
+            .retain(|_, e| e.principal.session_id != *session_id);
     }
 
-    pub fn forget_user(&self, user_id: &str) {
-        self.entries.retain(|_, e| e.principal.user_id != user_id);
+    pub fn forget_user(&self, user_id: &UserId) {
+        self.entries.retain(|_, e| e.principal.user_id != *user_id);
     }
 }
 
@@ -97,10 +98,10 @@ mod tests {
         cache.insert("h1".into(), principal("u1", "s1"), later);
         cache.insert("h2".into(), principal("u1", "s2"), later);
         cache.insert("h3".into(), principal("u2", "s3"), later);
-        cache.forget_session("s1");
+        cache.forget_session(&"s1".into());
         assert!(cache.get("h1", Utc::now()).is_none());
         assert!(cache.get("h2", Utc::now()).is_some());
-        cache.forget_user("u1");
+        cache.forget_user(&"u1".into());
         assert!(cache.get("h2", Utc::now()).is_none());
         assert!(cache.get("h3", Utc::now()).is_some());
     }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, Target};
+use crate::ids::{CommunityId, InviteId, SessionId, UserId};
 
 use super::{AuthError, Community, Role, User};
 
@@ -12,8 +13,8 @@ type Result<T, E = AuthError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, FromRow)]
 pub(super) struct UserRow {
-    pub id: String,
-    pub community_id: String,
+    pub id: UserId,
+    pub community_id: CommunityId,
     pub email: String,
     pub password_hash: String,
     pub display_name: Option<String>,
@@ -46,7 +47,7 @@ impl UserRow {
 
 #[derive(Debug, Clone, FromRow)]
 pub(super) struct CommunityRow {
-    pub id: String,
+    pub id: CommunityId,
     pub name: String,
     pub slug: String,
 }
@@ -63,9 +64,9 @@ impl From<CommunityRow> for Community {
 
 #[derive(Debug, Clone, FromRow)]
 pub(super) struct SessionRow {
-    pub session_id: String,
-    pub user_id: String,
-    pub community_id: String,
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub community_id: CommunityId,
     pub email: String,
     pub role: String,
     pub expires_at: DateTime<Utc>,
@@ -75,8 +76,8 @@ pub(super) struct SessionRow {
 /// A sign-in session as an admin sees it.
 #[derive(Debug, FromRow)]
 pub(super) struct DeviceSessionRow {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     pub email: String,
     pub user_agent: Option<String>,
     pub ip_address: Option<String>,
@@ -88,7 +89,7 @@ pub(super) struct DeviceSessionRow {
 /// An invite as an admin sees it (never its code, which is stored hashed).
 #[derive(Debug, FromRow)]
 pub(super) struct InviteListRow {
-    pub id: String,
+    pub id: InviteId,
     pub role: String,
     pub uses: i64,
     pub max_uses: i64,
@@ -98,7 +99,7 @@ pub(super) struct InviteListRow {
 
 /// A user about to be inserted (the password already hashed).
 pub(super) struct NewUser<'a> {
-    pub id: &'a str,
+    pub id: &'a UserId,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub role: Role,
@@ -106,8 +107,8 @@ pub(super) struct NewUser<'a> {
 }
 
 pub(super) struct NewSession<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a SessionId,
+    pub user_id: &'a UserId,
     pub token_hash: &'a str,
     pub user_agent: Option<&'a str>,
     pub ip_address: Option<&'a str>,
@@ -116,11 +117,11 @@ pub(super) struct NewSession<'a> {
 }
 
 pub(super) struct NewInviteRow<'a> {
-    pub id: &'a str,
-    pub community_id: &'a str,
+    pub id: &'a InviteId,
+    pub community_id: &'a CommunityId,
     pub code_hash: &'a str,
     pub role: Role,
-    pub created_by: &'a str,
+    pub created_by: &'a UserId,
     pub max_uses: i32,
     pub expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -135,7 +136,7 @@ struct InviteState {
 
 #[derive(FromRow)]
 struct ClaimedInvite {
-    community_id: String,
+    community_id: CommunityId,
     role: String,
 }
 
@@ -220,7 +221,7 @@ impl AuthStore {
         })
     }
 
-    pub async fn storage_quota_gb(&self, community_id: &str) -> Result<Option<i32>> {
+    pub async fn storage_quota_gb(&self, community_id: &CommunityId) -> Result<Option<i32>> {
         let quota = query_scalar("SELECT storage_quota_gb FROM communities WHERE id = $1")
             .bind(community_id)
             .fetch_optional(&self.db)
@@ -240,7 +241,7 @@ impl AuthStore {
         Ok(row)
     }
 
-    pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<String>> {
+    pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<CommunityId>> {
         let id = query_scalar("SELECT id FROM communities WHERE slug = $1")
             .bind(slug)
             .fetch_optional(&self.db)
@@ -248,7 +249,7 @@ impl AuthStore {
         Ok(id)
     }
 
-    pub async fn community(&self, id: &str) -> Result<Option<CommunityRow>> {
+    pub async fn community(&self, id: &CommunityId) -> Result<Option<CommunityRow>> {
         let row = query_as("SELECT id, name, slug FROM communities WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.db)
@@ -256,7 +257,7 @@ impl AuthStore {
         Ok(row)
     }
 
-    pub async fn insert_user(&self, community_id: &str, user: &NewUser<'_>) -> Result<()> {
+    pub async fn insert_user(&self, community_id: &CommunityId, user: &NewUser<'_>) -> Result<()> {
         insert_user(&self.db, community_id, user).await
     }
 
@@ -266,7 +267,7 @@ impl AuthStore {
         &self,
         code_hash: &str,
         user: &NewUser<'_>,
-    ) -> Result<(String, Role)> {
+    ) -> Result<(CommunityId, Role)> {
         let mut tx = self.db.begin().await?;
         let claimed: Option<ClaimedInvite> = query_as(
             "UPDATE community_invites SET uses = uses + 1 \
@@ -301,7 +302,7 @@ impl AuthStore {
     pub async fn users_by_email(
         &self,
         email: &str,
-        community_id: Option<&str>,
+        community_id: Option<&CommunityId>,
     ) -> Result<Vec<UserRow>> {
         let rows = match community_id {
             Some(cid) => {
@@ -325,7 +326,7 @@ impl AuthStore {
         Ok(rows?)
     }
 
-    pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
+    pub async fn user(&self, id: &UserId) -> Result<Option<UserRow>> {
         let row = query_as(AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
         )))
@@ -336,7 +337,7 @@ impl AuthStore {
     }
 
     /// Users of one community, or of every community, oldest first.
-    pub async fn list_users(&self, community_id: Option<&str>) -> Result<Vec<UserRow>> {
+    pub async fn list_users(&self, community_id: Option<&CommunityId>) -> Result<Vec<UserRow>> {
         let rows = match community_id {
             Some(cid) => {
                 query_as(AssertSqlSafe(format!(
@@ -359,9 +360,9 @@ impl AuthStore {
     }
 
     /// Changes a role, refusing to demote a community's last admin.
-    pub async fn set_role(&self, user_id: &str, role: Role, now: DateTime<Utc>) -> Result<()> {
+    pub async fn set_role(&self, user_id: &UserId, role: Role, now: DateTime<Utc>) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        let current: Option<(String, String)> =
+        let current: Option<(String, CommunityId)> =
             query_as("SELECT role, community_id FROM users WHERE id = $1")
                 .bind(user_id)
                 .fetch_optional(&mut tx)
@@ -390,7 +391,7 @@ impl AuthStore {
         Ok(())
     }
 
-    pub async fn touch_login(&self, user_id: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn touch_login(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<()> {
         query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(user_id)
             .bind(now)
@@ -430,7 +431,7 @@ impl AuthStore {
         Ok(row)
     }
 
-    pub async fn revoke_session(&self, session_id: &str, now: DateTime<Utc>) -> Result<u64> {
+    pub async fn revoke_session(&self, session_id: &SessionId, now: DateTime<Utc>) -> Result<u64> {
         let done =
             query("UPDATE user_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(session_id)
@@ -440,7 +441,7 @@ impl AuthStore {
         Ok(done)
     }
 
-    pub async fn revoke_user_sessions(&self, user_id: &str, now: DateTime<Utc>) -> Result<u64> {
+    pub async fn revoke_user_sessions(&self, user_id: &UserId, now: DateTime<Utc>) -> Result<u64> {
         let done = query(
             "UPDATE user_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
         )
@@ -455,7 +456,7 @@ impl AuthStore {
     pub async fn revoked_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+    ) -> Result<Vec<(SessionId, UserId, DateTime<Utc>)>> {
         let rows = query_as(
             "SELECT id, user_id, revoked_at FROM user_sessions \
              WHERE revoked_at IS NOT NULL AND revoked_at >= $1",
@@ -470,7 +471,7 @@ impl AuthStore {
     /// ones (recent sign-ins), at most `limit`.
     pub async fn community_sessions(
         &self,
-        community_id: &str,
+        community_id: &CommunityId,
         live_only: bool,
         now: DateTime<Utc>,
         limit: i64,
@@ -495,7 +496,7 @@ impl AuthStore {
     /// Invites of the community still usable at `now`, newest first.
     pub async fn open_invites(
         &self,
-        community_id: &str,
+        community_id: &CommunityId,
         now: DateTime<Utc>,
     ) -> Result<Vec<InviteListRow>> {
         let rows = query_as(
@@ -514,8 +515,8 @@ impl AuthStore {
     /// Ends an invite of the community now; false when there is no such invite.
     pub async fn expire_invite(
         &self,
-        community_id: &str,
-        invite_id: &str,
+        community_id: &CommunityId,
+        invite_id: &InviteId,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let changed = query(
@@ -552,7 +553,7 @@ impl AuthStore {
     /// Stores a pending TOTP secret; it only counts once `enable_totp` runs.
     pub async fn set_totp_secret(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
@@ -570,7 +571,7 @@ impl AuthStore {
 
     /// Users whose TOTP secret is stored as it was before secrets were sealed (no `v1:`
     /// prefix): (user id, plaintext secret).
-    pub async fn unsealed_totp_secrets(&self) -> Result<Vec<(String, String)>> {
+    pub async fn unsealed_totp_secrets(&self) -> Result<Vec<(UserId, String)>> {
         let rows = query_as(
             "SELECT id, totp_secret FROM users \
              WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE 'v1:%'",
@@ -582,7 +583,12 @@ impl AuthStore {
 
     /// Replaces a stored TOTP secret by its sealed form, unless it changed meanwhile (a new
     /// setup by the running server wins); true when replaced.
-    pub async fn replace_totp_secret(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
+    pub async fn replace_totp_secret(
+        &self,
+        user_id: &UserId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool> {
         let replaced =
             query("UPDATE users SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2")
                 .bind(user_id)
@@ -596,7 +602,7 @@ impl AuthStore {
     /// Turns TOTP on, records the step just used, and replaces the recovery codes.
     pub async fn enable_totp(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         step: u64,
         code_hashes: &[String],
         now: DateTime<Utc>,
@@ -633,7 +639,7 @@ impl AuthStore {
 
     /// Records `step` as used; false when it (or a later one) was already used, so a code
     /// cannot be replayed.
-    pub async fn claim_totp_step(&self, user_id: &str, step: u64) -> Result<bool> {
+    pub async fn claim_totp_step(&self, user_id: &UserId, step: u64) -> Result<bool> {
         let claimed = query(
             "UPDATE users SET totp_last_step = $2 \
              WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
@@ -648,7 +654,7 @@ impl AuthStore {
     /// Marks a recovery code used; false when it does not exist or was used before.
     pub async fn use_recovery_code(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
@@ -669,7 +675,7 @@ impl AuthStore {
 /// or inside their transaction.
 async fn insert_user<'c>(
     on: impl Into<Target<'c>>,
-    community_id: &str,
+    community_id: &CommunityId,
     user: &NewUser<'_>,
 ) -> Result<()> {
     let result = query(
@@ -701,13 +707,13 @@ mod tests {
 
     fn community(name: &str) -> Community {
         Community {
-            id: nanoid::nanoid!(),
+            id: CommunityId::new(),
             name: name.into(),
             slug: crate::contexts::auth::slugify(name),
         }
     }
 
-    fn new_user<'a>(id: &'a str, email: &'a str, role: Role) -> NewUser<'a> {
+    fn new_user<'a>(id: &'a UserId, email: &'a str, role: Role) -> NewUser<'a> {
         NewUser {
             id,
             email,
@@ -718,10 +724,10 @@ mod tests {
     }
 
     /// A store with a first community and its admin: (store, community id, admin id).
-    async fn with_admin() -> (AuthStore, String, String) {
+    async fn with_admin() -> (AuthStore, CommunityId, UserId) {
         let store = AuthStore::new(test_db().await);
         let home = community("Home");
-        let admin = nanoid::nanoid!();
+        let admin = UserId::new();
         store
             .create_first_community(&home, &new_user(&admin, "admin@example.org", Role::Admin))
             .await
@@ -730,7 +736,12 @@ mod tests {
         (store, home.id, admin)
     }
 
-    async fn invite(store: &AuthStore, community_id: &str, by: &str, max_uses: i32) -> String {
+    async fn invite(
+        store: &AuthStore,
+        community_id: &CommunityId,
+        by: &UserId,
+        max_uses: i32,
+    ) -> String {
         invite_until(
             store,
             community_id,
@@ -744,15 +755,15 @@ mod tests {
     /// Stores an invite; returns its code hash.
     async fn invite_until(
         store: &AuthStore,
-        community_id: &str,
-        by: &str,
+        community_id: &CommunityId,
+        by: &UserId,
         max_uses: i32,
         expires_at: DateTime<Utc>,
     ) -> String {
         let code_hash = nanoid::nanoid!(64);
         store
             .insert_invite(&NewInviteRow {
-                id: &nanoid::nanoid!(),
+                id: &InviteId::new(),
                 community_id,
                 code_hash: &code_hash,
                 role: Role::Guest,
@@ -774,7 +785,7 @@ mod tests {
     #[tokio::test]
     async fn only_the_first_community_is_created_without_an_invite() {
         let store = AuthStore::new(test_db().await);
-        let (a, b) = (nanoid::nanoid!(), nanoid::nanoid!());
+        let (a, b) = (UserId::new(), UserId::new());
         let (first, second) = (community("First"), community("Second"));
         let (user_a, user_b) = (
             new_user(&a, "a@example.org", Role::Admin),
@@ -796,7 +807,7 @@ mod tests {
         let (store, home, admin) = with_admin().await;
         let code = invite(&store, &home, &admin, 2).await;
         for email in ["one@example.org", "two@example.org"] {
-            let id = nanoid::nanoid!();
+            let id = UserId::new();
             // The role asked for is replaced by the invite's.
             let (community_id, role) = store
                 .sign_up_with_invite(&code, &new_user(&id, email, Role::Admin))
@@ -805,7 +816,7 @@ mod tests {
             assert_eq!((community_id.as_str(), role), (home.as_str(), Role::Guest));
             assert_eq!(store.user(&id).await.unwrap().unwrap().role, "guest");
         }
-        let id = nanoid::nanoid!();
+        let id = UserId::new();
         let third = store
             .sign_up_with_invite(&code, &new_user(&id, "three@example.org", Role::Member))
             .await;
@@ -818,7 +829,7 @@ mod tests {
         let (store, home, admin) = with_admin().await;
         let past = Utc::now() - Duration::minutes(1);
         let expired = invite_until(&store, &home, &admin, 5, past).await;
-        let id = nanoid::nanoid!();
+        let id = UserId::new();
         let user = new_user(&id, "late@example.org", Role::Member);
         let late = store.sign_up_with_invite(&expired, &user).await;
         assert!(matches!(late, Err(AuthError::InviteExpired)), "{late:?}");
@@ -834,7 +845,7 @@ mod tests {
     async fn a_taken_email_leaves_the_invite_unused() {
         let (store, home, admin) = with_admin().await;
         let code = invite(&store, &home, &admin, 1).await;
-        let id = nanoid::nanoid!();
+        let id = UserId::new();
         let taken = new_user(&id, "admin@example.org", Role::Member);
         let refused = store.sign_up_with_invite(&code, &taken).await;
         assert!(matches!(refused, Err(AuthError::EmailTaken)), "{refused:?}");
@@ -848,7 +859,7 @@ mod tests {
         let (store, home, admin) = with_admin().await;
         let refused = store.set_role(&admin, Role::Member, Utc::now()).await;
         assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
-        let second = nanoid::nanoid!();
+        let second = UserId::new();
         store
             .insert_user(&home, &new_user(&second, "second@example.org", Role::Admin))
             .await
@@ -862,7 +873,7 @@ mod tests {
         let refused = store.set_role(&second, Role::Guest, Utc::now()).await;
         assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
         let missing = store
-            .set_role(&nanoid::nanoid!(), Role::Admin, Utc::now())
+            .set_role(&UserId::new(), Role::Admin, Utc::now())
             .await;
         assert!(
             matches!(missing, Err(AuthError::NotFound("user"))),
@@ -874,13 +885,13 @@ mod tests {
     async fn sessions_are_revoked_once_and_reported_since() {
         let (store, _, admin) = with_admin().await;
         let now = Utc::now();
-        let ids: Vec<String> = (0..3).map(|_| nanoid::nanoid!()).collect();
+        let ids: Vec<SessionId> = (0..3).map(|_| SessionId::new()).collect();
         for id in &ids {
             store
                 .insert_session(&NewSession {
                     id,
                     user_id: &admin,
-                    token_hash: &sha256_hex(id),
+                    token_hash: &sha256_hex(id.as_str()),
                     user_agent: Some("tests"),
                     ip_address: None,
                     created_at: now,
@@ -893,9 +904,13 @@ mod tests {
         assert_eq!(store.revoke_session(&ids[0], now).await.unwrap(), 0);
         // Only the two still live.
         assert_eq!(store.revoke_user_sessions(&admin, now).await.unwrap(), 2);
-        let session = store.session(&sha256_hex(&ids[1])).await.unwrap().unwrap();
+        let session = store
+            .session(&sha256_hex(ids[1].as_str()))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(session.revoked_at.is_some());
-        let mut revoked: Vec<String> = store
+        let mut revoked: Vec<SessionId> = store
             .revoked_since(now - Duration::seconds(1))
             .await
             .unwrap()

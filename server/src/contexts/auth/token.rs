@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AuthError;
+use crate::ids::{CommunityId, SessionId, UserId};
 
 /// File name of the signing secret inside the data directory.
 pub const SECRET_FILE: &str = "jwt.secret";
@@ -20,12 +21,12 @@ const SECRET_BYTES: usize = 64;
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
     /// User id.
-    pub sub: String,
+    pub sub: UserId,
     /// Community id.
-    pub cid: String,
+    pub cid: CommunityId,
     pub role: String,
     /// Session id: the `user_sessions` row this token belongs to.
-    pub sid: String,
+    pub sid: SessionId,
     pub iat: i64,
     pub exp: i64,
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Conversation, Message};
 use crate::contexts::auth::Principal;
 use crate::events::Event;
+use crate::ids::{CommunityId, ConversationId, UserId};
 
 /// A message was stored; `data` is the [`Message`] with its conversation position.
 pub const MESSAGE_SENT: &str = "message.sent";
@@ -18,9 +19,9 @@ pub const PARTICIPANT_REMOVED: &str = "conversation.participant_removed";
 /// The `data` of [`PARTICIPANT_REMOVED`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantRemoved {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// The participant who removed them (themself when leaving).
-    pub removed_by: String,
+    pub removed_by: UserId,
 }
 
 /// Builds chat's events.
@@ -28,11 +29,11 @@ pub struct ChatEvent;
 
 impl ChatEvent {
     /// `community_id` is the conversation's.
-    pub fn message_sent(by: &Principal, community_id: &str, message: &Message) -> Event {
+    pub fn message_sent(by: &Principal, community_id: &CommunityId, message: &Message) -> Event {
         Event::typed(
             MESSAGE_SENT,
             Some(by.user_id.as_str()),
-            Some(community_id),
+            Some(community_id.as_str()),
             message,
         )
     }
@@ -49,16 +50,16 @@ impl ChatEvent {
     pub fn participant_removed(
         by: &Principal,
         conversation: &Conversation,
-        user_id: &str,
+        user_id: &UserId,
     ) -> Event {
         let data = ParticipantRemoved {
-            conversation_id: conversation.id.to_string(),
-            removed_by: by.user_id.to_string(),
+            conversation_id: conversation.id.clone(),
+            removed_by: by.user_id.clone(),
         };
         Event::typed(
             PARTICIPANT_REMOVED,
-            Some(user_id),
-            Some(&conversation.community_id),
+            Some(user_id.as_str()),
+            Some(conversation.community_id.as_str()),
             &data,
         )
     }
@@ -92,7 +93,7 @@ mod tests {
             last_offset: 0,
             created_at: chrono::Utc::now(),
         };
-        let removed = ChatEvent::participant_removed(&by, &conversation, "u2");
+        let removed = ChatEvent::participant_removed(&by, &conversation, &"u2".into());
         assert_eq!(removed.kind, PARTICIPANT_REMOVED);
         assert_eq!(
             removed.data,

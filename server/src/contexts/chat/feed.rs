@@ -11,6 +11,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::Message;
 use crate::events::EventBus;
+use crate::ids::{ConversationId, UserId};
 
 /// Items a conversation's subscriber can fall behind by before it must refill from storage.
 const CAPACITY: usize = 256;
@@ -20,19 +21,19 @@ const CAPACITY: usize = 256;
 pub enum FeedItem {
     Message(Arc<Message>),
     /// This user is no longer a participant.
-    ParticipantRemoved(String),
+    ParticipantRemoved(UserId),
 }
 
 /// The channels, created when someone subscribes and dropped when nobody listens.
 #[derive(Default)]
 pub struct MessageFeed {
-    channels: DashMap<String, broadcast::Sender<FeedItem>>,
+    channels: DashMap<ConversationId, broadcast::Sender<FeedItem>>,
 }
 
 impl MessageFeed {
-    pub fn subscribe(&self, conversation_id: &str) -> broadcast::Receiver<FeedItem> {
+    pub fn subscribe(&self, conversation_id: &ConversationId) -> broadcast::Receiver<FeedItem> {
         self.channels
-            .entry(conversation_id.to_string())
+            .entry(conversation_id.clone())
             .or_insert_with(|| broadcast::channel(CAPACITY).0)
             .subscribe()
     }
@@ -81,7 +82,7 @@ impl MessageFeed {
                         if let Some(user_id) = &event.user_id {
                             feed.deliver(
                                 conversation_id,
-                                FeedItem::ParticipantRemoved(user_id.clone()),
+                                FeedItem::ParticipantRemoved(user_id.as_str().into()),
                             );
                         }
                     }
@@ -119,8 +120,8 @@ mod tests {
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(64));
         let feed = Arc::new(MessageFeed::default());
         feed.spawn(&bus);
-        let mut a = feed.subscribe("a");
-        let mut b = feed.subscribe("b");
+        let mut a = feed.subscribe(&"a".into());
+        let mut b = feed.subscribe(&"b".into());
         bus.publish(Event::new("message.sent", Some("u"), None, message("b", 1)));
         bus.publish(Event::new("message.sent", Some("u"), None, message("a", 7)));
         bus.publish(Event::new(

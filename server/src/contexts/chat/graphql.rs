@@ -43,13 +43,13 @@ impl From<Conversation> for GqlConversation {
     fn from(c: Conversation) -> Self {
         GqlConversation {
             id: c.id.into_string(),
-            community_id: c.community_id,
+            community_id: c.community_id.into(),
             kind: match c.kind {
                 ConversationKind::Direct => GqlConversationKind::Direct,
                 ConversationKind::Group => GqlConversationKind::Group,
             },
             name: c.name,
-            participant_ids: c.participant_ids,
+            participant_ids: c.participant_ids.into_iter().map(Into::into).collect(),
             epoch: c.epoch,
             last_offset: c.last_offset,
             created_at: c.created_at,
@@ -73,9 +73,9 @@ pub struct GqlMessage {
 impl From<Message> for GqlMessage {
     fn from(m: Message) -> Self {
         GqlMessage {
-            id: m.id,
-            conversation_id: m.conversation_id,
-            sender_id: m.sender_id,
+            id: m.id.into(),
+            conversation_id: m.conversation_id.into(),
+            sender_id: m.sender_id.into(),
             body: m.body,
             client_id: m.client_id,
             inserted_at: m.inserted_at,
@@ -159,7 +159,7 @@ impl ChatMutation {
                 NewConversation {
                     kind,
                     name,
-                    participant_ids,
+                    participant_ids: participant_ids.into_iter().map(Into::into).collect(),
                 },
             )
             .await?;

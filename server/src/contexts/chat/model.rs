@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ConversationId;
+use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,10 +24,10 @@ impl ConversationKind {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Conversation {
     pub id: ConversationId,
-    pub community_id: String,
+    pub community_id: CommunityId,
     pub kind: ConversationKind,
     pub name: Option<String>,
-    pub participant_ids: Vec<String>,
+    pub participant_ids: Vec<UserId>,
     /// Recovery position of the conversation topic: its epoch and newest offset.
     pub epoch: String,
     pub last_offset: u64,
@@ -37,9 +37,9 @@ pub struct Conversation {
 /// A stored message, exactly as replies, broadcasts and history present it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Message {
-    pub id: String,
-    pub conversation_id: String,
-    pub sender_id: String,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
     pub body: String,
     pub client_id: Option<String>,
     pub inserted_at: DateTime<Utc>,
@@ -54,7 +54,7 @@ pub struct NewConversation {
     pub kind: ConversationKind,
     pub name: Option<String>,
     /// Other participants; the creator is always included.
-    pub participant_ids: Vec<String>,
+    pub participant_ids: Vec<UserId>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -11,7 +11,7 @@ use crate::config::ChatConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::ids::{ConversationId, UserId};
+use crate::ids::{ConversationId, MessageId, UserId};
 
 use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
@@ -35,7 +35,7 @@ struct Inner {
     config: ChatConfig,
     /// One lock per conversation, held from storing a message until its event is published,
     /// so `message.sent` events leave in offset order.
-    send_locks: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    send_locks: DashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>,
     feed: Arc<MessageFeed>,
 }
 
@@ -65,7 +65,7 @@ impl ChatService {
         &self,
         conversation_id: &ConversationId,
     ) -> tokio::sync::broadcast::Receiver<FeedItem> {
-        self.inner.feed.subscribe(conversation_id.as_str())
+        self.inner.feed.subscribe(conversation_id)
     }
 
     fn store(&self) -> &ChatStore {
@@ -82,7 +82,7 @@ impl ChatService {
         if by.role == Role::Guest {
             return Err(ChatError::GuestsMayNot("start conversations"));
         }
-        let mut participants = vec![by.user_id.to_string()];
+        let mut participants = vec![by.user_id.clone()];
         for id in request.participant_ids {
             if !participants.contains(&id) {
                 participants.push(id);
@@ -142,14 +142,14 @@ impl ChatService {
                 }
             }
         }
-        let id = nanoid::nanoid!();
+        let id = ConversationId::new();
         self.store()
             .insert_conversation(&NewConversationRow {
                 id: &id,
-                community_id: by.community_id.as_str(),
+                community_id: &by.community_id,
                 kind: request.kind,
                 name,
-                created_by: by.user_id.as_str(),
+                created_by: &by.user_id,
                 participants: &participants,
                 now: Utc::now(),
             })
@@ -177,7 +177,7 @@ impl ChatService {
     }
 
     pub async fn conversations(&self, of: &Principal) -> Result<Vec<Conversation>> {
-        self.store().conversations_of(of.user_id.as_str()).await
+        self.store().conversations_of(&of.user_id).await
     }
 
     /// The conversation, if `user_id` takes part in it; `NotFound` otherwise.
@@ -188,7 +188,7 @@ impl ChatService {
     ) -> Result<Conversation> {
         let conversation = self
             .store()
-            .conversation(conversation_id.as_str())
+            .conversation(conversation_id)
             .await?
             .ok_or(ChatError::NotFound)?;
         if conversation.participant_ids.iter().any(|p| p == user_id) {
@@ -203,9 +203,7 @@ impl ChatService {
         conversation_id: &ConversationId,
         user_id: &UserId,
     ) -> Result<bool> {
-        self.store()
-            .is_participant(conversation_id.as_str(), user_id.as_str())
-            .await
+        self.store().is_participant(conversation_id, user_id).await
     }
 
     /// Stores a message and publishes `message.sent`. Sending again with the same `client_id`
@@ -232,18 +230,13 @@ impl ChatService {
         // One query for what sending needs (not the participant list conversation_for reads).
         let conversation = self
             .store()
-            .membership(conversation_id.as_str(), by.user_id.as_str())
+            .membership(conversation_id, &by.user_id)
             .await?
             .ok_or(ChatError::NotFound)?;
         if let Some(client_id) = &client_id {
             if let Some(existing) = self
                 .store()
-                .message_by_client_id(
-                    conversation_id.as_str(),
-                    by.user_id.as_str(),
-                    client_id,
-                    &conversation.epoch,
-                )
+                .message_by_client_id(conversation_id, &by.user_id, client_id, &conversation.epoch)
                 .await?
             {
                 return Ok((existing, false));
@@ -252,16 +245,16 @@ impl ChatService {
         let lock = self
             .inner
             .send_locks
-            .entry(conversation_id.to_string())
+            .entry(conversation_id.clone())
             .or_default()
             .clone();
         let _ordered = lock.lock().await;
         let stored = self
             .store()
             .insert_message(
-                &nanoid::nanoid!(),
+                &MessageId::new(),
                 &conversation,
-                by.user_id.as_str(),
+                &by.user_id,
                 &body,
                 client_id.as_deref(),
                 // Both backends keep microseconds: the reply must equal what is read back later.
@@ -276,8 +269,8 @@ impl ChatService {
                 let existing = self
                     .store()
                     .message_by_client_id(
-                        conversation_id.as_str(),
-                        by.user_id.as_str(),
+                        conversation_id,
+                        &by.user_id,
                         client_id,
                         &conversation.epoch,
                     )
@@ -305,7 +298,7 @@ impl ChatService {
         let conversation = self.conversation_for(&of.user_id, conversation_id).await?;
         let limit = limit.unwrap_or(50).clamp(1, 200);
         self.store()
-            .messages(conversation_id.as_str(), &conversation.epoch, before, limit)
+            .messages(conversation_id, &conversation.epoch, before, limit)
             .await
     }
 
@@ -318,13 +311,7 @@ impl ChatService {
         limit: u32,
     ) -> Result<Vec<Message>> {
         self.store()
-            .messages_between(
-                conversation.id.as_str(),
-                &conversation.epoch,
-                after,
-                up_to,
-                limit,
-            )
+            .messages_between(&conversation.id, &conversation.epoch, after, up_to, limit)
             .await
     }
 
@@ -344,16 +331,14 @@ impl ChatService {
         }
         if !self
             .store()
-            .remove_participant(conversation_id.as_str(), user_id.as_str())
+            .remove_participant(conversation_id, user_id)
             .await?
         {
             return Err(ChatError::NotFound);
         }
-        self.inner.bus.publish(ChatEvent::participant_removed(
-            by,
-            &conversation,
-            user_id.as_str(),
-        ));
+        self.inner
+            .bus
+            .publish(ChatEvent::participant_removed(by, &conversation, user_id));
         Ok(())
     }
 }
@@ -367,7 +352,7 @@ mod tests {
         NewConversation {
             kind: ConversationKind::Group,
             name: Some("Family".into()),
-            participant_ids: with.iter().map(|p| p.user_id.to_string()).collect(),
+            participant_ids: with.iter().map(|p| p.user_id.clone()).collect(),
         }
     }
 
@@ -560,7 +545,7 @@ mod tests {
         let direct = |with: &Principal| NewConversation {
             kind: ConversationKind::Direct,
             name: None,
-            participant_ids: vec![with.user_id.to_string()],
+            participant_ids: vec![with.user_id.clone()],
         };
         let first = chat
             .create_conversation(&admin, direct(&ana))

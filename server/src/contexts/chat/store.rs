@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
+use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::{ChatError, Conversation, ConversationKind, Message};
 
@@ -11,15 +12,15 @@ type Result<T, E = ChatError> = std::result::Result<T, E>;
 
 /// A conversation as seen by one of its participants about to send.
 pub struct Membership {
-    pub id: String,
-    pub community_id: String,
+    pub id: ConversationId,
+    pub community_id: CommunityId,
     pub epoch: String,
 }
 
 #[derive(FromRow)]
 struct ConversationRow {
-    id: String,
-    community_id: String,
+    id: ConversationId,
+    community_id: CommunityId,
     kind: String,
     name: Option<String>,
     epoch: String,
@@ -29,9 +30,9 @@ struct ConversationRow {
 
 #[derive(FromRow)]
 struct MessageRow {
-    id: String,
-    conversation_id: String,
-    sender_id: String,
+    id: MessageId,
+    conversation_id: ConversationId,
+    sender_id: UserId,
     body: String,
     client_id: Option<String>,
     seq: i64,
@@ -58,12 +59,12 @@ const MESSAGE_COLUMNS: &str = "id, conversation_id, sender_id, body, client_id, 
 /// A conversation about to be stored with its participants.
 #[derive(Clone, Copy)]
 pub(super) struct NewConversationRow<'a> {
-    pub id: &'a str,
-    pub community_id: &'a str,
+    pub id: &'a ConversationId,
+    pub community_id: &'a CommunityId,
     pub kind: ConversationKind,
     pub name: Option<&'a str>,
-    pub created_by: &'a str,
-    pub participants: &'a [String],
+    pub created_by: &'a UserId,
+    pub participants: &'a [UserId],
     pub now: DateTime<Utc>,
 }
 
@@ -132,7 +133,7 @@ impl ChatStore {
         Ok(())
     }
 
-    pub async fn conversation(&self, id: &str) -> Result<Option<Conversation>> {
+    pub async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>> {
         let row: Option<ConversationRow> = query_as(
             "SELECT id, community_id, kind, name, epoch, last_seq, created_at \
              FROM chat.conversations WHERE id = $1",
@@ -148,8 +149,12 @@ impl ChatStore {
 
     /// What a participant needs to send to a conversation; `None` when it does not exist or
     /// `user_id` takes no part in it.
-    pub async fn membership(&self, id: &str, user_id: &str) -> Result<Option<Membership>> {
-        let row: Option<(String, String, String)> = query_as(
+    pub async fn membership(
+        &self,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> Result<Option<Membership>> {
+        let row: Option<(ConversationId, CommunityId, String)> = query_as(
             "SELECT c.id, c.community_id, c.epoch FROM chat.conversations c \
              WHERE c.id = $1 AND EXISTS (SELECT 1 FROM chat.participants p \
                                          WHERE p.conversation_id = c.id AND p.user_id = $2)",
@@ -166,7 +171,7 @@ impl ChatStore {
     }
 
     async fn with_participants(&self, row: ConversationRow) -> Result<Conversation> {
-        let participant_ids: Vec<String> = query_scalar(
+        let participant_ids: Vec<UserId> = query_scalar(
             "SELECT user_id FROM chat.participants WHERE conversation_id = $1 \
              ORDER BY joined_at, user_id",
         )
@@ -179,7 +184,7 @@ impl ChatStore {
             } else {
                 ConversationKind::Group
             },
-            id: row.id.into(),
+            id: row.id,
             community_id: row.community_id,
             name: row.name,
             participant_ids,
@@ -190,7 +195,7 @@ impl ChatStore {
     }
 
     /// Conversations the user takes part in, most recently created first.
-    pub async fn conversations_of(&self, user_id: &str) -> Result<Vec<Conversation>> {
+    pub async fn conversations_of(&self, user_id: &UserId) -> Result<Vec<Conversation>> {
         let rows: Vec<ConversationRow> = query_as(
             "SELECT c.id, c.community_id, c.kind, c.name, c.epoch, c.last_seq, c.created_at \
              FROM chat.conversations c JOIN chat.participants p ON p.conversation_id = c.id \
@@ -207,7 +212,7 @@ impl ChatStore {
     }
 
     /// The direct conversation between exactly these two users, if one exists.
-    pub async fn direct_between(&self, a: &str, b: &str) -> Result<Option<String>> {
+    pub async fn direct_between(&self, a: &UserId, b: &UserId) -> Result<Option<ConversationId>> {
         let id = query_scalar(
             "SELECT c.id FROM chat.conversations c \
              WHERE c.kind = 'direct' \
@@ -224,7 +229,11 @@ impl ChatStore {
         Ok(id)
     }
 
-    pub async fn is_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
+    pub async fn is_participant(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> Result<bool> {
         let found: Option<i64> = query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM chat.participants \
              WHERE conversation_id = $1 AND user_id = $2",
@@ -236,7 +245,11 @@ impl ChatStore {
         Ok(found.is_some())
     }
 
-    pub async fn remove_participant(&self, conversation_id: &str, user_id: &str) -> Result<bool> {
+    pub async fn remove_participant(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> Result<bool> {
         let removed =
             query("DELETE FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
                 .bind(conversation_id)
@@ -248,8 +261,8 @@ impl ChatStore {
 
     pub async fn message_by_client_id(
         &self,
-        conversation_id: &str,
-        sender_id: &str,
+        conversation_id: &ConversationId,
+        sender_id: &UserId,
         client_id: &str,
         epoch: &str,
     ) -> Result<Option<Message>> {
@@ -271,9 +284,9 @@ impl ChatStore {
     #[allow(clippy::too_many_arguments, reason = "one row's columns")]
     pub async fn insert_message(
         &self,
-        id: &str,
+        id: &MessageId,
         conversation: &Membership,
-        sender_id: &str,
+        sender_id: &UserId,
         body: &str,
         client_id: Option<&str>,
         now: DateTime<Utc>,
@@ -335,9 +348,9 @@ impl ChatStore {
         };
         match result {
             Ok(Some(seq)) => Ok(Some(Message {
-                id: id.to_string(),
+                id: id.clone(),
                 conversation_id: conversation.id.clone(),
-                sender_id: sender_id.to_string(),
+                sender_id: sender_id.clone(),
                 body: body.to_string(),
                 client_id: client_id.map(str::to_string),
                 inserted_at: now,
@@ -353,7 +366,7 @@ impl ChatStore {
     /// Newest first, strictly before offset `before` when given.
     pub async fn messages(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         epoch: &str,
         before: Option<u64>,
         limit: u32,
@@ -374,7 +387,7 @@ impl ChatStore {
     /// Oldest first: offsets in `(after, up_to]`, at most `limit`.
     pub async fn messages_between(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         epoch: &str,
         after: u64,
         up_to: u64,
@@ -405,7 +418,7 @@ mod tests {
     const GROUP: ConversationKind = ConversationKind::Group;
 
     /// A store and `n` users of one community: (store, community id, user ids).
-    async fn setup(n: usize) -> (ChatStore, String, Vec<String>) {
+    async fn setup(n: usize) -> (ChatStore, CommunityId, Vec<UserId>) {
         let db = test_db().await;
         let community = insert_community(&db).await;
         let mut users = Vec::with_capacity(n);
@@ -418,11 +431,11 @@ mod tests {
     /// A conversation between `participants`; returns its membership as the first sees it.
     async fn conversation(
         store: &ChatStore,
-        community_id: &str,
+        community_id: &CommunityId,
         kind: ConversationKind,
-        participants: &[String],
+        participants: &[UserId],
     ) -> Membership {
-        let id = nanoid::nanoid!();
+        let id = ConversationId::new();
         store
             .insert_conversation(&NewConversationRow {
                 id: &id,
@@ -445,10 +458,10 @@ mod tests {
     async fn send(
         store: &ChatStore,
         to: &Membership,
-        from: &str,
+        from: &UserId,
         client_id: Option<&str>,
     ) -> Result<Option<Message>> {
-        let id = nanoid::nanoid!();
+        let id = MessageId::new();
         let body = format!("message {id}");
         // Microseconds, as the service sends: what both backends keep.
         let now = Utc::now().trunc_subsecs(6);
@@ -476,7 +489,7 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(store
-            .membership("no-such-conversation1", &people[0])
+            .membership(&"no-such-conversation1".into(), &people[0])
             .await
             .unwrap()
             .is_none());
@@ -576,7 +589,7 @@ mod tests {
     async fn a_message_to_a_missing_conversation_is_not_found() {
         let (store, community, people) = setup(1).await;
         let gone = Membership {
-            id: nanoid::nanoid!(),
+            id: ConversationId::new(),
             community_id: community,
             epoch: "epoch".into(),
         };

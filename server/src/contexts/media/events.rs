@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Album, Photo};
 use crate::contexts::auth::Principal;
 use crate::events::Event;
+use crate::ids::PhotoId;
 
 /// A photo or video finished processing; `data` is the [`Photo`].
 pub const PHOTO_UPLOADED: &str = "photo.uploaded";
@@ -20,7 +21,7 @@ pub const BACKUP_COMPLETED: &str = "media.backup.completed";
 /// The `data` of [`PHOTO_DELETED`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhotoDeleted {
-    pub photo_id: String,
+    pub photo_id: PhotoId,
 }
 
 /// The `data` of [`BACKUP_COMPLETED`].
@@ -38,15 +39,15 @@ impl MediaEvent {
     pub fn photo_uploaded(photo: &Photo) -> Event {
         Event::typed(
             PHOTO_UPLOADED,
-            Some(&photo.user_id),
-            Some(&photo.community_id),
+            Some(photo.user_id.as_str()),
+            Some(photo.community_id.as_str()),
             photo,
         )
     }
 
-    pub fn photo_deleted(by: &Principal, photo_id: &str) -> Event {
+    pub fn photo_deleted(by: &Principal, photo_id: &PhotoId) -> Event {
         let data = PhotoDeleted {
-            photo_id: photo_id.to_string(),
+            photo_id: photo_id.clone(),
         };
         Self::by(PHOTO_DELETED, by, &data)
     }
@@ -96,7 +97,7 @@ mod tests {
             email: "u1@example.org".into(),
             expires_at: chrono::Utc::now(),
         };
-        let deleted = MediaEvent::photo_deleted(&by, "p1");
+        let deleted = MediaEvent::photo_deleted(&by, &"p1".into());
         assert_eq!(deleted.data, json!({ "photo_id": "p1" }));
         assert_eq!(
             (deleted.user_id.as_deref(), deleted.community_id.as_deref()),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::{Album, MediaError, MediaService, Photo, PhotoFilter, Upload};
 use crate::events::EventBus;
 use crate::graphql::{principal, GqlError};
+use crate::ids::PhotoId;
 
 type Result<T, E = GqlError> = std::result::Result<T, E>;
 
@@ -55,8 +56,8 @@ impl From<Photo> for GqlPhoto {
                 large: p.has_renditions.then(|| url("large")),
                 thumb: p.has_renditions.then(|| url("thumb")),
             },
-            id: p.id,
-            user_id: p.user_id,
+            id: p.id.into(),
+            user_id: p.user_id.into(),
             filename: p.filename,
             mime_type: p.mime_type,
             file_size_bytes: p.file_size_bytes,
@@ -102,14 +103,14 @@ impl From<Album> for GqlAlbum {
     fn from(a: Album) -> Self {
         GqlAlbum {
             public_path: a.is_public.then(|| format!("/albums/{}", a.id)),
-            id: a.id,
+            id: a.id.into(),
             name: a.name,
             slug: a.slug,
             description: a.description,
             is_public: a.is_public,
-            cover_file_id: a.cover_file_id,
+            cover_file_id: a.cover_file_id.map(Into::into),
             photo_count: a.photo_count,
-            owner_id: a.owner_id,
+            owner_id: a.owner_id.into(),
             created_at: a.created_at,
         }
     }
@@ -131,7 +132,7 @@ impl From<Upload> for GqlUpload {
     fn from(u: Upload) -> Self {
         GqlUpload {
             topic: crate::realtime::Topic::upload(&u.id),
-            id: u.id,
+            id: u.id.into(),
             filename: u.filename,
             size: u.size_bytes,
             received_bytes: u.received_bytes,
@@ -167,7 +168,7 @@ impl MediaQuery {
         let filter = PhotoFilter {
             from,
             to,
-            album_id,
+            album_id: album_id.map(Into::into),
             tag,
         };
         let (photos, next) = ctx
@@ -185,7 +186,7 @@ impl MediaQuery {
         let principal = principal(ctx)?;
         let photo = ctx
             .data_unchecked::<MediaService>()
-            .photo_for(Some(principal), &id)
+            .photo_for(Some(principal), &PhotoId::from(id))
             .await?;
         Ok(photo.into())
     }
@@ -279,7 +280,7 @@ impl MediaMutation {
         let principal = principal(ctx)?;
         Ok(ctx
             .data_unchecked::<MediaService>()
-            .add_to_album(principal, &album_id, &photo_id)
+            .add_to_album(principal, &album_id.into(), &photo_id.into())
             .await?
             .into())
     }
@@ -293,7 +294,7 @@ impl MediaMutation {
         let principal = principal(ctx)?;
         Ok(ctx
             .data_unchecked::<MediaService>()
-            .remove_from_album(principal, &album_id, &photo_id)
+            .remove_from_album(principal, &album_id.into(), &photo_id.into())
             .await?
             .into())
     }
@@ -307,7 +308,7 @@ impl MediaMutation {
         let principal = principal(ctx)?;
         Ok(ctx
             .data_unchecked::<MediaService>()
-            .set_album_cover(principal, &album_id, &photo_id)
+            .set_album_cover(principal, &album_id.into(), &photo_id.into())
             .await?
             .into())
     }
@@ -315,7 +316,7 @@ impl MediaMutation {
     async fn delete_photo(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let principal = principal(ctx)?;
         ctx.data_unchecked::<MediaService>()
-            .delete_photo(principal, &id)
+            .delete_photo(principal, &id.into())
             .await?;
         Ok(true)
     }
@@ -323,7 +324,7 @@ impl MediaMutation {
     async fn delete_album(&self, ctx: &Context<'_>, id: String) -> Result<bool> {
         let principal = principal(ctx)?;
         ctx.data_unchecked::<MediaService>()
-            .delete_album(principal, &id)
+            .delete_album(principal, &id.into())
             .await?;
         Ok(true)
     }

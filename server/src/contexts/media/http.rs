@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::contexts::auth::AuthService;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::ids::{AlbumId, PhotoId};
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -117,7 +118,7 @@ async fn upload(
 async fn rendition(
     State(media): State<MediaService>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    Path((id, name)): Path<(String, String)>,
+    Path((id, name)): Path<(PhotoId, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let rendition = Rendition::parse(&name).ok_or(MediaError::NotFound)?;
@@ -245,7 +246,7 @@ async fn public_album(
 /// # `GET /albums/{id}` — a public album by its id, without signing in
 async fn public_album_by_id(
     State(media): State<MediaService>,
-    Path(id): Path<String>,
+    Path(id): Path<AlbumId>,
 ) -> Result<Json<Value>> {
     let (album, photos) = media.public_album_by_id(&id).await?;
     Ok(Json(public_album_json(&album, &photos)))

@@ -8,6 +8,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 use taina_imaging::{DecodeLimits, ExifInfo, ImagingError, Renditions};
 
+use crate::ids::PhotoId;
+
 use super::blob::{blob_key, rendition_key};
 use super::events::MediaEvent;
 use super::service::MediaService;
@@ -79,7 +81,7 @@ impl MediaService {
 
     /// Processes one file. A file that cannot be decoded is marked `failed` with the reason
     /// (that is a result, not an error of the job); errors are storage or database trouble.
-    async fn process(&self, file_id: &str) -> Result<(), MediaError> {
+    async fn process(&self, file_id: &PhotoId) -> Result<(), MediaError> {
         let Some(photo) = self.inner.store.file(file_id).await? else {
             return Ok(());
         };

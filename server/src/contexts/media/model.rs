@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{AlbumId, CommunityId, PhotoId, UploadId, UserId};
+
 /// A stored photo or video.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Photo {
-    pub id: String,
-    pub community_id: String,
-    pub user_id: String,
+    pub id: PhotoId,
+    pub community_id: CommunityId,
+    pub user_id: UserId,
     pub filename: String,
     pub original_filename: String,
     pub content_hash: String,
@@ -36,14 +38,14 @@ impl Photo {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Album {
-    pub id: String,
-    pub community_id: String,
-    pub owner_id: String,
+    pub id: AlbumId,
+    pub community_id: CommunityId,
+    pub owner_id: UserId,
     pub name: String,
     pub slug: String,
     pub description: Option<String>,
     pub is_public: bool,
-    pub cover_file_id: Option<String>,
+    pub cover_file_id: Option<PhotoId>,
     pub photo_count: u64,
     pub created_at: DateTime<Utc>,
 }
@@ -53,7 +55,7 @@ pub struct Album {
 pub struct PhotoFilter {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    pub album_id: Option<String>,
+    pub album_id: Option<AlbumId>,
     pub tag: Option<String>,
 }
 
@@ -61,7 +63,7 @@ pub struct PhotoFilter {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cursor {
     pub time: DateTime<Utc>,
-    pub id: String,
+    pub id: PhotoId,
 }
 
 impl Cursor {
@@ -83,7 +85,7 @@ impl Cursor {
         let (time, id) = raw.split_once('|')?;
         Some(Cursor {
             time: DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc),
-            id: id.to_string(),
+            id: id.into(),
         })
     }
 }
@@ -91,16 +93,16 @@ impl Cursor {
 /// A resumable socket upload.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Upload {
-    pub id: String,
-    pub user_id: String,
-    pub community_id: String,
+    pub id: UploadId,
+    pub user_id: UserId,
+    pub community_id: CommunityId,
     pub filename: String,
     pub size_bytes: u64,
     pub sha256: String,
     pub received_bytes: u64,
     /// `open`, `done` or `failed`.
     pub status: String,
-    pub file_id: Option<String>,
+    pub file_id: Option<PhotoId>,
     pub expires_at: DateTime<Utc>,
 }
 

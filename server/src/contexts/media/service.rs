@@ -14,6 +14,7 @@ use crate::config::MediaConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::ids::{AlbumId, PhotoId, UploadId};
 
 use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
 use super::events::MediaEvent;
@@ -55,7 +56,7 @@ pub(super) struct Inner {
     pub work: Notify,
     /// One chunk at a time per resumable upload, so a chunk refused for its offset never
     /// touches the partial file another chunk is writing.
-    pub upload_writers: dashmap::DashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    pub upload_writers: dashmap::DashMap<UploadId, Arc<tokio::sync::Mutex<()>>>,
     /// How long processing jobs take (registered with the server's metrics at start-up).
     pub job_durations: prometheus_client::metrics::histogram::Histogram,
 }
@@ -154,7 +155,7 @@ impl MediaService {
     /// community's quota. Guests upload nothing.
     pub async fn ingest_budget(&self, by: &Principal) -> Result<Budget> {
         may_upload(by)?;
-        let community_id = by.community_id.as_str();
+        let community_id = &by.community_id;
         let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
         let used = self.inner.store.usage(community_id, None).await?;
         Ok(Budget {
@@ -171,7 +172,7 @@ impl MediaService {
     /// Refuses before any byte is read when `by` may not upload or `incoming` bytes cannot fit.
     pub async fn check_room(&self, by: &Principal, incoming: u64) -> Result<()> {
         may_upload(by)?;
-        let community_id = by.community_id.as_str();
+        let community_id = &by.community_id;
         if incoming > self.inner.config.max_upload_bytes {
             return Err(MediaError::TooLarge {
                 limit: self.inner.config.max_upload_bytes,
@@ -208,7 +209,7 @@ impl MediaService {
         owner: &Principal,
         ingested: Ingested,
         original_filename: &str,
-        releasing: Option<&str>,
+        releasing: Option<&UploadId>,
     ) -> Result<(Photo, bool)> {
         if let Err(e) = may_upload(owner) {
             ingested.discard().await;
@@ -221,7 +222,7 @@ impl MediaService {
         if let Some(existing) = self
             .inner
             .store
-            .file_by_hash(owner.community_id.as_str(), &ingested.sha256)
+            .file_by_hash(&owner.community_id, &ingested.sha256)
             .await?
         {
             ingested.discard().await;
@@ -233,7 +234,7 @@ impl MediaService {
         let quota = match self
             .inner
             .auth
-            .storage_quota_bytes(owner.community_id.as_str())
+            .storage_quota_bytes(&owner.community_id)
             .await
         {
             Ok(quota) => quota,
@@ -252,15 +253,15 @@ impl MediaService {
             return Err(e);
         }
         let original = taina_imaging::sanitize(original_filename);
-        let id = nanoid::nanoid!();
+        let id = PhotoId::new();
         let stored = self
             .inner
             .store
             .insert_file(
                 &NewFile {
                     id: &id,
-                    community_id: owner.community_id.as_str(),
-                    user_id: owner.user_id.as_str(),
+                    community_id: &owner.community_id,
+                    user_id: &owner.user_id,
                     filename: &original,
                     original_filename: &original,
                     file_path: &key,
@@ -288,7 +289,7 @@ impl MediaService {
                 let used = self
                     .inner
                     .store
-                    .usage(owner.community_id.as_str(), releasing)
+                    .usage(&owner.community_id, releasing)
                     .await?;
                 return Err(MediaError::QuotaExceeded {
                     used,
@@ -300,7 +301,7 @@ impl MediaService {
                 let existing = self
                     .inner
                     .store
-                    .file_by_hash(owner.community_id.as_str(), &hash)
+                    .file_by_hash(&owner.community_id, &hash)
                     .await?;
                 return existing.map(|p| (p, false)).ok_or(MediaError::NotFound);
             }
@@ -310,7 +311,7 @@ impl MediaService {
     }
 
     /// A photo the caller may see: their community's, or one in a public album.
-    pub async fn photo_for(&self, viewer: Option<&Principal>, id: &str) -> Result<Photo> {
+    pub async fn photo_for(&self, viewer: Option<&Principal>, id: &PhotoId) -> Result<Photo> {
         let photo = self
             .inner
             .store
@@ -386,12 +387,7 @@ impl MediaService {
         let mut photos = self
             .inner
             .store
-            .photos(
-                viewer.community_id.as_str(),
-                filter,
-                cursor.as_ref(),
-                first + 1,
-            )
+            .photos(&viewer.community_id, filter, cursor.as_ref(), first + 1)
             .await?;
         let next = if photos.len() > first as usize {
             photos.truncate(first as usize);
@@ -409,7 +405,7 @@ impl MediaService {
     }
 
     /// Deletes a photo (owner or admin); its bytes go when no other photo shares them.
-    pub async fn delete_photo(&self, by: &Principal, id: &str) -> Result<()> {
+    pub async fn delete_photo(&self, by: &Principal, id: &PhotoId) -> Result<()> {
         let photo = self.photo_for(Some(by), id).await?;
         if photo.community_id != by.community_id {
             return Err(MediaError::NotFound);
@@ -448,9 +444,9 @@ impl MediaService {
             return Err(MediaError::Forbidden);
         }
         let album = Album {
-            id: nanoid::nanoid!(),
-            community_id: by.community_id.to_string(),
-            owner_id: by.user_id.to_string(),
+            id: AlbumId::new(),
+            community_id: by.community_id.clone(),
+            owner_id: by.user_id.clone(),
             name: name.to_string(),
             slug: crate::contexts::auth::slugify(name),
             description: description.filter(|d| !d.trim().is_empty()),
@@ -468,11 +464,7 @@ impl MediaService {
 
     /// The community's albums; a guest sees the public ones (shared with everyone).
     pub async fn albums(&self, viewer: &Principal) -> Result<Vec<Album>> {
-        let mut albums = self
-            .inner
-            .store
-            .albums(viewer.community_id.as_str())
-            .await?;
+        let mut albums = self.inner.store.albums(&viewer.community_id).await?;
         albums.retain(|album| may_see_album(viewer, album));
         Ok(albums)
     }
@@ -480,13 +472,13 @@ impl MediaService {
     pub async fn album_by_slug(&self, viewer: &Principal, slug: &str) -> Result<Album> {
         self.inner
             .store
-            .album_by_slug(viewer.community_id.as_str(), slug)
+            .album_by_slug(&viewer.community_id, slug)
             .await?
             .filter(|album| may_see_album(viewer, album))
             .ok_or(MediaError::NotFound)
     }
 
-    async fn album_in_community(&self, viewer: &Principal, album_id: &str) -> Result<Album> {
+    async fn album_in_community(&self, viewer: &Principal, album_id: &AlbumId) -> Result<Album> {
         match self.inner.store.album(album_id).await? {
             Some(album)
                 if album.community_id == viewer.community_id && may_see_album(viewer, &album) =>
@@ -498,7 +490,7 @@ impl MediaService {
     }
 
     /// Albums are changed by their owner or an admin.
-    async fn album_to_change(&self, by: &Principal, album_id: &str) -> Result<Album> {
+    async fn album_to_change(&self, by: &Principal, album_id: &AlbumId) -> Result<Album> {
         let album = self.album_in_community(by, album_id).await?;
         if album.owner_id != by.user_id && by.role != Role::Admin {
             return Err(MediaError::Forbidden);
@@ -509,8 +501,8 @@ impl MediaService {
     pub async fn add_to_album(
         &self,
         by: &Principal,
-        album_id: &str,
-        photo_id: &str,
+        album_id: &AlbumId,
+        photo_id: &PhotoId,
     ) -> Result<Album> {
         let album = self.album_to_change(by, album_id).await?;
         let photo = self.photo_for(Some(by), photo_id).await?;
@@ -531,8 +523,8 @@ impl MediaService {
     pub async fn remove_from_album(
         &self,
         by: &Principal,
-        album_id: &str,
-        photo_id: &str,
+        album_id: &AlbumId,
+        photo_id: &PhotoId,
     ) -> Result<Album> {
         let album = self.album_to_change(by, album_id).await?;
         if !self
@@ -543,7 +535,7 @@ impl MediaService {
         {
             return Err(MediaError::NotFound);
         }
-        if album.cover_file_id.as_deref() == Some(photo_id) {
+        if album.cover_file_id.as_ref() == Some(photo_id) {
             self.inner
                 .store
                 .set_cover(&album.id, None, Utc::now())
@@ -559,15 +551,15 @@ impl MediaService {
     pub async fn set_album_cover(
         &self,
         by: &Principal,
-        album_id: &str,
-        photo_id: &str,
+        album_id: &AlbumId,
+        photo_id: &PhotoId,
     ) -> Result<Album> {
         let album = self.album_to_change(by, album_id).await?;
         let in_album = self
             .inner
             .store
             .photos(
-                by.community_id.as_str(),
+                &by.community_id,
                 &PhotoFilter {
                     album_id: Some(album.id.clone()),
                     ..PhotoFilter::default()
@@ -577,7 +569,7 @@ impl MediaService {
             )
             .await?
             .iter()
-            .any(|p| p.id == photo_id);
+            .any(|p| p.id == *photo_id);
         if !in_album {
             return Err(MediaError::Invalid(
                 "the cover must be a photo of the album".into(),
@@ -594,7 +586,7 @@ impl MediaService {
             .ok_or(MediaError::NotFound)
     }
 
-    pub async fn delete_album(&self, by: &Principal, album_id: &str) -> Result<()> {
+    pub async fn delete_album(&self, by: &Principal, album_id: &AlbumId) -> Result<()> {
         let album = self.album_to_change(by, album_id).await?;
         self.inner.store.delete_album(&album.id).await
     }
@@ -624,7 +616,7 @@ impl MediaService {
     }
 
     /// A public album and its photos by the album's id (unique on the instance).
-    pub async fn public_album_by_id(&self, id: &str) -> Result<(Album, Vec<Photo>)> {
+    pub async fn public_album_by_id(&self, id: &AlbumId) -> Result<(Album, Vec<Photo>)> {
         let album = self
             .inner
             .store
@@ -670,7 +662,7 @@ impl MediaService {
         }
         self.inner
             .store
-            .missing_hashes(viewer.community_id.as_str(), &normalized)
+            .missing_hashes(&viewer.community_id, &normalized)
             .await
     }
 
@@ -713,13 +705,13 @@ impl MediaService {
         let quota = self
             .inner
             .auth
-            .storage_quota_bytes(by.community_id.as_str())
+            .storage_quota_bytes(&by.community_id)
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let upload = Upload {
-            id: nanoid::nanoid!(),
-            user_id: by.user_id.to_string(),
-            community_id: by.community_id.to_string(),
+            id: UploadId::new(),
+            user_id: by.user_id.clone(),
+            community_id: by.community_id.clone(),
             filename: taina_imaging::sanitize(filename),
             size_bytes: size,
             sha256,
@@ -731,11 +723,7 @@ impl MediaService {
         // The reservation is checked against the quota in the same statement that makes it, so
         // concurrent creators cannot reserve more than the quota between them.
         if !self.inner.store.reserve_upload(&upload, now, quota).await? {
-            let used = self
-                .inner
-                .store
-                .usage(by.community_id.as_str(), None)
-                .await?;
+            let used = self.inner.store.usage(&by.community_id, None).await?;
             return Err(MediaError::QuotaExceeded {
                 used,
                 quota,
@@ -746,12 +734,12 @@ impl MediaService {
         Ok(upload)
     }
 
-    fn part_path(&self, upload_id: &str) -> PathBuf {
+    fn part_path(&self, upload_id: &UploadId) -> PathBuf {
         self.inner.uploads_dir.join(format!("{upload_id}.part"))
     }
 
     /// The caller's own upload.
-    pub async fn upload_for(&self, by: &Principal, id: &str) -> Result<Upload> {
+    pub async fn upload_for(&self, by: &Principal, id: &UploadId) -> Result<Upload> {
         match self.inner.store.upload(id).await? {
             Some(upload) if upload.user_id == by.user_id => Ok(upload),
             _ => Err(MediaError::NotFound),
@@ -763,7 +751,7 @@ impl MediaService {
     pub async fn write_chunk(
         &self,
         by: &Principal,
-        upload_id: &str,
+        upload_id: &UploadId,
         offset: u64,
         data: &[u8],
     ) -> Result<ChunkOutcome> {
@@ -772,7 +760,7 @@ impl MediaService {
         let writer = self
             .inner
             .upload_writers
-            .entry(upload_id.to_string())
+            .entry(upload_id.clone())
             .or_default()
             .clone();
         let writing = writer.lock().await;
@@ -788,7 +776,7 @@ impl MediaService {
     async fn write_chunk_locked(
         &self,
         by: &Principal,
-        upload_id: &str,
+        upload_id: &UploadId,
         offset: u64,
         data: &[u8],
     ) -> Result<ChunkOutcome> {

@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
+use crate::ids::{AlbumId, CommunityId, PhotoId, UploadId, UserId};
 
 use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Upload};
 
@@ -12,9 +13,9 @@ type Result<T, E = MediaError> = std::result::Result<T, E>;
 
 #[derive(FromRow)]
 struct FileRow {
-    id: String,
-    community_id: String,
-    user_id: String,
+    id: PhotoId,
+    community_id: CommunityId,
+    user_id: UserId,
     filename: String,
     original_filename: String,
     content_hash: String,
@@ -63,14 +64,14 @@ impl FileRow {
 
 #[derive(FromRow)]
 struct AlbumRow {
-    id: String,
-    community_id: String,
-    owner_id: String,
+    id: AlbumId,
+    community_id: CommunityId,
+    owner_id: UserId,
     name: String,
     slug: String,
     description: Option<String>,
     is_public: bool,
-    cover_file_id: Option<String>,
+    cover_file_id: Option<PhotoId>,
     photo_count: i64,
     created_at: DateTime<Utc>,
 }
@@ -100,15 +101,15 @@ const ALBUM_COLUMNS: &str =
 
 #[derive(FromRow)]
 struct UploadRow {
-    id: String,
-    user_id: String,
-    community_id: String,
+    id: UploadId,
+    user_id: UserId,
+    community_id: CommunityId,
     filename: String,
     size_bytes: i64,
     sha256: String,
     received_bytes: i64,
     status: String,
-    file_id: Option<String>,
+    file_id: Option<PhotoId>,
     expires_at: DateTime<Utc>,
 }
 
@@ -131,9 +132,9 @@ impl From<UploadRow> for Upload {
 
 /// A file about to be stored.
 pub(super) struct NewFile<'a> {
-    pub id: &'a str,
-    pub community_id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a PhotoId,
+    pub community_id: &'a CommunityId,
+    pub user_id: &'a UserId,
     pub filename: &'a str,
     pub original_filename: &'a str,
     pub file_path: &'a str,
@@ -223,16 +224,16 @@ impl MediaStore {
 
     /// Tags of all `rows` in one query per batch (not one per photo).
     async fn with_tags(&self, rows: Vec<FileRow>) -> Result<Vec<Photo>> {
-        let mut tags: std::collections::HashMap<String, Vec<String>> =
+        let mut tags: std::collections::HashMap<PhotoId, Vec<String>> =
             std::collections::HashMap::new();
         for batch in rows.chunks(IN_BATCH) {
             let sql = format!(
                 "SELECT file_id, tag FROM media.file_tags WHERE file_id IN ({}) ORDER BY tag",
                 numbered_params(1, batch.len())
             );
-            let mut select = query_as::<(String, String)>(AssertSqlSafe(sql));
+            let mut select = query_as::<(PhotoId, String)>(AssertSqlSafe(sql));
             for row in batch {
-                select = select.bind(row.id.as_str());
+                select = select.bind(&row.id);
             }
             for (file_id, tag) in select.fetch_all(&self.db).await? {
                 tags.entry(file_id).or_default().push(tag);
@@ -247,7 +248,7 @@ impl MediaStore {
             .collect())
     }
 
-    pub async fn file(&self, id: &str) -> Result<Option<Photo>> {
+    pub async fn file(&self, id: &PhotoId) -> Result<Option<Photo>> {
         let row: Option<FileRow> = query_as(AssertSqlSafe(format!(
             "SELECT {FILE_COLUMNS} FROM media.files f WHERE f.id = $1"
         )))
@@ -257,7 +258,11 @@ impl MediaStore {
         Ok(self.with_tags(row.into_iter().collect()).await?.pop())
     }
 
-    pub async fn file_by_hash(&self, community_id: &str, hash: &str) -> Result<Option<Photo>> {
+    pub async fn file_by_hash(
+        &self,
+        community_id: &CommunityId,
+        hash: &str,
+    ) -> Result<Option<Photo>> {
         let row: Option<FileRow> = query_as(AssertSqlSafe(format!(
             "SELECT {FILE_COLUMNS} FROM media.files f \
              WHERE f.community_id = $1 AND f.content_hash = $2"
@@ -272,7 +277,7 @@ impl MediaStore {
     /// Which of `hashes` the community does not have.
     pub async fn missing_hashes(
         &self,
-        community_id: &str,
+        community_id: &CommunityId,
         hashes: &[String],
     ) -> Result<Vec<String>> {
         let mut present = std::collections::HashSet::new();
@@ -296,11 +301,15 @@ impl MediaStore {
     }
 
     /// Bytes the community stores plus bytes reserved by open uploads (but `releasing`'s).
-    pub async fn usage(&self, community_id: &str, releasing: Option<&str>) -> Result<u64> {
+    pub async fn usage(
+        &self,
+        community_id: &CommunityId,
+        releasing: Option<&UploadId>,
+    ) -> Result<u64> {
         let sql = concat!("SELECT CAST(", usage_sql!("$1", "$2"), " AS BIGINT)");
         let used: i64 = query_scalar(sql)
             .bind(community_id)
-            .bind(releasing.unwrap_or(""))
+            .bind(releasing.map_or("", UploadId::as_str))
             .fetch_one(&self.db)
             .await?;
         Ok(used.max(0) as u64)
@@ -312,7 +321,7 @@ impl MediaStore {
         &self,
         file: &NewFile<'_>,
         quota: u64,
-        releasing: Option<&str>,
+        releasing: Option<&UploadId>,
     ) -> Result<FileInsert> {
         let _turn = self.db.write_turn().await;
         // An async block, so that a unique violation reaches the match below (as `Duplicate`)
@@ -345,7 +354,7 @@ impl MediaStore {
             .bind(Json(serde_json::json!({})))
             .bind(file.now)
             .bind(clamp_i64(quota))
-            .bind(releasing.unwrap_or(""))
+            .bind(releasing.map_or("", UploadId::as_str))
             .execute(&mut tx)
             .await?
                 == 1;
@@ -374,7 +383,7 @@ impl MediaStore {
 
     pub async fn record_processing(
         &self,
-        file_id: &str,
+        file_id: &PhotoId,
         p: &Processed<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
@@ -411,7 +420,7 @@ impl MediaStore {
         Ok(())
     }
 
-    pub async fn delete_file(&self, file_id: &str) -> Result<bool> {
+    pub async fn delete_file(&self, file_id: &PhotoId) -> Result<bool> {
         let deleted = query("DELETE FROM media.files WHERE id = $1")
             .bind(file_id)
             .execute(&self.db)
@@ -433,7 +442,7 @@ impl MediaStore {
     /// The timeline: newest `taken_at` (or upload time) first, after `cursor`.
     pub async fn photos(
         &self,
-        community_id: &str,
+        community_id: &CommunityId,
         filter: &PhotoFilter,
         cursor: Option<&Cursor>,
         limit: u32,
@@ -454,10 +463,10 @@ impl MediaStore {
             .bind(community_id)
             .bind(filter.from)
             .bind(filter.to)
-            .bind(filter.album_id.as_deref())
+            .bind(filter.album_id.as_ref())
             .bind(filter.tag.as_deref())
             .bind(cursor.map(|c| c.time))
-            .bind(cursor.map(|c| c.id.as_str()))
+            .bind(cursor.map(|c| &c.id))
             .bind(limit as i64)
             .fetch_all(&self.db)
             .await?;
@@ -488,7 +497,7 @@ impl MediaStore {
         }
     }
 
-    pub async fn album(&self, id: &str) -> Result<Option<Album>> {
+    pub async fn album(&self, id: &AlbumId) -> Result<Option<Album>> {
         let row: Option<AlbumRow> = query_as(AssertSqlSafe(format!(
             "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.id = $1"
         )))
@@ -498,7 +507,11 @@ impl MediaStore {
         Ok(row.map(Into::into))
     }
 
-    pub async fn album_by_slug(&self, community_id: &str, slug: &str) -> Result<Option<Album>> {
+    pub async fn album_by_slug(
+        &self,
+        community_id: &CommunityId,
+        slug: &str,
+    ) -> Result<Option<Album>> {
         let row: Option<AlbumRow> = query_as(AssertSqlSafe(format!(
             "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 AND a.slug = $2"
         )))
@@ -510,7 +523,7 @@ impl MediaStore {
     }
 
     /// The community's albums, newest first.
-    pub async fn albums(&self, community_id: &str) -> Result<Vec<Album>> {
+    pub async fn albums(&self, community_id: &CommunityId) -> Result<Vec<Album>> {
         let rows: Vec<AlbumRow> = query_as(AssertSqlSafe(format!(
             "SELECT {ALBUM_COLUMNS} FROM media.albums a WHERE a.community_id = $1 \
              ORDER BY a.created_at DESC, a.id"
@@ -522,7 +535,7 @@ impl MediaStore {
     }
 
     /// True when the file is in some public album.
-    pub async fn in_public_album(&self, file_id: &str) -> Result<bool> {
+    pub async fn in_public_album(&self, file_id: &PhotoId) -> Result<bool> {
         let found: Option<i64> = query_scalar(
             "SELECT CAST(1 AS BIGINT) FROM media.album_files m \
              JOIN media.albums a ON a.id = m.album_id \
@@ -536,8 +549,8 @@ impl MediaStore {
 
     pub async fn add_to_album(
         &self,
-        album_id: &str,
-        file_id: &str,
+        album_id: &AlbumId,
+        file_id: &PhotoId,
         now: DateTime<Utc>,
     ) -> Result<()> {
         let result = query(
@@ -555,7 +568,7 @@ impl MediaStore {
         }
     }
 
-    pub async fn remove_from_album(&self, album_id: &str, file_id: &str) -> Result<bool> {
+    pub async fn remove_from_album(&self, album_id: &AlbumId, file_id: &PhotoId) -> Result<bool> {
         let removed = query("DELETE FROM media.album_files WHERE album_id = $1 AND file_id = $2")
             .bind(album_id)
             .bind(file_id)
@@ -566,8 +579,8 @@ impl MediaStore {
 
     pub async fn set_cover(
         &self,
-        album_id: &str,
-        file_id: Option<&str>,
+        album_id: &AlbumId,
+        file_id: Option<&PhotoId>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         query("UPDATE media.albums SET cover_file_id = $2, updated_at = $3 WHERE id = $1")
@@ -579,7 +592,7 @@ impl MediaStore {
         Ok(())
     }
 
-    pub async fn delete_album(&self, album_id: &str) -> Result<()> {
+    pub async fn delete_album(&self, album_id: &AlbumId) -> Result<()> {
         query("DELETE FROM media.albums WHERE id = $1")
             .bind(album_id)
             .execute(&self.db)
@@ -644,7 +657,7 @@ impl MediaStore {
     }
 
     /// Claims the oldest queued job: (job id, file id).
-    pub async fn claim_job(&self, now: DateTime<Utc>) -> Result<Option<(String, String)>> {
+    pub async fn claim_job(&self, now: DateTime<Utc>) -> Result<Option<(String, PhotoId)>> {
         let claimed = query_as(
             "UPDATE media.jobs SET status = 'running', attempts = attempts + 1, updated_at = $1 \
              WHERE id = (SELECT id FROM media.jobs WHERE status = 'queued' \
@@ -713,7 +726,7 @@ impl MediaStore {
         Ok(reserved)
     }
 
-    pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
+    pub async fn upload(&self, id: &UploadId) -> Result<Option<Upload>> {
         let row: Option<UploadRow> = query_as(
             "SELECT id, user_id, community_id, filename, size_bytes, sha256, received_bytes, \
                     status, file_id, expires_at \
@@ -726,7 +739,7 @@ impl MediaStore {
     }
 
     /// Moves `received_bytes` from `from` to `to`; false when another chunk got there first.
-    pub async fn advance_upload(&self, id: &str, from: u64, to: u64) -> Result<bool> {
+    pub async fn advance_upload(&self, id: &UploadId, from: u64, to: u64) -> Result<bool> {
         let _turn = self.db.write_turn().await;
         let moved = query(
             "UPDATE media.uploads SET received_bytes = $3 \
@@ -740,7 +753,12 @@ impl MediaStore {
         Ok(moved == 1)
     }
 
-    pub async fn close_upload(&self, id: &str, status: &str, file_id: Option<&str>) -> Result<()> {
+    pub async fn close_upload(
+        &self,
+        id: &UploadId,
+        status: &str,
+        file_id: Option<&PhotoId>,
+    ) -> Result<()> {
         query("UPDATE media.uploads SET status = $2, file_id = $3 WHERE id = $1")
             .bind(id)
             .bind(status)
@@ -759,18 +777,18 @@ mod tests {
     use crate::db::testing::{insert_community, insert_user, test_db};
 
     /// A store and a user of a community: (store, community id, user id).
-    async fn setup() -> (MediaStore, String, String) {
+    async fn setup() -> (MediaStore, CommunityId, UserId) {
         let db = test_db().await;
         let community = insert_community(&db).await;
         let user = insert_user(&db, &community).await;
         (MediaStore::new(db), community, user)
     }
 
-    fn upload(community_id: &str, user_id: &str, size: u64) -> Upload {
+    fn upload(community_id: &CommunityId, user_id: &UserId, size: u64) -> Upload {
         Upload {
-            id: nanoid::nanoid!(),
-            user_id: user_id.into(),
-            community_id: community_id.into(),
+            id: UploadId::new(),
+            user_id: user_id.clone(),
+            community_id: community_id.clone(),
             filename: "photo.jpg".into(),
             size_bytes: size,
             sha256: "0".repeat(64),
@@ -791,12 +809,12 @@ mod tests {
     /// Stores a file of `size` bytes with content `hash`; returns its id and what happened.
     async fn insert(
         store: &MediaStore,
-        (community_id, user_id): (&str, &str),
+        (community_id, user_id): (&CommunityId, &UserId),
         hash: &str,
         size: u64,
-        (quota, releasing): (u64, Option<&str>),
-    ) -> (String, FileInsert) {
-        let id = nanoid::nanoid!();
+        (quota, releasing): (u64, Option<&UploadId>),
+    ) -> (PhotoId, FileInsert) {
+        let id = PhotoId::new();
         let file = NewFile {
             id: &id,
             community_id,
@@ -856,7 +874,7 @@ mod tests {
     #[tokio::test]
     async fn a_file_counts_open_reservations_but_the_one_it_replaces() {
         let (store, community, user) = setup().await;
-        let who = (community.as_str(), user.as_str());
+        let who = (&community, &user);
         let reserved = upload(&community, &user, 60);
         assert!(reserve(&store, &reserved, 100).await);
         let (id, done) = insert(&store, who, &hash(1), 60, (100, None)).await;
@@ -906,7 +924,7 @@ mod tests {
         assert_eq!(missing, wanted);
 
         // The same bytes in another community are that community's own file (one blob).
-        let theirs = (elsewhere.as_str(), stranger.as_str());
+        let theirs = (&elsewhere, &stranger);
         let (their_id, done) = insert(&store, theirs, &hash(7), 10, (100, None)).await;
         assert_eq!(done, FileInsert::Inserted);
         assert!(store.delete_file(&ours).await.unwrap());

@@ -14,6 +14,7 @@ use taina_protocol::phoenix::Payload;
 use super::{decode, Authorized, Channel, JoinRefusal, Opened, Reply, Transfer};
 use crate::contexts::auth::Principal;
 use crate::contexts::media::{MediaError, Photo, Rendition};
+use crate::ids::PhotoId;
 use crate::realtime::Conn;
 use crate::socket::stream::{self as task, StreamHandle, StreamRequest};
 use crate::state::AppState;
@@ -24,7 +25,7 @@ pub struct Access(Photo);
 pub async fn authorize(
     state: &AppState,
     principal: &Principal,
-    file_id: &str,
+    file_id: &PhotoId,
 ) -> Result<Authorized, JoinRefusal> {
     match state.media.photo_for(Some(principal), file_id).await {
         Ok(photo) => Ok(Authorized::Transfer(Transfer::Stream(Access(photo)))),

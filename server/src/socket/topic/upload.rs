@@ -11,6 +11,7 @@ use taina_protocol::phoenix::Payload;
 use super::{Authorized, Channel, JoinRefusal, Opened, Reply, Transfer};
 use crate::contexts::auth::Principal;
 use crate::contexts::media::{MediaError, Upload};
+use crate::ids::UploadId;
 use crate::state::AppState;
 
 /// A chunk of the file, client to server.
@@ -22,7 +23,7 @@ pub struct Access(Upload);
 pub async fn authorize(
     state: &AppState,
     principal: &Principal,
-    upload_id: &str,
+    upload_id: &UploadId,
 ) -> Result<Authorized, JoinRefusal> {
     match state.media.upload_for(principal, upload_id).await {
         Ok(upload) => Ok(Authorized::Transfer(Transfer::Upload(Access(upload)))),
@@ -49,7 +50,7 @@ pub fn open(Access(upload): Access) -> Opened {
 
 pub async fn handle(
     channel: Channel<'_>,
-    upload_id: &str,
+    upload_id: &UploadId,
     event: &str,
     payload: &Payload,
 ) -> Reply {

@@ -1,0 +1,11 @@
+//! The auth suite, end to end over HTTP. Runs on SQLite, and on PostgreSQL when
+//! `TEST_DATABASE_URL` is set (scripts/test runs both).
+
+mod invites;
+mod lifecycle;
+mod rate_limits;
+mod roles;
+mod sign_in;
+mod sign_up;
+mod tokens;
+mod totp;
