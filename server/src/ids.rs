@@ -9,6 +9,13 @@
 //! Ids live here, at the crate root, rather than in a context: the hub (`realtime`) and the
 //! socket layer use them too, and they must not depend on a context's model.
 //!
+//! Where they reach: the domain types, rows, stores and services of auth (users, communities,
+//! sessions, invites), chat (conversations, messages) and media (photos, albums, uploads); the
+//! token claims; the event envelope ([`crate::events::Event`]) and every payload struct; topic
+//! names ([`crate::realtime::Topic`], `TopicKind`), the hub and presence. Left as `String` on
+//! purpose: GraphQL and HTTP types (the schema says `String`/`ID`), media's internal job ids,
+//! a message's `client_id` (chosen by the client) and graphql-transport-ws operation ids.
+//!
 //! An id compares equal to a `str`/`String` holding the same text, for the rows and topic
 //! names that still carry plain strings.
 //!
