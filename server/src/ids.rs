@@ -19,6 +19,24 @@
 //! An id compares equal to a `str`/`String` holding the same text, for the rows and topic
 //! names that still carry plain strings.
 //!
+//! A user id where a community id belongs does not compile:
+//!
+//! ```compile_fail
+//! # use taina::contexts::auth::AuthService;
+//! async fn storage_of(auth: &AuthService, user: &taina::ids::UserId) {
+//!     auth.storage_quota_bytes(user).await.ok();
+//! }
+//! ```
+//!
+//! while the right kind does:
+//!
+//! ```no_run
+//! # use taina::contexts::auth::AuthService;
+//! async fn storage_of(auth: &AuthService, community: &taina::ids::CommunityId) {
+//!     auth.storage_quota_bytes(community).await.ok();
+//! }
+//! ```
+//!
 //! There is deliberately no `Deref<Target = str>`: a function still taking `&str` needs an
 //! explicit `.as_str()`, which keeps the remaining untyped call sites visible. `Borrow<str>`
 //! is provided so maps keyed by an id can be looked up with a `&str`.
