@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use crate::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use taina_protocol::client::{ClientError, Incoming, PhoenixClient};
 use taina_protocol::phoenix::{Message, Payload};
+
+use crate::TestServer;
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
