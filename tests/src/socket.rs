@@ -1,5 +1,5 @@
 //! Helpers shared by the socket suite's modules (tests/tests/socket): two users in one
-//! conversation, close codes, draining frames, raw upgrades.
+//! conversation, close codes, draining frames, a frame's JSON.
 
 use std::time::Duration;
 
