@@ -9,8 +9,33 @@
 //! Ids live here, at the crate root, rather than in a context: the hub (`realtime`) and the
 //! socket layer use them too, and they must not depend on a context's model.
 //!
+//! Where they reach: the domain types, rows, stores and services of auth (users, communities,
+//! sessions, invites), chat (conversations, messages) and media (photos, albums, uploads); the
+//! token claims; the event envelope ([`crate::events::Event`]) and every payload struct; topic
+//! names ([`crate::realtime::Topic`], `TopicKind`), the hub and presence. Left as `String` on
+//! purpose: GraphQL and HTTP types (the schema says `String`/`ID`), media's internal job ids,
+//! a message's `client_id` (chosen by the client) and graphql-transport-ws operation ids.
+//!
 //! An id compares equal to a `str`/`String` holding the same text, for the rows and topic
 //! names that still carry plain strings.
+//!
+//! A user id where a community id belongs does not compile:
+//!
+//! ```compile_fail
+//! # use taina::contexts::auth::AuthService;
+//! async fn storage_of(auth: &AuthService, user: &taina::ids::UserId) {
+//!     auth.storage_quota_bytes(user).await.ok();
+//! }
+//! ```
+//!
+//! while the right kind does:
+//!
+//! ```no_run
+//! # use taina::contexts::auth::AuthService;
+//! async fn storage_of(auth: &AuthService, community: &taina::ids::CommunityId) {
+//!     auth.storage_quota_bytes(community).await.ok();
+//! }
+//! ```
 //!
 //! There is deliberately no `Deref<Target = str>`: a function still taking `&str` needs an
 //! explicit `.as_str()`, which keeps the remaining untyped call sites visible. `Borrow<str>`

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use crate::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
+
+use crate::TestServer;
 
 pub const WAIT: Duration = Duration::from_secs(5);
 

@@ -1,5 +1,5 @@
-//! Helpers shared by the hardening suite's modules (tests/tests/hardening): quotas, raw HTTP and
-//! socket uploads, a second community.
+//! Helpers shared by the hardening suite's modules (tests/tests/hardening): the upload mutations,
+//! a multipart upload form, a file sniffed as a PNG, and how long to wait for a frame.
 
 use std::time::Duration;
 

@@ -4,10 +4,11 @@
 use std::io::Cursor as IoCursor;
 use std::time::Duration;
 
-use crate::{Reply, TestServer};
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::{Reply, TestServer};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 

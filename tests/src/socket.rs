@@ -1,13 +1,14 @@
 //! Helpers shared by the socket suite's modules (tests/tests/socket): two users in one
-//! conversation, close codes, draining frames, raw upgrades.
+//! conversation, close codes, draining frames, a frame's JSON.
 
 use std::time::Duration;
 
-use crate::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use taina_protocol::client::{ClientError, Incoming, PhoenixClient};
 use taina_protocol::phoenix::{Message, Payload};
+
+use crate::TestServer;
 
 pub const WAIT: Duration = Duration::from_secs(5);
 

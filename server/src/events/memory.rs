@@ -42,12 +42,12 @@ mod tests {
         let mut rx = bus.subscribe();
         bus.publish(Event::new(
             "user.signed_in",
-            Some("u"),
-            Some("c"),
+            Some(&"u".into()),
+            Some(&"c".into()),
             serde_json::json!({"a": 1}),
         ));
         let got = rx.recv().await.unwrap();
         assert_eq!(got.kind, "user.signed_in");
-        assert_eq!(got.user_id.as_deref(), Some("u"));
+        assert_eq!(got.user_id, Some("u".into()));
     }
 }

@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use crate::ids::{CommunityId, UserId};
+
 pub use memory::MemoryBus;
 
 /// One domain event, named with dots (`user.signed_in`, `photo.uploaded`, …).
@@ -25,8 +27,8 @@ pub use memory::MemoryBus;
 pub struct Event {
     #[serde(rename = "type")]
     pub kind: String,
-    pub user_id: Option<String>,
-    pub community_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub community_id: Option<CommunityId>,
     pub data: serde_json::Value,
     pub timestamp: DateTime<Utc>,
 }
@@ -34,14 +36,14 @@ pub struct Event {
 impl Event {
     pub fn new(
         kind: &str,
-        user_id: Option<&str>,
-        community_id: Option<&str>,
+        user_id: Option<&UserId>,
+        community_id: Option<&CommunityId>,
         data: serde_json::Value,
     ) -> Self {
         Self {
             kind: kind.to_string(),
-            user_id: user_id.map(str::to_string),
-            community_id: community_id.map(str::to_string),
+            user_id: user_id.cloned(),
+            community_id: community_id.cloned(),
             data,
             timestamp: Utc::now(),
         }
@@ -50,8 +52,8 @@ impl Event {
     /// An event whose `data` is `data`, serialised: how contexts' `events.rs` build theirs.
     pub fn typed(
         kind: &str,
-        user_id: Option<&str>,
-        community_id: Option<&str>,
+        user_id: Option<&UserId>,
+        community_id: Option<&CommunityId>,
         data: &impl Serialize,
     ) -> Self {
         let data = serde_json::to_value(data).unwrap_or_else(|error| {

@@ -49,10 +49,10 @@ impl PresenceSubscription {
             loop {
                 match events.recv().await {
                     Ok(event) if (event.kind == USER_ONLINE || event.kind == USER_OFFLINE)
-                        && event.community_id.as_deref() == Some(community_id.as_str()) =>
+                        && event.community_id.as_ref().is_some_and(|c| *c == community_id) =>
                     {
                         if let Some(user_id) = event.user_id.clone() {
-                            yield PresenceEvent { user_id, online: event.kind == USER_ONLINE, at: event.timestamp };
+                            yield PresenceEvent { user_id: user_id.into_string(), online: event.kind == USER_ONLINE, at: event.timestamp };
                         }
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::events::Event;
+use crate::ids::{CommunityId, UserId};
 
 pub const USER_ONLINE: &str = "user.online";
 pub const USER_OFFLINE: &str = "user.offline";
@@ -13,11 +14,11 @@ pub const USER_OFFLINE: &str = "user.offline";
 pub struct UserPresence;
 
 impl UserPresence {
-    pub fn online(user_id: &str, community_id: &str) -> Event {
+    pub fn online(user_id: &UserId, community_id: &CommunityId) -> Event {
         Event::new(USER_ONLINE, Some(user_id), Some(community_id), Value::Null)
     }
 
-    pub fn offline(user_id: &str, community_id: &str) -> Event {
+    pub fn offline(user_id: &UserId, community_id: &CommunityId) -> Event {
         Event::new(USER_OFFLINE, Some(user_id), Some(community_id), Value::Null)
     }
 }

@@ -363,10 +363,8 @@ impl Hub {
         };
         // A reconnect inside the debounce window is silent: the user never went offline.
         if first_device && !was_pending_offline {
-            self.bus.publish(UserPresence::online(
-                user_id.as_str(),
-                community_id.as_str(),
-            ));
+            self.bus
+                .publish(UserPresence::online(user_id, community_id));
         }
         Ok((
             Registration {
@@ -437,10 +435,8 @@ impl Hub {
                 .remove_if(&user_id, |_, current| *current == generation)
                 .is_some();
             if unchanged && !hub.users.contains_key(&user_id) {
-                hub.bus.publish(UserPresence::offline(
-                    user_id.as_str(),
-                    community_id.as_str(),
-                ));
+                hub.bus
+                    .publish(UserPresence::offline(&user_id, &community_id));
             }
         });
     }
@@ -526,11 +522,8 @@ impl Hub {
         if let Some(mut entry) = self.topics.get_mut(topic) {
             entry.subscribers.remove(&conn.id);
         }
-        if let Some(meta) = self
-            .presences
-            .untrack(topic, conn.user_id.as_str(), conn.id)
-        {
-            let diff = Presences::diff(None, Some((conn.user_id.as_str(), &meta)));
+        if let Some(meta) = self.presences.untrack(topic, &conn.user_id, conn.id) {
+            let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
             self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
         }
     }
@@ -664,8 +657,8 @@ impl Hub {
             online_at: chrono::Utc::now().timestamp().to_string(),
             device,
         };
-        let diff = Presences::diff(Some((conn.user_id.as_str(), &meta)), None);
-        self.presences.track(topic, conn.user_id.as_str(), meta);
+        let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
+        self.presences.track(topic, &conn.user_id, meta);
         self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
     }
 

@@ -7,6 +7,7 @@ use dashmap::DashMap;
 use serde_json::{json, Map, Value};
 
 use super::hub::ConnId;
+use crate::ids::UserId;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Meta {
@@ -30,21 +31,21 @@ impl Meta {
 
 #[derive(Default)]
 pub struct Presences {
-    topics: DashMap<String, HashMap<String, Vec<Meta>>>,
+    topics: DashMap<String, HashMap<UserId, Vec<Meta>>>,
 }
 
 impl Presences {
-    pub fn track(&self, topic: &str, user_id: &str, meta: Meta) {
+    pub fn track(&self, topic: &str, user_id: &UserId, meta: Meta) {
         self.topics
             .entry(topic.to_string())
             .or_default()
-            .entry(user_id.to_string())
+            .entry(user_id.clone())
             .or_default()
             .push(meta);
     }
 
     /// Removes the connection's meta; returns it when there was one.
-    pub fn untrack(&self, topic: &str, user_id: &str, conn_id: ConnId) -> Option<Meta> {
+    pub fn untrack(&self, topic: &str, user_id: &UserId, conn_id: ConnId) -> Option<Meta> {
         let mut entry = self.topics.get_mut(topic)?;
         let metas = entry.get_mut(user_id)?;
         let position = metas.iter().position(|m| m.conn_id == conn_id)?;
@@ -66,7 +67,7 @@ impl Presences {
         if let Some(entry) = self.topics.get(topic) {
             for (user, metas) in entry.iter() {
                 state.insert(
-                    user.clone(),
+                    user.to_string(),
                     json!({ "metas": metas.iter().map(Meta::to_json).collect::<Vec<_>>() }),
                 );
             }
@@ -74,9 +75,9 @@ impl Presences {
         Value::Object(state)
     }
 
-    pub fn diff(joins: Option<(&str, &Meta)>, leaves: Option<(&str, &Meta)>) -> Value {
-        let side = |change: Option<(&str, &Meta)>| match change {
-            Some((user, meta)) => json!({ user: { "metas": [meta.to_json()] } }),
+    pub fn diff(joins: Option<(&UserId, &Meta)>, leaves: Option<(&UserId, &Meta)>) -> Value {
+        let side = |change: Option<(&UserId, &Meta)>| match change {
+            Some((user, meta)) => json!({ user.as_str(): { "metas": [meta.to_json()] } }),
             None => json!({}),
         };
         json!({ "joins": side(joins), "leaves": side(leaves) })
@@ -99,19 +100,20 @@ mod tests {
     #[test]
     fn one_key_per_user_one_meta_per_device() {
         let presences = Presences::default();
-        presences.track("community:c", "u1", meta(1));
-        presences.track("community:c", "u1", meta(2));
-        presences.track("community:c", "u2", meta(3));
+        let (u1, u2) = (UserId::from("u1"), UserId::from("u2"));
+        presences.track("community:c", &u1, meta(1));
+        presences.track("community:c", &u1, meta(2));
+        presences.track("community:c", &u2, meta(3));
         let state = presences.state("community:c");
         assert_eq!(state["u1"]["metas"].as_array().unwrap().len(), 2);
         assert_eq!(state["u2"]["metas"][0]["device"], "phone");
         assert_eq!(
-            presences.untrack("community:c", "u1", 1).unwrap().phx_ref,
+            presences.untrack("community:c", &u1, 1).unwrap().phx_ref,
             "ref1"
         );
-        assert!(presences.untrack("community:c", "u1", 1).is_none());
-        presences.untrack("community:c", "u1", 2);
-        presences.untrack("community:c", "u2", 3);
+        assert!(presences.untrack("community:c", &u1, 1).is_none());
+        presences.untrack("community:c", &u1, 2);
+        presences.untrack("community:c", &u2, 3);
         assert_eq!(presences.state("community:c"), json!({}));
     }
 }

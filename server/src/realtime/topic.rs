@@ -9,7 +9,7 @@
 //! subscribers are kept under a key of their own ([`Topic::alerts_key`]), with their own
 //! offsets, so an alert published for one community cannot reach, or be recovered by, another.
 
-use crate::ids::{PhotoId, UploadId};
+use crate::ids::{CommunityId, ConversationId, PhotoId, UploadId, UserId};
 
 /// Builds topic names (and the hub keys that differ from them).
 pub struct Topic;
@@ -21,15 +21,15 @@ impl Topic {
     /// The topic every client joins for alerts.
     pub const SYSTEM_ALERTS: &'static str = "system:alerts";
 
-    pub fn user(user_id: &str) -> String {
+    pub fn user(user_id: &UserId) -> String {
         format!("user:{user_id}")
     }
 
-    pub fn community(community_id: &str) -> String {
+    pub fn community(community_id: &CommunityId) -> String {
         format!("community:{community_id}")
     }
 
-    pub fn conversation(conversation_id: &str) -> String {
+    pub fn conversation(conversation_id: &ConversationId) -> String {
         format!("conversation:{conversation_id}")
     }
 
@@ -42,7 +42,7 @@ impl Topic {
     }
 
     /// The hub key of `community_id`'s `system:alerts` (`system:alerts@{community_id}`).
-    pub fn alerts_key(community_id: &str) -> String {
+    pub fn alerts_key(community_id: &CommunityId) -> String {
         format!("{ALERTS_KEY_PREFIX}{community_id}")
     }
 
@@ -53,7 +53,7 @@ impl Topic {
 
     /// The hub key under which a join of `topic` by a member of `community_id` lives: the
     /// topic itself, but for `system:alerts`, which is scoped to the joiner's community.
-    pub fn hub_key<'a>(topic: &'a str, community_id: &str) -> std::borrow::Cow<'a, str> {
+    pub fn hub_key<'a>(topic: &'a str, community_id: &CommunityId) -> std::borrow::Cow<'a, str> {
         if topic == Self::SYSTEM_ALERTS {
             std::borrow::Cow::Owned(Self::alerts_key(community_id))
         } else {
@@ -65,9 +65,9 @@ impl Topic {
 /// What a topic name denotes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TopicKind {
-    User(String),
-    Community(String),
-    Conversation(String),
+    User(UserId),
+    Community(CommunityId),
+    Conversation(ConversationId),
     SystemAlerts,
     Upload(UploadId),
     Stream(PhotoId),
@@ -90,9 +90,9 @@ impl TopicKind {
             return None;
         }
         match prefix {
-            "user" => Some(TopicKind::User(id.to_string())),
-            "community" => Some(TopicKind::Community(id.to_string())),
-            "conversation" => Some(TopicKind::Conversation(id.to_string())),
+            "user" => Some(TopicKind::User(id.into())),
+            "community" => Some(TopicKind::Community(id.into())),
+            "conversation" => Some(TopicKind::Conversation(id.into())),
             "upload" => Some(TopicKind::Upload(id.into())),
             "stream" => Some(TopicKind::Stream(id.into())),
             _ => None,
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn built_names_parse_back_to_their_kind() {
         assert_eq!(
-            TopicKind::parse(&Topic::conversation("x_2")),
+            TopicKind::parse(&Topic::conversation(&"x_2".into())),
             Some(TopicKind::Conversation("x_2".into()))
         );
         assert_eq!(
@@ -142,9 +142,10 @@ mod tests {
 
     #[test]
     fn alerts_keys_are_per_community_and_not_topics() {
-        assert_eq!(Topic::alerts_key("c1"), "system:alerts@c1");
-        assert_eq!(Topic::hub_key("system:alerts", "c1"), "system:alerts@c1");
-        assert_eq!(Topic::hub_key("user:u", "c1"), "user:u");
-        assert_eq!(TopicKind::parse(&Topic::alerts_key("c1")), None);
+        let c1 = CommunityId::from("c1");
+        assert_eq!(Topic::alerts_key(&c1), "system:alerts@c1");
+        assert_eq!(Topic::hub_key("system:alerts", &c1), "system:alerts@c1");
+        assert_eq!(Topic::hub_key("user:u", &c1), "user:u");
+        assert_eq!(TopicKind::parse(&Topic::alerts_key(&c1)), None);
     }
 }

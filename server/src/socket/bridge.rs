@@ -121,18 +121,15 @@ fn object(event: &Event) -> Result<Map<String, Value>, Malformed> {
         .ok_or(Malformed::NotAnObject)
 }
 
-fn user_id(event: &Event) -> Result<&str, Malformed> {
-    event
-        .user_id
-        .as_deref()
-        .ok_or(Malformed::Missing("user_id"))
+fn user_id(event: &Event) -> Result<&UserId, Malformed> {
+    event.user_id.as_ref().ok_or(Malformed::Missing("user_id"))
 }
 
 /// A stored message, to its conversation, at the position storage gave it.
 fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let message: Message = event.data_as()?;
     hub.publish(
-        &Topic::conversation(message.conversation_id.as_str()),
+        &Topic::conversation(&message.conversation_id),
         conversation::NEW_MSG,
         object(event)?,
         Sequence::At(Position {
@@ -169,7 +166,7 @@ fn session_ended(hub: &Hub, event: &Event) -> Result<(), Malformed> {
 fn sessions_revoked(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let _: auth::SessionsRevoked = event.data_as()?;
     hub.end_user(
-        &UserId::from(user_id(event)?),
+        user_id(event)?,
         close::SESSION_ENDED,
         "session ended: revoked",
     );
@@ -179,7 +176,7 @@ fn sessions_revoked(hub: &Hub, event: &Event) -> Result<(), Malformed> {
 /// The user's rights changed (`T` is the event's payload): their sockets re-check their joins.
 fn reauthorize<T: serde::de::DeserializeOwned>(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let _: T = event.data_as()?;
-    hub.reauthorize_user(&UserId::from(user_id(event)?));
+    hub.reauthorize_user(user_id(event)?);
     Ok(())
 }
 
@@ -188,10 +185,10 @@ fn presence(hub: &Hub, event: &Event, name: &str) -> Result<(), Malformed> {
     let user = user_id(event)?;
     let community_id = event
         .community_id
-        .as_deref()
+        .as_ref()
         .ok_or(Malformed::Missing("community_id"))?;
     let payload = community::UserPresence {
-        user_id: user.to_string(),
+        user_id: user.clone(),
     };
     hub.publish(
         &Topic::community(community_id),
@@ -225,6 +222,7 @@ mod tests {
     use crate::contexts::auth::{Principal, Role};
     use crate::contexts::chat::events::ChatEvent;
     use crate::events::MemoryBus;
+    use crate::ids::CommunityId;
     use crate::realtime::{Frame, Next, Registration};
     use serde_json::json;
 
@@ -272,7 +270,7 @@ mod tests {
     #[tokio::test]
     async fn a_typed_event_is_published_where_its_context_says() {
         let hub = hub();
-        let listener = subscribed(&hub, &Topic::conversation("x"));
+        let listener = subscribed(&hub, &Topic::conversation(&"x".into()));
         let event = ChatEvent::message_sent(&principal(), &"c1".into(), &message());
         assert!(matches!(route(&hub, &event), Applied::Done));
         match listener.conn.outbox.next().await {
@@ -293,21 +291,22 @@ mod tests {
     #[tokio::test]
     async fn unknown_and_malformed_events_are_reported_and_delivered_nowhere() {
         let hub = hub();
-        let listener = subscribed(&hub, &Topic::conversation("x"));
-        let misspelt = Event::typed("message.snet", Some("u1"), Some("c1"), &message());
+        let listener = subscribed(&hub, &Topic::conversation(&"x".into()));
+        let (u1, c1) = (UserId::from("u1"), CommunityId::from("c1"));
+        let misspelt = Event::typed("message.snet", Some(&u1), Some(&c1), &message());
         assert!(matches!(route(&hub, &misspelt), Applied::Unknown));
         // A message.sent without its position.
         let partial = Event::new(
             chat::MESSAGE_SENT,
-            Some("u1"),
-            Some("c1"),
+            Some(&u1),
+            Some(&c1),
             json!({ "conversation_id": "x", "body": "olá" }),
         );
         assert!(matches!(
             route(&hub, &partial),
             Applied::Malformed(Malformed::Data(_))
         ));
-        let anonymous = Event::new(USER_ONLINE, None, Some("c1"), Value::Null);
+        let anonymous = Event::new(USER_ONLINE, None, Some(&c1), Value::Null);
         assert!(matches!(
             route(&hub, &anonymous),
             Applied::Malformed(Malformed::Missing("user_id"))
@@ -315,8 +314,8 @@ mod tests {
         assert_eq!(listener.conn.outbox.queued_bytes(), 0);
         let signed_in = Event::new(
             auth::USER_SIGNED_IN,
-            Some("u1"),
-            Some("c1"),
+            Some(&u1),
+            Some(&c1),
             json!({ "session_id": "s1" }),
         );
         assert!(matches!(route(&hub, &signed_in), Applied::NotForSockets));

@@ -138,7 +138,7 @@ impl PhoenixSession {
         let topic = &message.topic;
         let join_ref = message.join_ref.as_deref().unwrap_or_default();
         let subscribed = self.state.hub.subscribe(
-            &Topic::hub_key(topic, self.principal.community_id.as_str()),
+            &Topic::hub_key(topic, &self.principal.community_id),
             &self.conn,
             join_ref,
             subscription.storage.as_ref(),

@@ -229,7 +229,7 @@ impl PhoenixSession {
 
     /// Leaves `topic` in the hub (its hub key: `system:alerts` is kept per community).
     pub(super) fn unsubscribe(&self, topic: &str) {
-        let key = Topic::hub_key(topic, self.principal.community_id.as_str());
+        let key = Topic::hub_key(topic, &self.principal.community_id);
         self.state.hub.unsubscribe(&key, &self.conn);
     }
 

@@ -52,12 +52,7 @@ pub struct AuthEvent;
 
 impl AuthEvent {
     fn about(kind: &str, user: &User, data: &impl Serialize) -> Event {
-        Event::typed(
-            kind,
-            Some(user.id.as_str()),
-            Some(user.community_id.as_str()),
-            data,
-        )
+        Event::typed(kind, Some(&user.id), Some(&user.community_id), data)
     }
 
     pub fn signed_up(user: &User) -> Event {
@@ -77,8 +72,8 @@ impl AuthEvent {
         };
         Event::typed(
             USER_SIGNED_OUT,
-            Some(principal.user_id.as_str()),
-            Some(principal.community_id.as_str()),
+            Some(&principal.user_id),
+            Some(&principal.community_id),
             &data,
         )
     }
@@ -89,14 +84,14 @@ impl AuthEvent {
 
     pub fn sessions_revoked(user_id: &UserId, revoked: u64) -> Event {
         let data = SessionsRevoked { revoked };
-        Event::typed(USER_SESSIONS_REVOKED, Some(user_id.as_str()), None, &data)
+        Event::typed(USER_SESSIONS_REVOKED, Some(user_id), None, &data)
     }
 
     pub fn session_revoked(user_id: &UserId, session_id: &SessionId) -> Event {
         let data = SessionChanged {
             session_id: session_id.clone(),
         };
-        Event::typed(SESSION_REVOKED, Some(user_id.as_str()), None, &data)
+        Event::typed(SESSION_REVOKED, Some(user_id), None, &data)
     }
 }
 
@@ -142,7 +137,7 @@ mod tests {
         ];
         for (event, data) in cases {
             assert_eq!(event.data, data, "{}", event.kind);
-            assert_eq!(event.user_id.as_deref(), Some("u1"));
+            assert_eq!(event.user_id, Some("u1".into()));
         }
         let revoked = AuthEvent::session_revoked(&"u1".into(), &"s2".into());
         assert_eq!(revoked.kind, SESSION_REVOKED);

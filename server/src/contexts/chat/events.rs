@@ -30,19 +30,14 @@ pub struct ChatEvent;
 impl ChatEvent {
     /// `community_id` is the conversation's.
     pub fn message_sent(by: &Principal, community_id: &CommunityId, message: &Message) -> Event {
-        Event::typed(
-            MESSAGE_SENT,
-            Some(by.user_id.as_str()),
-            Some(community_id.as_str()),
-            message,
-        )
+        Event::typed(MESSAGE_SENT, Some(&by.user_id), Some(community_id), message)
     }
 
     pub fn conversation_created(by: &Principal, conversation: &Conversation) -> Event {
         Event::typed(
             CONVERSATION_CREATED,
-            Some(by.user_id.as_str()),
-            Some(by.community_id.as_str()),
+            Some(&by.user_id),
+            Some(&by.community_id),
             conversation,
         )
     }
@@ -58,8 +53,8 @@ impl ChatEvent {
         };
         Event::typed(
             PARTICIPANT_REMOVED,
-            Some(user_id.as_str()),
-            Some(conversation.community_id.as_str()),
+            Some(user_id),
+            Some(&conversation.community_id),
             &data,
         )
     }
@@ -99,7 +94,7 @@ mod tests {
             removed.data,
             json!({ "conversation_id": "x", "removed_by": "u1" })
         );
-        assert_eq!(removed.user_id.as_deref(), Some("u2"));
+        assert_eq!(removed.user_id, Some("u2".into()));
         assert_eq!(
             removed.data_as::<ParticipantRemoved>().unwrap().removed_by,
             "u1"

@@ -82,7 +82,7 @@ impl MessageFeed {
                         if let Some(user_id) = &event.user_id {
                             feed.deliver(
                                 conversation_id,
-                                FeedItem::ParticipantRemoved(user_id.as_str().into()),
+                                FeedItem::ParticipantRemoved(user_id.clone()),
                             );
                         }
                     }
@@ -122,11 +122,22 @@ mod tests {
         feed.spawn(&bus);
         let mut a = feed.subscribe(&"a".into());
         let mut b = feed.subscribe(&"b".into());
-        bus.publish(Event::new("message.sent", Some("u"), None, message("b", 1)));
-        bus.publish(Event::new("message.sent", Some("u"), None, message("a", 7)));
+        let sender = UserId::from("u");
+        bus.publish(Event::new(
+            "message.sent",
+            Some(&sender),
+            None,
+            message("b", 1),
+        ));
+        bus.publish(Event::new(
+            "message.sent",
+            Some(&sender),
+            None,
+            message("a", 7),
+        ));
         bus.publish(Event::new(
             "conversation.participant_removed",
-            Some("u2"),
+            Some(&"u2".into()),
             None,
             json!({ "conversation_id": "a" }),
         ));
@@ -141,7 +152,12 @@ mod tests {
         assert!(next(&mut b).await.is_none());
 
         drop(b);
-        bus.publish(Event::new("message.sent", Some("u"), None, message("b", 2)));
+        bus.publish(Event::new(
+            "message.sent",
+            Some(&sender),
+            None,
+            message("b", 2),
+        ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
             feed.channels.get("b").is_none(),

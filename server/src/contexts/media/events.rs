@@ -39,8 +39,8 @@ impl MediaEvent {
     pub fn photo_uploaded(photo: &Photo) -> Event {
         Event::typed(
             PHOTO_UPLOADED,
-            Some(photo.user_id.as_str()),
-            Some(photo.community_id.as_str()),
+            Some(&photo.user_id),
+            Some(&photo.community_id),
             photo,
         )
     }
@@ -71,12 +71,7 @@ impl MediaEvent {
     }
 
     fn by(kind: &str, by: &Principal, data: &impl Serialize) -> Event {
-        Event::typed(
-            kind,
-            Some(by.user_id.as_str()),
-            Some(by.community_id.as_str()),
-            data,
-        )
+        Event::typed(kind, Some(&by.user_id), Some(&by.community_id), data)
     }
 }
 
@@ -100,8 +95,8 @@ mod tests {
         let deleted = MediaEvent::photo_deleted(&by, &"p1".into());
         assert_eq!(deleted.data, json!({ "photo_id": "p1" }));
         assert_eq!(
-            (deleted.user_id.as_deref(), deleted.community_id.as_deref()),
-            (Some("u1"), Some("c1"))
+            (deleted.user_id, deleted.community_id),
+            (Some("u1".into()), Some("c1".into()))
         );
         let backup = MediaEvent::backup_completed(&by, None, 5, 2);
         assert_eq!(

@@ -342,7 +342,7 @@ impl MediaSubscription {
         Ok(async_stream::stream! {
             loop {
                 match events.recv().await {
-                    Ok(event) if event.kind == super::events::PHOTO_UPLOADED && event.user_id.as_deref() == Some(user_id.as_str()) => {
+                    Ok(event) if event.kind == super::events::PHOTO_UPLOADED && event.user_id.as_ref() == Some(&user_id) => {
                         if let Ok(photo) = serde_json::from_value::<Photo>(event.data.clone()) {
                             yield GqlPhoto::from(photo);
                         }

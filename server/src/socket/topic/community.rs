@@ -8,6 +8,7 @@ use taina_protocol::phoenix::Payload;
 use super::typing::{self, TYPING};
 use super::{Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::{Principal, Role};
+use crate::ids::{CommunityId, UserId};
 
 /// A user's first device connected.
 pub const USER_ONLINE: &str = "user_online";
@@ -17,11 +18,14 @@ pub const USER_OFFLINE: &str = "user_offline";
 /// What [`USER_ONLINE`] and [`USER_OFFLINE`] carry.
 #[derive(Serialize)]
 pub struct UserPresence {
-    pub user_id: String,
+    pub user_id: UserId,
 }
 
-pub fn authorize(principal: &Principal, community_id: &str) -> Result<Authorized, JoinRefusal> {
-    if community_id == principal.community_id && principal.role != Role::Guest {
+pub fn authorize(
+    principal: &Principal,
+    community_id: &CommunityId,
+) -> Result<Authorized, JoinRefusal> {
+    if *community_id == principal.community_id && principal.role != Role::Guest {
         Ok(Authorized::Subscription(Subscription {
             presence: true,
             ..Subscription::default()

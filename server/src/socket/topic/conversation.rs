@@ -27,11 +27,11 @@ const BINARY: &str = "binary";
 pub async fn authorize(
     state: &AppState,
     principal: &Principal,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
 ) -> Result<Authorized, JoinRefusal> {
     match state
         .chat
-        .conversation_for(&principal.user_id, &ConversationId::from(conversation_id))
+        .conversation_for(&principal.user_id, conversation_id)
         .await
     {
         Ok(conversation) => Ok(Authorized::Subscription(Subscription {
@@ -102,7 +102,7 @@ impl Push {
 
 pub async fn handle(
     channel: Channel<'_>,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     event: &str,
     payload: &Payload,
 ) -> Reply {
@@ -114,11 +114,7 @@ pub async fn handle(
         Push::NewMsg(message) => {
             let chat = &channel.state.chat;
             match chat
-                .send_message(
-                    channel.principal,
-                    &ConversationId::from(conversation_id),
-                    message,
-                )
+                .send_message(channel.principal, conversation_id, message)
                 .await
             {
                 Ok((stored, _)) => Reply::Ok(serde_json::to_value(stored).unwrap_or_default()),

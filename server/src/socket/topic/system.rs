@@ -56,7 +56,7 @@ fn publish_alert(channel: Channel<'_>, alert: &Value) -> Reply {
     alert.insert("from".into(), json!(channel.principal.user_id));
     alert.insert("scope".into(), json!("community"));
     let position = hub.publish_on(
-        &Topic::alerts_key(channel.principal.community_id.as_str()),
+        &Topic::alerts_key(&channel.principal.community_id),
         Topic::SYSTEM_ALERTS,
         ALERT,
         alert,

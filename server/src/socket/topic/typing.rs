@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use taina_protocol::phoenix::Payload;
 
 use super::{Channel, Reply};
+use crate::ids::UserId;
 
 /// Typing indicators relayed per topic per socket, at most one per this interval.
 const TYPING_INTERVAL: Duration = Duration::from_millis(500);
@@ -32,7 +33,7 @@ struct Typing {
 /// What the others receive.
 #[derive(Serialize)]
 struct Typed<'a> {
-    user_id: &'a str,
+    user_id: &'a UserId,
     typing: bool,
 }
 
@@ -52,7 +53,7 @@ pub fn relay(channel: Channel<'_>, payload: &Payload) -> Reply {
         _ => Typing::default(),
     };
     let typed = Typed {
-        user_id: channel.principal.user_id.as_str(),
+        user_id: &channel.principal.user_id,
         typing: typing.typing.unwrap_or(true),
     };
     channel.state.hub.broadcast_ephemeral(

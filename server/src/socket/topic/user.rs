@@ -12,13 +12,14 @@ use taina_protocol::phoenix::Payload;
 
 use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::Principal;
+use crate::ids::UserId;
 use crate::realtime::Topic;
 
 /// A processed photo, to its owner.
 pub const PHOTO_UPLOADED: &str = "photo_uploaded";
 
-pub fn authorize(principal: &Principal, user_id: &str) -> Result<Authorized, JoinRefusal> {
-    if user_id == principal.user_id {
+pub fn authorize(principal: &Principal, user_id: &UserId) -> Result<Authorized, JoinRefusal> {
+    if *user_id == principal.user_id {
         Ok(Authorized::Subscription(Subscription::default()))
     } else {
         Err(JoinRefusal::Unauthorized)
