@@ -271,7 +271,7 @@ pub async fn send_alert(
         alert.insert("from".into(), json!(session.principal.user_id));
         alert.insert("scope".into(), Value::from("community"));
         state.hub.publish_on(
-            &Topic::alerts_key(session.principal.community_id.as_str()),
+            &Topic::alerts_key(&session.principal.community_id),
             Topic::SYSTEM_ALERTS,
             ALERT,
             alert,

@@ -233,7 +233,7 @@ pub async fn activity(state: &AppState, admin: &Principal) -> Result<Activity, A
 /// The alerts `system:alerts` still holds for the admin's community (its own and the
 /// instance's), newest first.
 pub fn alerts(state: &AppState, admin: &Principal) -> Alerts {
-    let key = Topic::alerts_key(admin.community_id.as_str());
+    let key = Topic::alerts_key(&admin.community_id);
     let mut recent: Vec<AlertRow> = state
         .hub
         .retained(&key)
