@@ -101,6 +101,15 @@ pub struct SignIn {
     pub error: Option<String>,
 }
 
+/// The page a password reset link opens.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResetForm {
+    pub csrf_token: String,
+    pub error: Option<String>,
+    /// The new password was set.
+    pub done: bool,
+}
+
 /// The overview's figures, sampled by the server about once a second.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Overview {
@@ -174,6 +183,8 @@ pub struct UserRow {
     pub sessions: Vec<SessionRow>,
     /// The signed-in admin's own row (no revoking or demoting yourself from here).
     pub is_you: bool,
+    /// Disabled by an admin: no sign-in until enabled again.
+    pub disabled: bool,
 }
 
 /// A live sign-in session of a user (one per device that signed in).

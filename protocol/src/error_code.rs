@@ -120,6 +120,10 @@ error_codes! {
     TotpNotSetUp = "totp_not_set_up",
     /// 409: the change would leave a community without an admin.
     LastAdmin = "last_admin",
+    /// 403: an admin disabled this account (after the right password only).
+    AccountDisabled = "account_disabled",
+    /// 400: a password reset token that does not exist, has expired or was used.
+    ResetInvalid = "reset_invalid",
 
     // Chat.
     /// 422: a chat message without text.

@@ -107,6 +107,8 @@ fn auth_code(error: &AuthError) -> ErrorCode {
         A::TokenExpired => C::TokenExpired,
         A::SessionRevoked => C::SessionRevoked,
         A::Forbidden => C::Forbidden,
+        A::AccountDisabled => C::AccountDisabled,
+        A::ResetInvalid => C::ResetInvalid,
         A::InviteRequired => C::InviteRequired,
         A::InviteInvalid => C::InviteInvalid,
         A::InviteExpired => C::InviteExpired,
@@ -174,6 +176,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::InvalidMultipart
         | C::MissingFile
         | C::InviteInvalid
+        | C::ResetInvalid
         | C::UnsupportedProtocol
         | C::NotAWebsocket => StatusCode::BAD_REQUEST,
         C::MissingToken
@@ -183,7 +186,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::InvalidCredentials
         | C::OtpRequired
         | C::InvalidOtp => StatusCode::UNAUTHORIZED,
-        C::Forbidden | C::InviteRequired => StatusCode::FORBIDDEN,
+        C::Forbidden | C::InviteRequired | C::AccountDisabled => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::CommunityRequired

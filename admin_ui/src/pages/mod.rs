@@ -8,6 +8,7 @@ pub mod maintenance;
 pub mod overview;
 pub mod people;
 pub mod refusal;
+pub mod reset;
 pub mod sign_in;
 
 use maud::Markup;

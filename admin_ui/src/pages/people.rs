@@ -86,7 +86,10 @@ fn user_row(user: &UserRow, csrf: &str) -> Markup {
                 (user.email)
                 @if let Some(name) = &user.display_name { br; span.muted { (name) } }
             }
-            td.role { span.badge { (user.role) } }
+            td.role {
+                span.badge { (user.role) }
+                @if user.disabled { " " span.badge.level-critical.disabled { "disabled" } }
+            }
             td { (user.last_seen.as_deref().unwrap_or("never")) }
             td.num.online-sockets.online[user.online_sockets > 0] { (user.online_sockets) }
             td.sessions {
@@ -110,6 +113,20 @@ fn user_row(user: &UserRow, csrf: &str) -> Markup {
                     " "
                     (action_form(&format!("{base}/revoke"), csrf, "inline revoke-form", html! {
                         button.danger type="submit" { "Revoke sessions" }
+                    }))
+                    " "
+                    @if user.disabled {
+                        (action_form(&format!("{base}/enable"), csrf, "inline enable-form", html! {
+                            button type="submit" { "Enable" }
+                        }))
+                    } @else {
+                        (action_form(&format!("{base}/disable"), csrf, "inline disable-form", html! {
+                            button.danger type="submit" { "Disable" }
+                        }))
+                    }
+                    " "
+                    (action_form(&format!("{base}/reset-link"), csrf, "inline reset-form", html! {
+                        button type="submit" { "Password reset link" }
                     }))
                 }
             }
@@ -189,6 +206,7 @@ mod tests {
                     email: "bia<b>@example.org".into(),
                     role: "member".into(),
                     online_sockets: 2,
+                    disabled: true,
                     sessions: vec![SessionRow {
                         device: "phone".into(),
                         address: "10.0.0.2".into(),

@@ -148,6 +148,83 @@ pub async fn revoke_sessions(
     respond(&state, &headers, &session, Page::People, outcome).await
 }
 
+pub async fn disable(
+    State(state): State<AppState>,
+    Path(user_id): Path<UserId>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    set_disabled(state, user_id, headers, form, true).await
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    Path(user_id): Path<UserId>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    set_disabled(state, user_id, headers, form, false).await
+}
+
+async fn set_disabled(
+    state: AppState,
+    user_id: UserId,
+    headers: HeaderMap,
+    form: CsrfOnly,
+    disabled: bool,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        let user = state
+            .auth
+            .set_disabled(&session.principal, &user_id, disabled)
+            .await?;
+        Ok(Flash::ok(if disabled {
+            format!("{} is disabled; their sessions have ended.", user.email)
+        } else {
+            format!("{} may sign in again.", user.email)
+        }))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::People, outcome).await
+}
+
+/// A one-time link for the user to set a new password, shown once to the admin.
+pub async fn reset_link(
+    State(state): State<AppState>,
+    Path(user_id): Path<UserId>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        let user = state.auth.user(&user_id).await?;
+        let reset = state
+            .auth
+            .create_password_reset(&session.principal, &user_id)
+            .await?;
+        let origin = super::live::panel_origin(&state.config, &headers);
+        Ok(Flash {
+            ok: true,
+            text: format!(
+                "Give this link to {} (it works once, until {}); opening it lets them set a \
+                 new password and signs out every device of theirs:",
+                user.email,
+                super::models::when(reset.expires_at)
+            ),
+            detail: Some(format!("{origin}/admin/reset/{}", reset.token)),
+        })
+    }
+    .await;
+    respond(&state, &headers, &session, Page::People, outcome).await
+}
+
 #[derive(Debug, Deserialize)]
 pub struct InviteForm {
     #[serde(default)]

@@ -80,6 +80,21 @@ fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
     }
 }
 
+/// Where people open the panel: `admin.public_url`'s origin, or `http://<Host>` of this
+/// request (for links the panel shows, such as password reset links).
+pub fn panel_origin(config: &Config, headers: &HeaderMap) -> String {
+    match config.admin.public_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(public) => origin_of(public).to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
 /// `https://host:port/some/path` → `https://host:port`.
 fn origin_of(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);

@@ -2,7 +2,7 @@
 //! crate), htmx 4 for forms, and one live socket per open page that pushes what changed.
 //!
 //! - `pages.rs`: the pages, sign-in and sign-out; `actions.rs`: the forms an admin posts;
-//!   `live.rs`: `/admin/live`; `models.rs`: view models from the services; `session.rs`: the
+//!   `live.rs`: `/admin/live`; `reset.rs`: the public page a password reset link opens; `models.rs`: view models from the services; `session.rs`: the
 //!   cookie and CSRF tokens; `headers.rs`: CSP and friends; `error.rs`: [`AdminError`].
 //!
 //! It is a transport over the contexts, like GraphQL: it owns no tables, and every rule (who
@@ -14,6 +14,7 @@ mod headers;
 mod live;
 mod models;
 mod pages;
+mod reset;
 mod session;
 
 use axum::extract::Path;
@@ -40,6 +41,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/assets/{name}", get(asset))
         .route("/admin/users/{id}/role", post(actions::change_role))
         .route("/admin/users/{id}/revoke", post(actions::revoke_sessions))
+        .route("/admin/users/{id}/disable", post(actions::disable))
+        .route("/admin/users/{id}/enable", post(actions::enable))
+        .route("/admin/users/{id}/reset-link", post(actions::reset_link))
+        .route("/admin/reset/{token}", get(reset::form).post(reset::submit))
         .route("/admin/invites", post(actions::create_invite))
         .route("/admin/invites/{id}/revoke", post(actions::revoke_invite))
         .route("/admin/alerts", post(actions::send_alert))

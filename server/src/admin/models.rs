@@ -133,6 +133,7 @@ pub async fn people(
             let mine: Vec<_> = sessions.iter().filter(|s| s.user_id == user.id).collect();
             UserRow {
                 is_you: user.id == admin.user_id,
+                disabled: user.disabled,
                 online_sockets: state.hub.connections_of(&user.id) as u64,
                 last_seen: mine.iter().map(|s| s.created_at).max().map(when),
                 sessions: mine

@@ -1,6 +1,7 @@
 //! The admin panel (Nhaman) and `/metrics`: refusals and headers over plain HTTP, the live
 //! panel in a real headless Chromium, and the Prometheus text parsed by a parser.
 
+mod accounts;
 mod browser;
 mod metrics;
 mod refusals;

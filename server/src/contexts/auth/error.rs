@@ -21,6 +21,10 @@ pub enum AuthError {
     SessionRevoked,
     #[error("your role does not allow this")]
     Forbidden,
+    #[error("this account is disabled: ask an admin of your community")]
+    AccountDisabled,
+    #[error("the password reset link is not valid, has expired or was already used")]
+    ResetInvalid,
     #[error("sign-up needs an invite code on this instance")]
     InviteRequired,
     #[error("the invite code is not valid")]

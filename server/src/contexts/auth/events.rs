@@ -108,6 +108,7 @@ mod tests {
             community_id: "c1".into(),
             display_name: None,
             totp_enabled: false,
+            disabled: false,
             created_at: chrono::Utc::now(),
         }
     }

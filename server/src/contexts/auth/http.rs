@@ -40,6 +40,57 @@ where
         .route("/users", get(list_users))
         .route("/users/{id}/role", put(set_role))
         .route("/users/{id}/sessions", delete(revoke_sessions))
+        .route("/users/{id}/disabled", put(set_disabled))
+        .route("/users/{id}/password-reset", post(create_password_reset))
+        .route("/password/reset", post(reset_password))
+}
+
+#[derive(Deserialize)]
+struct DisabledBody {
+    disabled: bool,
+}
+
+/// # `PUT /api/auth/users/{id}/disabled` (admin) `{"disabled": true|false}`
+/// Disabling ends the user's sessions and refuses their sign-in with `account_disabled`.
+async fn set_disabled(
+    State(auth): State<AuthService>,
+    AuthUser(admin): AuthUser,
+    Path(user_id): Path<UserId>,
+    ApiJson(body): ApiJson<DisabledBody>,
+) -> Result<Json<User>> {
+    Ok(Json(
+        auth.set_disabled(&admin, &user_id, body.disabled).await?,
+    ))
+}
+
+/// # `POST /api/auth/users/{id}/password-reset` (admin)
+/// A one-time token for the user to set a new password (`{"token", "expires_at"}`), valid 24 h.
+async fn create_password_reset(
+    State(auth): State<AuthService>,
+    AuthUser(admin): AuthUser,
+    Path(user_id): Path<UserId>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let reset = auth.create_password_reset(&admin, &user_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": reset.token, "expires_at": reset.expires_at })),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    token: String,
+    password: String,
+}
+
+/// # `POST /api/auth/password/reset` `{"token", "password"}`
+/// Sets the new password once per token and ends every session of the account.
+async fn reset_password(
+    State(auth): State<AuthService>,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> Result<StatusCode> {
+    auth.reset_password(&body.token, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// # `POST /api/auth/signup`

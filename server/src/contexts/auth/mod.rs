@@ -6,6 +6,7 @@
 //! Publishes `user.signed_up`, `user.signed_in`, `user.signed_out`, `user.role_changed`,
 //! `user.sessions_revoked` and `session.revoked` ([`events`]).
 
+mod accounts;
 mod admin;
 mod error;
 pub mod events;
@@ -21,6 +22,7 @@ mod store;
 pub mod token;
 mod totp;
 
+pub use accounts::{PasswordReset, RESET_VALID_HOURS};
 pub use admin::{DeviceSession, OpenInvite};
 pub use error::AuthError;
 pub use model::slugify;

@@ -58,6 +58,9 @@ pub struct User {
     pub display_name: Option<String>,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Disabled by an admin: sign-in is refused until they enable it again.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

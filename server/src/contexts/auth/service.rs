@@ -75,6 +75,12 @@ impl AuthService {
         })
     }
 
+    /// Checks the password policy and hashes it (argon2, on the hasher's threads).
+    pub(super) async fn hash_new_password(&self, password: &str) -> Result<String> {
+        password::check_policy(password)?;
+        self.inner.hasher.hash(password.to_owned()).await
+    }
+
     pub(super) fn store(&self) -> &AuthStore {
         &self.inner.store
     }
@@ -195,6 +201,10 @@ impl AuthService {
             1 => matched.remove(0),
             _ => return Err(AuthError::CommunityRequired),
         };
+        // Only after the right password: a guesser learns nothing about the account.
+        if row.disabled_at.is_some() {
+            return Err(AuthError::AccountDisabled);
+        }
         if row.totp_enabled {
             self.check_second_factor(&row, request.otp.as_deref())
                 .await?;

@@ -22,10 +22,11 @@ pub(super) struct UserRow {
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 const USER_COLUMNS: &str = "id, community_id, email, password_hash, display_name, role, \
-                            totp_secret, totp_enabled, created_at";
+                            totp_secret, totp_enabled, created_at, disabled_at";
 
 impl UserRow {
     pub fn role(&self) -> Result<Role> {
@@ -41,6 +42,7 @@ impl UserRow {
             display_name: self.display_name.clone(),
             totp_enabled: self.totp_enabled,
             created_at: self.created_at,
+            disabled: self.disabled_at.is_some(),
         })
     }
 }
@@ -143,6 +145,13 @@ struct ClaimedInvite {
 #[derive(Clone)]
 pub(super) struct AuthStore {
     db: Db,
+}
+
+impl AuthStore {
+    /// The pool, for the account-state queries kept next to their service (`accounts.rs`).
+    pub(super) fn db(&self) -> &Db {
+        &self.db
+    }
 }
 
 impl AuthStore {

@@ -1,0 +1,134 @@
+//! Account state from the panel: disabling a member (their socket closes, sign-in is refused
+//! until enabled) and a password reset link opened and used once.
+
+use std::time::Duration;
+
+use reqwest::header::COOKIE;
+use reqwest::StatusCode;
+use serde_json::json;
+use taina_protocol::client::Incoming;
+use taina_tests::TestServer;
+
+use super::{cookies, csrf_in, form, no_redirects, panel_sign_in};
+
+#[tokio::test]
+async fn an_admin_disables_enables_and_sends_a_reset_link() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin().await;
+    let member = ts.invited(&admin, "member@example.org", "member").await;
+    let member_id = ts.user_id(&member).await;
+    let (session, _) = panel_sign_in(&ts, "admin@example.org", "admin password").await;
+    let session = session.unwrap();
+    let client = no_redirects();
+    let people = client
+        .get(format!("{}/admin/people", ts.url))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&people);
+    let act = |action: &str| {
+        client
+            .post(format!("{}/admin/users/{member_id}/{action}", ts.url))
+            .header(COOKIE, &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("hx-request", "true")
+            .body(form(&[("csrf_token", &csrf)]))
+            .send()
+    };
+
+    let mut socket = ts.socket(&member).await;
+    let disabled = act("disable").await.unwrap();
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert!(disabled.text().await.unwrap().contains("is disabled"));
+    let code = loop {
+        match socket.next_message(Duration::from_secs(5)).await {
+            Ok(Incoming::Closed { code, .. }) => break code,
+            Ok(_) => continue,
+            Err(e) => panic!("the disabled member's socket stayed open: {e}"),
+        }
+    };
+    assert_eq!(code, taina_protocol::close::SESSION_ENDED);
+    let refused = ts
+        .post(
+            "/api/auth/signin",
+            json!({ "email": "member@example.org", "password": "member password" }),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.code(), "account_disabled");
+    let wrong = ts
+        .post(
+            "/api/auth/signin",
+            json!({ "email": "member@example.org", "password": "a wrong password" }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        wrong.code(),
+        "invalid_credentials",
+        "no hint without the password"
+    );
+    assert_eq!(act("enable").await.unwrap().status(), StatusCode::OK);
+    ts.token("member@example.org", "member password").await;
+
+    // A reset link: shown once to the admin, opened by the member, used once.
+    let answer = act("reset-link").await.unwrap().text().await.unwrap();
+    let start = answer.find("/admin/reset/").expect("a reset link");
+    let path: String = answer[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))
+        .collect();
+    let link = format!("{}{path}", ts.url);
+    let opened = client.get(&link).send().await.unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let nonce = cookies(&opened)
+        .into_iter()
+        .next()
+        .expect("the form's nonce cookie");
+    let csrf = csrf_in(&opened.text().await.unwrap());
+    let submit = |password: &str, repeat: &str| {
+        client
+            .post(&link)
+            .header(COOKIE, &nonce)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf_token", &csrf),
+                ("password", password),
+                ("repeat", repeat),
+            ]))
+            .send()
+    };
+    let differ = submit("a new password here", "something else entirely")
+        .await
+        .unwrap();
+    assert_eq!(differ.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let done = submit("a new password here", "a new password here")
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("reset-done"));
+    ts.token("member@example.org", "a new password here").await;
+    assert_eq!(
+        ts.get("/api/auth/me", Some(&member)).await.code(),
+        "session_revoked",
+        "the reset ended every earlier session"
+    );
+    let again = submit("yet another password", "yet another password")
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::GONE);
+    let api_again = ts
+        .post(
+            "/api/auth/password/reset",
+            json!({ "token": path.trim_start_matches("/admin/reset/"), "password": "whatever else" }),
+            None,
+        )
+        .await;
+    assert_eq!(api_again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api_again.code(), "reset_invalid");
+}
