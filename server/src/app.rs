@@ -21,7 +21,7 @@ use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
 use crate::error::StartError;
-use crate::events::{EventBus, MemoryBus};
+use crate::events::{EventBus, MemoryBus, NatsBus};
 use crate::metrics::{sampler, Metrics, Samples};
 use crate::realtime::Hub;
 use crate::state::AppState;
@@ -65,7 +65,11 @@ impl AppState {
             .map_err(io("cannot read or create", &secret_path))?;
         let keys = TokenKeys::from_secret(&secret);
         let cipher = SecretCipher::from_server_secret(&secret);
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(BUS_CAPACITY));
+        let bus: Arc<dyn EventBus> = match config.bus.nats_url.as_deref().filter(|u| !u.is_empty())
+        {
+            Some(_) => Arc::new(NatsBus::connect(&config.bus, BUS_CAPACITY).await?),
+            None => Arc::new(MemoryBus::new(BUS_CAPACITY)),
+        };
         let auth =
             AuthService::new(db.clone(), keys, cipher, bus.clone(), config.auth.clone()).await?;
         let sealed = auth.seal_plaintext_totp_secrets().await?;
@@ -122,7 +126,7 @@ impl AppState {
         // Before the worker (and any request) can create new ones.
         self.media.remove_leftover_temporary_files().await;
         self.db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
-        self.media.spawn_worker();
+        self.media.spawn_worker(self.config.bus.nats_url.is_some());
         self.chat.spawn_feed();
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);

@@ -39,6 +39,30 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub admin: AdminConfig,
     pub metrics: MetricsConfig,
+    pub bus: BusConfig,
+}
+
+/// The event bus between contexts and sockets: in process by default, NATS for several nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// `nats://host:4222` (several, comma-separated, for a cluster): every node publishes its
+    /// events there and receives everyone's. Unset: the in-process bus (one node).
+    pub nats_url: Option<String>,
+    /// A NATS credentials file (`.creds`: JWT and NKey seed), if the server asks for one.
+    pub nats_credentials: Option<PathBuf>,
+    /// The first token of every subject; several installations may share one NATS.
+    pub subject_prefix: String,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            nats_credentials: None,
+            subject_prefix: "taina".into(),
+        }
+    }
 }
 
 /// Nhaman, the admin panel at `/admin`.
@@ -275,6 +299,7 @@ impl Default for Config {
             graphql: GraphqlConfig::default(),
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
+            bus: BusConfig::default(),
         }
     }
 }
@@ -453,6 +478,7 @@ impl Config {
             .object_store_url
             .as_deref()
             .map(redact_url_password);
+        copy.bus.nats_url = copy.bus.nats_url.as_deref().map(redact_url_password);
         if copy.metrics.token.is_some() {
             copy.metrics.token = Some("***".into());
         }

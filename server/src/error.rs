@@ -274,6 +274,8 @@ pub enum StartError {
     Auth(#[from] AuthError),
     #[error("media storage: {0}")]
     Media(String),
+    #[error("event bus: {0}")]
+    Bus(#[from] crate::events::BusError),
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ pub struct TestServer {
     pub url: String,
     pub state: AppState,
     pub client: reqwest::Client,
-    pub data_dir: TempDir,
+    /// Shared by the nodes of a cluster test ([`Builder::sharing`]).
+    pub data_dir: std::sync::Arc<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     join: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -38,6 +39,8 @@ type ConfigFn = Box<dyn FnOnce(&mut Config) + Send>;
 
 pub struct Builder {
     tweaks: Vec<ConfigFn>,
+    /// Another node's data directory and database (several nodes, one database).
+    shared: Option<(std::sync::Arc<TempDir>, Option<String>)>,
 }
 
 impl Builder {
@@ -47,12 +50,28 @@ impl Builder {
         self
     }
 
+    /// Starts as another node of `other`'s installation: the same data directory (its server
+    /// secret, SQLite files and blobs) and the same database.
+    pub fn sharing(mut self, other: &TestServer) -> Self {
+        self.shared = Some((
+            other.data_dir.clone(),
+            other.state.config.database_url.clone(),
+        ));
+        self
+    }
+
     pub async fn start(self) -> TestServer {
-        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (data_dir, database_url) = match self.shared {
+            Some((dir, url)) => (dir, url),
+            None => (
+                std::sync::Arc::new(tempfile::tempdir().expect("temp dir")),
+                fresh_postgres_database().await,
+            ),
+        };
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.path().to_path_buf(),
-            database_url: fresh_postgres_database().await,
+            database_url,
             shutdown_grace_seconds: 2,
             ..Config::default()
         };
@@ -133,7 +152,10 @@ impl TestServer {
     }
 
     pub fn builder() -> Builder {
-        Builder { tweaks: Vec::new() }
+        Builder {
+            tweaks: Vec::new(),
+            shared: None,
+        }
     }
 
     pub fn backend(&self) -> &'static str {

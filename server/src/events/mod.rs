@@ -10,6 +10,7 @@
 //! the same bytes.
 
 mod memory;
+mod nats;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use tokio::sync::broadcast;
 use crate::ids::{CommunityId, UserId};
 
 pub use memory::MemoryBus;
+pub use nats::{BusError, NatsBus};
 
 /// One domain event, named with dots (`user.signed_in`, `photo.uploaded`, …).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -18,28 +18,49 @@ use super::{MediaError, Photo, Rendition};
 
 /// How long the worker sleeps when the queue is empty and nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(2);
+/// How often a running job's lease is renewed, and how often a node sharing the queue looks
+/// for lapsed ones.
+const LEASE_RENEWAL: Duration = Duration::from_secs(60);
+/// A running job not renewed for this long belongs to a node that died: it is queued again.
+const JOB_LEASE: Duration = Duration::from_secs(180);
 
 impl MediaService {
-    /// Runs the processing worker until the service is dropped.
-    pub fn spawn_worker(&self) {
+    /// Runs the processing worker until the service is dropped. `shared` says other nodes
+    /// work the same queue: then only jobs whose lease lapsed ([`JOB_LEASE`] without a renewal)
+    /// are taken back, at start and every [`LEASE_RENEWAL`], never another live node's; alone,
+    /// every job left running at start is a stopped server's and starts over at once.
+    pub fn spawn_worker(&self, shared: bool) {
         let service = std::sync::Arc::downgrade(&self.inner);
         tokio::spawn(async move {
-            if let Some(inner) = service.upgrade() {
-                match inner.store.requeue_running_jobs(Utc::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(jobs = n, "requeued unfinished processing jobs"),
-                    Err(e) => tracing::error!(error = %e, "cannot requeue processing jobs"),
-                }
-            }
+            let mut last_sweep: Option<std::time::Instant> = None;
             loop {
                 let Some(inner) = service.upgrade() else {
                     return;
                 };
                 let media = MediaService { inner };
+                if last_sweep.is_none_or(|at| shared && at.elapsed() >= LEASE_RENEWAL) {
+                    let now = Utc::now();
+                    let stale_before = if shared {
+                        now - chrono::Duration::from_std(JOB_LEASE).expect("a short lease")
+                    } else {
+                        now
+                    };
+                    match media
+                        .inner
+                        .store
+                        .requeue_running_jobs(stale_before, now)
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(jobs = n, "requeued unfinished processing jobs"),
+                        Err(e) => tracing::error!(error = %e, "cannot requeue processing jobs"),
+                    }
+                    last_sweep = Some(std::time::Instant::now());
+                }
                 match media.inner.store.claim_job(Utc::now()).await {
                     Ok(Some((job, file))) => {
                         let started = std::time::Instant::now();
-                        let error = media.process(&file).await.err().map(|e| e.to_string());
+                        let error = media.process_renewing(&job, &file).await;
                         media
                             .inner
                             .job_durations
@@ -69,6 +90,25 @@ impl MediaService {
                 }
             }
         });
+    }
+
+    /// Processes a file, renewing the job's lease every [`LEASE_RENEWAL`] meanwhile (a long
+    /// video must not look abandoned to the other nodes). The error text, if it failed.
+    async fn process_renewing(&self, job: &str, file: &PhotoId) -> Option<String> {
+        let work = self.process(file);
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval(LEASE_RENEWAL);
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                result = &mut work => return result.err().map(|e| e.to_string()),
+                _ = renew.tick() => {
+                    if let Err(e) = self.inner.store.touch_job(job, Utc::now()).await {
+                        tracing::warn!(error = %e, "cannot renew a processing job's lease");
+                    }
+                }
+            }
+        }
     }
 
     fn limits(&self) -> DecodeLimits {

@@ -645,28 +645,50 @@ impl MediaStore {
         Ok(retried)
     }
 
-    /// Jobs left running by a stopped server start over.
-    pub async fn requeue_running_jobs(&self, now: DateTime<Utc>) -> Result<u64> {
+    /// Running jobs last touched before `stale_before` start over (a worker that stopped or
+    /// died left them); with `now` as the bound, every running job does.
+    pub async fn requeue_running_jobs(
+        &self,
+        stale_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
         let requeued = query(
-            "UPDATE media.jobs SET status = 'queued', updated_at = $1 WHERE status = 'running'",
+            "UPDATE media.jobs SET status = 'queued', updated_at = $2 \
+             WHERE status = 'running' AND updated_at <= $1",
         )
+        .bind(stale_before)
         .bind(now)
         .execute(&self.db)
         .await?;
         Ok(requeued)
     }
 
-    /// Claims the oldest queued job: (job id, file id).
+    /// A running job is still being worked on (its lease is renewed).
+    pub async fn touch_job(&self, job_id: &str, now: DateTime<Utc>) -> Result<()> {
+        query("UPDATE media.jobs SET updated_at = $2 WHERE id = $1 AND status = 'running'")
+            .bind(job_id)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the oldest queued job: (job id, file id). On PostgreSQL, workers on several
+    /// nodes skip rows another is claiming (`FOR UPDATE SKIP LOCKED`) instead of queueing
+    /// behind it; the `status = 'queued'` re-check makes a claim exclusive on both backends.
     pub async fn claim_job(&self, now: DateTime<Utc>) -> Result<Option<(String, PhotoId)>> {
-        let claimed = query_as(
+        let sql = if self.db.backend() == "postgres" {
+            "UPDATE media.jobs SET status = 'running', attempts = attempts + 1, updated_at = $1 \
+             WHERE id = (SELECT id FROM media.jobs WHERE status = 'queued' \
+                         ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+               AND status = 'queued' RETURNING id, file_id"
+        } else {
             "UPDATE media.jobs SET status = 'running', attempts = attempts + 1, updated_at = $1 \
              WHERE id = (SELECT id FROM media.jobs WHERE status = 'queued' \
                          ORDER BY created_at, id LIMIT 1) \
-               AND status = 'queued' RETURNING id, file_id",
-        )
-        .bind(now)
-        .fetch_optional(&self.db)
-        .await?;
+               AND status = 'queued' RETURNING id, file_id"
+        };
+        let claimed = query_as(sql).bind(now).fetch_optional(&self.db).await?;
         Ok(claimed)
     }
 

@@ -1,0 +1,43 @@
+//! Several nodes over NATS: two Tainá servers sharing one database (PostgreSQL with
+//! `TEST_DATABASE_URL`, else one SQLite data directory) and one NATS (`TEST_NATS_URL`; started
+//! by scripts/test, which also sets `TEST_REQUIRE_NATS` so a missing NATS fails instead of
+//! skipping). Each test uses its own subject prefix, so tests running at once do not hear each
+//! other.
+
+mod chat;
+mod jobs;
+mod live_auth;
+
+use taina_tests::TestServer;
+
+/// Two nodes of one installation on one NATS, or `None` (skipped) without a NATS to use.
+async fn two_nodes() -> Option<(TestServer, TestServer)> {
+    let Ok(url) = std::env::var("TEST_NATS_URL") else {
+        assert!(
+            std::env::var("TEST_REQUIRE_NATS").is_err(),
+            "TEST_REQUIRE_NATS is set but TEST_NATS_URL is not"
+        );
+        eprintln!("skipped: no TEST_NATS_URL (scripts/test starts nats-server)");
+        return None;
+    };
+    let prefix: String = format!("t{}", nanoid::nanoid!(12))
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { 'x' })
+        .collect();
+    let on_nats = move |url: String, prefix: String| {
+        move |config: &mut taina::Config| {
+            config.bus.nats_url = Some(url);
+            config.bus.subject_prefix = prefix;
+        }
+    };
+    let a = TestServer::builder()
+        .with_config(on_nats(url.clone(), prefix.clone()))
+        .start()
+        .await;
+    let b = TestServer::builder()
+        .sharing(&a)
+        .with_config(on_nats(url, prefix))
+        .start()
+        .await;
+    Some((a, b))
+}
