@@ -193,17 +193,21 @@ export class Server {
       result = await this.exit;
       result.timedOut = true;
     }
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownsDataDir !== false) fs.rmSync(this.dataDir, { recursive: true, force: true });
     return result;
   }
 }
 
-/** Starts the binary on 127.0.0.1:0 with a fresh data dir and waits for its `address` log line. */
-export async function startServer() {
+/**
+ * Starts the binary on 127.0.0.1:0 with a fresh data dir and waits for its `address` log line.
+ * `dataDir` makes it another node of an installation (the same SQLite files and secret; the
+ * last node stopped removes the directory), `nats` (`{url, prefix}`) puts it on a NATS bus.
+ */
+export async function startServer({ dataDir: shared, nats } = {}) {
   if (!fs.existsSync(TAINA_BIN)) {
     throw new Error(`no server binary at ${TAINA_BIN}: build it with \`cargo build -p taina --bin taina\` or set TAINA_BIN`);
   }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "taina-js-"));
+  const dataDir = shared ?? fs.mkdtempSync(path.join(os.tmpdir(), "taina-js-"));
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Unknown TAINA_ variables make the server refuse to start.
@@ -218,12 +222,18 @@ export async function startServer() {
     TAINA_REALTIME__OFFLINE_DEBOUNCE_SECONDS: "1",
   });
   if (process.env.TAINA_DATABASE_URL) env.TAINA_DATABASE_URL = process.env.TAINA_DATABASE_URL;
+  if (nats) {
+    env.TAINA_BUS__NATS_URL = nats.url;
+    env.TAINA_BUS__SUBJECT_PREFIX = nats.prefix;
+  }
 
   const child = spawn(TAINA_BIN, ["--log-format", "json", "serve"], {
     env,
     stdio: ["ignore", "ignore", "pipe"],
   });
   const server = new Server(child, dataDir);
+  // Another node's directory is removed by that node (stop the sharing nodes first).
+  server.ownsDataDir = !shared;
   let pending = "";
   const found = new Promise((resolve, reject) => {
     child.stderr.setEncoding("utf8");
@@ -378,8 +388,8 @@ export class Harness {
     this.graphqlClients = [];
   }
 
-  static async start() {
-    return new Harness(await startServer());
+  static async start(options) {
+    return new Harness(await startServer(options));
   }
 
   /**
