@@ -21,7 +21,7 @@ use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
 use crate::error::StartError;
-use crate::events::{EventBus, MemoryBus, NatsBus};
+use crate::events::{EventBus, MemoryBus, NatsBus, NatsRelay};
 use crate::metrics::{sampler, Metrics, Samples};
 use crate::realtime::Hub;
 use crate::state::AppState;
@@ -65,9 +65,12 @@ impl AppState {
             .map_err(io("cannot read or create", &secret_path))?;
         let keys = TokenKeys::from_secret(&secret);
         let cipher = SecretCipher::from_server_secret(&secret);
-        let bus: Arc<dyn EventBus> = match config.bus.nats_url.as_deref().filter(|u| !u.is_empty())
-        {
-            Some(_) => Arc::new(NatsBus::connect(&config.bus, BUS_CAPACITY).await?),
+        let nats = match config.bus.nats_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(_) => Some(Arc::new(NatsBus::connect(&config.bus, BUS_CAPACITY).await?)),
+            None => None,
+        };
+        let bus: Arc<dyn EventBus> = match &nats {
+            Some(nats) => nats.clone(),
             None => Arc::new(MemoryBus::new(BUS_CAPACITY)),
         };
         let auth =
@@ -91,6 +94,15 @@ impl AppState {
             media.job_durations(),
         ));
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
+        if let Some(nats) = &nats {
+            let relay = NatsRelay::start(
+                nats.client(),
+                &config.bus.subject_prefix,
+                Arc::downgrade(&hub),
+            )
+            .await?;
+            hub.set_relay(relay);
+        }
         let config = Arc::new(config);
         let graphql = crate::graphql::build_schema(
             config.clone(),

@@ -11,6 +11,7 @@
 
 mod memory;
 mod nats;
+mod nats_relay;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use crate::ids::{CommunityId, UserId};
 
 pub use memory::MemoryBus;
 pub use nats::{BusError, NatsBus};
+pub use nats_relay::NatsRelay;
 
 /// One domain event, named with dots (`user.signed_in`, `photo.uploaded`, …).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -41,6 +41,7 @@ pub enum BusError {
 pub struct NatsBus {
     outgoing: mpsc::Sender<Event>,
     local: broadcast::Sender<Arc<Event>>,
+    client: async_nats::Client,
 }
 
 impl NatsBus {
@@ -99,7 +100,9 @@ impl NatsBus {
         });
 
         let (outgoing, mut queue) = mpsc::channel::<Event>(capacity.max(1));
+        let publisher = client.clone();
         tokio::spawn(async move {
+            let client = publisher;
             while let Some(event) = queue.recv().await {
                 let payload = match serde_json::to_vec(&event) {
                     Ok(payload) => payload,
@@ -116,7 +119,16 @@ impl NatsBus {
                 }
             }
         });
-        Ok(Self { outgoing, local })
+        Ok(Self {
+            outgoing,
+            local,
+            client,
+        })
+    }
+
+    /// The connection, for the hub's relay ([`super::NatsRelay`]).
+    pub fn client(&self) -> async_nats::Client {
+        self.client.clone()
     }
 }
 

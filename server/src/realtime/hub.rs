@@ -23,6 +23,7 @@ use super::events::UserPresence;
 use super::history::{History, Position};
 use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
+use super::relay::{Relay, Relayed};
 use super::stats::{HubCounts, HubStats};
 use crate::config::RealtimeConfig;
 use crate::events::EventBus;
@@ -221,6 +222,8 @@ pub struct Hub {
     bus: Arc<dyn EventBus>,
     stats: HubStats,
     closing: tokio::sync::watch::Sender<bool>,
+    /// Other nodes, when there are (set once at start).
+    relay: std::sync::OnceLock<Arc<dyn Relay>>,
 }
 
 impl Hub {
@@ -238,6 +241,7 @@ impl Hub {
             bus,
             stats: HubStats::default(),
             closing: tokio::sync::watch::channel(false).0,
+            relay: std::sync::OnceLock::new(),
         }
     }
 
@@ -279,6 +283,107 @@ impl Hub {
             .iter()
             .map(|c| c.outbox.queued_bytes() as u64)
             .sum()
+    }
+
+    /// Connects this hub to other nodes (once; later calls are ignored).
+    pub fn set_relay(&self, relay: Arc<dyn Relay>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// A publication another node relayed, delivered to this node's subscribers only.
+    pub fn apply_relayed(&self, relayed: Relayed) {
+        match relayed {
+            Relayed::Ephemeral {
+                topic,
+                event,
+                payload,
+            } => self.broadcast_ephemeral(&topic, &event, &payload, None),
+            Relayed::Binary { topic, event, data } => {
+                use base64::Engine as _;
+                match base64::engine::general_purpose::STANDARD.decode(data) {
+                    Ok(bytes) => {
+                        if let Err(error) = self.broadcast_binary(&topic, &event, &bytes) {
+                            tracing::warn!(%error, "a relayed binary broadcast was refused");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "a relayed binary broadcast is not base64")
+                    }
+                }
+            }
+            Relayed::Publish {
+                key,
+                topic,
+                event,
+                payload,
+            } => {
+                self.publish_on(&key, &topic, &event, payload, Sequence::Next);
+            }
+        }
+    }
+
+    /// [`Hub::broadcast_ephemeral`] here and on every other node (a client's typing).
+    pub fn broadcast_ephemeral_everywhere(
+        &self,
+        topic: &str,
+        event: &str,
+        payload: &Value,
+        except: Option<ConnId>,
+    ) {
+        self.broadcast_ephemeral(topic, event, payload, except);
+        if let Some(relay) = self.relay.get() {
+            relay.forward(Relayed::Ephemeral {
+                topic: topic.to_owned(),
+                event: event.to_owned(),
+                payload: payload.clone(),
+            });
+        }
+    }
+
+    /// [`Hub::broadcast_binary`] here and on every other node (a client's binary push).
+    pub fn broadcast_binary_everywhere(
+        &self,
+        topic: &str,
+        event: &str,
+        data: &[u8],
+    ) -> Result<(), BroadcastError> {
+        self.broadcast_binary(topic, event, data)?;
+        if let Some(relay) = self.relay.get() {
+            use base64::Engine as _;
+            relay.forward(Relayed::Binary {
+                topic: topic.to_owned(),
+                event: event.to_owned(),
+                data: base64::engine::general_purpose::STANDARD.encode(data),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Hub::publish_on`] with the next offset, here and on every other node (an admin's
+    /// community alert). Each node numbers it in its own sequence for `key`.
+    pub fn publish_on_everywhere(
+        &self,
+        key: &str,
+        topic: &str,
+        event: &str,
+        payload: Map<String, Value>,
+    ) -> Position {
+        let relayed = self.relay.get().map(|relay| {
+            (
+                relay,
+                Relayed::Publish {
+                    key: key.to_owned(),
+                    topic: topic.to_owned(),
+                    event: event.to_owned(),
+                    payload: payload.clone(),
+                },
+            )
+        });
+        let position = self.publish_on(key, topic, event, payload, Sequence::Next);
+        if let Some((relay, relayed)) = relayed {
+            relay.forward(relayed);
+        }
+        position
     }
 
     /// The publications the topic under `key` still holds for recovery, oldest first.

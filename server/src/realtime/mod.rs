@@ -10,6 +10,7 @@ mod history;
 mod hub;
 mod outbox;
 mod presence;
+mod relay;
 mod stats;
 mod topic;
 
@@ -19,5 +20,6 @@ pub use hub::{
     Subscribed, Subscriber,
 };
 pub use outbox::{Closing, Frame, Lane, Next, Outbox, PushError};
+pub use relay::{Relay, Relayed};
 pub use stats::HubCounts;
 pub use topic::{Topic, TopicKind};

@@ -122,15 +122,17 @@ pub async fn handle(
             }
         }
         Push::Typing => typing::relay(channel, payload),
-        Push::Binary(data) => match channel
-            .state
-            .hub
-            .broadcast_binary(channel.topic, BINARY, &data)
-        {
-            Ok(()) => Reply::ok(),
-            Err(e @ BroadcastError::TooLarge { .. }) => Reply::refused("payload_too_large", e),
-            Err(e) => Reply::invalid(e),
-        },
+        Push::Binary(data) => {
+            match channel
+                .state
+                .hub
+                .broadcast_binary_everywhere(channel.topic, BINARY, &data)
+            {
+                Ok(()) => Reply::ok(),
+                Err(e @ BroadcastError::TooLarge { .. }) => Reply::refused("payload_too_large", e),
+                Err(e) => Reply::invalid(e),
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use taina_protocol::phoenix::Payload;
 
 use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::{Principal, Role};
-use crate::realtime::{Sequence, Topic};
+use crate::realtime::Topic;
 
 /// An alert, both ways.
 pub const ALERT: &str = "alert";
@@ -55,12 +55,11 @@ fn publish_alert(channel: Channel<'_>, alert: &Value) -> Reply {
     // A community admin's alert reaches their community only, marked as such.
     alert.insert("from".into(), json!(channel.principal.user_id));
     alert.insert("scope".into(), json!("community"));
-    let position = hub.publish_on(
+    let position = hub.publish_on_everywhere(
         &Topic::alerts_key(&channel.principal.community_id),
         Topic::SYSTEM_ALERTS,
         ALERT,
         alert,
-        Sequence::Next,
     );
     Reply::Ok(json!({ "epoch": position.epoch, "offset": position.offset }))
 }

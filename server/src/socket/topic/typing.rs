@@ -56,7 +56,7 @@ pub fn relay(channel: Channel<'_>, payload: &Payload) -> Reply {
         user_id: &channel.principal.user_id,
         typing: typing.typing.unwrap_or(true),
     };
-    channel.state.hub.broadcast_ephemeral(
+    channel.state.hub.broadcast_ephemeral_everywhere(
         channel.topic,
         TYPING,
         &serde_json::to_value(typed).unwrap_or_default(),

@@ -1,0 +1,82 @@
+//! The hub's relay over NATS: what a client publishes straight to a topic on this node
+//! (typing, binary broadcasts, an admin's community alert) goes to subject
+//! `<prefix>-relay.<node>`, and every other node's hub delivers it to its own subscribers
+//! ([`crate::realtime::Relayed`]). A node ignores its own subject. Ordering is kept per node
+//! (one publishing task); delivery is at most once, like the rest of core NATS.
+
+use std::sync::{Arc, Weak};
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::BusError;
+use crate::realtime::{Hub, Relay, Relayed};
+
+/// Relayed publications waiting for NATS before new ones are dropped.
+const QUEUE: usize = 16_384;
+
+pub struct NatsRelay {
+    outgoing: mpsc::Sender<Relayed>,
+}
+
+impl NatsRelay {
+    /// Subscribes to the other nodes' relays for `hub` and starts publishing this node's.
+    pub async fn start(
+        client: async_nats::Client,
+        prefix: &str,
+        hub: Weak<Hub>,
+    ) -> Result<Arc<Self>, BusError> {
+        let node: String = nanoid::nanoid!(16)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { 'x' })
+            .collect();
+        let own_subject = format!("{prefix}-relay.{node}");
+        let connect_error = |reason: String| BusError::Connect {
+            url: "(the bus's connection)".into(),
+            reason,
+        };
+        let mut subscriber = client
+            .subscribe(format!("{prefix}-relay.*"))
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        client
+            .flush()
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        let skip = own_subject.clone();
+        tokio::spawn(async move {
+            while let Some(message) = subscriber.next().await {
+                if message.subject.as_str() == skip {
+                    continue;
+                }
+                let Some(hub) = hub.upgrade() else {
+                    return;
+                };
+                match serde_json::from_slice::<Relayed>(&message.payload) {
+                    Ok(relayed) => hub.apply_relayed(relayed),
+                    Err(error) => tracing::warn!(%error, "undecodable relayed publication"),
+                }
+            }
+        });
+        let (outgoing, mut queue) = mpsc::channel::<Relayed>(QUEUE);
+        tokio::spawn(async move {
+            while let Some(relayed) = queue.recv().await {
+                let Ok(payload) = serde_json::to_vec(&relayed) else {
+                    continue;
+                };
+                if let Err(error) = client.publish(own_subject.clone(), payload.into()).await {
+                    tracing::warn!(%error, "cannot relay a publication to the other nodes");
+                }
+            }
+        });
+        Ok(Arc::new(Self { outgoing }))
+    }
+}
+
+impl Relay for NatsRelay {
+    fn forward(&self, relayed: Relayed) {
+        if let Err(error) = self.outgoing.try_send(relayed) {
+            tracing::warn!(%error, "the relay queue is full: publication not relayed");
+        }
+    }
+}
