@@ -80,7 +80,13 @@ impl AppState {
             &config.data_dir,
         )
         .map_err(|e| StartError::Media(e.to_string()))?;
-        let monitoring = MonitoringService::new(db.clone(), bus.clone());
+        let monitoring =
+            MonitoringService::configured(db.clone(), bus.clone(), config.monitoring.clone());
+        // Bans issued before a restart hold from the first request.
+        if let Err(e) = monitoring.load_bans().await {
+            tracing::warn!(error = %e, "cannot load the stored bans");
+        }
+        auth.set_security_log(Arc::new(monitoring.clone()));
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
         let config = Arc::new(config);
         let graphql = crate::graphql::build_schema(
@@ -88,6 +94,7 @@ impl AppState {
             auth.clone(),
             chat.clone(),
             media.clone(),
+            monitoring.clone(),
             hub.clone(),
             bus.clone(),
         );
@@ -107,8 +114,8 @@ impl AppState {
 
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
-    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay
-    /// and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay,
+    /// the security writer and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
@@ -121,6 +128,7 @@ impl AppState {
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
+        self.monitoring.spawn_security_writer();
         let weak_hub = Arc::downgrade(&self.hub);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(SWEEP_INTERVAL);

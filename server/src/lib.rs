@@ -4,6 +4,7 @@
 //! tests start the same server in-process through [`serve`].
 //!
 //! # Layout
+//! - [`cidr`]: IP networks for the configuration's address lists.
 //! - [`config`]: typed configuration (defaults → `taina.toml` → `TAINA_*`).
 //! - [`db`]: the SQLite/PostgreSQL pool handle and migrations.
 //! - [`events`]: domain events and the bus contexts publish on.
@@ -23,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod connections;

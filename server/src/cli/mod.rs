@@ -1,4 +1,5 @@
-//! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`.
+//! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`,
+//! `alert …`, `ban …`.
 //!
 //! Operator commands open the database directly and go through the same services as the HTTP
 //! API, so rules (password policy, last-admin protection) hold for both. They only open the
@@ -6,6 +7,7 @@
 //! without touching its jobs or files, and print nothing but their output. `serve` binds its
 //! port before it starts any background work.
 
+mod ban;
 mod user;
 
 use std::io::Write;
@@ -61,6 +63,31 @@ pub enum Command {
     /// Instance-wide alerts.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// Banned client addresses: running servers pick up changes within seconds.
+    #[command(subcommand)]
+    Ban(BanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BanCommand {
+    /// List the bans in force.
+    List,
+    /// Ban an address.
+    Add {
+        /// An IPv4 or IPv6 address.
+        #[arg(long)]
+        address: String,
+        /// How long; default: the ban policy's length (doubling for repeat offenders).
+        #[arg(long)]
+        minutes: Option<u64>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift the ban on an address (and forget its earlier offences).
+    Remove {
+        #[arg(long)]
+        address: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,13 +215,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&config).await?;
             db.migrate().await?;
             let bus = std::sync::Arc::new(MemoryBus::new(1));
-            let result = MonitoringService::new(db.clone(), bus)
+            let result = MonitoringService::configured(db.clone(), bus, config.monitoring.clone())
                 .raise(level.into(), &message, AlertSource::Operator)
                 .await;
             db.close().await;
             let id = result?;
             println!("alert {id} stored; running servers relay it to every community");
             Ok(())
+        }
+        Command::Ban(command) => {
+            // The database and nothing else: running servers reload their bans.
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            let bus = std::sync::Arc::new(MemoryBus::new(16));
+            let monitoring =
+                MonitoringService::configured(db.clone(), bus, config.monitoring.clone());
+            let result = ban::run(&monitoring, command).await;
+            db.close().await;
+            result
         }
         Command::User(command) => {
             let state = AppState::open(config).await?;
