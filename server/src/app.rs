@@ -115,7 +115,7 @@ impl AppState {
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
     /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay,
-    /// the security writer and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    /// the security writer, the watchdog and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
@@ -129,6 +129,8 @@ impl AppState {
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
         self.monitoring.spawn_security_writer();
+        self.monitoring
+            .spawn_watchdog(self.media.clone(), self.config.data_dir.clone());
         let weak_hub = Arc::downgrade(&self.hub);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(SWEEP_INTERVAL);

@@ -58,6 +58,20 @@ pub struct MonitoringConfig {
     /// Addresses never banned (CIDRs), like fail2ban's `ignoreip`. Behind a reverse proxy
     /// list it in `http.trusted_proxies` so the forwarded client address is the one judged.
     pub ban_ignore: Vec<String>,
+    /// Seconds between the watchdog's checks (disk, media jobs, database size, bans).
+    pub check_interval_seconds: u64,
+    /// Alert when the disk under `data_dir` has less than this share free …
+    pub disk_free_min_percent: f64,
+    /// … or fewer bytes than this free.
+    pub disk_free_min_bytes: u64,
+    /// Alert when this many media processing jobs failed within the last hour.
+    pub media_failures_per_hour: u64,
+    /// Alert when the database (SQLite: every file with its write-ahead log; PostgreSQL: the
+    /// database) grows past this many bytes.
+    pub database_max_bytes: u64,
+    /// Alert when SQLite's write-ahead logs together grow past this many bytes (checkpoints
+    /// are not keeping up).
+    pub wal_max_bytes: u64,
 }
 
 impl Default for MonitoringConfig {
@@ -70,6 +84,12 @@ impl Default for MonitoringConfig {
             ban_max_seconds: 7 * 24 * 3600,
             ban_on: vec!["signin_failed".into(), "otp_failed".into()],
             ban_ignore: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            check_interval_seconds: 60,
+            disk_free_min_percent: 10.0,
+            disk_free_min_bytes: 2 * 1024 * 1024 * 1024,
+            media_failures_per_hour: 5,
+            database_max_bytes: 16 * 1024 * 1024 * 1024,
+            wal_max_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -445,6 +465,12 @@ impl Config {
             return bad(
                 "monitoring",
                 "retention_days, ban_after and ban_window_seconds must be ≥ 1",
+            );
+        }
+        if m.check_interval_seconds == 0 || !(0.0..=100.0).contains(&m.disk_free_min_percent) {
+            return bad(
+                "monitoring",
+                "check_interval_seconds must be ≥ 1 and disk_free_min_percent between 0 and 100",
             );
         }
         if m.ban_seconds == 0 || m.ban_max_seconds < m.ban_seconds {

@@ -367,3 +367,61 @@ async fn bans_from_the_command_line_reach_the_running_server() {
     }
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn readyz_reports_each_dependency_with_its_latency() {
+    let server = TestServer::start().await;
+    let ready = server.get("/readyz", None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body["status"], "ready");
+    for check in ["database", "disk", "jobs", "bus"] {
+        let answer = &ready.body["checks"][check];
+        assert_eq!(answer["status"], "up", "{check}: {}", ready.body);
+        let latency = answer["latency_ms"].as_f64().expect("latency_ms");
+        assert!((0.0..2000.0).contains(&latency), "{check}: {latency}");
+    }
+    assert_eq!(
+        ready.body["checks"]["database"]["backend"],
+        server.backend()
+    );
+    assert!(ready.body["checks"]["disk"]["free_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(ready.body["checks"]["jobs"]["queued"], 0);
+
+    // A database that stops answering is a 503 naming it; the rest stays up.
+    server.state.db.close().await;
+    let down = server.get("/readyz", None).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(down.body["checks"]["database"]["status"], "down");
+    assert!(down.body["checks"]["database"]["error"].is_string());
+    assert_eq!(down.body["checks"]["bus"]["status"], "up");
+    assert_eq!(server.get("/healthz", None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_low_disk_alerts_every_community_once() {
+    let server = TestServer::builder()
+        .with_config(|c| {
+            c.monitoring.check_interval_seconds = 1;
+            // Every disk is under this.
+            c.monitoring.disk_free_min_percent = 100.0;
+        })
+        .start()
+        .await;
+    // What the relay publishes is what `system:alerts` delivers to every community.
+    let mut events = server.state.bus.subscribe();
+    let mut disk_alerts = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if event.kind == taina::contexts::monitoring::ALERT_RAISED
+            && event.data["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("disk under the data directory"))
+        {
+            assert_eq!(event.data["from"], "server", "{:?}", event.data);
+            assert_eq!(event.data["level"], "warning");
+            disk_alerts.push(event.data.clone());
+        }
+    }
+    // Several watchdog rounds, one alert: the condition has not cleared.
+    assert_eq!(disk_alerts.len(), 1, "{disk_alerts:?}");
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
@@ -19,7 +19,7 @@ use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
 use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
 use super::store::{FileInsert, MediaStore, NewFile};
-use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
+use super::{Album, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Rendition, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
@@ -614,6 +614,12 @@ impl MediaService {
             )
             .await?;
         Ok((album, photos))
+    }
+
+    /// The processing queue: queued and running jobs, and those that failed since `since`
+    /// (for health checks and alerts; not scoped to a community).
+    pub async fn job_counts(&self, since: DateTime<Utc>) -> Result<JobCounts> {
+        self.inner.store.job_counts(since).await
     }
 
     /// Which of `hashes` (hex SHA-256) the caller's community does not have yet.

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
 
-use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Upload};
+use super::{Album, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
@@ -578,6 +578,25 @@ impl MediaStore {
             .execute(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// Queued and running jobs, and those that failed since `since`.
+    pub async fn job_counts(&self, since: DateTime<Utc>) -> Result<JobCounts> {
+        let (queued, running, failed): (i64, i64, i64) = query_as(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN status = 'failed' AND updated_at >= $1 THEN 1 ELSE 0 END), 0) \
+             FROM media.jobs",
+        )
+        .bind(since)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(JobCounts {
+            queued: queued.max(0) as u64,
+            running: running.max(0) as u64,
+            failed_since: failed.max(0) as u64,
+        })
     }
 
     /// Jobs left running by a stopped server start over.

@@ -17,11 +17,13 @@ mod ban;
 mod error;
 mod events;
 pub mod graphql;
+pub mod health;
 pub mod http;
 mod model;
 mod security;
 mod service;
 mod store;
+mod watchdog;
 mod writer;
 
 pub use ban::{Ban, BanPolicy};

@@ -84,6 +84,10 @@ impl MonitoringService {
         &self.inner
     }
 
+    pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
     /// Loads the stored bans into the in-memory book: call once before serving, so bans
     /// issued before a restart hold from the first request.
     pub async fn load_bans(&self) -> Result<()> {
@@ -245,6 +249,7 @@ impl MonitoringService {
         self.inner.store.upsert_ban(&ban).await?;
         self.log_now(ban_event(&ban, SecurityEventKind::BanIssued))
             .await;
+        alert_ban(&self.inner, &ban).await;
         Ok(ban)
     }
 
@@ -261,6 +266,8 @@ impl MonitoringService {
         if !self.inner.store.delete_ban(&ip.to_string()).await? {
             return Err(MonitoringError::NoSuchBan);
         }
+        self.clear_condition(&format!("{BAN_CONDITION}{ip}"))
+            .await?;
         let event = NewSecurityEvent {
             kind: SecurityEventKind::BanLifted,
             at: Utc::now().trunc_subsecs(6),
@@ -287,6 +294,41 @@ impl MonitoringService {
     }
 
     // ---- alerts ----
+
+    /// Raises a server alert for the condition `key` (its de-duplication key: `disk_low`,
+    /// `ban:203.0.113.7`, …) unless that condition already alerted and has not cleared since.
+    /// Returns the new alert's id, or `None` when it was a repeat.
+    pub async fn raise_once(
+        &self,
+        key: &str,
+        level: AlertLevel,
+        message: &str,
+    ) -> Result<Option<i64>> {
+        let now = Utc::now().trunc_subsecs(6);
+        let id = self
+            .inner
+            .store
+            .raise_once(key, level, message, now)
+            .await?;
+        if id.is_some() {
+            tracing::warn!(key, message, "alert raised");
+        }
+        Ok(id)
+    }
+
+    /// The condition `key` is over: the next time it holds, it alerts again. True when it held.
+    pub async fn clear_condition(&self, key: &str) -> Result<bool> {
+        let cleared = self.inner.store.end_condition(key).await?;
+        if cleared {
+            tracing::info!(key, "alert condition cleared");
+        }
+        Ok(cleared)
+    }
+
+    /// True while the condition `key` has alerted and not cleared.
+    pub async fn condition_holds(&self, key: &str) -> Result<bool> {
+        self.inner.store.condition_holds(key).await
+    }
     /// Stores an instance-wide alert; every running server relays it to every community
     /// within the relay interval. Returns its id.
     pub async fn raise(
@@ -351,6 +393,29 @@ impl MonitoringService {
         });
     }
 }
+
+/// The alert a ban raises (once per ban: key `ban:ADDRESS`, cleared by the watchdog when the
+/// ban ends).
+pub(super) async fn alert_ban(inner: &Inner, ban: &Ban) {
+    let message = format!(
+        "address {} is banned until {} ({})",
+        ban.address,
+        ban.banned_until.format("%Y-%m-%d %H:%M UTC"),
+        ban.reason
+    );
+    let key = format!("{BAN_CONDITION}{}", ban.address);
+    let now = Utc::now().trunc_subsecs(6);
+    if let Err(e) = inner
+        .store
+        .raise_once(&key, AlertLevel::Warning, &message, now)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot raise the alert of a ban");
+    }
+}
+
+/// The prefix of ban alerts' de-duplication keys.
+pub(super) const BAN_CONDITION: &str = "ban:";
 
 /// The `ban_issued` event of `ban`.
 pub(super) fn ban_event(ban: &Ban, kind: SecurityEventKind) -> NewSecurityEvent {
@@ -645,6 +710,80 @@ mod tests {
             ..SecurityFilter::default()
         };
         stored(&monitoring, &lifted, 1).await;
+    }
+
+    #[tokio::test]
+    async fn a_condition_alerts_once_until_it_clears() {
+        let fx = Fixture::new().await;
+        let monitoring = service(&fx, &[]);
+        let first = monitoring
+            .raise_once("disk_low", AlertLevel::Warning, "disk low")
+            .await
+            .unwrap();
+        assert!(first.is_some());
+        let again = monitoring
+            .raise_once("disk_low", AlertLevel::Warning, "disk low")
+            .await
+            .unwrap();
+        assert_eq!(again, None);
+        assert!(monitoring.condition_holds("disk_low").await.unwrap());
+        assert!(monitoring.clear_condition("disk_low").await.unwrap());
+        assert!(!monitoring.clear_condition("disk_low").await.unwrap());
+        let after = monitoring
+            .raise_once("disk_low", AlertLevel::Warning, "disk low")
+            .await
+            .unwrap();
+        assert!(after > first);
+        let alerts = monitoring.inner.store.alerts_after(0).await.unwrap();
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(alerts[0].source, AlertSource::Server);
+    }
+
+    #[tokio::test]
+    async fn the_watchdog_alerts_on_low_disk_failing_jobs_and_bans() {
+        let fx = Fixture::new().await;
+        let config = MonitoringConfig {
+            // Every disk is "low" and any number of failures is "repeated".
+            disk_free_min_percent: 100.0,
+            media_failures_per_hour: 0,
+            ..MonitoringConfig::default()
+        };
+        let monitoring = MonitoringService::configured(fx.db.clone(), fx.bus.clone(), config);
+        let admin = fx.sign_up("admin@example.org", None).await;
+        monitoring
+            .ban(&admin, "192.0.2.77", Some(5), None)
+            .await
+            .unwrap();
+        let media = fx.media();
+        monitoring
+            .watch_once(&media, fx.data_dir.path())
+            .await
+            .unwrap();
+        monitoring
+            .watch_once(&media, fx.data_dir.path())
+            .await
+            .unwrap();
+        let alerts = monitoring.inner.store.alerts_after(0).await.unwrap();
+        let messages: Vec<&str> = alerts.iter().map(|a| a.message.as_str()).collect();
+        assert_eq!(alerts.len(), 3, "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("192.0.2.77 is banned")));
+        assert!(messages
+            .iter()
+            .any(|m| m.contains("disk under the data directory")));
+        assert!(messages
+            .iter()
+            .any(|m| m.contains("media processing jobs failed")));
+        // The ban ends: its condition clears, and a new ban alerts again.
+        monitoring.lift_ban(&admin, "192.0.2.77").await.unwrap();
+        assert!(!monitoring.condition_holds("ban:192.0.2.77").await.unwrap());
+        monitoring
+            .ban(&admin, "192.0.2.77", Some(5), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            monitoring.inner.store.alerts_after(0).await.unwrap().len(),
+            4
+        );
     }
 
     #[tokio::test]

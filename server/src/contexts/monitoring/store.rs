@@ -266,4 +266,89 @@ impl MonitoringStore {
         .await?;
         Ok(rows.into_iter().map(Ban::from).collect())
     }
+
+    /// Raises an alert for `key`'s condition unless the condition holds already (it
+    /// alerted and has not cleared): the alert's id, or `None`. One transaction, so two
+    /// servers on one database alert once.
+    pub async fn raise_once(
+        &self,
+        key: &str,
+        level: AlertLevel,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.begin().await?;
+        let began = query(
+            "INSERT INTO monitoring.alert_conditions (key, alert_id, raised_at) \
+             VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key.to_string())
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        if began == 0 {
+            return Ok(None);
+        }
+        let id: i64 = query_scalar(
+            "INSERT INTO monitoring.alerts (level, message, source, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(level.as_str())
+        .bind(message.to_string())
+        .bind(AlertSource::Server.as_str())
+        .bind(now)
+        .fetch_one(&mut tx)
+        .await?;
+        query("UPDATE monitoring.alert_conditions SET alert_id = $2 WHERE key = $1")
+            .bind(key.to_string())
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// True while `key`'s condition holds (it alerted and has not cleared).
+    pub async fn condition_holds(&self, key: &str) -> Result<bool> {
+        let found: Option<i64> =
+            query_scalar("SELECT alert_id FROM monitoring.alert_conditions WHERE key = $1")
+                .bind(key.to_string())
+                .fetch_optional(&self.db)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Ends `key`'s condition; true when it held.
+    pub async fn end_condition(&self, key: &str) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
+        let deleted = query("DELETE FROM monitoring.alert_conditions WHERE key = $1")
+            .bind(key.to_string())
+            .execute(&self.db)
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    /// The keys of the conditions that hold and start with `prefix`.
+    pub async fn conditions_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let keys: Vec<String> = query_scalar(
+            "SELECT key FROM monitoring.alert_conditions WHERE substr(key, 1, $2) = $1",
+        )
+        .bind(prefix.to_string())
+        .bind(prefix.len() as i32)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(keys)
+    }
+
+    /// The database's size on PostgreSQL (SQLite's is read from its files).
+    pub async fn postgres_database_size(&self) -> Result<Option<i64>> {
+        if !matches!(self.db, Db::Postgres(_)) {
+            return Ok(None);
+        }
+        let size: i64 = query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.db)
+            .await?;
+        Ok(Some(size))
+    }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use tokio::sync::mpsc;
 
-use super::service::{ban_event, Inner};
+use super::service::{alert_ban, ban_event, Inner};
 use super::{Ban, MonitoringService, NewSecurityEvent, SecurityEventKind};
 use crate::contexts::auth::{SecurityLog, SecurityNote};
 
@@ -98,6 +98,7 @@ async fn store(inner: &Inner, batch: Vec<Write>) {
                 if let Err(e) = inner.store.upsert_ban(&ban).await {
                     tracing::error!(error = %e, address = %ban.address, "cannot store a ban");
                 }
+                alert_ban(inner, &ban).await;
                 events.push(ban_event(&ban, SecurityEventKind::BanIssued));
             }
         }
