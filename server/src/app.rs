@@ -115,7 +115,7 @@ impl AppState {
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
     /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay,
-    /// the security writer, the watchdog and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    /// the security writer, the watchdog, scheduled backups and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
@@ -131,6 +131,11 @@ impl AppState {
         self.monitoring.spawn_security_writer();
         self.monitoring
             .spawn_watchdog(self.media.clone(), self.config.data_dir.clone());
+        crate::contexts::monitoring::backup::spawn_schedule(
+            &self.monitoring,
+            self.db.clone(),
+            self.config.clone(),
+        );
         let weak_hub = Arc::downgrade(&self.hub);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(SWEEP_INTERVAL);

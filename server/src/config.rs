@@ -38,6 +38,37 @@ pub struct Config {
     pub media: MediaConfig,
     pub graphql: GraphqlConfig,
     pub monitoring: MonitoringConfig,
+    pub backup: BackupConfig,
+}
+
+/// Backups (`taina backup …` and the schedule).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where backups go (one directory each, plus the shared `blobs/` pool); `--to` overrides.
+    pub dir: PathBuf,
+    /// Hours between scheduled backups by a running server; 0 = no schedule.
+    pub schedule_hours: u64,
+    /// Scheduled backups kept: the newest of each of the last `keep_daily` days …
+    pub keep_daily: u32,
+    /// … and of each of the last `keep_weekly` weeks.
+    pub keep_weekly: u32,
+    /// `pg_dump` and `pg_restore` programs (PostgreSQL only).
+    pub pg_dump: String,
+    pub pg_restore: String,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("backups"),
+            schedule_hours: 0,
+            keep_daily: 7,
+            keep_weekly: 4,
+            pg_dump: "pg_dump".into(),
+            pg_restore: "pg_restore".into(),
+        }
+    }
 }
 
 /// The security log, bans and health (Karai).
@@ -299,6 +330,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             graphql: GraphqlConfig::default(),
             monitoring: MonitoringConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -487,6 +519,12 @@ impl Config {
             return bad(
                 "monitoring.ban_on",
                 &format!("`{kind}` is not a security event kind"),
+            );
+        }
+        if self.backup.keep_daily == 0 && self.backup.keep_weekly == 0 {
+            return bad(
+                "backup.keep_daily/keep_weekly",
+                "at least one backup must be kept",
             );
         }
         if self.database.max_connections == 0 {

@@ -379,3 +379,50 @@ fn hex_decode(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+impl Builder {
+    /// Like [`start`](Self::start), but on an existing data directory and, with
+    /// `database_url`, an existing PostgreSQL database (a restored backup, a restart). The
+    /// directory is removed when the server is dropped.
+    pub async fn start_in(self, data_dir: TempDir, database_url: Option<String>) -> TestServer {
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_path_buf(),
+            database_url,
+            shutdown_grace_seconds: 2,
+            ..Config::default()
+        };
+        config.auth.signin_per_minute = 10_000;
+        config.auth.signup_per_minute = 10_000;
+        config.database.max_connections = 5;
+        for tweak in self.tweaks {
+            tweak(&mut config);
+        }
+        let state = AppState::build(config).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let join = tokio::spawn(taina::serve(state.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            state,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            data_dir,
+            shutdown: Some(tx),
+            join: Some(join),
+        }
+    }
+}
+
+/// With `TEST_DATABASE_URL` set, the URL of a new, empty database on that server; `None`
+/// on SQLite.
+pub async fn fresh_database() -> Option<String> {
+    fresh_postgres_database().await
+}

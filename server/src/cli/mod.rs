@@ -1,5 +1,5 @@
 //! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`,
-//! `alert …`, `ban …`.
+//! `alert …`, `ban …`, `backup …`.
 //!
 //! Operator commands open the database directly and go through the same services as the HTTP
 //! API, so rules (password policy, last-admin protection) hold for both. They only open the
@@ -7,6 +7,7 @@
 //! without touching its jobs or files, and print nothing but their output. `serve` binds its
 //! port before it starts any background work.
 
+mod backup;
 mod ban;
 mod user;
 
@@ -66,6 +67,28 @@ pub enum Command {
     /// Banned client addresses: running servers pick up changes within seconds.
     #[command(subcommand)]
     Ban(BanCommand),
+    /// Backups that restore (docs/operations.md).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up the data (safe while the server runs) into a new directory under DIR.
+    Create {
+        /// Where backups go; default `backup.dir`.
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// Check a backup against its manifest and open its databases.
+    Verify { path: PathBuf },
+    /// Restore a backup into the configured (empty) data directory and database.
+    Restore {
+        path: PathBuf,
+        /// Replace the databases, files and secret of a data directory that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             result
         }
+        Command::Backup(command) => backup::run(config, command).await,
         Command::User(command) => {
             let state = AppState::open(config).await?;
             let result = user::run(&state, command).await;

@@ -15,6 +15,9 @@ pub enum MonitoringError {
     NoSuchBan,
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A backup the API asked for failed: the operator's to fix (logged, `internal`).
+    #[error("backup: {0}")]
+    Backup(#[from] super::backup::BackupError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

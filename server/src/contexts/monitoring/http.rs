@@ -1,4 +1,5 @@
-//! Monitoring's REST routes under `/api/monitoring` (admins): the security log and bans.
+//! Monitoring's REST routes under `/api/monitoring` (admins): the security log, bans and
+//! backups.
 
 use std::sync::Arc;
 
@@ -11,9 +12,11 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::contexts::auth::AuthService;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser};
 
+use super::backup::Manifest;
 use super::{Ban, MonitoringError, MonitoringService, SecurityEventKind, SecurityFilter};
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -26,11 +29,63 @@ where
     MonitoringService: FromRef<S>,
     AuthService: FromRef<S>,
     Arc<Config>: FromRef<S>,
+    Db: FromRef<S>,
 {
     Router::new()
         .route("/security-events", get(security_events))
         .route("/bans", get(list_bans).post(ban))
         .route("/bans/{address}", delete(lift_ban))
+        .route("/backups", get(list_backups).post(backup_now))
+}
+
+fn backup_json(path: &std::path::Path, manifest: &Manifest, new: Option<(usize, u64)>) -> Value {
+    let mut value = json!({
+        "name": path.file_name().map(|n| n.to_string_lossy().to_string()),
+        "path": path.display().to_string(),
+        "created_at": manifest.created_at,
+        "backend": manifest.backend,
+        "files": manifest.files.len(),
+        "blobs": manifest.blobs.len(),
+        "bytes": manifest.bytes(),
+        "seconds": manifest.seconds,
+    });
+    if let Some((blobs, bytes)) = new {
+        value["new_blobs"] = json!(blobs);
+        value["new_bytes"] = json!(bytes);
+    }
+    value
+}
+
+/// # `GET /api/monitoring/backups` (admin): the finished backups, newest first.
+async fn list_backups(
+    State(monitoring): State<MonitoringService>,
+    State(config): State<Arc<Config>>,
+    AuthUser(principal): AuthUser,
+) -> Result<Json<Value>> {
+    let backups = monitoring.list_backups(&principal, &config).await?;
+    let backups: Vec<Value> = backups
+        .iter()
+        .map(|b| backup_json(&b.path, &b.manifest, None))
+        .collect();
+    Ok(Json(
+        json!({ "dir": config.backup.dir.display().to_string(), "backups": backups }),
+    ))
+}
+
+/// # `POST /api/monitoring/backups` (admin): back up now (and verify); 201 when done.
+async fn backup_now(
+    State(monitoring): State<MonitoringService>,
+    State(config): State<Arc<Config>>,
+    State(db): State<Db>,
+    AuthUser(principal): AuthUser,
+) -> Result<(StatusCode, Json<Value>)> {
+    let created = monitoring.backup_now(&principal, &db, &config).await?;
+    let body = backup_json(
+        &created.path,
+        &created.manifest,
+        Some((created.new_blobs, created.new_bytes)),
+    );
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@
 //! Auth reports to the log through its `SecurityLog` port, which [`MonitoringService`]
 //! implements; monitoring depends on auth (roles), never the other way round.
 
+pub mod backup;
 mod ban;
 mod error;
 mod events;

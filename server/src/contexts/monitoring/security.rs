@@ -20,6 +20,10 @@ pub enum SecurityEventKind {
     RoleChanged,
     SessionsRevoked,
     InviteCreated,
+    /// A scheduled backup was written and verified.
+    BackupCreated,
+    /// A scheduled backup failed (an alert is raised too).
+    BackupFailed,
 }
 
 impl SecurityEventKind {
@@ -35,6 +39,8 @@ impl SecurityEventKind {
         Self::RoleChanged,
         Self::SessionsRevoked,
         Self::InviteCreated,
+        Self::BackupCreated,
+        Self::BackupFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +56,8 @@ impl SecurityEventKind {
             Self::RoleChanged => "role_changed",
             Self::SessionsRevoked => "sessions_revoked",
             Self::InviteCreated => "invite_created",
+            Self::BackupCreated => "backup_created",
+            Self::BackupFailed => "backup_failed",
         }
     }
 

@@ -8,11 +8,12 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::config::MonitoringConfig;
+use crate::config::{Config, MonitoringConfig};
 use crate::contexts::auth::{Principal, Role};
 use crate::db::Db;
 use crate::events::EventBus;
 
+use super::backup::{backups_in, create_backup, verify_backup, BackupSummary, Created};
 use super::ban::{BanBook, BanPolicy};
 use super::store::MonitoringStore;
 use super::writer::Write;
@@ -86,6 +87,15 @@ impl MonitoringService {
 
     pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
         Self { inner }
+    }
+
+    /// A handle that does not keep the service alive (for background tasks).
+    pub(super) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(super) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(Self::from_inner)
     }
 
     /// Loads the stored bans into the in-memory book: call once before serving, so bans
@@ -179,6 +189,44 @@ impl MonitoringService {
         let has_more = events.len() > first as usize;
         events.truncate(first as usize);
         Ok(SecurityPage { events, has_more })
+    }
+
+    // ---- backups ----
+
+    /// The finished backups in `config.backup.dir`, newest first (admins).
+    pub async fn list_backups(
+        &self,
+        admin: &Principal,
+        config: &Config,
+    ) -> Result<Vec<BackupSummary>> {
+        admin.require(&[Role::Admin])?;
+        let dir = config.backup.dir.clone();
+        let mut backups = tokio::task::spawn_blocking(move || backups_in(&dir))
+            .await
+            .map_err(|e| MonitoringError::Invalid(format!("listing backups panicked: {e}")))??;
+        backups.reverse();
+        Ok(backups)
+    }
+
+    /// Backs up now into `config.backup.dir` and verifies the backup (admins); recorded in
+    /// the security log as `backup_created`.
+    pub async fn backup_now(&self, admin: &Principal, db: &Db, config: &Config) -> Result<Created> {
+        admin.require(&[Role::Admin])?;
+        let created = create_backup(db, config, &config.backup.dir).await?;
+        verify_backup(&created.path, &config.backup.pg_restore).await?;
+        self.record(NewSecurityEvent {
+            kind: SecurityEventKind::BackupCreated,
+            at: Utc::now().trunc_subsecs(6),
+            community_id: Some(admin.community_id.as_str().to_string()),
+            user_id: Some(admin.user_id.as_str().to_string()),
+            address: None,
+            user_agent: None,
+            reason: format!(
+                "{} (asked for by an admin), verified",
+                created.path.display()
+            ),
+        });
+        Ok(created)
     }
 
     // ---- bans ----

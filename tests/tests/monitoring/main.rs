@@ -1,5 +1,8 @@
 //! Monitoring (Karai) end to end: the security log, bans enforced on HTTP and socket
-//! upgrades, trusted-proxy addresses, and the admin API (REST and GraphQL).
+//! upgrades, trusted-proxy addresses, and the admin API (REST and GraphQL); `/readyz` and
+//! the server's own alerts; backups (`backup.rs`).
+
+mod backup;
 
 use std::time::Duration;
 
