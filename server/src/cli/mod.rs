@@ -1,5 +1,5 @@
 //! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`,
-//! `alert …`, `ban …`, `backup …`.
+//! `alert …`, `ban …`, `backup …`, `export`, `import`.
 //!
 //! Operator commands open the database directly and go through the same services as the HTTP
 //! API, so rules (password policy, last-admin protection) hold for both. They only open the
@@ -70,6 +70,17 @@ pub enum Command {
     /// Backups that restore (docs/operations.md).
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Write a community's data (users without passwords, conversations, photos, albums) to
+    /// a new directory another Tainá can import.
+    Export {
+        /// The community's slug, name or id.
+        #[arg(long)]
+        community: String,
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
+    /// Bring an export into this server as a new community; prints each user's new password.
+    Import { from: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +269,61 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Command::Backup(command) => backup::run(config, command).await,
+        Command::Export { community, to } => {
+            let state = AppState::open(config).await?;
+            let result = crate::contexts::monitoring::export::export_community(
+                &state.auth,
+                &state.chat,
+                &state.media,
+                &community,
+                &to,
+            )
+            .await;
+            state.db.close().await;
+            let done = result?;
+            println!(
+                "exported {} user(s), {} conversation(s) with {} message(s), {} photo(s) \
+                 ({:.1} MiB of originals) and {} album(s) into {}",
+                done.users,
+                done.conversations,
+                done.messages,
+                done.photos,
+                done.original_bytes as f64 / 1024.0 / 1024.0,
+                done.albums,
+                done.path.display()
+            );
+            Ok(())
+        }
+        Command::Import { from } => {
+            let state = AppState::open(config).await?;
+            let result = crate::contexts::monitoring::export::import_community(
+                &state.auth,
+                &state.chat,
+                &state.media,
+                &from,
+            )
+            .await;
+            state.db.close().await;
+            let done = result?;
+            println!(
+                "imported community {:?}: {} user(s), {} conversation(s) with {} message(s), \
+                 {} photo(s) (processed by the running server), {} album(s)",
+                done.community,
+                done.passwords.len(),
+                done.conversations,
+                done.messages,
+                done.photos,
+                done.albums
+            );
+            for line in &done.skipped {
+                println!("skipped: {line}");
+            }
+            println!("new passwords (hand them over; users should change them):");
+            for (email, password) in &done.passwords {
+                println!("  {email}  {password}");
+            }
+            Ok(())
+        }
         Command::User(command) => {
             let state = AppState::open(config).await?;
             let result = user::run(&state, command).await;

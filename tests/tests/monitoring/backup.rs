@@ -14,7 +14,7 @@ use serde_json::json;
 use taina::contexts::monitoring::backup::backups_in;
 use taina_tests::TestServer;
 
-fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
+pub fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([(x as u8).wrapping_add(seed), (y as u8) ^ seed, seed])
     });
@@ -25,7 +25,7 @@ fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-async fn upload(server: &TestServer, token: &str, name: &str, bytes: Vec<u8>) -> String {
+pub async fn upload(server: &TestServer, token: &str, name: &str, bytes: Vec<u8>) -> String {
     let form = Form::new().part(
         "file",
         Part::bytes(bytes)
@@ -46,7 +46,7 @@ async fn upload(server: &TestServer, token: &str, name: &str, bytes: Vec<u8>) ->
         .to_string()
 }
 
-async fn bytes_of(server: &TestServer, token: &str, path: &str) -> (StatusCode, Vec<u8>) {
+pub async fn bytes_of(server: &TestServer, token: &str, path: &str) -> (StatusCode, Vec<u8>) {
     let response = server
         .client
         .get(format!("{}{path}", server.url))
@@ -59,7 +59,7 @@ async fn bytes_of(server: &TestServer, token: &str, path: &str) -> (StatusCode, 
 }
 
 /// Runs `taina ARGS` in-process against the data directory (and database) given.
-async fn taina(
+pub async fn taina(
     config_dir: &Path,
     data_dir: &Path,
     database_url: Option<&str>,

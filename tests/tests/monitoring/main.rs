@@ -1,8 +1,9 @@
 //! Monitoring (Karai) end to end: the security log, bans enforced on HTTP and socket
 //! upgrades, trusted-proxy addresses, and the admin API (REST and GraphQL); `/readyz` and
-//! the server's own alerts; backups (`backup.rs`).
+//! the server's own alerts; backups (`backup.rs`); export and import (`export.rs`).
 
 mod backup;
+mod export;
 
 use std::time::Duration;
 

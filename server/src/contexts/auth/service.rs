@@ -638,6 +638,16 @@ impl AuthService {
         Ok(gb.max(0) as u64 * 1024 * 1024 * 1024)
     }
 
+    /// A community by id (operator: export).
+    pub async fn community(&self, id: &str) -> Result<Community> {
+        Ok(self
+            .store()
+            .community(id)
+            .await?
+            .ok_or(AuthError::NotFound("community"))?
+            .into())
+    }
+
     /// The id of the community whose URL slug is `slug`.
     pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<String>> {
         self.store().community_id_by_slug(slug).await

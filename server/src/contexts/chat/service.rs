@@ -298,6 +298,12 @@ impl ChatService {
             .await
     }
 
+    /// Every conversation of a community, oldest first: the operator's export, not scoped
+    /// to a principal.
+    pub async fn community_conversations(&self, community_id: &str) -> Result<Vec<Conversation>> {
+        self.store().conversations_in(community_id).await
+    }
+
     /// Messages with offsets in `(after, up_to]`, oldest first, for recovery; at most `limit`.
     pub async fn messages_between(
         &self,

@@ -17,6 +17,7 @@ pub mod backup;
 mod ban;
 mod error;
 mod events;
+pub mod export;
 pub mod graphql;
 pub mod health;
 pub mod http;
