@@ -429,3 +429,81 @@ async fn a_low_disk_alerts_every_community_once() {
     // Several watchdog rounds, one alert: the condition has not cleared.
     assert_eq!(disk_alerts.len(), 1, "{disk_alerts:?}");
 }
+
+#[tokio::test]
+async fn the_security_event_subscription_tails_the_log_for_admins_only() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let server = behind_proxy().await;
+    let admin = server.admin().await;
+    let member = server.invited(&admin, "member@example.org", "member").await;
+    let connect = || async {
+        let mut request = server.ws_url().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(request)
+            .await
+            .expect("upgrade")
+            .0
+    };
+    let next_json = |frame: Option<Result<Ws, _>>| -> Option<Value> {
+        match frame {
+            Some(Ok(Ws::Text(text))) => serde_json::from_str(&text).ok(),
+            _ => None,
+        }
+    };
+    let subscription = json!({ "id": "s", "type": "subscribe", "payload": {
+        "query": "subscription { securityEvent { kind address reason } }" } });
+
+    // A member is refused.
+    let mut socket = connect().await;
+    let init = json!({ "type": "connection_init", "payload": { "token": member } });
+    socket.send(Ws::text(init.to_string())).await.unwrap();
+    socket.next().await;
+    socket
+        .send(Ws::text(subscription.to_string()))
+        .await
+        .unwrap();
+    let refused = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer");
+        if let Some(value) = next_json(frame) {
+            if value["type"] != "ping" {
+                break value;
+            }
+        }
+    };
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["payload"][0]["extensions"]["code"], "forbidden");
+
+    // The admin sees a failed sign-in arrive.
+    let mut socket = connect().await;
+    let init = json!({ "type": "connection_init", "payload": { "token": admin } });
+    socket.send(Ws::text(init.to_string())).await.unwrap();
+    socket.next().await;
+    socket
+        .send(Ws::text(subscription.to_string()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    wrong_sign_in(&server, Some("198.51.100.77")).await;
+    let event = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("the event in time");
+        let Some(value) = next_json(frame) else {
+            continue;
+        };
+        if value["type"] == "next"
+            && value["payload"]["data"]["securityEvent"]["address"] == "198.51.100.77"
+        {
+            break value["payload"]["data"]["securityEvent"].clone();
+        }
+    };
+    assert_eq!(event["kind"], "signin_failed");
+}
