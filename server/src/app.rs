@@ -129,8 +129,12 @@ impl AppState {
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
         self.monitoring.spawn_security_writer();
+        let backups = (self.config.backup.schedule_hours > 0).then(|| {
+            let every = Duration::from_secs(self.config.backup.schedule_hours * 3600);
+            (self.config.backup.dir.clone(), every)
+        });
         self.monitoring
-            .spawn_watchdog(self.media.clone(), self.config.data_dir.clone());
+            .spawn_watchdog(self.media.clone(), self.config.data_dir.clone(), backups);
         crate::contexts::monitoring::backup::spawn_schedule(
             &self.monitoring,
             self.db.clone(),

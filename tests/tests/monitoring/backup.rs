@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use taina::contexts::monitoring::backup::backups_in;
 use taina_tests::TestServer;
 
@@ -333,4 +333,47 @@ async fn admins_back_up_from_the_api() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let refused = server.get("/api/monitoring/backups", Some(&member)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_scheduled_backup_is_logged_and_a_failed_one_alerts() {
+    use taina::contexts::monitoring::backup::scheduled_backup;
+
+    let backups = tempfile::tempdir().unwrap();
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let mut config = (*server.state.config).clone();
+    config.backup.dir = backups.path().join("scheduled");
+    scheduled_backup(&server.state.monitoring, &server.state.db, &config).await;
+    assert_eq!(backups_in(&config.backup.dir).unwrap().len(), 1);
+    let mut created = Value::Null;
+    for _ in 0..100 {
+        let reply = server
+            .get(
+                "/api/monitoring/security-events?kind=backup_created",
+                Some(&admin),
+            )
+            .await;
+        created = reply.body["events"][0].clone();
+        if !created.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        created["reason"].as_str().unwrap().contains("verified"),
+        "{created}"
+    );
+
+    // A backup directory that cannot be created (a file is in the way).
+    let blocked = backups.path().join("blocked");
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    config.backup.dir = blocked;
+    scheduled_backup(&server.state.monitoring, &server.state.db, &config).await;
+    assert!(server
+        .state
+        .monitoring
+        .condition_holds("backup_failed")
+        .await
+        .unwrap());
 }

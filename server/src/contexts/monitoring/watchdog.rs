@@ -9,6 +9,10 @@
 //! - the database grew past `monitoring.database_max_bytes` (`database_large`), or SQLite's
 //!   write-ahead logs past `monitoring.wal_max_bytes` (`wal_large`);
 //!
+//! - scheduled backups are overdue (`backup_overdue`: with `backup.schedule_hours` set, the
+//!   newest backup in `backup.dir` is older than twice that, or there is none a schedule's
+//!   length after start);
+//!
 //! and it clears the conditions of bans that have ended (`ban:ADDRESS`, raised when the ban
 //! was issued).
 
@@ -28,8 +32,15 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const FIRST_CHECK_AFTER: Duration = Duration::from_secs(2);
 
 impl MonitoringService {
-    /// Starts the watchdog; it runs until the service is dropped.
-    pub fn spawn_watchdog(&self, media: MediaService, data_dir: PathBuf) {
+    /// Starts the watchdog; it runs until the service is dropped. `backups`: where scheduled
+    /// backups go and how often, when they are scheduled.
+    pub fn spawn_watchdog(
+        &self,
+        media: MediaService,
+        data_dir: PathBuf,
+        backups: Option<(PathBuf, Duration)>,
+    ) {
+        let started = Utc::now();
         let service = std::sync::Arc::downgrade(self.inner());
         let every = Duration::from_secs(self.inner().config.check_interval_seconds);
         tokio::spawn(async move {
@@ -46,6 +57,11 @@ impl MonitoringService {
                 let monitoring = MonitoringService::from_inner(inner);
                 if let Err(e) = monitoring.watch_once(&media, &data_dir).await {
                     tracing::warn!(error = %e, "watchdog: a check failed");
+                }
+                if let Some((dir, every)) = &backups {
+                    if let Err(e) = monitoring.watch_backups(dir, *every, started).await {
+                        tracing::warn!(error = %e, "watchdog: the backup check failed");
+                    }
                 }
             }
         });
@@ -141,6 +157,37 @@ impl MonitoringService {
         Ok(())
     }
 
+    /// Raises `backup_overdue` when the newest backup in `dir` is older than twice `every`
+    /// (or, with none, when the server has run that long); clears it otherwise.
+    pub async fn watch_backups(
+        &self,
+        dir: &Path,
+        every: Duration,
+        started: chrono::DateTime<Utc>,
+    ) -> Result<(), MonitoringError> {
+        let dir_owned = dir.to_path_buf();
+        let newest = tokio::task::spawn_blocking(move || super::backup::backups_in(&dir_owned))
+            .await
+            .map_err(|e| MonitoringError::Invalid(format!("listing backups panicked: {e}")))??
+            .pop()
+            .map(|b| b.manifest.created_at);
+        let late = chrono::Duration::from_std(every * 2).unwrap_or(chrono::Duration::MAX);
+        let since = newest.unwrap_or(started);
+        let message = match newest {
+            Some(at) => format!(
+                "the newest backup in {} is from {}: scheduled backups are not being written",
+                dir.display(),
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!(
+                "no backup in {} yet, although backups are scheduled",
+                dir.display()
+            ),
+        };
+        self.threshold("backup_overdue", Utc::now() - since > late, message)
+            .await
+    }
+
     async fn threshold(
         &self,
         key: &str,
@@ -169,4 +216,51 @@ fn sqlite_sizes(data_dir: &Path) -> (u64, u64) {
         wal += log;
     }
     (total, wal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contexts::monitoring::backup::Manifest;
+    use crate::db::testing::Fixture;
+
+    #[tokio::test]
+    async fn overdue_backups_alert_until_one_is_written() {
+        let fx = Fixture::new().await;
+        let monitoring = MonitoringService::new(fx.db.clone(), fx.bus.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let hour = Duration::from_secs(3600);
+        // Just started: nothing is overdue yet.
+        monitoring
+            .watch_backups(dir.path(), hour, Utc::now())
+            .await
+            .unwrap();
+        assert!(!monitoring.condition_holds("backup_overdue").await.unwrap());
+        // Running for a day with an hourly schedule and no backup.
+        let yesterday = Utc::now() - chrono::Duration::days(1);
+        monitoring
+            .watch_backups(dir.path(), hour, yesterday)
+            .await
+            .unwrap();
+        assert!(monitoring.condition_holds("backup_overdue").await.unwrap());
+        let backup = dir.path().join("taina-now");
+        std::fs::create_dir_all(&backup).unwrap();
+        Manifest {
+            format: 1,
+            created_at: Utc::now(),
+            taina_version: "test".into(),
+            backend: "sqlite".into(),
+            files: Vec::new(),
+            blobs: Vec::new(),
+            counts: Default::default(),
+            seconds: 0.0,
+        }
+        .write(&backup)
+        .unwrap();
+        monitoring
+            .watch_backups(dir.path(), hour, yesterday)
+            .await
+            .unwrap();
+        assert!(!monitoring.condition_holds("backup_overdue").await.unwrap());
+    }
 }

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 pub use create::{create_backup, Created};
 pub use manifest::{BlobEntry, FileEntry, Manifest, MANIFEST_FILE};
 pub use restore::{restore_backup, Restored};
-pub use schedule::{backups_in, prune_backups, spawn_schedule, BackupSummary};
+pub use schedule::{backups_in, prune_backups, scheduled_backup, spawn_schedule, BackupSummary};
 pub use verify::{verify_backup, Verified};
 
 /// The shared blob pool's directory name, next to the backups.
