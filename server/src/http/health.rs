@@ -34,7 +34,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// # `GET /readyz`
-/// 200 while every dependency (database, disk, media job queue, bus) answers, each within
+/// 200 while every dependency (database, disk, media job queue, blob store, bus) answers, each within
 /// 2 s; 503 when one does not. Each check's status and latency are in `checks`.
 async fn readyz(
     State(db): State<Db>,

@@ -378,7 +378,7 @@ async fn readyz_reports_each_dependency_with_its_latency() {
     let ready = server.get("/readyz", None).await;
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
     assert_eq!(ready.body["status"], "ready");
-    for check in ["database", "disk", "jobs", "bus"] {
+    for check in ["database", "disk", "jobs", "object_store", "bus"] {
         let answer = &ready.body["checks"][check];
         assert_eq!(answer["status"], "up", "{check}: {}", ready.body);
         let latency = answer["latency_ms"].as_f64().expect("latency_ms");

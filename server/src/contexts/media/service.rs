@@ -616,6 +616,15 @@ impl MediaService {
         Ok((album, photos))
     }
 
+    /// Whether the blob store answers (a lookup of a key that never exists: `NotFound` is an
+    /// answer), for health checks.
+    pub async fn check_store(&self) -> Result<()> {
+        match self.inner.blobs.size("health/probe").await {
+            Ok(_) | Err(MediaError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The processing queue: queued and running jobs, and those that failed since `since`
     /// (for health checks and alerts; not scoped to a community).
     pub async fn job_counts(&self, since: DateTime<Utc>) -> Result<JobCounts> {

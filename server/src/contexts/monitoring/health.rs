@@ -80,8 +80,8 @@ pub struct Dependencies<'a> {
     pub config: &'a MonitoringConfig,
 }
 
-/// Checks the database, the disk under the data directory, the media job queue and the bus,
-/// one after the other, each within [`CHECK_TIMEOUT`].
+/// Checks the database, the disk under the data directory, the media job queue, the blob
+/// store (local files or S3) and the bus, one after the other, each within [`CHECK_TIMEOUT`].
 pub async fn readiness(deps: Dependencies<'_>) -> Readiness {
     let mut checks = BTreeMap::new();
     checks.insert("database", check_database(deps.db).await);
@@ -90,6 +90,7 @@ pub async fn readiness(deps: Dependencies<'_>) -> Readiness {
         check_disk(deps.data_dir.to_path_buf(), deps.config).await,
     );
     checks.insert("jobs", check_jobs(deps.media).await);
+    checks.insert("object_store", check_store(deps.media).await);
     checks.insert("bus", check_bus(deps.bus).await);
     Readiness {
         ready: checks.values().all(|c| c.status == "up"),
@@ -174,6 +175,17 @@ async fn check_jobs(media: &MediaService) -> Check {
             "running": counts.running,
             "failed_last_hour": counts.failed_since,
         }))
+    })
+    .await
+}
+
+async fn check_store(media: &MediaService) -> Check {
+    timed(async {
+        media
+            .check_store()
+            .await
+            .map(|()| json!({}))
+            .map_err(|e| e.to_string())
     })
     .await
 }
