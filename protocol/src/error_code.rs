@@ -152,6 +152,9 @@ error_codes! {
     TooManyConnections = "too_many_connections",
     /// 503: the server holds as many connections as it may.
     ServerBusy = "server_busy",
+    /// 403: the client's address is banned (repeated failures, or by an admin) until
+    /// `banned_until`.
+    Banned = "banned",
     /// 400: a socket upgrade speaking no protocol the server offers.
     UnsupportedProtocol = "unsupported_protocol",
     /// 400: `GET /socket/websocket` without a WebSocket upgrade.

@@ -88,7 +88,13 @@ impl AppState {
             &config.data_dir,
         )
         .map_err(|e| StartError::Media(e.to_string()))?;
-        let monitoring = MonitoringService::new(db.clone(), bus.clone());
+        let monitoring =
+            MonitoringService::configured(db.clone(), bus.clone(), config.monitoring.clone());
+        // Bans issued before a restart hold from the first request.
+        if let Err(e) = monitoring.load_bans().await {
+            tracing::warn!(error = %e, "cannot load the stored bans");
+        }
+        auth.set_security_log(Arc::new(monitoring.clone()));
         let metrics = Arc::new(Metrics::new(
             Arc::new(Samples::default()),
             media.job_durations(),
@@ -109,6 +115,7 @@ impl AppState {
             auth.clone(),
             chat.clone(),
             media.clone(),
+            monitoring.clone(),
             hub.clone(),
             bus.clone(),
         );
@@ -129,8 +136,9 @@ impl AppState {
 
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
-    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay
-    /// the metrics sampler and the hub sweeper. Only a serving process calls this, once; later calls do nothing.
+    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay,
+    /// the security writer, the watchdog, scheduled backups, the metrics sampler and the hub
+    /// sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
@@ -150,6 +158,18 @@ impl AppState {
             media: self.media.clone(),
             data_dir: self.config.data_dir.clone(),
         });
+        self.monitoring.spawn_security_writer();
+        let backups = (self.config.backup.schedule_hours > 0).then(|| {
+            let every = Duration::from_secs(self.config.backup.schedule_hours * 3600);
+            (self.config.backup.dir.clone(), every)
+        });
+        self.monitoring
+            .spawn_watchdog(self.media.clone(), self.config.data_dir.clone(), backups);
+        crate::contexts::monitoring::backup::spawn_schedule(
+            &self.monitoring,
+            self.db.clone(),
+            self.config.clone(),
+        );
         let weak_hub = Arc::downgrade(&self.hub);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(SWEEP_INTERVAL);

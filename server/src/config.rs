@@ -40,6 +40,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub metrics: MetricsConfig,
     pub bus: BusConfig,
+    pub monitoring: MonitoringConfig,
+    pub backup: BackupConfig,
 }
 
 /// The event bus between contexts and sockets: in process by default, NATS for several nodes.
@@ -61,6 +63,36 @@ impl Default for BusConfig {
             nats_url: None,
             nats_credentials: None,
             subject_prefix: "taina".into(),
+        }
+    }
+}
+
+/// Backups (`taina backup …` and the schedule).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Where backups go (one directory each, plus the shared `blobs/` pool); `--to` overrides.
+    pub dir: PathBuf,
+    /// Hours between scheduled backups by a running server; 0 = no schedule.
+    pub schedule_hours: u64,
+    /// Scheduled backups kept: the newest of each of the last `keep_daily` days …
+    pub keep_daily: u32,
+    /// … and of each of the last `keep_weekly` weeks.
+    pub keep_weekly: u32,
+    /// `pg_dump` and `pg_restore` programs (PostgreSQL only).
+    pub pg_dump: String,
+    pub pg_restore: String,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("backups"),
+            schedule_hours: 0,
+            keep_daily: 7,
+            keep_weekly: 4,
+            pg_dump: "pg_dump".into(),
+            pg_restore: "pg_restore".into(),
         }
     }
 }
@@ -94,6 +126,60 @@ impl Default for AdminConfig {
 pub struct MetricsConfig {
     /// A bearer token that may scrape from anywhere. Unset, only loopback may scrape.
     pub token: Option<String>,
+}
+
+/// The security log, bans and health (Karai).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Days security events are kept before the background task prunes them.
+    pub retention_days: u32,
+    /// Failures of one kind from one address within `ban_window_seconds` that ban it.
+    pub ban_after: u32,
+    pub ban_window_seconds: u64,
+    /// The first ban's length; each later ban of the same address lasts twice the previous.
+    pub ban_seconds: u64,
+    /// The longest ban the doubling reaches.
+    pub ban_max_seconds: u64,
+    /// Which security event kinds count as failures towards a ban.
+    pub ban_on: Vec<String>,
+    /// Addresses never banned (CIDRs), like fail2ban's `ignoreip`. Behind a reverse proxy
+    /// list it in `http.trusted_proxies` so the forwarded client address is the one judged.
+    pub ban_ignore: Vec<String>,
+    /// Seconds between the watchdog's checks (disk, media jobs, database size, bans).
+    pub check_interval_seconds: u64,
+    /// Alert when the disk under `data_dir` has less than this share free …
+    pub disk_free_min_percent: f64,
+    /// … or fewer bytes than this free.
+    pub disk_free_min_bytes: u64,
+    /// Alert when this many media processing jobs failed within the last hour.
+    pub media_failures_per_hour: u64,
+    /// Alert when the database (SQLite: every file with its write-ahead log; PostgreSQL: the
+    /// database) grows past this many bytes.
+    pub database_max_bytes: u64,
+    /// Alert when SQLite's write-ahead logs together grow past this many bytes (checkpoints
+    /// are not keeping up).
+    pub wal_max_bytes: u64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 90,
+            ban_after: 5,
+            ban_window_seconds: 600,
+            ban_seconds: 600,
+            ban_max_seconds: 7 * 24 * 3600,
+            ban_on: vec!["signin_failed".into(), "otp_failed".into()],
+            ban_ignore: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            check_interval_seconds: 60,
+            disk_free_min_percent: 10.0,
+            disk_free_min_bytes: 2 * 1024 * 1024 * 1024,
+            media_failures_per_hour: 5,
+            database_max_bytes: 16 * 1024 * 1024 * 1024,
+            wal_max_bytes: 512 * 1024 * 1024,
+        }
+    }
 }
 
 /// The GraphQL endpoint.
@@ -143,6 +229,9 @@ pub struct HttpConfig {
     /// L − max(L/10, 128) − 3 × `database.max_connections` (at least 16), which keeps
     /// descriptors for the database, files and logs (17,952 for L = 20,000).
     pub max_connections: usize,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client. A request from
+    /// anywhere else is judged by its peer address, whatever headers it sends.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +389,8 @@ impl Default for Config {
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
             bus: BusConfig::default(),
+            monitoring: MonitoringConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -312,6 +403,7 @@ impl Default for HttpConfig {
             keep_alive_idle_seconds: 5,
             max_connections_per_address: 256,
             max_connections: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -450,6 +542,49 @@ impl Config {
             return bad(
                 "media",
                 "max_upload_bytes must be ≥ 1 and stream_chunk_bytes between 1 KiB and 1 MiB",
+            );
+        }
+        for (key, list) in [
+            ("http.trusted_proxies", &self.http.trusted_proxies),
+            ("monitoring.ban_ignore", &self.monitoring.ban_ignore),
+        ] {
+            if let Err(e) = crate::cidr::Cidr::parse_all(list) {
+                return bad(key, &e.to_string());
+            }
+        }
+        let m = &self.monitoring;
+        if m.retention_days == 0 || m.ban_after == 0 || m.ban_window_seconds == 0 {
+            return bad(
+                "monitoring",
+                "retention_days, ban_after and ban_window_seconds must be ≥ 1",
+            );
+        }
+        if m.check_interval_seconds == 0 || !(0.0..=100.0).contains(&m.disk_free_min_percent) {
+            return bad(
+                "monitoring",
+                "check_interval_seconds must be ≥ 1 and disk_free_min_percent between 0 and 100",
+            );
+        }
+        if m.ban_seconds == 0 || m.ban_max_seconds < m.ban_seconds {
+            return bad(
+                "monitoring",
+                "ban_seconds must be ≥ 1 and ban_max_seconds ≥ ban_seconds",
+            );
+        }
+        if let Some(kind) = m
+            .ban_on
+            .iter()
+            .find(|k| crate::contexts::monitoring::SecurityEventKind::parse(k).is_none())
+        {
+            return bad(
+                "monitoring.ban_on",
+                &format!("`{kind}` is not a security event kind"),
+            );
+        }
+        if self.backup.keep_daily == 0 && self.backup.keep_weekly == 0 {
+            return bad(
+                "backup.keep_daily/keep_weekly",
+                "at least one backup must be kept",
             );
         }
         if self.database.max_connections == 0 {
@@ -629,6 +764,32 @@ mod tests {
                 "0",
                 "per_address",
             ),
+        ] {
+            let err = load_with_env(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn address_lists_and_ban_settings_validate() {
+        let config = load_with_env(&[]).unwrap();
+        assert_eq!(config.monitoring.ban_ignore, ["127.0.0.0/8", "::1/128"]);
+        assert_eq!(config.monitoring.retention_days, 90);
+        let config = load_with_env(&[("TAINA_HTTP__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")]).unwrap();
+        assert_eq!(config.http.trusted_proxies, ["10.0.0.0/8"]);
+        for (key, value, named) in [
+            (
+                "TAINA_HTTP__TRUSTED_PROXIES",
+                "[\"10.0.0.0/33\"]",
+                "trusted_proxies",
+            ),
+            (
+                "TAINA_MONITORING__BAN_IGNORE",
+                "[\"localhost\"]",
+                "ban_ignore",
+            ),
+            ("TAINA_MONITORING__BAN_ON", "[\"sneezed\"]", "ban_on"),
+            ("TAINA_MONITORING__BAN_AFTER", "0", "monitoring"),
         ] {
             let err = load_with_env(&[(key, value)]).unwrap_err().to_string();
             assert!(err.contains(named), "{key}={value}: {err}");

@@ -163,7 +163,10 @@ fn media_code(error: &MediaError) -> ErrorCode {
 fn monitoring_code(error: &MonitoringError) -> ErrorCode {
     match error {
         MonitoringError::Invalid(_) => ErrorCode::InvalidInput,
-        MonitoringError::Database(_) => ErrorCode::Internal,
+        MonitoringError::Banned { .. } => ErrorCode::Banned,
+        MonitoringError::NoSuchBan => ErrorCode::NotFound,
+        MonitoringError::Auth(e) => auth_code(e),
+        MonitoringError::Backup(_) | MonitoringError::Database(_) => ErrorCode::Internal,
     }
 }
 
@@ -186,7 +189,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::InvalidCredentials
         | C::OtpRequired
         | C::InvalidOtp => StatusCode::UNAUTHORIZED,
-        C::Forbidden | C::InviteRequired | C::AccountDisabled => StatusCode::FORBIDDEN,
+        C::Forbidden | C::InviteRequired | C::AccountDisabled | C::Banned => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::CommunityRequired
@@ -228,6 +231,9 @@ struct ErrorBody {
 struct ErrorDetail {
     code: ErrorCode,
     message: String,
+    /// `banned` only: when the ban ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    banned_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl IntoResponse for AppError {
@@ -235,13 +241,27 @@ impl IntoResponse for AppError {
         let code = self.code();
         let status = http_status(code);
         let message = self.public_message();
+        let banned_until = match &self {
+            AppError::Monitoring(MonitoringError::Banned { until }) => Some(*until),
+            _ => None,
+        };
         let mut response = (
             status,
             axum::Json(ErrorBody {
-                error: ErrorDetail { code, message },
+                error: ErrorDetail {
+                    code,
+                    message,
+                    banned_until,
+                },
             }),
         )
             .into_response();
+        if let Some(until) = banned_until {
+            let seconds = (until - chrono::Utc::now()).num_seconds().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let AppError::Auth(AuthError::RateLimited { retry_after_secs }) = self {
             response
                 .headers_mut()

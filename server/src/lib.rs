@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`admin`]: Nhaman, the admin panel at `/admin` (views in `taina-admin-ui`).
+//! - [`cidr`]: IP networks for the configuration's address lists.
 //! - [`config`]: typed configuration (defaults → `taina.toml` → `TAINA_*`).
 //! - [`db`]: the SQLite/PostgreSQL pool handle and migrations.
 //! - [`events`]: domain events and the bus contexts publish on.
@@ -26,6 +27,7 @@
 
 pub mod admin;
 mod app;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod connections;

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 /// A running chromedriver and one browser session on it. Dropping it ends both.
@@ -41,7 +42,7 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = String::new();
         for _ in 0..100 {
-            let mut builder = ClientBuilder::rustls().expect("rustls connector");
+            let mut builder = ClientBuilder::new(HttpConnector::new());
             builder.capabilities(options.clone());
             match builder.connect(&url).await {
                 Ok(client) => {

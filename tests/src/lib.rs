@@ -454,3 +454,19 @@ impl TestServer {
         self.state = state;
     }
 }
+
+impl Builder {
+    /// Like [`start`](Self::start), but on an existing data directory and, with
+    /// `database_url`, an existing PostgreSQL database (a restored backup, a restart). The
+    /// directory is removed when the server is dropped.
+    pub async fn start_in(mut self, data_dir: TempDir, database_url: Option<String>) -> TestServer {
+        self.shared = Some((std::sync::Arc::new(data_dir), database_url));
+        self.start().await
+    }
+}
+
+/// With `TEST_DATABASE_URL` set, the URL of a new, empty database on that server; `None`
+/// on SQLite.
+pub async fn fresh_database() -> Option<String> {
+    fresh_postgres_database().await
+}

@@ -273,7 +273,7 @@ fn alert_row(frame: &Frame) -> Option<AlertRow> {
 
 pub async fn maintenance(state: &AppState) -> Result<Maintenance, AdminError> {
     let migrations = state.db.applied_migrations().await?;
-    let jobs = state.media.job_counts().await?;
+    let jobs = state.media.job_counts(chrono::DateTime::UNIX_EPOCH).await?;
     Ok(Maintenance {
         backend: state.db.backend().into(),
         config_toml: state.config.to_redacted_toml(),
@@ -285,7 +285,7 @@ pub async fn maintenance(state: &AppState) -> Result<Maintenance, AdminError> {
                 installed_on: when(m.installed_on),
             })
             .collect(),
-        failed_jobs: jobs.failed,
+        failed_jobs: jobs.failed_since,
         last_result: None,
     })
 }

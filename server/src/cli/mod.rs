@@ -1,4 +1,5 @@
-//! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`.
+//! The `taina` command line (clap): `serve`, `migrate`, `config`, `user …`, `session …`,
+//! `alert …`, `ban …`, `backup …`, `export`, `import`.
 //!
 //! Operator commands open the database directly and go through the same services as the HTTP
 //! API, so rules (password policy, last-admin protection) hold for both. They only open the
@@ -6,6 +7,8 @@
 //! without touching its jobs or files, and print nothing but their output. `serve` binds its
 //! port before it starts any background work.
 
+mod backup;
+mod ban;
 mod user;
 
 use std::io::Write;
@@ -61,6 +64,64 @@ pub enum Command {
     /// Instance-wide alerts.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// Banned client addresses: running servers pick up changes within seconds.
+    #[command(subcommand)]
+    Ban(BanCommand),
+    /// Backups that restore (docs/operations.md).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Write a community's data (users without passwords, conversations, photos, albums) to
+    /// a new directory another Tainá can import.
+    Export {
+        /// The community's slug, name or id.
+        #[arg(long)]
+        community: String,
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
+    /// Bring an export into this server as a new community; prints each user's new password.
+    Import { from: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up the data (safe while the server runs) into a new directory under DIR.
+    Create {
+        /// Where backups go; default `backup.dir`.
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// Check a backup against its manifest and open its databases.
+    Verify { path: PathBuf },
+    /// Restore a backup into the configured (empty) data directory and database.
+    Restore {
+        path: PathBuf,
+        /// Replace the databases, files and secret of a data directory that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BanCommand {
+    /// List the bans in force.
+    List,
+    /// Ban an address.
+    Add {
+        /// An IPv4 or IPv6 address.
+        #[arg(long)]
+        address: String,
+        /// How long; default: the ban policy's length (doubling for repeat offenders).
+        #[arg(long)]
+        minutes: Option<u64>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift the ban on an address (and forget its earlier offences).
+    Remove {
+        #[arg(long)]
+        address: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,12 +249,79 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::connect(&config).await?;
             db.migrate().await?;
             let bus = std::sync::Arc::new(MemoryBus::new(1));
-            let result = MonitoringService::new(db.clone(), bus)
+            let result = MonitoringService::configured(db.clone(), bus, config.monitoring.clone())
                 .raise(level.into(), &message, AlertSource::Operator)
                 .await;
             db.close().await;
             let id = result?;
             println!("alert {id} stored; running servers relay it to every community");
+            Ok(())
+        }
+        Command::Ban(command) => {
+            // The database and nothing else: running servers reload their bans.
+            let db = Db::connect(&config).await?;
+            db.migrate().await?;
+            let bus = std::sync::Arc::new(MemoryBus::new(16));
+            let monitoring =
+                MonitoringService::configured(db.clone(), bus, config.monitoring.clone());
+            let result = ban::run(&monitoring, command).await;
+            db.close().await;
+            result
+        }
+        Command::Backup(command) => backup::run(config, command).await,
+        Command::Export { community, to } => {
+            let state = AppState::open(config).await?;
+            let result = crate::contexts::monitoring::export::export_community(
+                &state.auth,
+                &state.chat,
+                &state.media,
+                &community,
+                &to,
+            )
+            .await;
+            state.db.close().await;
+            let done = result?;
+            println!(
+                "exported {} user(s), {} conversation(s) with {} message(s), {} photo(s) \
+                 ({:.1} MiB of originals) and {} album(s) into {}",
+                done.users,
+                done.conversations,
+                done.messages,
+                done.photos,
+                done.original_bytes as f64 / 1024.0 / 1024.0,
+                done.albums,
+                done.path.display()
+            );
+            Ok(())
+        }
+        Command::Import { from } => {
+            let state = AppState::open(config).await?;
+            let result = crate::contexts::monitoring::export::import_community(
+                &state.auth,
+                &state.chat,
+                &state.media,
+                &from,
+            )
+            .await;
+            state.db.close().await;
+            let done = result?;
+            println!(
+                "imported community {:?}: {} user(s), {} conversation(s) with {} message(s), \
+                 {} photo(s) (processed by the running server), {} album(s)",
+                done.community,
+                done.passwords.len(),
+                done.conversations,
+                done.messages,
+                done.photos,
+                done.albums
+            );
+            for line in &done.skipped {
+                println!("skipped: {line}");
+            }
+            println!("new passwords (hand them over; users should change them):");
+            for (email, password) in &done.passwords {
+                println!("  {email}  {password}");
+            }
             Ok(())
         }
         Command::User(command) => {

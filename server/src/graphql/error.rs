@@ -7,6 +7,7 @@ use taina_protocol::ErrorCode;
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
 use crate::contexts::media::MediaError;
+use crate::contexts::monitoring::MonitoringError;
 use crate::error::AppError;
 
 /// What resolvers fail with: a message and a stable `extensions.code`.
@@ -51,6 +52,12 @@ impl From<ChatError> for GqlError {
 
 impl From<MediaError> for GqlError {
     fn from(error: MediaError) -> Self {
+        AppError::from(error).into()
+    }
+}
+
+impl From<MonitoringError> for GqlError {
+    fn from(error: MonitoringError) -> Self {
         AppError::from(error).into()
     }
 }

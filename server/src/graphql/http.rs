@@ -66,7 +66,7 @@ async fn execute(
     request: Request,
 ) -> Result<Response, AppError> {
     let principal = match bearer(request.headers()) {
-        Some(token) => Some(auth.authenticate(token).await?),
+        Some(token) => Some(auth.authenticate_from(token, &client).await?),
         None => None,
     };
     let content_type = request

@@ -14,17 +14,31 @@ use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::ChatService;
 use crate::contexts::media::graphql::{MediaMutation, MediaQuery, MediaSubscription};
 use crate::contexts::media::MediaService;
+use crate::contexts::monitoring::graphql::{
+    MonitoringMutation, MonitoringQuery, MonitoringSubscription,
+};
+use crate::contexts::monitoring::MonitoringService;
 use crate::events::EventBus;
 use crate::realtime::Hub;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, ChatQuery, MediaQuery);
+pub struct Query(AuthQuery, ChatQuery, MediaQuery, MonitoringQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, ChatMutation, MediaMutation);
+pub struct Mutation(
+    AuthMutation,
+    ChatMutation,
+    MediaMutation,
+    MonitoringMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(ChatSubscription, MediaSubscription, PresenceSubscription);
+pub struct Subscription(
+    ChatSubscription,
+    MediaSubscription,
+    PresenceSubscription,
+    MonitoringSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -42,6 +56,7 @@ pub fn build(
     auth: AuthService,
     chat: ChatService,
     media: MediaService,
+    monitoring: MonitoringService,
     hub: Arc<Hub>,
     bus: Arc<dyn EventBus>,
 ) -> AppSchema {
@@ -60,6 +75,7 @@ pub fn build(
         .data(auth)
         .data(chat)
         .data(media)
+        .data(monitoring)
         .data(hub)
         .data(bus)
         .limit_depth(MAX_DEPTH)

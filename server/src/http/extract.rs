@@ -69,7 +69,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
         let auth = AuthService::from_ref(state);
-        Ok(AuthUser(auth.authenticate(token).await?))
+        Ok(AuthUser(
+            auth.authenticate_from(token, &client_info(parts)).await?,
+        ))
     }
 }
 
@@ -87,7 +89,8 @@ where
         match bearer_token(parts) {
             Some(token) => {
                 let auth = AuthService::from_ref(state);
-                Ok(MaybeAuthUser(Some(auth.authenticate(token).await?)))
+                let principal = auth.authenticate_from(token, &client_info(parts)).await?;
+                Ok(MaybeAuthUser(Some(principal)))
             }
             None => Ok(MaybeAuthUser(None)),
         }
@@ -103,22 +106,36 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The peer address and user agent, for rate limits and session records.
+/// The client address and user agent, for rate limits, session records and the security
+/// log. The address is the one [`ClientAddress`] resolved (the forwarded one behind a trusted
+/// proxy), else the peer's.
 pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        Ok(Client(client_info(parts)))
+    }
+}
+
+/// The client's address as resolved before routing (`http::client_address`), set as a
+/// request extension.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
+fn client_info(parts: &Parts) -> ClientInfo {
+    let ip = match parts.extensions.get::<ClientAddress>() {
+        Some(ClientAddress(ip)) => Some(ip.to_string()),
+        None => parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(256).collect());
-        Ok(Client(ClientInfo { ip, user_agent }))
-    }
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string()),
+    };
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    ClientInfo { ip, user_agent }
 }

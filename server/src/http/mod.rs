@@ -2,7 +2,10 @@
 //! live in the contexts' services and SQL in their stores.
 
 mod extract;
+mod gate;
 mod health;
+
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -10,7 +13,8 @@ use axum::Router;
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub use extract::{ApiJson, AuthUser, Client, MaybeAuthUser};
+pub use extract::{ApiJson, AuthUser, Client, ClientAddress, MaybeAuthUser};
+pub use gate::client_address;
 
 /// The whole application's routes over `state`.
 pub fn router(state: AppState) -> Router {
@@ -20,10 +24,20 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    let gate = gate::Gate {
+        monitoring: state.monitoring.clone(),
+        trusted_proxies: Arc::new(
+            crate::cidr::Cidr::parse_all(&state.config.http.trusted_proxies).unwrap_or_default(),
+        ),
+    };
     Router::new()
         .merge(health::routes())
         .nest("/api/auth", crate::contexts::auth::http::routes())
         .nest("/api/chat", crate::contexts::chat::http::routes())
+        .nest(
+            "/api/monitoring",
+            crate::contexts::monitoring::http::routes(),
+        )
         .merge(crate::contexts::media::http::routes())
         .merge(crate::socket::routes())
         .merge(crate::graphql::routes())
@@ -36,5 +50,7 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::http::track,
         ))
+        // Outermost: banned addresses are refused before anything else runs.
+        .layer(axum::middleware::from_fn_with_state(gate, gate::gate))
         .with_state(state)
 }

@@ -171,11 +171,15 @@ fn take(metrics: &Metrics, hub: &Hub, sources: &Sources, storage: StorageStats) 
 
 async fn read_storage(sources: &Sources) -> StorageStats {
     let (database_bytes, wal_bytes) = sources.db.storage_bytes(&sources.data_dir).await;
-    let jobs = sources.media.job_counts().await.unwrap_or_default();
+    let jobs = sources
+        .media
+        .job_counts(chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap_or_default();
     StorageStats {
         database_bytes,
         wal_bytes,
-        jobs_queued: jobs.queued,
-        jobs_failed: jobs.failed,
+        jobs_queued: jobs.queued + jobs.running,
+        jobs_failed: jobs.failed_since,
     }
 }

@@ -96,7 +96,8 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         | chat::CONVERSATION_CREATED
         | media::PHOTO_DELETED
         | media::ALBUM_CREATED
-        | media::BACKUP_COMPLETED => return Applied::NotForSockets,
+        | media::BACKUP_COMPLETED
+        | crate::contexts::monitoring::health::BUS_PROBE => return Applied::NotForSockets,
         _ => return Applied::Unknown,
     };
     match applied {

@@ -194,7 +194,7 @@ impl GraphqlSession {
         self.claim_init()?;
         let mut authenticated = None;
         match payload.get("token").and_then(Value::as_str) {
-            Some(token) => match self.state.auth.authenticate(token).await {
+            Some(token) => match self.state.auth.authenticate_from(token, &self.client).await {
                 Ok(principal) => {
                     if let Some(known) = &self.principal {
                         if known.user_id != principal.user_id {

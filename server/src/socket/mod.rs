@@ -37,6 +37,8 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::json;
 
+use crate::contexts::auth::ClientInfo;
+use crate::contexts::monitoring::{NewSecurityEvent, SecurityEventKind};
 use crate::http::Client;
 use crate::state::AppState;
 use connection::{Attached, Mode};
@@ -63,18 +65,50 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (
+    let mut response = (
         status,
         Json(json!({ "error": { "code": code, "message": message } })),
     )
-        .into_response()
+        .into_response();
+    response
+        .extensions_mut()
+        .insert(Refusal(format!("{code}: {message}")));
+    response
 }
 
+/// Why an upgrade was refused, for the security log.
+#[derive(Clone)]
+struct Refusal(String);
+
 /// # `GET /socket/websocket`
+/// Refusals go to the security log as `upgrade_refused`.
 async fn upgrade(
     State(state): State<AppState>,
     Client(client): Client,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let monitoring = state.monitoring.clone();
+    let response = answer(state, client.clone(), params, headers, upgrade).await;
+    if let Some(Refusal(reason)) = response.extensions().get::<Refusal>() {
+        monitoring.record(NewSecurityEvent {
+            kind: SecurityEventKind::UpgradeRefused,
+            at: chrono::Utc::now(),
+            community_id: None,
+            user_id: None,
+            address: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            reason: reason.chars().take(500).collect(),
+        });
+    }
+    response
+}
+
+async fn answer(
+    state: AppState,
+    client: ClientInfo,
+    params: HashMap<String, String>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -144,7 +178,7 @@ async fn upgrade(
     };
     let attached = match token {
         Some(token) => {
-            let principal = match state.auth.authenticate(&token).await {
+            let principal = match state.auth.authenticate_from(&token, &client).await {
                 Ok(principal) => principal,
                 Err(e) => {
                     // The same code and public message as any other answer (an internal cause

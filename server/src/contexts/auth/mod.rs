@@ -16,6 +16,7 @@ mod model;
 mod password;
 mod rate_limit;
 mod secret_cipher;
+pub mod security;
 mod service;
 mod session_cache;
 mod store;
@@ -31,5 +32,6 @@ pub use model::{
     SignedUp, TotpEnabled, TotpSetup, User,
 };
 pub use secret_cipher::SecretCipher;
+pub use security::{AuthSecurityKind, SecurityLog, SecurityNote};
 pub use service::AuthService;
 pub use token::TokenKeys;

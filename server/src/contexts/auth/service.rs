@@ -15,6 +15,7 @@ use super::events::AuthEvent;
 use super::model::{normalize_email, slugify};
 use super::rate_limit::AttemptLimiter;
 use super::secret_cipher::SecretCipher;
+use super::security::{AuthSecurityKind, SecurityLog, SecurityLogSlot, SecurityNote};
 use super::session_cache::SessionCache;
 use super::store::{AuthStore, NewInviteRow, NewSession, NewUser, UserRow};
 use super::token::{sha256_hex, Claims, TokenKeys};
@@ -44,6 +45,8 @@ struct Inner {
     /// Hash verified against when the email is unknown, so both failures cost the same time.
     decoy_hash: String,
     hasher: password::Hasher,
+    /// Where sign-ins, refused tokens and admin actions are reported, once attached.
+    security: SecurityLogSlot,
 }
 
 impl AuthService {
@@ -71,6 +74,7 @@ impl AuthService {
                 config,
                 decoy_hash,
                 hasher,
+                security: SecurityLogSlot::new(),
             }),
         })
     }
@@ -85,14 +89,32 @@ impl AuthService {
         &self.inner.store
     }
 
+    /// Attaches the security log (once; later calls are ignored). Until then nothing is
+    /// reported: one-shot commands and unit tests run without one.
+    pub fn set_security_log(&self, log: Arc<dyn SecurityLog>) {
+        let _ = self.inner.security.set(log);
+    }
+
+    fn report(&self, note: SecurityNote) {
+        if let Some(log) = self.inner.security.get() {
+            log.record(note);
+        }
+    }
+
     /// The first sign-up on an empty instance creates the community and becomes its admin;
     /// after that an invite code is required and decides the role.
     #[tracing::instrument(skip_all, fields(email = %request.email))]
     pub async fn sign_up(&self, request: SignUp, client: &ClientInfo) -> Result<SignedUp> {
         let email = normalize_email(&request.email)?;
-        self.inner
-            .signup_limits
-            .check(client.ip.as_deref(), &email)?;
+        if let Err(e) = self.inner.signup_limits.check(client.ip.as_deref(), &email) {
+            let reason = format!("sign-up attempts for {email}");
+            self.report(SecurityNote::new(
+                AuthSecurityKind::RateLimited,
+                client,
+                reason,
+            ));
+            return Err(e);
+        }
         password::check_policy(&request.password)?;
         let password_hash = self.inner.hasher.hash(request.password).await?;
         let now = Utc::now();
@@ -150,8 +172,40 @@ impl AuthService {
     }
 
     /// Checks the password (and the one-time code once TOTP is on) and opens a session.
+    /// Successes and failures go to the security log.
     #[tracing::instrument(skip_all, fields(email = %request.email))]
     pub async fn sign_in(&self, request: SignIn, client: &ClientInfo) -> Result<SignedIn> {
+        let email: String = request
+            .email
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(256)
+            .collect();
+        let result = self.check_sign_in(request, client).await;
+        let (kind, reason) = match &result {
+            Ok(signed_in) => {
+                let user = &signed_in.user;
+                let note = SecurityNote::new(AuthSecurityKind::SigninSucceeded, client, "")
+                    .about(&user.id, &user.community_id);
+                self.report(note);
+                return result;
+            }
+            Err(AuthError::InvalidCredentials) => (AuthSecurityKind::SigninFailed, "password"),
+            Err(AuthError::InvalidOtp) => (AuthSecurityKind::OtpFailed, "one-time code"),
+            Err(AuthError::RateLimited { .. }) => (AuthSecurityKind::RateLimited, "sign-in"),
+            // Not failures of the client's (`otp_required` is the first step with TOTP).
+            Err(_) => return result,
+        };
+        self.report(SecurityNote::new(
+            kind,
+            client,
+            format!("{reason} for {email}"),
+        ));
+        result
+    }
+
+    async fn check_sign_in(&self, request: SignIn, client: &ClientInfo) -> Result<SignedIn> {
         // An invalid email is reported like any failed sign-in: no hint about accounts.
         let email =
             normalize_email(&request.email).unwrap_or_else(|_| request.email.trim().to_lowercase());
@@ -282,6 +336,20 @@ impl AuthService {
         })
     }
 
+    /// [`authenticate`](Self::authenticate) for a request from `client`: a refused token
+    /// (expired, revoked, tampered) goes to the security log.
+    pub async fn authenticate_from(&self, token: &str, client: &ClientInfo) -> Result<Principal> {
+        let result = self.authenticate(token).await;
+        if let Err(
+            e @ (AuthError::InvalidToken | AuthError::TokenExpired | AuthError::SessionRevoked),
+        ) = &result
+        {
+            let note = SecurityNote::new(AuthSecurityKind::TokenRefused, client, e.to_string());
+            self.report(note);
+        }
+        result
+    }
+
     /// Verifies a bearer token and its live session. Revoked, expired or forged tokens fail.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         let claims = self.inner.keys.verify(token)?;
@@ -344,6 +412,12 @@ impl AuthService {
             by.require(&[Role::Admin])?;
         }
         let max_uses = request.max_uses.unwrap_or(1);
+        let reported = SecurityNote::new(
+            AuthSecurityKind::InviteCreated,
+            &ClientInfo::default(),
+            format!("role {role}, up to {max_uses} use(s)"),
+        )
+        .about(&by.user_id, &by.community_id);
         if !(1..=10_000).contains(&max_uses) {
             return Err(AuthError::Invalid(
                 "max_uses must be between 1 and 10000".into(),
@@ -373,6 +447,7 @@ impl AuthService {
                 now,
             })
             .await?;
+        self.report(reported);
         Ok(CreatedInvite {
             code,
             role,
@@ -463,7 +538,19 @@ impl AuthService {
         if target.community_id != admin.community_id {
             return Err(AuthError::NotFound("user"));
         }
-        self.set_role(user_id, role).await
+        let user = self.set_role(user_id, role).await?;
+        self.report_admin_action(
+            admin,
+            AuthSecurityKind::RoleChanged,
+            format!("{} ({}) is now {role}", user.email, user.id),
+        );
+        Ok(user)
+    }
+
+    fn report_admin_action(&self, admin: &Principal, kind: AuthSecurityKind, reason: String) {
+        let note = SecurityNote::new(kind, &ClientInfo::default(), reason)
+            .about(&admin.user_id, &admin.community_id);
+        self.report(note);
     }
 
     /// Revokes every session of a user of the admin's own community.
@@ -473,7 +560,13 @@ impl AuthService {
         if target.community_id != admin.community_id {
             return Err(AuthError::NotFound("user"));
         }
-        self.revoke_all_sessions(user_id).await
+        let revoked = self.revoke_all_sessions(user_id).await?;
+        self.report_admin_action(
+            admin,
+            AuthSecurityKind::SessionsRevoked,
+            format!("{revoked} session(s) of {} ({})", target.email, target.id),
+        );
+        Ok(revoked)
     }
 
     // ---- operator operations (the CLI), not scoped to a principal ----
@@ -557,6 +650,16 @@ impl AuthService {
             .await?
             .ok_or(AuthError::NotFound("community"))?;
         Ok(gb.max(0) as u64 * 1024 * 1024 * 1024)
+    }
+
+    /// A community by id (operator: export).
+    pub async fn community(&self, id: &CommunityId) -> Result<Community> {
+        Ok(self
+            .store()
+            .community(id)
+            .await?
+            .ok_or(AuthError::NotFound("community"))?
+            .into())
     }
 
     /// The id of the community whose URL slug is `slug`.

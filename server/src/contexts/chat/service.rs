@@ -11,7 +11,7 @@ use crate::config::ChatConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
@@ -300,6 +300,15 @@ impl ChatService {
         self.store()
             .messages(conversation_id, &conversation.epoch, before, limit)
             .await
+    }
+
+    /// Every conversation of a community, oldest first: the operator's export, not scoped
+    /// to a principal.
+    pub async fn community_conversations(
+        &self,
+        community_id: &CommunityId,
+    ) -> Result<Vec<Conversation>> {
+        self.store().conversations_in(community_id).await
     }
 
     /// Messages with offsets in `(after, up_to]`, oldest first, for recovery; at most `limit`.

@@ -211,6 +211,22 @@ impl ChatStore {
         Ok(conversations)
     }
 
+    /// Every conversation of a community, oldest first (export).
+    pub async fn conversations_in(&self, community_id: &CommunityId) -> Result<Vec<Conversation>> {
+        let rows: Vec<ConversationRow> = query_as(
+            "SELECT id, community_id, kind, name, epoch, last_seq, created_at \
+             FROM chat.conversations WHERE community_id = $1 ORDER BY created_at, id",
+        )
+        .bind(community_id)
+        .fetch_all(&self.db)
+        .await?;
+        let mut conversations = Vec::with_capacity(rows.len());
+        for row in rows {
+            conversations.push(self.with_participants(row).await?);
+        }
+        Ok(conversations)
+    }
+
     /// The direct conversation between exactly these two users, if one exists.
     pub async fn direct_between(&self, a: &UserId, b: &UserId) -> Result<Option<ConversationId>> {
         let id = query_scalar(

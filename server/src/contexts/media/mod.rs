@@ -18,6 +18,5 @@ mod store;
 pub use blob::BlobRead;
 pub use error::MediaError;
 pub use ingest::{Budget, Ingest, Ingested};
-pub use model::{Album, Cursor, Photo, PhotoFilter, Rendition, Upload};
+pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload};
 pub use service::{ChunkOutcome, MediaService};
-pub use store::JobCounts;

@@ -150,3 +150,12 @@ mod tests {
         assert_eq!(Cursor::decode("bm9waXBl"), None);
     }
 }
+
+/// The processing queue at a glance, for health checks and alerts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    pub queued: u64,
+    pub running: u64,
+    /// Jobs that ended `failed` since the moment asked about.
+    pub failed_since: u64,
+}

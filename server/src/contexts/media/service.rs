@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
@@ -19,8 +19,8 @@ use crate::ids::{AlbumId, PhotoId, UploadId};
 use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
 use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
-use super::store::{FileInsert, JobCounts, MediaStore, NewFile};
-use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Rendition, Upload};
+use super::store::{FileInsert, MediaStore, NewFile};
+use super::{Album, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Rendition, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
@@ -110,15 +110,7 @@ impl MediaService {
         if admin.role != Role::Admin {
             return Err(MediaError::Forbidden);
         }
-        self.inner
-            .store
-            .community_totals(admin.community_id.as_str())
-            .await
-    }
-
-    /// Processing jobs waiting and failed.
-    pub async fn job_counts(&self) -> Result<JobCounts> {
-        self.inner.store.job_counts().await
+        self.inner.store.community_totals(&admin.community_id).await
     }
 
     /// Queues every failed processing job again (an admin's retry); returns how many.
@@ -642,6 +634,21 @@ impl MediaService {
             )
             .await?;
         Ok((album, photos))
+    }
+
+    /// Whether the blob store answers (a lookup of a key that never exists: `NotFound` is an
+    /// answer), for health checks.
+    pub async fn check_store(&self) -> Result<()> {
+        match self.inner.blobs.size("health/probe").await {
+            Ok(_) | Err(MediaError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The processing queue: queued and running jobs, and those that failed since `since`
+    /// (for health checks and alerts; not scoped to a community).
+    pub async fn job_counts(&self, since: DateTime<Utc>) -> Result<JobCounts> {
+        self.inner.store.job_counts(since).await
     }
 
     /// Which of `hashes` (hex SHA-256) the caller's community does not have yet.

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
 use crate::ids::{AlbumId, CommunityId, PhotoId, UploadId, UserId};
 
-use super::{Album, Cursor, MediaError, Photo, PhotoFilter, Upload};
+use super::{Album, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Upload};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
@@ -203,13 +203,6 @@ fn numbered_params(first: usize, count: usize) -> String {
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// How many processing jobs wait and how many failed for good.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct JobCounts {
-    pub queued: u64,
-    pub failed: u64,
 }
 
 #[derive(Clone)]
@@ -601,7 +594,7 @@ impl MediaStore {
     }
 
     /// A community's photos, their bytes and its albums.
-    pub async fn community_totals(&self, community_id: &str) -> Result<(u64, u64, u64)> {
+    pub async fn community_totals(&self, community_id: &CommunityId) -> Result<(u64, u64, u64)> {
         let (photos, bytes, albums): (i64, i64, i64) = query_as(
             "SELECT (SELECT COUNT(*) FROM media.files WHERE community_id = $1), \
                     (SELECT COALESCE(SUM(file_size_bytes), 0) FROM media.files \
@@ -618,18 +611,22 @@ impl MediaStore {
         ))
     }
 
-    /// Jobs waiting (queued or running) and jobs failed for good.
-    pub async fn job_counts(&self) -> Result<JobCounts> {
-        let (queued, failed): (i64, i64) = query_as(
-            "SELECT COALESCE(SUM(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END), 0), \
-                    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) \
-             FROM media.jobs WHERE status IN ('queued', 'running', 'failed')",
+    /// Queued and running jobs, and those that failed since `since`.
+    pub async fn job_counts(&self, since: DateTime<Utc>) -> Result<JobCounts> {
+        let (queued, running, failed): (i64, i64, i64) = query_as(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN status = 'failed' AND updated_at >= $1 THEN 1 ELSE 0 END), 0) \
+             FROM media.jobs",
         )
+        .bind(since)
         .fetch_one(&self.db)
         .await?;
         Ok(JobCounts {
             queued: queued.max(0) as u64,
-            failed: failed.max(0) as u64,
+            running: running.max(0) as u64,
+            failed_since: failed.max(0) as u64,
         })
     }
 
