@@ -211,6 +211,22 @@ pub struct Activity {
     pub communities: Vec<CommunityActivity>,
     pub sign_ins: Vec<SignInRow>,
     pub audit: Vec<AuditRow>,
+    /// The security log's latest entries, every kind (the live tail).
+    pub security: Vec<SecurityRow>,
+}
+
+/// One security log entry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SecurityRow {
+    pub at: String,
+    /// `signin_failed`, `ban_issued`, …
+    pub kind: String,
+    /// The account concerned, when known.
+    pub who: String,
+    pub address: String,
+    pub reason: String,
+    /// A refusal or failure (shown as such).
+    pub failure: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -263,12 +279,37 @@ pub struct AlertRow {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Maintenance {
     pub backend: String,
+    /// Backups in `backup.dir`, newest first.
+    pub backups: Vec<BackupRow>,
+    pub backup_dir: String,
+    /// Bans in force.
+    pub bans: Vec<BanRow>,
     /// The effective configuration as TOML, secrets replaced by `"<redacted>"`.
     pub config_toml: String,
     pub migrations: Vec<MigrationRow>,
     pub failed_jobs: u64,
     /// What the last upkeep task reported, if one ran.
     pub last_result: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackupRow {
+    pub name: String,
+    pub created: String,
+    /// Bytes of its own files (databases, secret, configuration).
+    pub file_bytes: u64,
+    pub blobs: u64,
+    pub blob_bytes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BanRow {
+    pub address: String,
+    pub until: String,
+    pub offences: u32,
+    pub reason: String,
+    pub issued_by: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -48,7 +48,24 @@ pub fn regions(activity: &Activity, rendering: Rendering) -> Vec<Region> {
             }
         }
     };
+    let security = html! {
+        table {
+            thead { tr { th { "When" } th { "What" } th { "Who" } th { "From" } th { "Why" } } }
+            tbody {
+                @if activity.security.is_empty() { tr { td colspan="5" .muted { "The security log is empty." } } }
+                @for e in &activity.security { tr {
+                    td { (e.at) }
+                    td { span.badge.level-critical[e.failure] { (e.kind) } }
+                    td { (e.who) } td { (e.address) } td.muted { (e.reason) }
+                } }
+            }
+        }
+    };
     vec![
+        Region::new(
+            "activity-security",
+            region("div", "activity-security", "", rendering, security),
+        ),
         Region::new(
             "activity-communities",
             region("div", "activity-communities", "", rendering, communities),
@@ -70,9 +87,10 @@ pub fn page(shell: &Shell, activity: &Activity) -> Markup {
         shell,
         Page::Activity,
         html! {
-            h2 { "Communities" } (PreEscaped(&r[0].html))
-            h2 { "Recent sign-ins" } (PreEscaped(&r[1].html))
-            h2 { "Admin actions" } (PreEscaped(&r[2].html))
+            h2 { "Communities" } (PreEscaped(&r[1].html))
+            h2 { "Recent sign-ins" } (PreEscaped(&r[2].html))
+            h2 { "Admin actions" } (PreEscaped(&r[3].html))
+            h2 { "Security log (live)" } (PreEscaped(&r[0].html))
         },
     )
 }
@@ -100,8 +118,9 @@ mod tests {
             ..Activity::default()
         };
         let r = regions(&activity, Rendering::Push);
-        assert!(r[0].html.contains("2.0 KiB") && r[0].html.contains(">12<"));
-        assert!(r[1].html.contains("x@&lt;y&gt;") && r[1].html.contains("wrong password"));
-        assert!(r[2].html.contains("No admin actions recorded."));
+        assert!(r[1].html.contains("2.0 KiB") && r[1].html.contains(">12<"));
+        assert!(r[2].html.contains("x@&lt;y&gt;") && r[2].html.contains("wrong password"));
+        assert!(r[3].html.contains("No admin actions recorded."));
+        assert!(r[0].html.contains("The security log is empty."));
     }
 }

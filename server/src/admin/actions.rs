@@ -396,3 +396,98 @@ pub async fn maintenance(
     .await;
     respond(&state, &headers, &session, Page::Maintenance, outcome).await
 }
+
+/// Backs up now into `backup.dir` and verifies it (Karai's backup, as `POST
+/// /api/monitoring/backups` does).
+pub async fn backup_now(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        let created = state
+            .monitoring
+            .backup_now(&session.principal, &state.db, &state.config)
+            .await?;
+        Ok(Flash::ok(format!(
+            "Backed up and verified: {} ({} new blob(s), {}).",
+            created.path.display(),
+            created.new_blobs,
+            taina_admin_ui::bytes(created.new_bytes)
+        )))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BanForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    minutes: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn ban(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<BanForm>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        let minutes = match form.minutes.trim() {
+            "" => None,
+            text => Some(text.parse::<u64>().map_err(|_| {
+                AdminError::Invalid("minutes is a whole number, or empty for the policy's".into())
+            })?),
+        };
+        let ban = state
+            .monitoring
+            .ban(
+                &session.principal,
+                form.address.trim(),
+                minutes,
+                Some(form.reason.as_str()),
+            )
+            .await?;
+        Ok(Flash::ok(format!(
+            "{} is banned until {}.",
+            ban.address,
+            super::models::when(ban.banned_until)
+        )))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+}
+
+pub async fn lift_ban(
+    State(state): State<AppState>,
+    Path(address): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let session = match authorize(&state, &headers, &form.csrf_token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = async {
+        state
+            .monitoring
+            .lift_ban(&session.principal, &address)
+            .await?;
+        Ok(Flash::ok(format!("The ban on {address} is lifted.")))
+    }
+    .await;
+    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+}

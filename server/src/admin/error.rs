@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
 use crate::contexts::media::MediaError;
+use crate::contexts::monitoring::MonitoringError;
 use crate::error::{AppError, INTERNAL_MESSAGE};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,7 @@ macro_rules! through_app_error {
     };
 }
 
-through_app_error!(AuthError, ChatError, MediaError);
+through_app_error!(AuthError, ChatError, MediaError, MonitoringError);
 
 impl AdminError {
     pub fn status(&self) -> StatusCode {

@@ -120,7 +120,11 @@ async fn regions(
         ),
         Page::Activity => pages::activity::regions(&models::activity(state, admin).await?, push),
         Page::Alerts => pages::alerts::regions(&models::alerts(state, admin), push),
-        Page::Maintenance => pages::maintenance::regions(&models::maintenance(state).await?, push),
+        Page::Maintenance => pages::maintenance::regions(
+            &models::maintenance(state, admin).await?,
+            &session.csrf,
+            push,
+        ),
     })
 }
 

@@ -49,6 +49,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/invites/{id}/revoke", post(actions::revoke_invite))
         .route("/admin/alerts", post(actions::send_alert))
         .route("/admin/maintenance", post(actions::maintenance))
+        .route("/admin/backups", post(actions::backup_now))
+        .route("/admin/bans", post(actions::ban))
+        .route("/admin/bans/{address}/lift", post(actions::lift_ban))
         .route("/admin/{page}", get(pages::page))
         .layer(axum::middleware::from_fn(headers::secure))
 }

@@ -4,18 +4,44 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use taina_admin_ui::model::{
-    Activity, AlertRow, Alerts, CommunityActivity, CommunityRow, InviteRow, Maintenance,
-    MigrationRow, Overview, People, Series, SessionRow, SignInRow, UserRow,
+    Activity, AlertRow, Alerts, AuditRow, BackupRow, BanRow, CommunityActivity, CommunityRow,
+    InviteRow, Maintenance, MigrationRow, Overview, People, SecurityRow, Series, SessionRow,
+    SignInRow, UserRow,
 };
 
 use super::error::AdminError;
 use crate::contexts::auth::Principal;
+use crate::contexts::monitoring::{SecurityEvent, SecurityEventKind, SecurityFilter};
 use crate::metrics::Sample;
 use crate::realtime::{Frame, Topic};
 use crate::state::AppState;
 
 /// Most sign-ins the activity page lists.
 const RECENT_SIGN_INS: u32 = 50;
+/// Security log entries the activity page reads (and shows as its live tail).
+const SECURITY_TAIL: u32 = 200;
+const SIGN_INS: [SecurityEventKind; 3] = [
+    SecurityEventKind::SigninSucceeded,
+    SecurityEventKind::SigninFailed,
+    SecurityEventKind::OtpFailed,
+];
+const ADMIN_ACTIONS: [SecurityEventKind; 6] = [
+    SecurityEventKind::RoleChanged,
+    SecurityEventKind::SessionsRevoked,
+    SecurityEventKind::InviteCreated,
+    SecurityEventKind::BanIssued,
+    SecurityEventKind::BanLifted,
+    SecurityEventKind::BackupCreated,
+];
+const FAILURES: [SecurityEventKind; 7] = [
+    SecurityEventKind::SigninFailed,
+    SecurityEventKind::OtpFailed,
+    SecurityEventKind::RateLimited,
+    SecurityEventKind::TokenRefused,
+    SecurityEventKind::UpgradeRefused,
+    SecurityEventKind::BanIssued,
+    SecurityEventKind::BackupFailed,
+];
 
 /// How the panel prints a time.
 pub fn when(at: DateTime<Utc>) -> String {
@@ -202,10 +228,52 @@ fn device(user_agent: Option<&str>) -> String {
 
 pub async fn activity(state: &AppState, admin: &Principal) -> Result<Activity, AdminError> {
     let community = state.auth.community_of(admin).await?;
-    let members = state.auth.list_community_users(admin).await?.len() as u64;
+    let users = state.auth.list_community_users(admin).await?;
+    let members = users.len() as u64;
+    let email_of = |id: &Option<String>| -> String {
+        id.as_deref()
+            .and_then(|id| users.iter().find(|u| u.id.as_str() == id))
+            .map_or_else(|| id.clone().unwrap_or_default(), |u| u.email.clone())
+    };
     let (conversations, messages) = state.chat.community_totals(admin).await?;
     let (photos, photo_bytes, albums) = state.media.community_totals(admin).await?;
-    let sign_ins = state.auth.recent_sign_ins(admin, RECENT_SIGN_INS).await?;
+    let log = state
+        .monitoring
+        .recent_security_events(admin, &SecurityFilter::default(), Some(SECURITY_TAIL), None)
+        .await?
+        .events;
+    let row = |e: &SecurityEvent| SecurityRow {
+        at: when(e.at),
+        kind: e.kind.as_str().to_owned(),
+        who: email_of(&e.user_id),
+        address: e.address.clone().unwrap_or_else(|| "—".into()),
+        reason: e.reason.clone(),
+        failure: FAILURES.contains(&e.kind),
+    };
+    let sign_ins = log
+        .iter()
+        .filter(|e| SIGN_INS.contains(&e.kind))
+        .take(RECENT_SIGN_INS as usize)
+        .map(|e| SignInRow {
+            at: when(e.at),
+            email: email_of(&e.user_id),
+            address: e.address.clone().unwrap_or_else(|| "—".into()),
+            device: device(e.user_agent.as_deref()),
+            succeeded: e.kind == SecurityEventKind::SigninSucceeded,
+            reason: (e.kind != SecurityEventKind::SigninSucceeded).then(|| e.reason.clone()),
+        })
+        .collect();
+    let audit = log
+        .iter()
+        .filter(|e| ADMIN_ACTIONS.contains(&e.kind))
+        .map(|e| AuditRow {
+            at: when(e.at),
+            actor: email_of(&e.user_id),
+            action: format!("{}: {}", e.kind.as_str(), e.reason),
+            address: e.address.clone().unwrap_or_else(|| "—".into()),
+        })
+        .collect();
+    let security = log.iter().map(row).collect();
     Ok(Activity {
         communities: vec![CommunityActivity {
             name: community.name,
@@ -216,18 +284,9 @@ pub async fn activity(state: &AppState, admin: &Principal) -> Result<Activity, A
             photo_bytes,
             albums,
         }],
-        sign_ins: sign_ins
-            .into_iter()
-            .map(|s| SignInRow {
-                at: when(s.created_at),
-                email: s.email,
-                address: s.address.unwrap_or_else(|| "—".into()),
-                device: device(s.user_agent.as_deref()),
-                succeeded: true,
-                reason: None,
-            })
-            .collect(),
-        audit: Vec::new(),
+        sign_ins,
+        audit,
+        security,
     })
 }
 
@@ -271,11 +330,45 @@ fn alert_row(frame: &Frame) -> Option<AlertRow> {
     })
 }
 
-pub async fn maintenance(state: &AppState) -> Result<Maintenance, AdminError> {
+pub async fn maintenance(state: &AppState, admin: &Principal) -> Result<Maintenance, AdminError> {
     let migrations = state.db.applied_migrations().await?;
     let jobs = state.media.job_counts(chrono::DateTime::UNIX_EPOCH).await?;
+    let backups = state
+        .monitoring
+        .list_backups(admin, &state.config)
+        .await?
+        .into_iter()
+        .map(|b| BackupRow {
+            name: b
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            created: when(b.manifest.created_at),
+            file_bytes: b.manifest.files.iter().map(|f| f.bytes).sum(),
+            blobs: b.manifest.blobs.len() as u64,
+            blob_bytes: b.manifest.blobs.iter().map(|f| f.bytes).sum(),
+            seconds: b.manifest.seconds,
+        })
+        .collect();
+    let bans = state
+        .monitoring
+        .list_bans(admin)
+        .await?
+        .into_iter()
+        .map(|b| BanRow {
+            address: b.address,
+            until: when(b.banned_until),
+            offences: b.offences,
+            reason: b.reason,
+            issued_by: b.issued_by,
+        })
+        .collect();
     Ok(Maintenance {
         backend: state.db.backend().into(),
+        backups,
+        backup_dir: state.config.backup.dir.display().to_string(),
+        bans,
         config_toml: state.config.to_redacted_toml(),
         migrations: migrations
             .into_iter()

@@ -74,7 +74,9 @@ pub async fn render(
         Page::People => pages::people::page(&shell, &models::people(state, admin, search).await?),
         Page::Activity => pages::activity::page(&shell, &models::activity(state, admin).await?),
         Page::Alerts => pages::alerts::page(&shell, &models::alerts(state, admin)),
-        Page::Maintenance => pages::maintenance::page(&shell, &models::maintenance(state).await?),
+        Page::Maintenance => {
+            pages::maintenance::page(&shell, &models::maintenance(state, admin).await?)
+        }
     })
 }
 

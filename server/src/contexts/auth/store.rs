@@ -93,8 +93,8 @@ pub(super) struct DeviceSessionRow {
 pub(super) struct InviteListRow {
     pub id: InviteId,
     pub role: String,
-    pub uses: i64,
-    pub max_uses: i64,
+    pub uses: i32,
+    pub max_uses: i32,
     pub expires_at: DateTime<Utc>,
     pub created_by_email: Option<String>,
 }
