@@ -1,6 +1,7 @@
 //! `taina backup verify`: every file and blob against the manifest's sizes and SHA-256s, then
 //! the databases opened from a temporary copy: SQLite's `integrity_check` and row counts
-//! against the manifest; PostgreSQL's dump listed by `pg_restore --list`.
+//! against the manifest, and every photo's original among the blobs with its recorded hash;
+//! PostgreSQL's dump listed by `pg_restore --list`.
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +105,43 @@ fn check_hashes(backup: &Path, pool: &Path, manifest: &Manifest) -> Result<(), B
     Ok(())
 }
 
+/// Every photo in the snapshot has its original among the backup's blobs, with the content
+/// hash the database records: a restore brings back no photo without its bytes.
+async fn check_originals(media_db: &Path, manifest: &Manifest) -> Result<(), BackupError> {
+    let options = SqliteConnectOptions::new()
+        .filename(media_db)
+        .read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let originals: Vec<(String, String)> =
+        sqlx::query_as("SELECT file_path, content_hash FROM files")
+            .fetch_all(&mut conn)
+            .await?;
+    conn.close().await?;
+    let blobs: std::collections::HashMap<&str, &str> = manifest
+        .blobs
+        .iter()
+        .map(|b| (b.key.as_str(), b.sha256.as_str()))
+        .collect();
+    for (key, hash) in originals {
+        match blobs.get(key.as_str()) {
+            Some(sha) if *sha == hash => {}
+            Some(_) => {
+                return Err(BackupError::Damaged {
+                    path: key,
+                    problem: "the photo's original differs from the hash its row records".into(),
+                })
+            }
+            None => {
+                return Err(BackupError::Damaged {
+                    path: key,
+                    problem: "a photo's original is not in the backup".into(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Copies the databases to a temporary directory, checks each, and compares row counts.
 async fn check_sqlite(backup: &Path, manifest: &Manifest) -> Result<usize, BackupError> {
     let scratch = std::env::temp_dir().join(format!("taina-verify-{}", nanoid::nanoid!(12)));
@@ -144,6 +182,11 @@ async fn check_sqlite(backup: &Path, manifest: &Manifest) -> Result<usize, Backu
                 ),
             });
         }
+        check_originals(
+            &scratch.join(super::create::database_file("media")),
+            manifest,
+        )
+        .await?;
         Ok(counts.len())
     }
     .await;
