@@ -47,8 +47,16 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/reset/{token}", get(reset::form).post(reset::submit))
         .route("/admin/invites", post(actions::create_invite))
         .route("/admin/invites/{id}/revoke", post(actions::revoke_invite))
-        .route("/admin/alerts", post(actions::send_alert))
-        .route("/admin/maintenance", post(actions::maintenance))
+        // A page that also takes a form: both methods on the one static route (a static
+        // route shadows `/admin/{page}`).
+        .route(
+            "/admin/alerts",
+            get(pages::alerts).post(actions::send_alert),
+        )
+        .route(
+            "/admin/maintenance",
+            get(pages::maintenance).post(actions::maintenance),
+        )
         .route("/admin/backups", post(actions::backup_now))
         .route("/admin/bans", post(actions::ban))
         .route("/admin/bans/{address}/lift", post(actions::lift_ban))

@@ -90,6 +90,14 @@ pub async fn overview(State(state): State<AppState>, headers: HeaderMap) -> Resp
     show(&state, &headers, Page::Overview, "").await
 }
 
+pub async fn alerts(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    show(&state, &headers, Page::Alerts, "").await
+}
+
+pub async fn maintenance(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    show(&state, &headers, Page::Maintenance, "").await
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Path(slug): Path<String>,

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod browser;
+mod karai;
 mod metrics;
 mod refusals;
 
@@ -53,7 +54,10 @@ fn cookies(response: &Response) -> Vec<String> {
 /// The value of the first `name="csrf_token" value="…"` in a page.
 fn csrf_in(html: &str) -> String {
     let marker = r#"name="csrf_token" value=""#;
-    let start = html.find(marker).expect("a csrf field") + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("a csrf field in {html}"))
+        + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 

@@ -58,6 +58,20 @@ async fn only_admins_get_in_and_a_member_is_told_why() {
     assert_eq!(headers["x-frame-options"], "DENY");
     let html = overview.text().await.unwrap();
     assert!(html.contains(r#"id="kpi-sockets""#), "{html}");
+    for page in ["people", "activity", "alerts", "maintenance"] {
+        let shown = no_redirects()
+            .get(format!("{}/admin/{page}", ts.url))
+            .header(COOKIE, &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(shown.status(), StatusCode::OK, "/admin/{page}");
+        let body = shown.text().await.unwrap();
+        assert!(
+            body.contains(r#"aria-current="page""#),
+            "/admin/{page}: {body}"
+        );
+    }
     assert!(
         !html.contains("<script>") && !html.contains(" style="),
         "no inline code or style"
