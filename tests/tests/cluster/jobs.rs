@@ -6,7 +6,7 @@ use taina_tests::TestServer;
 
 use super::two_nodes;
 
-async fn attempts(node: &TestServer) -> Vec<(String, i64)> {
+async fn attempts(node: &TestServer) -> Vec<(String, i32)> {
     taina::db::query_as("SELECT status, attempts FROM media.jobs ORDER BY id")
         .fetch_all(&node.state.db)
         .await

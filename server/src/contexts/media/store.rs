@@ -597,7 +597,7 @@ impl MediaStore {
     pub async fn community_totals(&self, community_id: &CommunityId) -> Result<(u64, u64, u64)> {
         let (photos, bytes, albums): (i64, i64, i64) = query_as(
             "SELECT (SELECT COUNT(*) FROM media.files WHERE community_id = $1), \
-                    (SELECT COALESCE(SUM(file_size_bytes), 0) FROM media.files \
+                    (SELECT CAST(COALESCE(SUM(file_size_bytes), 0) AS BIGINT) FROM media.files \
                      WHERE community_id = $1), \
                     (SELECT COUNT(*) FROM media.albums WHERE community_id = $1)",
         )
