@@ -153,6 +153,25 @@ async fn forms_without_their_token_and_foreign_sockets_are_refused() {
         "guest"
     );
 
+    // Without JavaScript (no `HX-Request`), a form post answers with the whole page and the
+    // message on top.
+    let plain = client
+        .post(format!("{}/admin/users/{member_id}/role", ts.url))
+        .header(COOKIE, &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("role", "member"), ("csrf_token", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    let page = plain.text().await.unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("member@example.org is now member."), "{page}");
+    assert_eq!(
+        ts.get("/api/auth/me", Some(&member)).await.body["role"],
+        "member"
+    );
+
     let bad_level = post(
         "/admin/alerts".into(),
         form(&[("level", "loud"), ("message", "hi"), ("csrf_token", &csrf)]),
