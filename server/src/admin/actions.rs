@@ -77,6 +77,27 @@ async fn respond(
     }
 }
 
+/// Runs an action for the admin whose form carries the right CSRF token, then answers as
+/// [`respond`] does: the shape every handler below shares.
+async fn act<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    page: Page,
+    action: F,
+) -> Response
+where
+    F: FnOnce(AdminSession) -> Fut,
+    Fut: std::future::Future<Output = Result<Flash, AdminError>>,
+{
+    let session = match authorize(state, headers, token).await {
+        Ok(session) => session,
+        Err(refusal) => return refusal,
+    };
+    let outcome = action(session.clone()).await;
+    respond(state, headers, &session, page, outcome).await
+}
+
 #[derive(Debug, Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
@@ -91,11 +112,8 @@ pub async fn change_role(
     headers: HeaderMap,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
         let role: Role = form.role.parse()?;
         if user_id == session.principal.user_id {
             return Err(AdminError::Invalid(
@@ -107,9 +125,8 @@ pub async fn change_role(
             .change_role(&session.principal, &user_id, role)
             .await?;
         Ok(Flash::ok(format!("{} is now {}.", user.email, user.role)))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::People, outcome).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,11 +141,8 @@ pub async fn revoke_sessions(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
         if user_id == session.principal.user_id {
             return Err(AdminError::Invalid(
                 "you cannot revoke your own sessions here: sign out instead".into(),
@@ -143,9 +157,8 @@ pub async fn revoke_sessions(
             "Revoked {revoked} session(s) of {}; their sockets are closing.",
             user.email
         )))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::People, outcome).await
+    })
+    .await
 }
 
 pub async fn disable(
@@ -173,11 +186,8 @@ async fn set_disabled(
     form: CsrfOnly,
     disabled: bool,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
         let user = state
             .auth
             .set_disabled(&session.principal, &user_id, disabled)
@@ -187,9 +197,8 @@ async fn set_disabled(
         } else {
             format!("{} may sign in again.", user.email)
         }))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::People, outcome).await
+    })
+    .await
 }
 
 /// A one-time link for the user to set a new password, shown once to the admin.
@@ -199,17 +208,14 @@ pub async fn reset_link(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
         let user = state.auth.user(&user_id).await?;
         let reset = state
             .auth
             .create_password_reset(&session.principal, &user_id)
             .await?;
-        let origin = super::live::panel_origin(&state.config, &headers);
+        let origin = super::live::panel_origin(&state.config, headers);
         Ok(Flash {
             ok: true,
             text: format!(
@@ -220,9 +226,8 @@ pub async fn reset_link(
             ),
             detail: Some(format!("{origin}/admin/reset/{}", reset.token)),
         })
-    }
-    .await;
-    respond(&state, &headers, &session, Page::People, outcome).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,11 +247,8 @@ pub async fn create_invite(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
         let role: Role = form.role.parse()?;
         let number = |text: &str, what: &str, max: u64| -> Result<u64, AdminError> {
             text.trim()
@@ -279,9 +281,8 @@ pub async fn create_invite(
             ),
             detail: Some(invite.code),
         })
-    }
-    .await;
-    respond(&state, &headers, &session, Page::People, outcome).await
+    })
+    .await
 }
 
 pub async fn revoke_invite(
@@ -290,19 +291,15 @@ pub async fn revoke_invite(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
         state
             .auth
             .revoke_invite(&session.principal, &invite_id)
             .await?;
         Ok(Flash::ok("Invite revoked."))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::People, outcome).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,11 +319,8 @@ pub async fn send_alert(
     headers: HeaderMap,
     Form(form): Form<AlertForm>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = (|| {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::Alerts, |session| async move {
         let message = form.message.trim();
         if message.is_empty() {
             return Err(AdminError::Invalid("the alert message is empty".into()));
@@ -354,8 +348,8 @@ pub async fn send_alert(
             alert,
         );
         Ok(Flash::ok("Alert sent to everyone in your community."))
-    })();
-    respond(&state, &headers, &session, Page::Alerts, outcome).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -371,30 +365,32 @@ pub async fn maintenance(
     headers: HeaderMap,
     Form(form): Form<TaskForm>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
-        if form.task == "retry_jobs" {
-            let retried = state.media.retry_failed_jobs().await?;
-            return Ok(Flash::ok(format!(
-                "{retried} failed media job(s) queued again."
-            )));
-        }
-        let task = Upkeep::parse(&form.task)
-            .ok_or_else(|| AdminError::Invalid(format!("no upkeep task `{}`", form.task)))?;
-        let started = std::time::Instant::now();
-        state.db.upkeep(task).await?;
-        tracing::info!(task = task.name(), admin = %session.principal.user_id, "upkeep ran");
-        Ok(Flash::ok(format!(
-            "{} done in {} ms.",
-            task.name(),
-            started.elapsed().as_millis()
-        )))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(
+        state,
+        headers,
+        &token,
+        Page::Maintenance,
+        |session| async move {
+            if form.task == "retry_jobs" {
+                let retried = state.media.retry_failed_jobs().await?;
+                return Ok(Flash::ok(format!(
+                    "{retried} failed media job(s) queued again."
+                )));
+            }
+            let task = Upkeep::parse(&form.task)
+                .ok_or_else(|| AdminError::Invalid(format!("no upkeep task `{}`", form.task)))?;
+            let started = std::time::Instant::now();
+            state.db.upkeep(task).await?;
+            tracing::info!(task = task.name(), admin = %session.principal.user_id, "upkeep ran");
+            Ok(Flash::ok(format!(
+                "{} done in {} ms.",
+                task.name(),
+                started.elapsed().as_millis()
+            )))
+        },
+    )
+    .await
 }
 
 /// Backs up now into `backup.dir` and verifies it (Karai's backup, as `POST
@@ -404,24 +400,26 @@ pub async fn backup_now(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
-        let created = state
-            .monitoring
-            .backup_now(&session.principal, &state.db, &state.config)
-            .await?;
-        Ok(Flash::ok(format!(
-            "Backed up and verified: {} ({} new blob(s), {}).",
-            created.path.display(),
-            created.new_blobs,
-            taina_admin_ui::bytes(created.new_bytes)
-        )))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(
+        state,
+        headers,
+        &token,
+        Page::Maintenance,
+        |session| async move {
+            let created = state
+                .monitoring
+                .backup_now(&session.principal, &state.db, &state.config)
+                .await?;
+            Ok(Flash::ok(format!(
+                "Backed up and verified: {} ({} new blob(s), {}).",
+                created.path.display(),
+                created.new_blobs,
+                taina_admin_ui::bytes(created.new_bytes)
+            )))
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -441,34 +439,38 @@ pub async fn ban(
     headers: HeaderMap,
     Form(form): Form<BanForm>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
-        let minutes = match form.minutes.trim() {
-            "" => None,
-            text => Some(text.parse::<u64>().map_err(|_| {
-                AdminError::Invalid("minutes is a whole number, or empty for the policy's".into())
-            })?),
-        };
-        let ban = state
-            .monitoring
-            .ban(
-                &session.principal,
-                form.address.trim(),
-                minutes,
-                Some(form.reason.as_str()),
-            )
-            .await?;
-        Ok(Flash::ok(format!(
-            "{} is banned until {}.",
-            ban.address,
-            super::models::when(ban.banned_until)
-        )))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(
+        state,
+        headers,
+        &token,
+        Page::Maintenance,
+        |session| async move {
+            let minutes = match form.minutes.trim() {
+                "" => None,
+                text => Some(text.parse::<u64>().map_err(|_| {
+                    AdminError::Invalid(
+                        "minutes is a whole number, or empty for the policy's".into(),
+                    )
+                })?),
+            };
+            let ban = state
+                .monitoring
+                .ban(
+                    &session.principal,
+                    form.address.trim(),
+                    minutes,
+                    Some(form.reason.as_str()),
+                )
+                .await?;
+            Ok(Flash::ok(format!(
+                "{} is banned until {}.",
+                ban.address,
+                super::models::when(ban.banned_until)
+            )))
+        },
+    )
+    .await
 }
 
 pub async fn lift_ban(
@@ -477,17 +479,19 @@ pub async fn lift_ban(
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    let session = match authorize(&state, &headers, &form.csrf_token).await {
-        Ok(session) => session,
-        Err(refusal) => return refusal,
-    };
-    let outcome = async {
-        state
-            .monitoring
-            .lift_ban(&session.principal, &address)
-            .await?;
-        Ok(Flash::ok(format!("The ban on {address} is lifted.")))
-    }
-    .await;
-    respond(&state, &headers, &session, Page::Maintenance, outcome).await
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(
+        state,
+        headers,
+        &token,
+        Page::Maintenance,
+        |session| async move {
+            state
+                .monitoring
+                .lift_ban(&session.principal, &address)
+                .await?;
+            Ok(Flash::ok(format!("The ban on {address} is lifted.")))
+        },
+    )
+    .await
 }
