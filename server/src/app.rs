@@ -98,6 +98,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::new(
             Arc::new(Samples::default()),
             media.job_durations(),
+            db.query_times().histogram(),
         ));
         let hub = Arc::new(Hub::new(config.realtime.clone(), bus.clone()));
         if let Some(nats) = &nats {

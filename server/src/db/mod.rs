@@ -34,8 +34,32 @@ pub const CONTEXT_SCHEMAS: &[&str] = &["chat", "media", "monitoring"];
 /// A cheap, clonable handle to the pool (both pool types are `Arc`s inside).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool, WriteQueue),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, WriteQueue, QueryTimes),
+    Postgres(PgPool, QueryTimes),
+}
+
+/// How long statements take, pooled or in a transaction: the histogram behind
+/// `taina_db_query_duration_seconds` (0.1 ms to about 3 s).
+#[derive(Clone, Debug)]
+pub struct QueryTimes(prometheus_client::metrics::histogram::Histogram);
+
+impl Default for QueryTimes {
+    fn default() -> Self {
+        Self(prometheus_client::metrics::histogram::Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15),
+        ))
+    }
+}
+
+impl QueryTimes {
+    pub fn observe(&self, took: Duration) {
+        self.0.observe(took.as_secs_f64());
+    }
+
+    /// The histogram, for the metrics registry.
+    pub fn histogram(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.0.clone()
+    }
 }
 
 /// SQLite lets one connection write at a time, and a connection that finds the write lock
@@ -70,7 +94,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(DbError::Connect)?;
-                Ok(Db::Postgres(pool))
+                Ok(Db::Postgres(pool, QueryTimes::default()))
             }
             None => Self::connect_sqlite(&config.data_dir.join(SQLITE_FILE), config, acquire).await,
         }
@@ -127,14 +151,18 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Db::Sqlite(pool, WriteQueue::default()))
+        Ok(Db::Sqlite(
+            pool,
+            WriteQueue::default(),
+            QueryTimes::default(),
+        ))
     }
 
     /// Applies every migration not yet applied. Safe to run on every start.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Db::Sqlite(pool, _) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            Db::Sqlite(pool, ..) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool, _) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -143,8 +171,8 @@ impl Db {
     /// takes concurrent writers as they come, so there it returns at once.
     pub async fn write_turn(&self) -> WriteTurn<'_> {
         match self {
-            Db::Sqlite(_, queue) => Some(queue.0.lock().await),
-            Db::Postgres(_) => None,
+            Db::Sqlite(_, queue, _) => Some(queue.0.lock().await),
+            Db::Postgres(..) => None,
         }
     }
 
@@ -154,7 +182,7 @@ impl Db {
     /// restart the log from its beginning instead of growing it. PostgreSQL checkpoints by
     /// itself.
     pub fn spawn_checkpointer(&self, every: Duration) {
-        let Db::Sqlite(pool, _) = self else { return };
+        let Db::Sqlite(pool, ..) = self else { return };
         let (db, pool) = (self.clone(), pool.clone());
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
@@ -191,8 +219,15 @@ impl Db {
     /// Closes the pool, waiting for checked-out connections to come back.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool, _) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(pool, ..) => pool.close().await,
+            Db::Postgres(pool, _) => pool.close().await,
+        }
+    }
+
+    /// Statement durations on this pool.
+    pub fn query_times(&self) -> &QueryTimes {
+        match self {
+            Db::Sqlite(_, _, times) | Db::Postgres(_, times) => times,
         }
     }
 
@@ -200,7 +235,7 @@ impl Db {
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite(..) => "sqlite",
-            Db::Postgres(_) => "postgres",
+            Db::Postgres(..) => "postgres",
         }
     }
 }

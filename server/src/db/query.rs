@@ -21,7 +21,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Encode, FromRow, Postgres, SqlSafeStr, SqlStr, Sqlite, Type};
 
-use super::Db;
+use super::{Db, QueryTimes};
 
 /// A value both backends can bind.
 trait Bind<'a>: Send {
@@ -75,21 +75,21 @@ fn encode_error(index: usize, error: BoxDynError) -> sqlx::Error {
 /// An open transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 #[derive(Debug)]
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
-    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>, QueryTimes),
+    Postgres(sqlx::Transaction<'static, Postgres>, QueryTimes),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx, _) => tx.commit().await,
+            Tx::Postgres(tx, _) => tx.commit().await,
         }
     }
 
     /// For the few statements only PostgreSQL needs (advisory locks).
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self, Tx::Postgres(..))
     }
 }
 
@@ -97,8 +97,8 @@ impl Db {
     /// Begins a transaction on the pool.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool, _) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool, _, times) => Tx::Sqlite(pool.begin().await?, times.clone()),
+            Db::Postgres(pool, times) => Tx::Postgres(pool.begin().await?, times.clone()),
         })
     }
 }
@@ -122,28 +122,34 @@ impl<'c> From<&'c mut Tx> for Target<'c> {
 }
 
 /// Encodes `$binds` for the backend of `$target` as `$arguments`, names the `sqlx` executor
-/// `$executor`, and evaluates `$run` with both: one arm per backend and kind of target.
+/// `$executor`, and evaluates `$run` with both: one arm per backend and kind of target. The
+/// statement's duration (failed ones too) goes to the pool's [`QueryTimes`].
 macro_rules! on_target {
-    ($target:expr, $binds:expr, |$executor:ident, $arguments:ident| $run:expr) => {
-        match $target {
-            Target::Pool(Db::Sqlite($executor, _)) => {
+    ($target:expr, $binds:expr, |$executor:ident, $arguments:ident| $run:expr) => {{
+        let started = std::time::Instant::now();
+        let (times, result) = match $target {
+            Target::Pool(Db::Sqlite($executor, _, times)) => {
                 let $arguments = sqlite_arguments($binds)?;
-                $run
+                (times.clone(), async { $run }.await)
             }
-            Target::Pool(Db::Postgres($executor)) => {
+            Target::Pool(Db::Postgres($executor, times)) => {
                 let $arguments = postgres_arguments($binds)?;
-                $run
+                (times.clone(), async { $run }.await)
             }
-            Target::Tx(Tx::Sqlite(tx)) => {
+            Target::Tx(Tx::Sqlite(tx, times)) => {
+                let times = times.clone();
                 let ($executor, $arguments) = (&mut **tx, sqlite_arguments($binds)?);
-                $run
+                (times, async { $run }.await)
             }
-            Target::Tx(Tx::Postgres(tx)) => {
+            Target::Tx(Tx::Postgres(tx, times)) => {
+                let times = times.clone();
                 let ($executor, $arguments) = (&mut **tx, postgres_arguments($binds)?);
-                $run
+                (times, async { $run }.await)
             }
-        }
-    };
+        };
+        times.observe(started.elapsed());
+        result
+    }};
 }
 
 /// A statement whose result is the number of rows it touched.

@@ -19,7 +19,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Connection, SqlitePool};
 
-use super::{Db, WriteQueue, CONTEXT_SCHEMAS};
+use super::{Db, QueryTimes, WriteQueue, CONTEXT_SCHEMAS};
 use crate::config::{AuthConfig, ChatConfig, MediaConfig};
 use crate::contexts::auth::{
     AuthService, ClientInfo, NewInvite, Principal, Role, SecretCipher, SignIn, SignUp, TokenKeys,
@@ -36,7 +36,11 @@ pub const DATABASE_ENV: &str = "TEST_DATABASE_URL";
 pub async fn test_db() -> Db {
     let db = match std::env::var(DATABASE_ENV).ok().filter(|u| !u.is_empty()) {
         Some(admin_url) => fresh_postgres(&admin_url).await,
-        None => Db::Sqlite(in_memory_sqlite().await, WriteQueue::default()),
+        None => Db::Sqlite(
+            in_memory_sqlite().await,
+            WriteQueue::default(),
+            QueryTimes::default(),
+        ),
     };
     db.migrate().await.expect("migrate the test database");
     db
@@ -103,7 +107,7 @@ async fn fresh_postgres(admin_url: &str) -> Db {
         .connect(&format!("{base}/{name}"))
         .await
         .expect("open the test database");
-    Db::Postgres(pool)
+    Db::Postgres(pool, QueryTimes::default())
 }
 
 /// Inserts a community (its name and slug are its id) for store tests; returns its id.

@@ -55,7 +55,7 @@ impl Db {
     pub async fn storage_bytes(&self, data_dir: &Path) -> (u64, u64) {
         match self {
             Db::Sqlite(..) => sqlite_file_sizes(data_dir),
-            Db::Postgres(_) => {
+            Db::Postgres(..) => {
                 let size: Option<i64> = query_scalar("SELECT pg_database_size(current_database())")
                     .fetch_optional(self)
                     .await
@@ -87,13 +87,13 @@ impl Db {
                         .await?;
                 }
             }
-            (Db::Sqlite(..), Upkeep::Analyze) | (Db::Postgres(_), Upkeep::Analyze) => {
+            (Db::Sqlite(..), Upkeep::Analyze) | (Db::Postgres(..), Upkeep::Analyze) => {
                 query("ANALYZE").execute(self).await?;
             }
-            (Db::Postgres(_), Upkeep::Checkpoint) => {
+            (Db::Postgres(..), Upkeep::Checkpoint) => {
                 query("CHECKPOINT").execute(self).await?;
             }
-            (Db::Postgres(_), Upkeep::Vacuum) => {
+            (Db::Postgres(..), Upkeep::Vacuum) => {
                 query("VACUUM").execute(self).await?;
             }
         }

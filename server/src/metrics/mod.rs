@@ -94,9 +94,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// A registry with every metric, the sampled ones read from `samples` at each scrape, and
-    /// the media context's job durations.
-    pub fn new(samples: Arc<Samples>, media_jobs: Histogram) -> Self {
+    /// A registry with every metric, the sampled ones read from `samples` at each scrape, the
+    /// media context's job durations and the database's statement durations.
+    pub fn new(samples: Arc<Samples>, media_jobs: Histogram, db_queries: Histogram) -> Self {
         let mut registry = Registry::with_prefix("taina");
         let http_requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -140,6 +140,11 @@ impl Metrics {
             "socket_closes",
             "WebSocket connections closed by the server, by close code",
             socket_closes.clone(),
+        );
+        registry.register(
+            "db_query_duration_seconds",
+            "How long database statements take (pooled and in transactions)",
+            db_queries,
         );
         registry.register(
             "media_job_duration_seconds",

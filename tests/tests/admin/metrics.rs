@@ -87,6 +87,11 @@ async fn metrics_parse_and_move_with_traffic() {
             &[("route", "/api/auth/signin")]
         ) >= 2.0
     );
+    let statements = |s: &Scrape| total(s, "taina_db_query_duration_seconds_count", &[]);
+    assert!(
+        statements(&after) > statements(&before),
+        "sign-ins query the database"
+    );
 }
 
 #[tokio::test]

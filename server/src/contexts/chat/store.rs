@@ -327,7 +327,7 @@ impl ChatStore {
             .await
             .map_err(ChatError::Database),
             // The row lock taken by UPDATE orders concurrent writers, on every node.
-            Db::Postgres(_) => {
+            Db::Postgres(..) => {
                 async {
                     let mut tx = self.db.begin().await?;
                     let Some(seq): Option<i64> = query_scalar(

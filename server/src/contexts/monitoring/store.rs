@@ -343,7 +343,7 @@ impl MonitoringStore {
 
     /// The database's size on PostgreSQL (SQLite's is read from its files).
     pub async fn postgres_database_size(&self) -> Result<Option<i64>> {
-        if !matches!(self.db, Db::Postgres(_)) {
+        if !matches!(self.db, Db::Postgres(..)) {
             return Ok(None);
         }
         let size: i64 = query_scalar("SELECT pg_database_size(current_database())")

@@ -51,7 +51,7 @@ pub async fn create_backup(db: &Db, config: &Config, to: &Path) -> Result<Create
     let mut files = Vec::new();
     let mut counts = BTreeMap::new();
     match db {
-        Db::Sqlite(pool, _) => {
+        Db::Sqlite(pool, ..) => {
             let schemas = CONTEXT_SCHEMAS.iter().copied().chain(["main"]);
             for schema in schemas {
                 let file = database_file(schema);
@@ -63,7 +63,7 @@ pub async fn create_backup(db: &Db, config: &Config, to: &Path) -> Result<Create
                 files.push(format!("db/{file}"));
             }
         }
-        Db::Postgres(_) => {
+        Db::Postgres(..) => {
             let url = config
                 .postgres_url()
                 .ok_or_else(|| BackupError::Invalid("no database_url".into()))?;
