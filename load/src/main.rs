@@ -27,6 +27,11 @@ pub struct Cli {
     /// The server's HTTP base URL (loopback only).
     #[arg(long, global = true, default_value = "http://127.0.0.1:4000")]
     pub url: String,
+    /// Other nodes of the same installation (repeat the flag): sockets are spread over `--url`
+    /// and these, connection `i` on node `i mod N` (fanout and rooms), so deliveries cross
+    /// nodes. Accounts are made through `--url`.
+    #[arg(long = "node-url", global = true)]
+    pub node_urls: Vec<String>,
     /// The first admin (signed up when the instance is empty, else signed in).
     #[arg(long, global = true, default_value = "load-admin@example.org")]
     pub admin_email: String,
@@ -149,7 +154,9 @@ pub enum Scenario {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     anyhow::ensure!(
-        cli.url.starts_with("http://127.") || cli.url.starts_with("http://localhost"),
+        std::iter::once(&cli.url)
+            .chain(&cli.node_urls)
+            .all(|u| u.starts_with("http://127.") || u.starts_with("http://localhost")),
         "load is only ever aimed at loopback: {} is not",
         cli.url
     );

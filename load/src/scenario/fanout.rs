@@ -39,7 +39,9 @@ pub async fn run(
     let guard = progress("fanout", counters.clone());
     let token = ctx.admin_token();
     let receivers: Vec<anyhow::Result<Link>> = stream::iter(0..subscribers)
-        .map(|i| async move { Link::open(target, &ctx.ws_url, token, TOPIC, &ctx.source(i)).await })
+        .map(|i| async move {
+            Link::open(target, ctx.ws_url_for(i), token, TOPIC, &ctx.source(i)).await
+        })
         .buffer_unordered(64)
         .collect()
         .await;

@@ -60,10 +60,19 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
         Target::Taina(_) => seeder.ws_url(),
         Target::Floor(url) | Target::GraphqlWs(url) | Target::SocketIo(url) => url.clone(),
     };
+    let node_ws_urls = match &target {
+        Target::Taina(_) => cli
+            .node_urls
+            .iter()
+            .map(|u| format!("{}/socket/websocket", u.replacen("http://", "ws://", 1)))
+            .collect(),
+        _ => Vec::new(),
+    };
     let context = Context {
         seeder,
         admin,
         ws_url,
+        node_ws_urls,
         server_pid: cli.server_pid,
         source_addresses: cli.source_addresses,
     };
@@ -116,11 +125,22 @@ pub struct Context {
     admin: Option<Account>,
     /// Where the sockets go: Tainá's `/socket/websocket`, or the peer's URL.
     pub ws_url: String,
+    /// The other nodes' socket URLs (`--node-url`), if any.
+    node_ws_urls: Vec<String>,
     pub server_pid: Option<u32>,
     source_addresses: u8,
 }
 
 impl Context {
+    /// Where connection `i` goes: `ws_url` alone, or node `i mod N` with `--node-url`.
+    pub fn ws_url_for(&self, i: usize) -> &str {
+        let nodes = 1 + self.node_ws_urls.len();
+        match i % nodes {
+            0 => &self.ws_url,
+            n => &self.node_ws_urls[n - 1],
+        }
+    }
+
     /// The signed-in admin (Tainá targets only).
     pub fn admin(&self) -> anyhow::Result<&Account> {
         self.admin

@@ -71,7 +71,7 @@ pub async fn run(
         .map(|(i, seat)| async move {
             let link = Link::open(
                 target,
-                &ctx.ws_url,
+                ctx.ws_url_for(i),
                 &seat.token,
                 &seat.topic,
                 &ctx.source(i),
