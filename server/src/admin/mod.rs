@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/signout", post(pages::sign_out))
         .route("/admin/live", get(live::live))
         .route("/admin/assets/{name}", get(asset))
+        .route("/admin/csp-report", post(csp_report))
         .route("/admin/users/{id}/role", post(actions::change_role))
         .route("/admin/users/{id}/revoke", post(actions::revoke_sessions))
         .route("/admin/users/{id}/disable", post(actions::disable))
@@ -62,6 +63,18 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/bans/{address}/lift", post(actions::lift_ban))
         .route("/admin/{page}", get(pages::page))
         .layer(axum::middleware::from_fn(headers::secure))
+}
+
+/// A browser's Content-Security-Policy violation report (`report-uri`): counted and logged
+/// (the first 1 KiB), answered 204. Anyone may post one; it only moves a counter.
+async fn csp_report(
+    axum::extract::State(metrics): axum::extract::State<std::sync::Arc<crate::metrics::Metrics>>,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    metrics.csp_violations.inc();
+    let shown = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
+    tracing::warn!(report = %shown, "Content-Security-Policy violation in the admin panel");
+    StatusCode::NO_CONTENT
 }
 
 /// An embedded asset; its name carries its version, so it may be cached for a year.

@@ -90,6 +90,8 @@ pub struct Metrics {
     pub sockets_open: Family<ModeLabels, Gauge>,
     pub socket_frames: Family<FrameLabels, Counter>,
     pub socket_closes: Family<CloseLabels, Counter>,
+    /// Content-Security-Policy violations browsers reported from the admin panel.
+    pub csp_violations: Counter,
     pub samples: Arc<Samples>,
 }
 
@@ -141,6 +143,12 @@ impl Metrics {
             "WebSocket connections closed by the server, by close code",
             socket_closes.clone(),
         );
+        let csp_violations = Counter::default();
+        registry.register(
+            "csp_violations",
+            "Content-Security-Policy violations reported by browsers showing the admin panel",
+            csp_violations.clone(),
+        );
         registry.register(
             "db_query_duration_seconds",
             "How long database statements take (pooled and in transactions)",
@@ -161,6 +169,7 @@ impl Metrics {
             sockets_open,
             socket_frames,
             socket_closes,
+            csp_violations,
             samples,
         }
     }

@@ -182,6 +182,28 @@ async fn the_panel_is_live_in_a_real_browser() {
         .await
         .expect("the newcomer's row, pushed");
 
+    // Nothing on these pages broke the Content-Security-Policy; a deliberate violation (an
+    // image from elsewhere) is reported, so the count above means something.
+    let violations = || ts.state.metrics.csp_violations.get();
+    assert_eq!(violations(), 0, "CSP violations while using the panel");
+    client
+        .execute(
+            "const i = document.createElement('img'); i.src = 'http://203.0.113.1/x.png'; \
+             document.body.appendChild(i); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while violations() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        violations(),
+        1,
+        "the browser reports a violation to /admin/csp-report"
+    );
+
     // A restart: the page's socket reconnects and the table keeps following.
     ts.restart().await;
     let mut back = ts.socket(&newcomer).await;
