@@ -14,6 +14,8 @@ use crate::realtime::{Hub, Relay, Relayed};
 
 /// Relayed publications waiting for NATS before new ones are dropped.
 const QUEUE: usize = 16_384;
+/// How often this node sends its presences (three missed ones and the others forget it).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct NatsRelay {
     outgoing: mpsc::Sender<Relayed>,
@@ -43,6 +45,19 @@ impl NatsRelay {
             .flush()
             .await
             .map_err(|e| connect_error(e.to_string()))?;
+        // The heartbeat: this node's presences every few seconds, and the other nodes'
+        // forgotten once theirs stop (see `realtime::remote_presence`).
+        let beating = hub.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(HEARTBEAT);
+            loop {
+                ticker.tick().await;
+                let Some(hub) = beating.upgrade() else {
+                    return;
+                };
+                hub.presence_heartbeat();
+            }
+        });
         let skip = own_subject.clone();
         tokio::spawn(async move {
             while let Some(message) = subscriber.next().await {
@@ -52,8 +67,14 @@ impl NatsRelay {
                 let Some(hub) = hub.upgrade() else {
                     return;
                 };
+                let node = message
+                    .subject
+                    .as_str()
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default();
                 match serde_json::from_slice::<Relayed>(&message.payload) {
-                    Ok(relayed) => hub.apply_relayed(relayed),
+                    Ok(relayed) => hub.apply_relayed(node, relayed),
                     Err(error) => tracing::warn!(%error, "undecodable relayed publication"),
                 }
             }

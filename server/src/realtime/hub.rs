@@ -24,6 +24,7 @@ use super::history::{History, Position};
 use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
 use super::relay::{Relay, Relayed};
+use super::remote_presence::{RemotePresence, NODE_EXPIRY};
 use super::stats::{HubCounts, HubStats};
 use crate::config::RealtimeConfig;
 use crate::events::EventBus;
@@ -224,6 +225,8 @@ pub struct Hub {
     closing: tokio::sync::watch::Sender<bool>,
     /// Other nodes, when there are (set once at start).
     relay: std::sync::OnceLock<Arc<dyn Relay>>,
+    /// The other nodes' presences (empty alone).
+    remote_presence: RemotePresence,
 }
 
 impl Hub {
@@ -242,6 +245,7 @@ impl Hub {
             stats: HubStats::default(),
             closing: tokio::sync::watch::channel(false).0,
             relay: std::sync::OnceLock::new(),
+            remote_presence: RemotePresence::default(),
         }
     }
 
@@ -290,9 +294,14 @@ impl Hub {
         let _ = self.relay.set(relay);
     }
 
-    /// A publication another node relayed, delivered to this node's subscribers only.
-    pub fn apply_relayed(&self, relayed: Relayed) {
+    /// A publication another node (`node`) relayed, delivered to this node's subscribers only.
+    pub fn apply_relayed(&self, node: &str, relayed: Relayed) {
         match relayed {
+            Relayed::PresenceDiff { topic, diff } => {
+                self.remote_presence.apply_diff(node, &topic, &diff);
+                self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+            }
+            Relayed::PresenceSnapshot { topics } => self.remote_presence.replace(node, topics),
             Relayed::Ephemeral {
                 topic,
                 event,
@@ -629,7 +638,7 @@ impl Hub {
         }
         if let Some(meta) = self.presences.untrack(topic, &conn.user_id, conn.id) {
             let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
-            self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+            self.broadcast_presence_diff(topic, diff);
         }
     }
 
@@ -764,11 +773,40 @@ impl Hub {
         };
         let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
         self.presences.track(topic, &conn.user_id, meta);
-        self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+        self.broadcast_presence_diff(topic, diff);
     }
 
+    /// A change of this node's presence: to local subscribers, and to the other nodes.
+    fn broadcast_presence_diff(&self, topic: &str, diff: Value) {
+        self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+        if let Some(relay) = self.relay.get() {
+            relay.forward(Relayed::PresenceDiff {
+                topic: topic.to_owned(),
+                diff,
+            });
+        }
+    }
+
+    /// Who is on `topic`, on this node and (with a relay) on the others.
     pub fn presence_state(&self, topic: &str) -> Value {
-        self.presences.state(topic)
+        let mut state = self.presences.state(topic);
+        if let Value::Object(map) = &mut state {
+            self.remote_presence.merge_into(topic, map);
+        }
+        state
+    }
+
+    /// This node's heartbeat to the others: every presence it holds. Also forgets nodes whose
+    /// heartbeats stopped, telling this node's subscribers their devices left.
+    pub fn presence_heartbeat(&self) {
+        if let Some(relay) = self.relay.get() {
+            relay.forward(Relayed::PresenceSnapshot {
+                topics: self.presences.snapshot(),
+            });
+        }
+        for (topic, diff) in self.remote_presence.expire(NODE_EXPIRY) {
+            self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+        }
     }
 
     /// Ends every connection of a session (sign-out, revocation).

@@ -11,6 +11,7 @@ mod hub;
 mod outbox;
 mod presence;
 mod relay;
+mod remote_presence;
 mod stats;
 mod topic;
 

@@ -61,6 +61,23 @@ impl Presences {
         Some(meta)
     }
 
+    /// Every topic's presences as JSON metas (what a node's heartbeat tells the others).
+    pub fn snapshot(&self) -> HashMap<String, HashMap<String, Vec<Value>>> {
+        self.topics
+            .iter()
+            .map(|entry| {
+                let users = entry
+                    .value()
+                    .iter()
+                    .map(|(user, metas)| {
+                        (user.to_string(), metas.iter().map(Meta::to_json).collect())
+                    })
+                    .collect();
+                (entry.key().clone(), users)
+            })
+            .collect()
+    }
+
     /// `{"<user>": {"metas": [...]}, …}`, the `presence_state` payload.
     pub fn state(&self, topic: &str) -> Value {
         let mut state = Map::new();

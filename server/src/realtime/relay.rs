@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::remote_presence::Snapshot;
+
 /// One publication for the other nodes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -31,6 +33,10 @@ pub enum Relayed {
         event: String,
         payload: Map<String, Value>,
     },
+    /// A `presence_diff` of the sending node's devices on `topic`.
+    PresenceDiff { topic: String, diff: Value },
+    /// Every presence the sending node holds (its heartbeat).
+    PresenceSnapshot { topics: Snapshot },
 }
 
 /// Carries [`Relayed`] publications to the other nodes.

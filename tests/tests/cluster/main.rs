@@ -7,6 +7,7 @@
 mod chat;
 mod jobs;
 mod live_auth;
+mod presence;
 mod relay;
 
 use taina_tests::TestServer;

@@ -1,0 +1,91 @@
+//! Presence across nodes: a device joining on node A appears in `presence_state` and
+//! `presence_diff` on node B, and its leaving reaches B too.
+
+use std::time::Duration;
+
+use serde_json::json;
+use taina_protocol::client::{Incoming, PhoenixClient};
+use taina_protocol::phoenix::Payload;
+use taina_tests::socket::pair;
+
+use super::two_nodes;
+
+async fn next_event(client: &mut PhoenixClient, event: &str) -> serde_json::Value {
+    loop {
+        match client.next_message(Duration::from_secs(5)).await.unwrap() {
+            Incoming::Message(m) if m.event == event => {
+                let Payload::Json(payload) = m.payload else {
+                    panic!("a JSON {event}");
+                };
+                return payload;
+            }
+            Incoming::Closed { code, .. } => panic!("closed with {code} waiting for {event}"),
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn devices_on_one_node_are_present_on_the_other() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let p = pair(&a).await;
+    let topic = format!("community:{}", p.community_id);
+
+    let mut admin_on_b = b.socket(&p.admin).await;
+    admin_on_b
+        .join(&topic, json!({ "device": "laptop" }))
+        .await
+        .unwrap();
+    let state = next_event(&mut admin_on_b, "presence_state").await;
+    assert!(state.get(&p.member_id).is_none(), "{state}");
+
+    let mut member_on_a = a.socket(&p.member).await;
+    member_on_a
+        .join(&topic, json!({ "device": "phone" }))
+        .await
+        .unwrap();
+    let joined = loop {
+        let diff = next_event(&mut admin_on_b, "presence_diff").await;
+        if diff["joins"].get(&p.member_id).is_some() {
+            break diff;
+        }
+    };
+    assert_eq!(joined["joins"][&p.member_id]["metas"][0]["device"], "phone");
+
+    // A second device of the admin, on node B, is told about both nodes' devices.
+    let mut second_on_b = b.socket(&p.admin).await;
+    second_on_b
+        .join(&topic, json!({ "device": "tablet" }))
+        .await
+        .unwrap();
+    let state = next_event(&mut second_on_b, "presence_state").await;
+    assert_eq!(
+        state[&p.member_id]["metas"][0]["device"], "phone",
+        "{state}"
+    );
+    assert_eq!(
+        state[&p.admin_id]["metas"][0]["device"], "laptop",
+        "{state}"
+    );
+
+    member_on_a.leave(&topic).await.unwrap();
+    let left = loop {
+        let diff = next_event(&mut admin_on_b, "presence_diff").await;
+        if diff["leaves"].get(&p.member_id).is_some() {
+            break diff;
+        }
+    };
+    assert_eq!(left["leaves"][&p.member_id]["metas"][0]["device"], "phone");
+    let mut third_on_b = b.socket(&p.admin).await;
+    third_on_b
+        .join(&topic, json!({ "device": "tv" }))
+        .await
+        .unwrap();
+    let state = next_event(&mut third_on_b, "presence_state").await;
+    assert!(
+        state.get(&p.member_id).is_none(),
+        "gone everywhere: {state}"
+    );
+}
