@@ -166,7 +166,9 @@ fn monitoring_code(error: &MonitoringError) -> ErrorCode {
         MonitoringError::Banned { .. } => ErrorCode::Banned,
         MonitoringError::NoSuchBan => ErrorCode::NotFound,
         MonitoringError::Auth(e) => auth_code(e),
-        MonitoringError::Backup(_) | MonitoringError::Database(_) => ErrorCode::Internal,
+        MonitoringError::Backup(_) | MonitoringError::Export(_) | MonitoringError::Database(_) => {
+            ErrorCode::Internal
+        }
     }
 }
 

@@ -269,3 +269,27 @@ async fn a_community_round_trips_through_export_and_import() {
         json!({ "name": "Festa Junina", "isPublic": true, "photoCount": 2 })
     );
 }
+
+#[tokio::test]
+async fn an_admin_exports_their_community_through_the_api() {
+    let backups = tempfile::tempdir().unwrap();
+    let dir = backups.path().to_path_buf();
+    let server = TestServer::builder()
+        .with_config(move |c| c.backup.dir = dir)
+        .start()
+        .await;
+    let admin = server.admin().await;
+    let member = server.invited(&admin, "member@example.org", "member").await;
+    let refused = server
+        .post("/api/monitoring/exports", json!({}), Some(&member))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let done = server
+        .post("/api/monitoring/exports", json!({}), Some(&admin))
+        .await;
+    assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
+    assert_eq!(done.body["users"], 2);
+    let path = std::path::PathBuf::from(done.body["path"].as_str().unwrap());
+    assert!(path.starts_with(backups.path().join("exports")), "{path:?}");
+    assert!(path.join("community.json").is_file(), "{path:?}");
+}

@@ -18,6 +18,9 @@ pub enum MonitoringError {
     /// A backup the API asked for failed: the operator's to fix (logged, `internal`).
     #[error("backup: {0}")]
     Backup(#[from] super::backup::BackupError),
+    /// An export the API asked for failed: the operator's to fix (logged, `internal`).
+    #[error("export: {0}")]
+    Export(#[from] super::export::ExportError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

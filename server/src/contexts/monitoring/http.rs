@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::contexts::auth::AuthService;
+use crate::contexts::auth::{AuthService, Role};
+use crate::contexts::chat::ChatService;
+use crate::contexts::media::MediaService;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::{ApiJson, AuthUser};
@@ -30,12 +32,50 @@ where
     AuthService: FromRef<S>,
     Arc<Config>: FromRef<S>,
     Db: FromRef<S>,
+    ChatService: FromRef<S>,
+    MediaService: FromRef<S>,
 {
     Router::new()
         .route("/security-events", get(security_events))
         .route("/bans", get(list_bans).post(ban))
         .route("/bans/{address}", delete(lift_ban))
         .route("/backups", get(list_backups).post(backup_now))
+        .route("/exports", post(export_now))
+}
+
+/// # `POST /api/monitoring/exports` (admin): exports the admin's community (the format
+/// `taina export` writes, docs/operations.md) into a new directory under
+/// `backup.dir/exports/`; answers 201 with where and what.
+async fn export_now(
+    State(auth): State<AuthService>,
+    State(chat): State<ChatService>,
+    State(media): State<MediaService>,
+    State(config): State<Arc<Config>>,
+    AuthUser(principal): AuthUser,
+) -> Result<(StatusCode, Json<Value>)> {
+    principal.require(&[Role::Admin])?;
+    let community = auth.community_of(&principal).await?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let to = config
+        .backup
+        .dir
+        .join("exports")
+        .join(format!("{}-{stamp}", community.slug));
+    let done = super::export::export_community(&auth, &chat, &media, community.id.as_str(), &to)
+        .await
+        .map_err(MonitoringError::from)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "path": done.path.display().to_string(),
+            "users": done.users,
+            "conversations": done.conversations,
+            "messages": done.messages,
+            "photos": done.photos,
+            "albums": done.albums,
+            "original_bytes": done.original_bytes,
+        })),
+    ))
 }
 
 fn backup_json(path: &std::path::Path, manifest: &Manifest, new: Option<(usize, u64)>) -> Value {
