@@ -71,15 +71,17 @@ pub enum Command {
     #[command(subcommand)]
     Backup(BackupCommand),
     /// Write a community's data (users without passwords, conversations, photos, albums) to
-    /// a new directory another Tainá can import.
+    /// a new directory, or one `.tar` file, another Tainá can import.
     Export {
         /// The community's slug, name or id.
         #[arg(long)]
         community: String,
-        #[arg(long, value_name = "DIR")]
+        /// A new (or empty) directory, or a new `FILE.tar`.
+        #[arg(long, value_name = "DIR|FILE.tar")]
         to: PathBuf,
     },
-    /// Bring an export into this server as a new community; prints each user's new password.
+    /// Bring an export (its directory or `.tar` file) into this server as a new community;
+    /// prints each user's new password.
     Import { from: PathBuf },
 }
 
@@ -270,17 +272,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Backup(command) => backup::run(config, command).await,
         Command::Export { community, to } => {
+            use crate::contexts::monitoring::export::archive;
             let state = AppState::open(config).await?;
+            // `FILE.tar`: written as a directory next to it, packed, then removed.
+            let dir = if archive::is_archive(&to) {
+                archive::scratch_for(&to)
+            } else {
+                to.clone()
+            };
             let result = crate::contexts::monitoring::export::export_community(
                 &state.auth,
                 &state.chat,
                 &state.media,
                 &community,
-                &to,
+                &dir,
             )
             .await;
             state.db.close().await;
-            let done = result?;
+            let mut done = result?;
+            if dir != to {
+                let packed = archive::pack(&dir, &to);
+                let _ = std::fs::remove_dir_all(&dir);
+                packed?;
+                done.path = to.clone();
+            }
             println!(
                 "exported {} user(s), {} conversation(s) with {} message(s), {} photo(s) \
                  ({:.1} MiB of originals) and {} album(s) into {}",
@@ -295,15 +310,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import { from } => {
+            use crate::contexts::monitoring::export::archive;
+            // `FILE.tar`: unpacked next to it first, removed afterwards.
+            let dir = if from.is_file() && archive::is_archive(&from) {
+                let dir = archive::scratch_for(&from);
+                archive::unpack(&from, &dir)?;
+                dir
+            } else {
+                from.clone()
+            };
             let state = AppState::open(config).await?;
             let result = crate::contexts::monitoring::export::import_community(
                 &state.auth,
                 &state.chat,
                 &state.media,
-                &from,
+                &dir,
             )
             .await;
             state.db.close().await;
+            if dir != from {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             let done = result?;
             println!(
                 "imported community {:?}: {} user(s), {} conversation(s) with {} message(s), \

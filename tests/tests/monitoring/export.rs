@@ -189,6 +189,32 @@ async fn a_community_round_trips_through_export_and_import() {
         same_name.to_string().contains("exists already"),
         "{same_name}"
     );
+    // As one file: `--to FILE.tar` packs the same export; import reads it back (here to the
+    // same refusal, which proves it read the archive's community), leaving no scratch behind.
+    let archive = scratch.path().join("home.tar");
+    let archive_arg = archive.to_str().unwrap().to_string();
+    taina(
+        scratch.path(),
+        source.data_dir.path(),
+        url.as_deref(),
+        &["export", "--community", "home", "--to", &archive_arg],
+    )
+    .await
+    .expect("export as a .tar");
+    assert!(archive.is_file());
+    let from_archive = taina(
+        scratch.path(),
+        source.data_dir.path(),
+        url.as_deref(),
+        &["import", &archive_arg],
+    )
+    .await
+    .expect_err("the community exists on the source");
+    assert!(
+        from_archive.to_string().contains("exists already"),
+        "{from_archive}"
+    );
+    assert!(!scratch.path().join("home.tar.d").exists());
     // The target's own community is also called "Home": rename the export's.
     let header_path = export.join("community.json");
     let mut header: Value = serde_json::from_slice(&std::fs::read(&header_path).unwrap()).unwrap();
@@ -291,5 +317,12 @@ async fn an_admin_exports_their_community_through_the_api() {
     assert_eq!(done.body["users"], 2);
     let path = std::path::PathBuf::from(done.body["path"].as_str().unwrap());
     assert!(path.starts_with(backups.path().join("exports")), "{path:?}");
-    assert!(path.join("community.json").is_file(), "{path:?}");
+    assert!(
+        path.is_file() && path.extension().unwrap() == "tar",
+        "{path:?}"
+    );
+    let unpacked = backups.path().join("unpacked");
+    taina::contexts::monitoring::export::archive::unpack(&path, &unpacked).unwrap();
+    assert!(unpacked.join("community.json").is_file());
+    assert!(unpacked.join("README.md").is_file());
 }

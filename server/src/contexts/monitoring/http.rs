@@ -44,7 +44,7 @@ where
 }
 
 /// # `POST /api/monitoring/exports` (admin): exports the admin's community (the format
-/// `taina export` writes, docs/operations.md) into a new directory under
+/// `taina export` writes, docs/operations.md) into one new `.tar` file under
 /// `backup.dir/exports/`; answers 201 with where and what.
 async fn export_now(
     State(auth): State<AuthService>,
@@ -56,18 +56,25 @@ async fn export_now(
     principal.require(&[Role::Admin])?;
     let community = auth.community_of(&principal).await?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let to = config
-        .backup
-        .dir
-        .join("exports")
-        .join(format!("{}-{stamp}", community.slug));
-    let done = super::export::export_community(&auth, &chat, &media, community.id.as_str(), &to)
-        .await
-        .map_err(MonitoringError::from)?;
+    let exports = config.backup.dir.join("exports");
+    std::fs::create_dir_all(&exports).map_err(|source| {
+        MonitoringError::from(super::export::ExportError::Io {
+            what: "cannot create",
+            path: exports.clone(),
+            source,
+        })
+    })?;
+    let to = exports.join(format!("{}-{stamp}.tar", community.slug));
+    let dir = super::export::archive::scratch_for(&to);
+    let exported =
+        super::export::export_community(&auth, &chat, &media, community.id.as_str(), &dir).await;
+    let packed = exported.and_then(|done| super::export::archive::pack(&dir, &to).map(|()| done));
+    let _ = std::fs::remove_dir_all(&dir);
+    let done = packed.map_err(MonitoringError::from)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
-            "path": done.path.display().to_string(),
+            "path": to.display().to_string(),
             "users": done.users,
             "conversations": done.conversations,
             "messages": done.messages,

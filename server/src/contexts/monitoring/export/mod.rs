@@ -8,8 +8,10 @@
 //! original bytes; albums with their photos. What does not: sessions, invites, renditions
 //! (rebuilt after the import), timestamps of messages (they are sent anew, in order).
 //!
-//! `format`: the files and the README; `write`: the export; `read`: the import.
+//! `format`: the files and the README; `write`: the export; `read`: the import; `archive`:
+//! the directory as one `.tar` file.
 
+pub mod archive;
 mod format;
 mod read;
 mod write;
