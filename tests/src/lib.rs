@@ -151,6 +151,18 @@ impl TestServer {
         Self::builder().start().await
     }
 
+    /// A server whose backups and exports (`backup.dir`) go to a temporary directory, which
+    /// lives as long as the returned handle.
+    pub async fn with_backup_dir() -> (TestServer, TempDir) {
+        let backups = tempfile::tempdir().expect("temp dir");
+        let dir = backups.path().to_path_buf();
+        let server = TestServer::builder()
+            .with_config(move |c| c.backup.dir = dir)
+            .start()
+            .await;
+        (server, backups)
+    }
+
     pub fn builder() -> Builder {
         Builder {
             tweaks: Vec::new(),

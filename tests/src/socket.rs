@@ -24,6 +24,22 @@ pub async fn closed_with(client: &mut PhoenixClient) -> u16 {
     }
 }
 
+/// The payload of the next `event` push (other messages are skipped); panics on a close or
+/// after [`WAIT`].
+pub async fn next_event(client: &mut PhoenixClient, event: &str) -> Value {
+    loop {
+        match client.next_message(WAIT).await {
+            Ok(Incoming::Message(m)) if m.event == event => match m.payload {
+                Payload::Json(payload) => return payload,
+                other => panic!("a JSON {event}, got {other:?}"),
+            },
+            Ok(Incoming::Message(_)) => continue,
+            Ok(Incoming::Closed { code, .. }) => panic!("closed with {code} waiting for {event}"),
+            Err(e) => panic!("waiting for {event}: {e:?}"),
+        }
+    }
+}
+
 /// Every message that arrives within `window`.
 pub async fn drain(client: &mut PhoenixClient, window: Duration) -> Vec<Message> {
     let mut messages = Vec::new();

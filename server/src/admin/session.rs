@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::contexts::auth::{AuthService, Principal, Role};
+use crate::http::secrets_match;
 
 const SESSION_COOKIE: &str = "taina_admin";
 const SECURE_SESSION_COOKIE: &str = "__Host-taina_admin";
@@ -62,15 +63,7 @@ pub fn csrf_for(token: &str) -> String {
 
 /// Whether a form's token is the expected one (compared without an early exit).
 pub fn csrf_matches(expected: &str, presented: Option<&str>) -> bool {
-    let Some(presented) = presented else {
-        return false;
-    };
-    expected.len() == presented.len()
-        && expected
-            .bytes()
-            .zip(presented.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    presented.is_some_and(|p| secrets_match(expected.as_bytes(), p.as_bytes()))
 }
 
 /// A cookie's value from the request.

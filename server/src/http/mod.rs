@@ -4,6 +4,7 @@
 mod extract;
 mod gate;
 mod health;
+mod secret;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::state::AppState;
 
 pub use extract::{ApiJson, AuthUser, Client, ClientAddress, MaybeAuthUser};
 pub use gate::client_address;
+pub use secret::secrets_match;
 
 /// The whole application's routes over `state`.
 pub fn router(state: AppState) -> Router {

@@ -228,19 +228,16 @@ impl Metrics {
     }
 
     /// Sockets open now per mode.
-    pub fn sockets_by_mode(&self) -> Vec<(SocketMode, u64)> {
-        [SocketMode::Phoenix, SocketMode::Graphql, SocketMode::Mux]
-            .into_iter()
-            .map(|mode| {
-                let open = self
-                    .sockets_open
-                    .get_or_create(&ModeLabels {
-                        mode: mode.as_str(),
-                    })
-                    .get();
-                (mode, open.max(0) as u64)
-            })
-            .collect()
+    pub fn sockets_by_mode(&self) -> [(SocketMode, u64); 3] {
+        [SocketMode::Phoenix, SocketMode::Graphql, SocketMode::Mux].map(|mode| {
+            let open = self
+                .sockets_open
+                .get_or_create(&ModeLabels {
+                    mode: mode.as_str(),
+                })
+                .get();
+            (mode, open.max(0) as u64)
+        })
     }
 }
 

@@ -14,6 +14,7 @@ use axum::Router;
 use super::Metrics;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::http::secrets_match;
 
 pub fn routes<S>() -> Router<S>
 where
@@ -37,7 +38,7 @@ async fn metrics(
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
-            presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()))
+            presented.is_some_and(|p| secrets_match(token.as_bytes(), p.as_bytes()))
         }
         _ => peer.is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback()),
     };
@@ -55,9 +56,4 @@ async fn metrics(
         metrics.render(),
     )
         .into_response())
-}
-
-/// Compares without an early exit, so timing does not reveal how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

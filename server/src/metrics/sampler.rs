@@ -145,19 +145,10 @@ pub fn spawn(sources: Sources) {
 }
 
 fn take(metrics: &Metrics, hub: &Hub, sources: &Sources, storage: StorageStats) -> Sample {
-    let by_mode = metrics.sockets_by_mode();
-    let mut sockets = [
-        (SocketMode::Phoenix, 0),
-        (SocketMode::Graphql, 0),
-        (SocketMode::Mux, 0),
-    ];
-    for (slot, (mode, open)) in sockets.iter_mut().zip(by_mode) {
-        *slot = (mode, open);
-    }
     Sample {
         taken: Instant::now(),
         uptime: metrics.samples.uptime(),
-        sockets,
+        sockets: metrics.sockets_by_mode(),
         users_online: hub.users_online_count() as u64,
         hub: hub.counts(),
         outbox_bytes: hub.queued_bytes(),

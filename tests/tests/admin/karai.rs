@@ -10,12 +10,7 @@ use super::{csrf_in, form, no_redirects, panel_sign_in};
 
 #[tokio::test]
 async fn activity_shows_the_security_log_and_maintenance_bans_and_backs_up() {
-    let backups = tempfile::tempdir().unwrap();
-    let backup_dir = backups.path().to_path_buf();
-    let ts = TestServer::builder()
-        .with_config(move |c| c.backup.dir = backup_dir)
-        .start()
-        .await;
+    let (ts, _backups) = TestServer::with_backup_dir().await;
     let admin = ts.admin().await;
     ts.invited(&admin, "member@example.org", "member").await;
     let failed = ts

@@ -1,29 +1,10 @@
 //! Presence across nodes: a device joining on node A appears in `presence_state` and
 //! `presence_diff` on node B, and its leaving reaches B too.
 
-use std::time::Duration;
-
 use serde_json::json;
-use taina_protocol::client::{Incoming, PhoenixClient};
-use taina_protocol::phoenix::Payload;
-use taina_tests::socket::pair;
+use taina_tests::socket::{next_event, pair};
 
 use super::two_nodes;
-
-async fn next_event(client: &mut PhoenixClient, event: &str) -> serde_json::Value {
-    loop {
-        match client.next_message(Duration::from_secs(5)).await.unwrap() {
-            Incoming::Message(m) if m.event == event => {
-                let Payload::Json(payload) = m.payload else {
-                    panic!("a JSON {event}");
-                };
-                return payload;
-            }
-            Incoming::Closed { code, .. } => panic!("closed with {code} waiting for {event}"),
-            _ => continue,
-        }
-    }
-}
 
 #[tokio::test]
 async fn devices_on_one_node_are_present_on_the_other() {

@@ -1,30 +1,10 @@
 //! What clients push straight to a topic crosses nodes too: typing on a conversation, and an
 //! admin's alert on `system:alerts`.
 
-use std::time::Duration;
-
 use serde_json::json;
-use taina_protocol::client::Incoming;
-use taina_protocol::client::PhoenixClient;
-use taina_protocol::phoenix::Payload;
-use taina_tests::socket::pair;
+use taina_tests::socket::{next_event, pair};
 
 use super::two_nodes;
-
-async fn next_event(client: &mut PhoenixClient, event: &str) -> serde_json::Value {
-    loop {
-        match client.next_message(Duration::from_secs(5)).await.unwrap() {
-            Incoming::Message(m) if m.event == event => {
-                let Payload::Json(payload) = m.payload else {
-                    panic!("a JSON {event}");
-                };
-                return payload;
-            }
-            Incoming::Closed { code, .. } => panic!("closed with {code} waiting for {event}"),
-            _ => continue,
-        }
-    }
-}
 
 #[tokio::test]
 async fn typing_and_community_alerts_reach_the_other_node() {

@@ -331,12 +331,7 @@ async fn a_backup_taken_under_writes_restores_every_acknowledged_message_and_pho
 
 #[tokio::test]
 async fn admins_back_up_from_the_api() {
-    let backups = tempfile::tempdir().unwrap();
-    let dir = backups.path().to_path_buf();
-    let server = TestServer::builder()
-        .with_config(move |c| c.backup.dir = dir)
-        .start()
-        .await;
+    let (server, _backups) = TestServer::with_backup_dir().await;
     let admin = server.admin().await;
     let member = server.invited(&admin, "member@example.org", "member").await;
     let made = server

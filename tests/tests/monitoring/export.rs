@@ -298,12 +298,7 @@ async fn a_community_round_trips_through_export_and_import() {
 
 #[tokio::test]
 async fn an_admin_exports_their_community_through_the_api() {
-    let backups = tempfile::tempdir().unwrap();
-    let dir = backups.path().to_path_buf();
-    let server = TestServer::builder()
-        .with_config(move |c| c.backup.dir = dir)
-        .start()
-        .await;
+    let (server, backups) = TestServer::with_backup_dir().await;
     let admin = server.admin().await;
     let member = server.invited(&admin, "member@example.org", "member").await;
     let refused = server
