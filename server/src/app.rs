@@ -21,7 +21,7 @@ use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
 use crate::error::StartError;
-use crate::events::{EventBus, MemoryBus, NatsBus, NatsRelay};
+use crate::events::{EventBus, JetStreamLog, MemoryBus, NatsBus, NatsRelay};
 use crate::metrics::{sampler, Metrics, Samples};
 use crate::realtime::Hub;
 use crate::state::AppState;
@@ -105,10 +105,12 @@ impl AppState {
             let relay = NatsRelay::start(
                 nats.client(),
                 &config.bus.subject_prefix,
+                nats.node(),
                 Arc::downgrade(&hub),
             )
             .await?;
             hub.set_relay(relay);
+            JetStreamLog::start(nats.client(), &config.bus, &hub).await?;
         }
         let config = Arc::new(config);
         let graphql = crate::graphql::build_schema(

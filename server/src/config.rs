@@ -55,6 +55,11 @@ pub struct BusConfig {
     pub nats_credentials: Option<PathBuf>,
     /// The first token of every subject; several installations may share one NATS.
     pub subject_prefix: String,
+    /// Replicas of the JetStream stream that keeps `user:`, `community:` and `system:alerts`
+    /// publications for recovery: 3 on a cluster of three NATS servers, 1 on a single one.
+    pub log_replicas: usize,
+    /// How long that stream keeps a publication (a client away longer is told to resync).
+    pub log_max_age_hours: u64,
 }
 
 impl Default for BusConfig {
@@ -63,6 +68,8 @@ impl Default for BusConfig {
             nats_url: None,
             nats_credentials: None,
             subject_prefix: "taina".into(),
+            log_replicas: 1,
+            log_max_age_hours: 24,
         }
     }
 }

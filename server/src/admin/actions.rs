@@ -18,7 +18,7 @@ use super::session::{self, AdminSession};
 use crate::contexts::auth::{NewInvite, Role};
 use crate::db::Upkeep;
 use crate::ids::{InviteId, UserId};
-use crate::realtime::Topic;
+use crate::realtime::{Logged, Topic};
 use crate::socket::ALERT_EVENT as ALERT;
 use crate::state::AppState;
 
@@ -341,12 +341,16 @@ pub async fn send_alert(
         alert.insert("at".into(), json!(chrono::Utc::now().to_rfc3339()));
         alert.insert("from".into(), json!(session.principal.user_id));
         alert.insert("scope".into(), Value::from("community"));
-        state.hub.publish_on_everywhere(
-            &Topic::alerts_key(&session.principal.community_id),
-            Topic::SYSTEM_ALERTS,
-            ALERT,
-            alert,
-        );
+        state
+            .hub
+            .publish_logged_acked(Logged::new(
+                &Topic::alerts_key(&session.principal.community_id),
+                Topic::SYSTEM_ALERTS,
+                ALERT,
+                alert,
+            ))
+            .await
+            .map_err(|error| AdminError::Unavailable(error.to_string()))?;
         Ok(Flash::ok("Alert sent to everyone in your community."))
     })
     .await

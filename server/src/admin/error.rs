@@ -21,6 +21,9 @@ pub enum AdminError {
     Invalid(String),
     #[error("the form's security token is missing or stale: reload the page and try again")]
     Csrf,
+    /// A part of the server the action needs (the shared topic log) did not answer.
+    #[error("not done, try again: {0}")]
+    Unavailable(String),
 }
 
 macro_rules! through_app_error {
@@ -42,6 +45,7 @@ impl AdminError {
             AdminError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AdminError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -1,14 +1,17 @@
 //! Domain events and the bus contexts publish them on.
 //!
 //! Contexts publish `{type, user_id, community_id, data, timestamp}` events here and never call
-//! each other's internals; the realtime layer (and, later, NATS bridging) subscribes. The
-//! in-process [`MemoryBus`] is the single-node default; other transports implement [`EventBus`].
+//! each other's internals; the realtime layer subscribes. The
+//! in-process [`MemoryBus`] is the single-node default; with several nodes [`NatsBus`] carries
+//! the events, [`NatsRelay`] what hubs tell each other and [`JetStreamLog`] the topics' shared
+//! log.
 //!
 //! Each context names its events and types their `data` in its own `events.rs` (constants, a
 //! payload struct per event, constructors returning [`Event`]); subscribers decode `data` by
 //! name with [`Event::data_as`]. On the bus `data` stays JSON, so another node (NATS) carries
 //! the same bytes.
 
+mod jetstream_log;
 mod memory;
 mod nats;
 mod nats_relay;
@@ -22,6 +25,7 @@ use tokio::sync::broadcast;
 
 use crate::ids::{CommunityId, UserId};
 
+pub use jetstream_log::JetStreamLog;
 pub use memory::MemoryBus;
 pub use nats::{BusError, NatsBus};
 pub use nats_relay::NatsRelay;
@@ -35,6 +39,10 @@ pub struct Event {
     pub community_id: Option<CommunityId>,
     pub data: serde_json::Value,
     pub timestamp: DateTime<Utc>,
+    /// Set by the bus on an event another node published (never on the wire): what only one
+    /// node must do for an event is done by the node it happened on.
+    #[serde(skip)]
+    pub from_other_node: bool,
 }
 
 impl Event {
@@ -50,6 +58,7 @@ impl Event {
             community_id: community_id.cloned(),
             data,
             timestamp: Utc::now(),
+            from_other_node: false,
         }
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Subjects are `<prefix>.<community_id>.<event.type>` (`taina.V1St…GI.message.sent`), with `_`
 //! for events that belong to no community (instance alerts, revocations). Payloads are the
-//! event's JSON, the same bytes `MemoryBus` would carry.
+//! event's JSON, the same bytes `MemoryBus` would carry; the header `Taina-Node` names the
+//! node that published it, so a node knows its own events ([`Event::from_other_node`]).
 //!
 //! [`EventBus::publish`] never blocks: events go through a bounded queue to one publishing task
 //! (so a node's events keep their order); when NATS cannot keep up the queue fills and further
@@ -26,6 +27,9 @@ use crate::config::BusConfig;
 /// How long start-up waits for NATS before it gives up with an error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The header naming the node an event comes from.
+const NODE_HEADER: &str = "Taina-Node";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot read the NATS credentials file {path}: {source}")]
@@ -36,12 +40,15 @@ pub enum BusError {
     },
     #[error("cannot connect to NATS at {url}: {reason}")]
     Connect { url: String, reason: String },
+    #[error("JetStream is not available for the topic log (start nats-server with -js): {0}")]
+    JetStream(String),
 }
 
 pub struct NatsBus {
     outgoing: mpsc::Sender<Event>,
     local: broadcast::Sender<Arc<Event>>,
     client: async_nats::Client,
+    node: String,
 }
 
 impl NatsBus {
@@ -73,6 +80,11 @@ impl NatsBus {
             .await
             .map_err(|e| connect_error(e.to_string()))?;
         let prefix = config.subject_prefix.clone();
+        // A fresh name per process: a restarted node is a new node to the others.
+        let node: String = nanoid::nanoid!(16)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { 'x' })
+            .collect();
         let mut subscriber = client
             .subscribe(format!("{prefix}.>"))
             .await
@@ -85,10 +97,16 @@ impl NatsBus {
 
         let (local, _) = broadcast::channel(capacity.max(1));
         let incoming = local.clone();
+        let own = node.clone();
         tokio::spawn(async move {
             while let Some(message) = subscriber.next().await {
                 match serde_json::from_slice::<Event>(&message.payload) {
-                    Ok(event) => {
+                    Ok(mut event) => {
+                        let sender = message
+                            .headers
+                            .as_ref()
+                            .and_then(|headers| headers.get(NODE_HEADER));
+                        event.from_other_node = sender.is_none_or(|name| name.as_str() != own);
                         let _ = incoming.send(Arc::new(event));
                     }
                     Err(error) => {
@@ -101,6 +119,8 @@ impl NatsBus {
 
         let (outgoing, mut queue) = mpsc::channel::<Event>(capacity.max(1));
         let publisher = client.clone();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(NODE_HEADER, node.as_str());
         tokio::spawn(async move {
             let client = publisher;
             while let Some(event) = queue.recv().await {
@@ -112,7 +132,7 @@ impl NatsBus {
                     }
                 };
                 if let Err(error) = client
-                    .publish(subject(&prefix, &event), payload.into())
+                    .publish_with_headers(subject(&prefix, &event), headers.clone(), payload.into())
                     .await
                 {
                     tracing::warn!(event = %event.kind, %error, "cannot publish an event to NATS");
@@ -123,12 +143,18 @@ impl NatsBus {
             outgoing,
             local,
             client,
+            node,
         })
     }
 
-    /// The connection, for the hub's relay ([`super::NatsRelay`]).
+    /// The connection, for the hub's relay ([`super::NatsRelay`]) and the topic log.
     pub fn client(&self) -> async_nats::Client {
         self.client.clone()
+    }
+
+    /// This node's name among the others.
+    pub fn node(&self) -> &str {
+        &self.node
     }
 }
 

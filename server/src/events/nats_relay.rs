@@ -1,5 +1,5 @@
-//! The hub's relay over NATS: what a client publishes straight to a topic on this node
-//! (typing, binary broadcasts, an admin's community alert) goes to subject
+//! The hub's relay over NATS: what a client publishes straight to a topic on this node and is
+//! not kept (typing, binary broadcasts), presence and which users are connected, goes to subject
 //! `<prefix>-relay.<node>`, and every other node's hub delivers it to its own subscribers
 //! ([`crate::realtime::Relayed`]). A node ignores its own subject. Ordering is kept per node
 //! (one publishing task); delivery is at most once, like the rest of core NATS.
@@ -19,6 +19,7 @@ const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct NatsRelay {
     outgoing: mpsc::Sender<Relayed>,
+    node: String,
 }
 
 impl NatsRelay {
@@ -26,12 +27,9 @@ impl NatsRelay {
     pub async fn start(
         client: async_nats::Client,
         prefix: &str,
+        node: &str,
         hub: Weak<Hub>,
     ) -> Result<Arc<Self>, BusError> {
-        let node: String = nanoid::nanoid!(16)
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { 'x' })
-            .collect();
         let own_subject = format!("{prefix}-relay.{node}");
         let connect_error = |reason: String| BusError::Connect {
             url: "(the bus's connection)".into(),
@@ -90,7 +88,10 @@ impl NatsRelay {
                 }
             }
         });
-        Ok(Arc::new(Self { outgoing }))
+        Ok(Arc::new(Self {
+            outgoing,
+            node: node.to_owned(),
+        }))
     }
 }
 
@@ -99,5 +100,9 @@ impl Relay for NatsRelay {
         if let Err(error) = self.outgoing.try_send(relayed) {
             tracing::warn!(%error, "the relay queue is full: publication not relayed");
         }
+    }
+
+    fn node(&self) -> &str {
+        &self.node
     }
 }

@@ -3,7 +3,13 @@
 //! Every publication gets `(epoch, offset)`: the offset increases strictly per topic, the epoch
 //! names the offset sequence (a new epoch means old offsets mean nothing any more). In-memory
 //! topics start a random epoch when the topic is first used on this node; topics backed by
-//! storage (conversations) bring their own stable epoch and offsets.
+//! storage (conversations) bring their own stable epoch and offsets; with several nodes, the
+//! other topics take the shared log's sequence (`realtime::log`), which is strictly increasing
+//! per topic but not contiguous.
+//!
+//! So what memory can serve is decided by a floor, not by counting: every publication with an
+//! offset above `floor` is held. The floor rises as entries age out or when the history jumps
+//! over publications it never saw.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -20,6 +26,8 @@ pub struct Position {
 pub struct History {
     epoch: String,
     offset: u64,
+    /// Every publication after this offset is in `entries`.
+    floor: u64,
     entries: VecDeque<(u64, Instant, Frame)>,
     max_entries: usize,
     max_age: Duration,
@@ -30,6 +38,7 @@ impl History {
         Self {
             epoch,
             offset,
+            floor: offset,
             entries: VecDeque::new(),
             max_entries,
             max_age,
@@ -58,32 +67,41 @@ impl History {
         if self.epoch != epoch {
             self.epoch = epoch.to_string();
             self.offset = offset;
+            self.floor = offset;
             self.entries.clear();
         } else if offset > self.offset {
             // Publications in between happened elsewhere (another node); the gap cannot be
             // served from memory, so drop what would suggest otherwise.
             self.entries.clear();
             self.offset = offset;
+            self.floor = offset;
         }
     }
 
     pub fn record(&mut self, offset: u64, frame: Frame) {
         self.offset = self.offset.max(offset);
         if self.max_entries == 0 {
+            self.floor = self.offset;
             return;
         }
         self.entries.push_back((offset, Instant::now(), frame));
         while self.entries.len() > self.max_entries {
-            self.entries.pop_front();
+            self.drop_oldest();
         }
         self.prune();
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some((offset, _, _)) = self.entries.pop_front() {
+            self.floor = self.floor.max(offset);
+        }
     }
 
     /// Drops entries older than the age limit.
     pub fn prune(&mut self) {
         while let Some((_, at, _)) = self.entries.front() {
             if at.elapsed() > self.max_age {
-                self.entries.pop_front();
+                self.drop_oldest();
             } else {
                 break;
             }
@@ -109,8 +127,7 @@ impl History {
         if since >= self.offset {
             return Some(Vec::new());
         }
-        let first = self.entries.front().map(|(offset, _, _)| *offset)?;
-        if first > since + 1 {
+        if since < self.floor {
             return None;
         }
         Some(
@@ -146,6 +163,23 @@ mod tests {
         // Offsets 1 and 2 fell out of the window of three.
         assert!(history.since(1).is_none());
         assert!(history.since(2).is_some());
+    }
+
+    #[test]
+    fn sparse_offsets_are_served_above_the_floor() {
+        // A topic on the shared log, first seen here at log sequence 40.
+        let mut history = History::new("log".into(), 40, 2, Duration::from_secs(60));
+        assert_eq!(history.since(40).unwrap(), []);
+        assert!(history.since(39).is_none(), "before this node saw the log");
+        history.record(45, frame(45));
+        history.record(52, frame(52));
+        let missed = history.since(40).unwrap();
+        assert_eq!(missed.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [45, 52]);
+        assert_eq!(history.since(47).unwrap().len(), 1);
+        history.record(60, frame(60));
+        // 45 fell out: what came between 40 and 45 is unknown again.
+        assert!(history.since(44).is_none());
+        assert_eq!(history.since(45).unwrap().len(), 2);
     }
 
     #[test]

@@ -21,11 +21,13 @@ use tokio::sync::Notify;
 
 use super::events::UserPresence;
 use super::history::{History, Position};
+use super::log::{LogError, Logged, TopicLog, ALL_ALERTS_KEY};
 use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
 use super::relay::{Relay, Relayed};
-use super::remote_presence::{RemotePresence, NODE_EXPIRY};
+use super::remote_presence::{Leave, OnlineUser, RemotePresence, NODE_EXPIRY};
 use super::stats::{HubCounts, HubStats};
+use super::topic::Topic as TopicName;
 use crate::config::RealtimeConfig;
 use crate::events::EventBus;
 use crate::ids::{CommunityId, SessionId, UserId};
@@ -176,8 +178,10 @@ struct Topic {
 pub enum Sequence {
     /// The next in-memory offset of the topic.
     Next,
-    /// A position assigned by storage (conversation messages).
+    /// A position assigned by storage (conversation messages): contiguous per topic.
     At(Position),
+    /// A position in the shared topic log: increasing per topic, with gaps.
+    Logged(Position),
 }
 
 /// The outcome of subscribing, for the join reply.
@@ -225,8 +229,14 @@ pub struct Hub {
     closing: tokio::sync::watch::Sender<bool>,
     /// Other nodes, when there are (set once at start).
     relay: std::sync::OnceLock<Arc<dyn Relay>>,
-    /// The other nodes' presences (empty alone).
+    /// The other nodes' presences and users (empty alone).
     remote_presence: RemotePresence,
+    /// The shared topic log, with several nodes (set once at start).
+    log: std::sync::OnceLock<Arc<dyn TopicLog>>,
+    /// The last log sequence this node has delivered: a topic first used here starts there.
+    log_watermark: AtomicU64,
+    /// When this node's last device of a user left (µs since the Unix epoch).
+    local_leaves: DashMap<UserId, i64>,
 }
 
 impl Hub {
@@ -246,6 +256,9 @@ impl Hub {
             closing: tokio::sync::watch::channel(false).0,
             relay: std::sync::OnceLock::new(),
             remote_presence: RemotePresence::default(),
+            log: std::sync::OnceLock::new(),
+            log_watermark: AtomicU64::new(0),
+            local_leaves: DashMap::new(),
         }
     }
 
@@ -253,7 +266,7 @@ impl Hub {
         &self.config
     }
 
-    /// Users of a community with at least one connection now.
+    /// Users of a community with at least one connection now, on any node.
     pub fn online_users(&self, community_id: &CommunityId) -> Vec<UserId> {
         let mut users: Vec<UserId> = self
             .conns
@@ -261,6 +274,7 @@ impl Hub {
             .filter(|c| c.community_id == *community_id)
             .map(|c| c.user_id.clone())
             .collect();
+        users.extend(self.remote_presence.online_users(community_id));
         users.sort();
         users.dedup();
         users
@@ -294,6 +308,92 @@ impl Hub {
         let _ = self.relay.set(relay);
     }
 
+    /// Connects this hub to the shared topic log (once; later calls are ignored). `delivered`
+    /// is the log's last sequence now: the log's consumer delivers from the next one.
+    pub fn set_log(&self, log: Arc<dyn TopicLog>, delivered: u64) {
+        self.log_watermark.store(delivered, Ordering::SeqCst);
+        let _ = self.log.set(log);
+    }
+
+    /// The shared topic log, with several nodes.
+    pub fn log(&self) -> Option<&Arc<dyn TopicLog>> {
+        self.log.get()
+    }
+
+    /// A publication from the shared log at `sequence` (every node's, this one's included):
+    /// delivered to this node's subscribers of its key. Topics nobody here has used are left
+    /// to the log: a join reads them back from there.
+    pub fn apply_logged(&self, sequence: u64, entry: Logged) {
+        let Some(log) = self.log.get() else {
+            return;
+        };
+        // First the watermark, then the topic: a topic made in between starts at this
+        // sequence and may also get the publication, which the join's position covers.
+        self.log_watermark.fetch_max(sequence, Ordering::SeqCst);
+        let position = Position {
+            epoch: log.epoch().to_owned(),
+            offset: sequence,
+        };
+        let keys = if entry.key == ALL_ALERTS_KEY {
+            TopicName::all_alerts_keys(self)
+        } else if self.topics.contains_key(&entry.key) {
+            vec![entry.key]
+        } else {
+            return;
+        };
+        for key in keys {
+            self.publish_on(
+                &key,
+                &entry.topic,
+                &entry.event,
+                entry.payload.clone(),
+                Sequence::Logged(position.clone()),
+            );
+        }
+    }
+
+    /// A publication kept for recovery on a topic that storage does not back (`user:`,
+    /// `community:`, `system:alerts` keys, or [`ALL_ALERTS_KEY`] for every community's).
+    /// Alone, numbered here; with the shared log, appended there (only by the node where the
+    /// event happened: `origin_here`) and delivered by every node from the log.
+    pub fn publish_logged(&self, entry: Logged, origin_here: bool) {
+        if let Some(log) = self.log.get() {
+            if origin_here {
+                log.append(entry);
+            }
+            return;
+        }
+        let keys = if entry.key == ALL_ALERTS_KEY {
+            TopicName::all_alerts_keys(self)
+        } else {
+            vec![entry.key]
+        };
+        for key in keys {
+            self.publish_on(
+                &key,
+                &entry.topic,
+                &entry.event,
+                entry.payload.clone(),
+                Sequence::Next,
+            );
+        }
+    }
+
+    /// As [`Hub::publish_logged`] for a publication made here (an admin's community alert),
+    /// resolving to its position once it is kept (on the log, once the log has stored it).
+    pub async fn publish_logged_acked(&self, entry: Logged) -> Result<Position, LogError> {
+        match self.log.get() {
+            Some(log) => log.append_acked(entry).await,
+            None => Ok(self.publish_on(
+                &entry.key,
+                &entry.topic,
+                &entry.event,
+                entry.payload,
+                Sequence::Next,
+            )),
+        }
+    }
+
     /// A publication another node (`node`) relayed, delivered to this node's subscribers only.
     pub fn apply_relayed(&self, node: &str, relayed: Relayed) {
         match relayed {
@@ -301,7 +401,13 @@ impl Hub {
                 self.remote_presence.apply_diff(node, &topic, &diff);
                 self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
             }
-            Relayed::PresenceSnapshot { topics } => self.remote_presence.replace(node, topics),
+            Relayed::PresenceSnapshot { topics, users } => {
+                self.remote_presence.replace(node, topics, users)
+            }
+            Relayed::UserArrived { user } => self.remote_presence.user_arrived(node, user),
+            Relayed::UserLeft { user_id, at_micros } => {
+                self.remote_presence.user_left(node, &user_id, at_micros)
+            }
             Relayed::Ephemeral {
                 topic,
                 event,
@@ -319,14 +425,6 @@ impl Hub {
                         tracing::warn!(%error, "a relayed binary broadcast is not base64")
                     }
                 }
-            }
-            Relayed::Publish {
-                key,
-                topic,
-                event,
-                payload,
-            } => {
-                self.publish_on(&key, &topic, &event, payload, Sequence::Next);
             }
         }
     }
@@ -366,33 +464,6 @@ impl Hub {
             });
         }
         Ok(())
-    }
-
-    /// [`Hub::publish_on`] with the next offset, here and on every other node (an admin's
-    /// community alert). Each node numbers it in its own sequence for `key`.
-    pub fn publish_on_everywhere(
-        &self,
-        key: &str,
-        topic: &str,
-        event: &str,
-        payload: Map<String, Value>,
-    ) -> Position {
-        let relayed = self.relay.get().map(|relay| {
-            (
-                relay,
-                Relayed::Publish {
-                    key: key.to_owned(),
-                    topic: topic.to_owned(),
-                    event: event.to_owned(),
-                    payload: payload.clone(),
-                },
-            )
-        });
-        let position = self.publish_on(key, topic, event, payload, Sequence::Next);
-        if let Some((relay, relayed)) = relayed {
-            relay.forward(relayed);
-        }
-        position
     }
 
     /// The publications the topic under `key` still holds for recovery, oldest first.
@@ -475,8 +546,25 @@ impl Hub {
             *generation += 1;
             *generation > 1
         };
-        // A reconnect inside the debounce window is silent: the user never went offline.
-        if first_device && !was_pending_offline {
+        if first_device {
+            self.local_leaves.remove(user_id);
+            if let Some(relay) = self.relay.get() {
+                relay.forward(Relayed::UserArrived {
+                    user: OnlineUser {
+                        user_id: user_id.clone(),
+                        community_id: community_id.clone(),
+                    },
+                });
+            }
+        }
+        // A reconnect inside the debounce window is silent, here or on another node: the user
+        // never went offline. Nor is a device arriving while another node has one.
+        let debounce = Duration::from_secs(self.config.offline_debounce_seconds);
+        if first_device
+            && !was_pending_offline
+            && !self.remote_presence.is_online(user_id)
+            && !self.remote_presence.left_within(user_id, debounce)
+        {
             self.bus
                 .publish(UserPresence::online(user_id, community_id));
         }
@@ -521,8 +609,37 @@ impl Hub {
         };
         if last_device {
             self.users.remove_if(&conn.user_id, |_, ids| ids.is_empty());
+            let at_micros = chrono::Utc::now().timestamp_micros();
+            self.local_leaves.insert(conn.user_id.clone(), at_micros);
+            if let Some(relay) = self.relay.get() {
+                relay.forward(Relayed::UserLeft {
+                    user_id: conn.user_id.clone(),
+                    at_micros,
+                });
+            }
             self.schedule_offline(conn);
         }
+    }
+
+    /// Whether this node announces that `user_id` went offline: nobody has a device of theirs
+    /// any more, and this node's leave is the last one (the same answer on every node).
+    fn announces_offline(&self, user_id: &UserId) -> bool {
+        if self.users.contains_key(user_id) || self.remote_presence.is_online(user_id) {
+            return false;
+        }
+        let Some(relay) = self.relay.get() else {
+            return true;
+        };
+        let Some(mine) = self.local_leaves.get(user_id).map(|at| *at) else {
+            return true;
+        };
+        let mine = Leave {
+            at_micros: mine,
+            node: relay.node().to_owned(),
+        };
+        self.remote_presence
+            .last_leave(user_id)
+            .is_none_or(|theirs| theirs < mine)
     }
 
     fn schedule_offline(self: &Arc<Self>, conn: &Conn) {
@@ -548,7 +665,8 @@ impl Hub {
                 .user_generation
                 .remove_if(&user_id, |_, current| *current == generation)
                 .is_some();
-            if unchanged && !hub.users.contains_key(&user_id) {
+            if unchanged && hub.announces_offline(&user_id) {
+                hub.local_leaves.remove(&user_id);
                 hub.bus
                     .publish(UserPresence::offline(&user_id, &community_id));
             }
@@ -571,10 +689,19 @@ impl Hub {
             .push(conn.id);
     }
 
+    /// The history of a topic first used here: its own random epoch alone; with the shared
+    /// log, the log's epoch from the last sequence this node delivered.
     fn new_history(&self) -> History {
+        let (epoch, offset) = match self.log.get() {
+            Some(log) => (
+                log.epoch().to_owned(),
+                self.log_watermark.load(Ordering::SeqCst),
+            ),
+            None => (nanoid::nanoid!(8), 0),
+        };
         History::new(
-            nanoid::nanoid!(8),
-            0,
+            epoch,
+            offset,
             self.config.history_size,
             Duration::from_secs(self.config.history_seconds),
         )
@@ -675,6 +802,14 @@ impl Hub {
                 if position.epoch != entry.history.epoch()
                     || position.offset > entry.history.next_offset()
                 {
+                    entry
+                        .history
+                        .align(&position.epoch, position.offset.saturating_sub(1));
+                }
+                position.offset
+            }
+            Sequence::Logged(position) => {
+                if position.epoch != entry.history.epoch() {
                     entry
                         .history
                         .align(&position.epoch, position.offset.saturating_sub(1));
@@ -799,13 +934,41 @@ impl Hub {
     /// This node's heartbeat to the others: every presence it holds. Also forgets nodes whose
     /// heartbeats stopped, telling this node's subscribers their devices left.
     pub fn presence_heartbeat(&self) {
-        if let Some(relay) = self.relay.get() {
-            relay.forward(Relayed::PresenceSnapshot {
-                topics: self.presences.snapshot(),
-            });
-        }
-        for (topic, diff) in self.remote_presence.expire(NODE_EXPIRY) {
+        let Some(relay) = self.relay.get() else {
+            return;
+        };
+        let users = self
+            .conns
+            .iter()
+            .map(|conn| OnlineUser {
+                user_id: conn.user_id.clone(),
+                community_id: conn.community_id.clone(),
+            })
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        relay.forward(Relayed::PresenceSnapshot {
+            topics: self.presences.snapshot(),
+            users,
+        });
+        let expired = self.remote_presence.expire(NODE_EXPIRY);
+        for (topic, diff) in expired.leaves {
             self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+        }
+        // The dead node's users: offline, announced once, by the live node with the smallest
+        // name (every node knows the same live nodes, give or take a heartbeat).
+        let announcer = self
+            .remote_presence
+            .node_names()
+            .into_iter()
+            .all(|other| relay.node() < other.as_str());
+        if announcer {
+            for user in expired.users {
+                if !self.users.contains_key(&user.user_id) {
+                    self.bus
+                        .publish(UserPresence::offline(&user.user_id, &user.community_id));
+                }
+            }
         }
     }
 

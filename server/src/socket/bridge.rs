@@ -1,6 +1,10 @@
 //! Turns domain events from the bus into topic publications and live-auth actions. This is
 //! the only place contexts' events reach the hub.
 //!
+//! Publications on topics that storage does not back go through [`Hub::publish_logged`]: with
+//! several nodes every node's bridge sees each event, but only the node where it happened
+//! appends it to the shared log, from which every node delivers it once.
+//!
 //! Each event is decoded by its name into the payload struct its context declares (its
 //! `events.rs`). An event the bridge does not know, or whose `data` does not decode, is logged
 //! (warn) and delivered to nobody; events known not to concern sockets are listed by name, so
@@ -23,7 +27,7 @@ use crate::contexts::monitoring::{AlertRaised, ALERT_RAISED};
 use crate::events::{Event, EventBus};
 use crate::ids::UserId;
 use crate::realtime::events::{USER_OFFLINE, USER_ONLINE};
-use crate::realtime::{Hub, Position, Sequence, Topic};
+use crate::realtime::{Hub, Logged, Position, Sequence, Topic, ALL_ALERTS_KEY};
 
 /// Runs until the bus closes (the server state is dropped).
 pub fn spawn_bridge(bus: &Arc<dyn EventBus>, hub: &Arc<Hub>) {
@@ -144,11 +148,10 @@ fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
 /// A processed photo, to its owner's `user:` topic.
 fn photo_uploaded(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let _: Photo = event.data_as()?;
-    hub.publish(
-        &Topic::user(user_id(event)?),
-        user::PHOTO_UPLOADED,
-        object(event)?,
-        Sequence::Next,
+    let topic = Topic::user(user_id(event)?);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, user::PHOTO_UPLOADED, object(event)?),
+        !event.from_other_node,
     );
     Ok(())
 }
@@ -191,28 +194,26 @@ fn presence(hub: &Hub, event: &Event, name: &str) -> Result<(), Malformed> {
     let payload = community::UserPresence {
         user_id: user.clone(),
     };
-    hub.publish(
-        &Topic::community(community_id),
-        name,
-        to_map(&payload),
-        Sequence::Next,
+    let topic = Topic::community(community_id);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, name, to_map(&payload)),
+        !event.from_other_node,
     );
     Ok(())
 }
 
-/// Instance-wide: from the server or the operator, to every community listening.
+/// Instance-wide: from the server or the operator, to every community listening. Every
+/// node's alert relay announces each stored alert, so the log keeps one per alert id.
 fn alert_raised(hub: &Hub, event: &Event) -> Result<(), Malformed> {
-    let _: AlertRaised = event.data_as()?;
-    let payload = object(event)?;
-    for key in Topic::all_alerts_keys(hub) {
-        hub.publish_on(
-            &key,
-            Topic::SYSTEM_ALERTS,
-            system::ALERT,
-            payload.clone(),
-            Sequence::Next,
-        );
-    }
+    let alert: AlertRaised = event.data_as()?;
+    let mut entry = Logged::new(
+        ALL_ALERTS_KEY,
+        Topic::SYSTEM_ALERTS,
+        system::ALERT,
+        object(event)?,
+    );
+    entry.once = Some(format!("alert-{}", alert.alert_id));
+    hub.publish_logged(entry, !event.from_other_node);
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 //! authorisation (`topic::authorize`) and live publications.
 //!
 //! A join of a hub topic subscribes under the topic's hub key, answers `{epoch, offset}` (with
-//! `since`: `recovered` and the missed publications, from memory or from the topic's stored
-//! history), then goes live and, where the topic tracks presence, sends `presence_state` and
+//! `since`: `recovered` and the missed publications, from memory, from the topic's stored
+//! history, or with several nodes from the shared topic log), then goes live and, where the topic tracks presence, sends `presence_state` and
 //! tracks the joiner (with the payload's `device`). A transfer join (`upload:`, `stream:`) is
 //! answered by its topic module. A second join of a joined topic replaces the first, which
 //! gets `phx_close`.
@@ -137,8 +137,9 @@ impl PhoenixSession {
     async fn subscribe(&self, message: &Message, subscription: Subscription, params: JoinParams) {
         let topic = &message.topic;
         let join_ref = message.join_ref.as_deref().unwrap_or_default();
+        let key = Topic::hub_key(topic, &self.principal.community_id);
         let subscribed = self.state.hub.subscribe(
-            &Topic::hub_key(topic, &self.principal.community_id),
+            &key,
             &self.conn,
             join_ref,
             subscription.storage.as_ref(),
@@ -150,7 +151,14 @@ impl PhoenixSession {
         let mut recovered = false;
         if let Some(since) = &params.since {
             (recovered, missed) = self
-                .recover(topic, &subscription, since, &position, subscribed.missed)
+                .recover(
+                    &key,
+                    topic,
+                    &subscription,
+                    since,
+                    &position,
+                    subscribed.missed,
+                )
                 .await;
             response["recovered"] = json!(recovered);
         }
@@ -175,9 +183,10 @@ impl PhoenixSession {
     }
 
     /// The publications after `since`: from memory when it holds them all, else from the
-    /// topic's stored history; `(false, [])` when the gap cannot be served.
+    /// topic's stored history or the shared log; `(false, [])` when the gap cannot be served.
     async fn recover(
         &self,
+        key: &str,
         topic: &str,
         subscription: &Subscription,
         since: &Position,
@@ -193,8 +202,31 @@ impl PhoenixSession {
         if let Some(frames) = from_memory {
             return (true, frames.into_iter().map(|(_, frame)| frame).collect());
         }
-        let gap = now.offset - since.offset;
         let max = self.state.config.realtime.recovery_max_messages;
+        if let Some(log) = self.state.hub.log().filter(|log| log.epoch() == now.epoch) {
+            // Log offsets have gaps: the log says what lies between, not the count.
+            return match log.read(key, since.offset, now.offset, max).await {
+                Some(entries) => (
+                    true,
+                    entries
+                        .into_iter()
+                        .map(|(offset, mut entry)| {
+                            entry.payload.insert("epoch".into(), json!(now.epoch));
+                            entry.payload.insert("offset".into(), json!(offset));
+                            text_frame(
+                                None,
+                                None,
+                                topic,
+                                &entry.event,
+                                &Value::Object(entry.payload),
+                            )
+                        })
+                        .collect(),
+                ),
+                None => (false, Vec::new()),
+            };
+        }
+        let gap = now.offset - since.offset;
         if gap > u64::from(max) {
             return (false, Vec::new());
         }

@@ -7,6 +7,8 @@
 mod chat;
 mod jobs;
 mod live_auth;
+mod log;
+mod online;
 mod presence;
 mod relay;
 
@@ -30,6 +32,7 @@ async fn two_nodes() -> Option<(TestServer, TestServer)> {
         move |config: &mut taina::Config| {
             config.bus.nats_url = Some(url);
             config.bus.subject_prefix = prefix;
+            config.realtime.offline_debounce_seconds = 1;
         }
     };
     let a = TestServer::builder()

@@ -167,7 +167,7 @@ pub async fn handle(
         TopicKind::User(_) => user::handle(channel, event, payload).await,
         TopicKind::Community(_) => community::handle(channel, event, payload),
         TopicKind::Conversation(id) => conversation::handle(channel, id, event, payload).await,
-        TopicKind::SystemAlerts => system::handle(channel, event, payload),
+        TopicKind::SystemAlerts => system::handle(channel, event, payload).await,
         TopicKind::Upload(id) => upload::handle(channel, id, event, payload).await,
         TopicKind::Stream(_) => stream::handle(channel, event, payload),
     }

@@ -15,7 +15,7 @@ use taina_protocol::phoenix::Payload;
 
 use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::{Principal, Role};
-use crate::realtime::Topic;
+use crate::realtime::{Logged, Topic};
 
 /// An alert, both ways.
 pub const ALERT: &str = "alert";
@@ -29,14 +29,14 @@ fn may_publish_alerts(principal: &Principal) -> bool {
     principal.role == Role::Admin
 }
 
-pub fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Reply {
+pub async fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Reply {
     match (event, payload) {
-        (ALERT, Payload::Json(alert)) => publish_alert(channel, alert),
+        (ALERT, Payload::Json(alert)) => publish_alert(channel, alert).await,
         _ => Reply::unknown_event(),
     }
 }
 
-fn publish_alert(channel: Channel<'_>, alert: &Value) -> Reply {
+async fn publish_alert(channel: Channel<'_>, alert: &Value) -> Reply {
     if !may_publish_alerts(channel.principal) {
         return Reply::error("forbidden");
     }
@@ -55,11 +55,19 @@ fn publish_alert(channel: Channel<'_>, alert: &Value) -> Reply {
     // A community admin's alert reaches their community only, marked as such.
     alert.insert("from".into(), json!(channel.principal.user_id));
     alert.insert("scope".into(), json!("community"));
-    let position = hub.publish_on_everywhere(
-        &Topic::alerts_key(&channel.principal.community_id),
-        Topic::SYSTEM_ALERTS,
-        ALERT,
-        alert,
-    );
-    Reply::Ok(json!({ "epoch": position.epoch, "offset": position.offset }))
+    let published = hub
+        .publish_logged_acked(Logged::new(
+            &Topic::alerts_key(&channel.principal.community_id),
+            Topic::SYSTEM_ALERTS,
+            ALERT,
+            alert,
+        ))
+        .await;
+    match published {
+        Ok(position) => Reply::Ok(json!({ "epoch": position.epoch, "offset": position.offset })),
+        Err(error) => {
+            tracing::warn!(%error, "an alert was not published");
+            Reply::error("unavailable")
+        }
+    }
 }
