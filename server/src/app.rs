@@ -139,7 +139,7 @@ impl AppState {
 
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
-    /// running), the chat feed, the bus → hub bridge, the revocation watcher, the alert relay,
+    /// running), the chat feed, the bus → hub bridge and its gap repair, the revocation watcher, the alert relay,
     /// the security writer, the watchdog, scheduled backups, the metrics sampler and the hub
     /// sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
@@ -152,6 +152,7 @@ impl AppState {
         self.media.spawn_worker(self.config.bus.nats_url.is_some());
         self.chat.spawn_feed();
         crate::socket::spawn_bridge(&self.bus, &self.hub);
+        crate::socket::spawn_gap_repair(&self.hub, self.chat.clone());
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
         sampler::spawn(sampler::Sources {

@@ -33,6 +33,8 @@ use crate::realtime::{Hub, LogError, Logged, Position, TopicLog, ALL_ALERTS_KEY}
 const QUEUE: usize = 16_384;
 /// Appends whose acknowledgement is awaited at once.
 const IN_FLIGHT: usize = 1_024;
+/// How long start-up waits for JetStream to take the stream.
+const JETSTREAM_WAIT: Duration = Duration::from_secs(30);
 
 type Ack = oneshot::Sender<Result<Position, LogError>>;
 
@@ -61,18 +63,27 @@ impl JetStreamLog {
                 _ => '_',
             })
             .collect();
-        let mut stream = context
-            .get_or_create_stream(stream::Config {
-                name,
-                subjects: vec![format!("{subjects}.>")],
-                storage: stream::StorageType::File,
-                num_replicas: config.log_replicas,
-                max_age: Duration::from_secs(config.log_max_age_hours * 3600),
-                discard: stream::DiscardPolicy::Old,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let stream_config = stream::Config {
+            name,
+            subjects: vec![format!("{subjects}.>")],
+            storage: stream::StorageType::File,
+            num_replicas: config.log_replicas,
+            max_age: Duration::from_secs(config.log_max_age_hours * 3600),
+            discard: stream::DiscardPolicy::Old,
+            ..Default::default()
+        };
+        // A NATS cluster that has just started needs a moment to elect its JetStream leader.
+        let started = std::time::Instant::now();
+        let mut stream = loop {
+            match context.get_or_create_stream(stream_config.clone()).await {
+                Ok(stream) => break stream,
+                Err(error) if started.elapsed() < JETSTREAM_WAIT => {
+                    tracing::info!(%error, "waiting for JetStream");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => return Err(unavailable(&error)),
+            }
+        };
         let info = stream.info().await.map_err(|e| unavailable(&e))?;
         let epoch = format!("js{}", info.created.unix_timestamp_nanos());
         let last = info.state.last_sequence;

@@ -75,8 +75,14 @@ impl NatsBus {
                         source,
                     })?;
         }
+        // One URL, or a cluster's several, comma-separated.
+        let servers = url
+            .split(',')
+            .map(|server| server.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| connect_error(e.to_string()))?;
         let client = options
-            .connect(url.as_str())
+            .connect(servers)
             .await
             .map_err(|e| connect_error(e.to_string()))?;
         let prefix = config.subject_prefix.clone();

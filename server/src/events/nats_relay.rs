@@ -16,6 +16,9 @@ use crate::realtime::{Hub, Relay, Relayed};
 const QUEUE: usize = 16_384;
 /// How often this node sends its presences (three missed ones and the others forget it).
 const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often silent nodes are looked for (a dead node is forgotten at most this long after
+/// its expiry).
+const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct NatsRelay {
     outgoing: mpsc::Sender<Relayed>,
@@ -47,13 +50,18 @@ impl NatsRelay {
         // forgotten once theirs stop (see `realtime::remote_presence`).
         let beating = hub.clone();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(HEARTBEAT);
+            let mut ticker = tokio::time::interval(EXPIRY_CHECK);
+            let mut last_beat: Option<std::time::Instant> = None;
             loop {
                 ticker.tick().await;
                 let Some(hub) = beating.upgrade() else {
                     return;
                 };
-                hub.presence_heartbeat();
+                if last_beat.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+                    last_beat = Some(std::time::Instant::now());
+                    hub.presence_heartbeat();
+                }
+                hub.forget_silent_nodes();
             }
         });
         let skip = own_subject.clone();

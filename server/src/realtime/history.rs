@@ -45,15 +45,13 @@ impl History {
         }
     }
 
-    pub fn position(&self) -> Position {
-        Position {
-            epoch: self.epoch.clone(),
-            offset: self.offset,
-        }
-    }
-
     pub fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// The offset of the last publication kept or skipped.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// The offset the next in-memory publication gets.
@@ -156,7 +154,7 @@ mod tests {
             let offset = history.next_offset();
             history.record(offset, frame(n));
         }
-        assert_eq!(history.position().offset, 5);
+        assert_eq!(history.offset(), 5);
         let missed = history.since(3).unwrap();
         assert_eq!(missed.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [4, 5]);
         assert_eq!(history.since(5).unwrap(), []);
@@ -195,13 +193,7 @@ mod tests {
         let mut history = History::new("a".into(), 0, 10, Duration::from_secs(60));
         history.record(1, frame(1));
         history.align("b", 7);
-        assert_eq!(
-            history.position(),
-            Position {
-                epoch: "b".into(),
-                offset: 7
-            }
-        );
+        assert_eq!((history.epoch(), history.offset()), ("b", 7));
         assert!(history.is_empty());
     }
 }

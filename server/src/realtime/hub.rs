@@ -5,12 +5,19 @@
 //! outbox with `try`-semantics: a full outbox disconnects that subscriber (slow consumer) and
 //! nobody else waits. Per topic, publishing is serialised by the topic's map entry, which is
 //! what makes offsets strictly increasing and recovery gap-free.
+//!
+//! Storage-backed publications (a conversation's messages) carry the offsets storage gave
+//! them, but with several nodes (or several writers on one) they can arrive out of order: one
+//! that comes ahead of a missing offset is held until the missing one arrives, and a gap that
+//! lasts is filled from storage by the socket layer ([`Hub::gaps`]), so every subscriber gets
+//! every offset once, in order. A subscriber never gets a publication at or before the
+//! position its join answered.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
@@ -128,6 +135,8 @@ type HeldFrames = Vec<(Option<u64>, Frame)>;
 pub struct Subscriber {
     conn: Arc<Conn>,
     join_ref: String,
+    /// The position the join answered: publications up to it are not this subscriber's.
+    after: u64,
     /// `Some` while the join reply and recovered publications are being sent: live frames
     /// wait here (with their offsets) so none overtakes them and none is lost.
     pending: Mutex<Option<HeldFrames>>,
@@ -135,6 +144,9 @@ pub struct Subscriber {
 
 impl Subscriber {
     fn deliver(&self, offset: Option<u64>, frame: &Frame) {
+        if offset.is_some_and(|offset| offset <= self.after) {
+            return;
+        }
         let mut pending = self.pending.lock().expect("subscriber lock");
         if let Some(buffer) = pending.as_mut() {
             if buffer.len() >= MAX_BUFFERED_WHILE_JOINING {
@@ -172,6 +184,54 @@ impl Subscriber {
 struct Topic {
     subscribers: HashMap<ConnId, Arc<Subscriber>>,
     history: History,
+    /// Storage-backed publications that arrived ahead of a missing offset, encoded.
+    early: BTreeMap<u64, Frame>,
+    /// The last offset storage is known to have reached (from a join's storage position).
+    expected: u64,
+    /// Since when publications are missing (held ones, or below `expected`).
+    gap_since: Option<Instant>,
+}
+
+impl Topic {
+    fn new(history: History) -> Self {
+        Self {
+            subscribers: HashMap::new(),
+            history,
+            early: BTreeMap::new(),
+            expected: 0,
+            gap_since: None,
+        }
+    }
+
+    /// The last offset known to exist: delivered, held, or reported by storage.
+    fn known_up_to(&self) -> u64 {
+        let held = self.early.keys().next_back().copied().unwrap_or(0);
+        self.history.offset().max(self.expected).max(held)
+    }
+
+    fn has_gap(&self) -> bool {
+        self.known_up_to() > self.history.offset()
+    }
+
+    /// A new epoch (or a first one) for a storage-backed topic: start at `offset`.
+    fn restart_at(&mut self, epoch: &str, offset: u64) {
+        self.history.align(epoch, offset);
+        self.early.clear();
+        self.expected = offset;
+        self.gap_since = None;
+    }
+}
+
+/// Offsets missing from a storage-backed topic for a while: `(after, up_to]`, to be read from
+/// storage and published with [`Sequence::At`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gap {
+    pub key: String,
+    pub epoch: String,
+    pub after: u64,
+    pub up_to: u64,
+    /// How long the gap has lasted.
+    pub age: Duration,
 }
 
 /// How a publication gets its offset.
@@ -718,25 +778,34 @@ impl Hub {
         storage: Option<&Position>,
         since: Option<&Position>,
     ) -> Subscribed {
-        let subscriber = Arc::new(Subscriber {
-            conn: conn.clone(),
-            join_ref: join_ref.to_string(),
-            pending: Mutex::new(Some(Vec::new())),
-        });
         let mut entry = self
             .topics
             .entry(topic.to_string())
-            .or_insert_with(|| Topic {
-                subscribers: HashMap::new(),
-                history: self.new_history(),
-            });
+            .or_insert_with(|| Topic::new(self.new_history()));
         if let Some(storage) = storage {
-            entry.history.align(&storage.epoch, storage.offset);
+            if storage.epoch != entry.history.epoch() {
+                entry.restart_at(&storage.epoch, storage.offset);
+            } else if storage.offset > entry.history.offset() {
+                // Storage is ahead of what arrived here: the rest is on its way (or lost, and
+                // then filled from storage); subscribers already here must still get it.
+                entry.expected = entry.expected.max(storage.offset);
+                entry.gap_since.get_or_insert_with(Instant::now);
+            }
         }
-        let position = entry.history.position();
+        let position = Position {
+            epoch: entry.history.epoch().to_owned(),
+            offset: entry.known_up_to(),
+        };
         let missed = since
             .filter(|since| since.epoch == position.epoch)
+            .filter(|_| entry.history.offset() >= position.offset)
             .and_then(|since| entry.history.since(since.offset));
+        let subscriber = Arc::new(Subscriber {
+            conn: conn.clone(),
+            join_ref: join_ref.to_string(),
+            after: position.offset,
+            pending: Mutex::new(Some(Vec::new())),
+        });
         if let Some(previous) = entry.subscribers.insert(conn.id, subscriber.clone()) {
             // A second join of the same topic replaces the first (the session sent phx_close).
             drop(previous);
@@ -792,21 +861,14 @@ impl Hub {
         mut payload: Map<String, Value>,
         sequence: Sequence,
     ) -> Position {
-        let mut entry = self.topics.entry(key.to_string()).or_insert_with(|| Topic {
-            subscribers: HashMap::new(),
-            history: self.new_history(),
-        });
+        let mut entry = self
+            .topics
+            .entry(key.to_string())
+            .or_insert_with(|| Topic::new(self.new_history()));
         let offset = match sequence {
             Sequence::Next => entry.history.next_offset(),
             Sequence::At(position) => {
-                if position.epoch != entry.history.epoch()
-                    || position.offset > entry.history.next_offset()
-                {
-                    entry
-                        .history
-                        .align(&position.epoch, position.offset.saturating_sub(1));
-                }
-                position.offset
+                return self.publish_stored(&mut entry, topic, event, payload, position);
             }
             Sequence::Logged(position) => {
                 if position.epoch != entry.history.epoch() {
@@ -830,12 +892,105 @@ impl Hub {
             event,
             &Value::Object(payload),
         )));
-        entry.history.record(offset, frame.clone());
-        for subscriber in entry.subscribers.values() {
+        self.deliver_in(&mut entry, offset, frame);
+        position
+    }
+
+    /// Keeps and delivers one publication of a topic.
+    fn deliver_in(&self, topic: &mut Topic, offset: u64, frame: Frame) {
+        topic.history.record(offset, frame.clone());
+        for subscriber in topic.subscribers.values() {
             subscriber.deliver(Some(offset), &frame);
         }
-        self.stats.published(entry.subscribers.len());
+        self.stats.published(topic.subscribers.len());
+    }
+
+    /// A storage-backed publication at `position`: delivered in offset order (held while an
+    /// earlier one is missing), and never twice.
+    fn publish_stored(
+        &self,
+        entry: &mut Topic,
+        topic: &str,
+        event: &str,
+        mut payload: Map<String, Value>,
+        position: Position,
+    ) -> Position {
+        if position.epoch != entry.history.epoch() {
+            entry.restart_at(&position.epoch, position.offset.saturating_sub(1));
+        }
+        if position.offset <= entry.history.offset() {
+            // Already delivered (a late duplicate, or filled from storage first).
+            return position;
+        }
+        payload.insert("epoch".into(), Value::String(position.epoch.clone()));
+        payload.insert("offset".into(), Value::from(position.offset));
+        let frame = Frame::Text(Utf8Bytes::from(phoenix::encode_text(
+            None,
+            None,
+            topic,
+            event,
+            &Value::Object(payload),
+        )));
+        entry.early.insert(position.offset, frame);
+        while let Some(frame) = entry.early.remove(&entry.history.next_offset()) {
+            let offset = entry.history.next_offset();
+            self.deliver_in(entry, offset, frame);
+        }
+        if entry.has_gap() {
+            entry.gap_since.get_or_insert_with(Instant::now);
+        } else {
+            entry.gap_since = None;
+        }
         position
+    }
+
+    /// Storage-backed topics missing publications for at least `older_than`, for the socket
+    /// layer to fill from storage. Topics nobody here listens to are moved past their gap
+    /// instead.
+    pub fn gaps(&self, older_than: Duration) -> Vec<Gap> {
+        let mut gaps = Vec::new();
+        for mut entry in self.topics.iter_mut() {
+            let Some(since) = entry.gap_since else {
+                continue;
+            };
+            if since.elapsed() < older_than {
+                continue;
+            }
+            if entry.subscribers.is_empty() {
+                self.skip_gap_in(&mut entry);
+                continue;
+            }
+            gaps.push(Gap {
+                key: entry.key().clone(),
+                epoch: entry.history.epoch().to_owned(),
+                after: entry.history.offset(),
+                up_to: entry.known_up_to(),
+                age: since.elapsed(),
+            });
+        }
+        gaps
+    }
+
+    /// Gives up on a gap storage could not fill: what is held is delivered, and what is
+    /// missing stays missing (a rejoin with `since` reads it from storage, if it is there).
+    pub fn skip_gap(&self, key: &str) {
+        if let Some(mut entry) = self.topics.get_mut(key) {
+            self.skip_gap_in(&mut entry);
+        }
+    }
+
+    fn skip_gap_in(&self, entry: &mut Topic) {
+        let epoch = entry.history.epoch().to_owned();
+        for (offset, frame) in std::mem::take(&mut entry.early) {
+            if offset > entry.history.next_offset() {
+                entry.history.align(&epoch, offset - 1);
+            }
+            self.deliver_in(entry, offset, frame);
+        }
+        if entry.expected > entry.history.offset() {
+            entry.history.align(&epoch, entry.expected);
+        }
+        entry.gap_since = None;
     }
 
     /// A broadcast that is not kept for recovery (presence diffs, typing), optionally not
@@ -931,8 +1086,7 @@ impl Hub {
         state
     }
 
-    /// This node's heartbeat to the others: every presence it holds. Also forgets nodes whose
-    /// heartbeats stopped, telling this node's subscribers their devices left.
+    /// This node's heartbeat to the others: every presence and connected user it holds.
     pub fn presence_heartbeat(&self) {
         let Some(relay) = self.relay.get() else {
             return;
@@ -951,12 +1105,23 @@ impl Hub {
             topics: self.presences.snapshot(),
             users,
         });
+    }
+
+    /// Forgets the nodes whose heartbeats stopped: this node's subscribers are told their
+    /// devices left, and their users that are nowhere else go offline.
+    pub fn forget_silent_nodes(&self) {
+        let Some(relay) = self.relay.get() else {
+            return;
+        };
         let expired = self.remote_presence.expire(NODE_EXPIRY);
         for (topic, diff) in expired.leaves {
             self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
         }
-        // The dead node's users: offline, announced once, by the live node with the smallest
-        // name (every node knows the same live nodes, give or take a heartbeat).
+        if expired.users.is_empty() {
+            return;
+        }
+        // Announced once, by the live node with the smallest name (every node knows the same
+        // live nodes, give or take a heartbeat).
         let announcer = self
             .remote_presence
             .node_names()
@@ -1168,6 +1333,72 @@ mod tests {
             .subscribe("t", &a.conn, "2", None, Some(&wrong_epoch))
             .missed
             .is_none());
+    }
+
+    fn at(offset: u64) -> Sequence {
+        Sequence::At(Position {
+            epoch: "e".into(),
+            offset,
+        })
+    }
+
+    fn offset_of(text: &str) -> u64 {
+        let frame: Value = serde_json::from_str(text).unwrap();
+        frame[4]["offset"].as_u64().unwrap()
+    }
+
+    #[tokio::test]
+    async fn stored_publications_arriving_out_of_order_are_delivered_in_order_once() {
+        let hub = hub(RealtimeConfig::default());
+        let (a, _) = hub
+            .register(&"u1".into(), &"c".into(), &"s1".into(), None)
+            .unwrap();
+        let storage = Position {
+            epoch: "e".into(),
+            offset: 1,
+        };
+        let joined = hub.subscribe("t", &a.conn, "1", Some(&storage), None);
+        assert_eq!(joined.position.offset, 1);
+        joined.subscriber.go_live(None);
+        // 3 arrives before 2 (another node published it first), 2 arrives twice.
+        hub.publish("t", "ev", Map::new(), at(3));
+        assert_eq!(a.conn.outbox.queued_bytes(), 0, "3 waits for 2");
+        assert_eq!(hub.gaps(Duration::ZERO)[0].after, 1);
+        hub.publish("t", "ev", Map::new(), at(2));
+        hub.publish("t", "ev", Map::new(), at(2));
+        hub.publish("t", "ev", Map::new(), at(1));
+        assert_eq!(offset_of(&next_text(&a.conn).await), 2);
+        assert_eq!(offset_of(&next_text(&a.conn).await), 3);
+        assert_eq!(a.conn.outbox.queued_bytes(), 0, "nothing twice");
+        assert!(hub.gaps(Duration::ZERO).is_empty());
+
+        // A join that storage puts ahead of what arrived: the earlier subscriber still gets
+        // 4 and 5, the new one only what follows its position.
+        let (b, _) = hub
+            .register(&"u2".into(), &"c".into(), &"s2".into(), None)
+            .unwrap();
+        let ahead = Position {
+            epoch: "e".into(),
+            offset: 5,
+        };
+        let late = hub.subscribe("t", &b.conn, "1", Some(&ahead), None);
+        assert_eq!(late.position.offset, 5);
+        late.subscriber.go_live(None);
+        let gap = &hub.gaps(Duration::ZERO)[0];
+        assert_eq!((gap.after, gap.up_to), (3, 5));
+        for offset in [5, 4, 6] {
+            hub.publish("t", "ev", Map::new(), at(offset));
+        }
+        for expected in [4, 5, 6] {
+            assert_eq!(offset_of(&next_text(&a.conn).await), expected);
+        }
+        assert_eq!(offset_of(&next_text(&b.conn).await), 6);
+
+        // A gap nobody fills is skipped: what is held goes out.
+        hub.publish("t", "ev", Map::new(), at(8));
+        hub.skip_gap("t");
+        assert_eq!(offset_of(&next_text(&a.conn).await), 8);
+        assert!(hub.gaps(Duration::ZERO).is_empty());
     }
 
     #[tokio::test]

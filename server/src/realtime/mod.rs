@@ -19,7 +19,7 @@ mod topic;
 
 pub use history::Position;
 pub use hub::{
-    BroadcastError, Commands, Conn, ConnCommand, ConnId, Hub, Refusal, Registration, Sequence,
+    BroadcastError, Commands, Conn, ConnCommand, ConnId, Gap, Hub, Refusal, Registration, Sequence,
     Subscribed, Subscriber,
 };
 pub use log::{LogError, Logged, TopicLog, ALL_ALERTS_KEY};

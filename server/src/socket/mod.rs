@@ -13,6 +13,7 @@
 
 mod bridge;
 mod connection;
+mod gaps;
 mod graphql_ws;
 mod join;
 mod joins;
@@ -44,6 +45,7 @@ use crate::state::AppState;
 use connection::{Attached, Mode};
 
 pub use bridge::spawn_bridge;
+pub use gaps::spawn_gap_repair;
 pub use link::{Refreshed, SocketLink};
 
 /// The subprotocol of GraphQL-only sockets.

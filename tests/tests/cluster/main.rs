@@ -1,7 +1,7 @@
 //! Several nodes over NATS: two Tainá servers sharing one database (PostgreSQL with
-//! `TEST_DATABASE_URL`, else one SQLite data directory) and one NATS (`TEST_NATS_URL`; started
-//! by scripts/test, which also sets `TEST_REQUIRE_NATS` so a missing NATS fails instead of
-//! skipping). Each test uses its own subject prefix, so tests running at once do not hear each
+//! `TEST_DATABASE_URL`, else one SQLite data directory) and one NATS (`TEST_NATS_URL`, one URL
+//! or a cluster's, comma-separated; scripts/test starts a cluster of three with JetStream and
+//! also sets `TEST_REQUIRE_NATS` so a missing NATS fails instead of skipping). Each test uses its own subject prefix, so tests running at once do not hear each
 //! other.
 
 mod chat;
@@ -30,6 +30,8 @@ async fn two_nodes() -> Option<(TestServer, TestServer)> {
         .collect();
     let on_nats = move |url: String, prefix: String| {
         move |config: &mut taina::Config| {
+            // On a cluster (scripts/test starts three NATS servers) the log is replicated.
+            config.bus.log_replicas = url.split(',').count().min(3);
             config.bus.nats_url = Some(url);
             config.bus.subject_prefix = prefix;
             config.realtime.offline_debounce_seconds = 1;

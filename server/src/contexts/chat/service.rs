@@ -319,8 +319,22 @@ impl ChatService {
         up_to: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
+        self.messages_in_range(&conversation.id, &conversation.epoch, after, up_to, limit)
+            .await
+    }
+
+    /// As [`ChatService::messages_between`] by id and epoch: for filling a live gap (not
+    /// scoped to a principal: the hub's subscribers were authorised when they joined).
+    pub async fn messages_in_range(
+        &self,
+        conversation_id: &ConversationId,
+        epoch: &str,
+        after: u64,
+        up_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
         self.store()
-            .messages_between(&conversation.id, &conversation.epoch, after, up_to, limit)
+            .messages_between(conversation_id, epoch, after, up_to, limit)
             .await
     }
 
