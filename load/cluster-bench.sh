@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Rooms across nodes (issue "Several nodes", Numbers): `taina-load rooms` against
+# Rooms or fan-out across nodes (issue "Several nodes", Numbers): `taina-load rooms` (or
+# `fanout` with --scenario fanout: one admin's alerts to N subscribers, through the JetStream
+# topic log) against
 #   one    a single node, in-process bus (the default);
 #   nats   a single node on the NATS bus (what the bus hop costs);
 #   two    two nodes on one PostgreSQL and one NATS, the users split over them (connection i
@@ -9,14 +11,16 @@
 # Needs a PostgreSQL (DATABASE_URL=postgres://user@127.0.0.1:PORT, a superuser: each run
 # creates its own database) and a nats-server binary (NATS_SERVER, default: the one scripts/test
 # installs under ~/.cache/taina/nats-venv). Loopback only.
-# Usage: DATABASE_URL=… load/cluster-bench.sh [--users 1000] [--duration 15] [--rate 0.5]
+# Usage: DATABASE_URL=… load/cluster-bench.sh [--scenario rooms|fanout] [--users 1000]
+#          [--duration 15] [--rate 0.5 (rooms: per user; fanout: alerts per second)]
 #          [--repeats 3] [--release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=1000 duration=15 rate=0.5 repeats=3 profile=debug
+users=1000 duration=15 rate=0.5 repeats=3 profile=debug scenario=rooms
 while [ $# -gt 0 ]; do
   case $1 in
+    --scenario) scenario=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
@@ -47,7 +51,7 @@ trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 nats_port=$(free_port)
-"$NATS_SERVER" -a 127.0.0.1 -p "$nats_port" >"$work/nats.log" 2>&1 &
+"$NATS_SERVER" -a 127.0.0.1 -p "$nats_port" -js -sd "$work/jetstream" >"$work/nats.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
 
@@ -90,8 +94,10 @@ run() { # run KIND REPEAT
       extra=(--node-url "http://127.0.0.1:$pb")
       ;;
   esac
+  local what=(rooms --users "$users" --room-size 5 --rate "$rate" --duration "$duration")
+  [ "$scenario" = fanout ] && what=(fanout --subscribers "$users" --rate "${rate%.*}" --duration "$duration")
   "$bin/taina-load" --url "http://127.0.0.1:$pa" "${extra[@]}" --json "$work/$kind-$n.json" \
-    rooms --users "$users" --room-size 5 --rate "$rate" --duration "$duration" >"$work/$kind-$n.out" 2>&1 \
+    "${what[@]}" >"$work/$kind-$n.out" 2>&1 \
     || { echo "taina-load failed: $(tail -5 "$work/$kind-$n.out")" >&2; exit 1; }
   kill "$a" ${b:+"$b"} 2>/dev/null || true
   wait "$a" ${b:+"$b"} 2>/dev/null || true

@@ -15,7 +15,7 @@
 //!   run in docs/performance.md used 300).
 //!
 //! Without `TEST_NATS_SERVER` and `TEST_DATABASE_URL` the tests are skipped (they fail instead
-//! when `TEST_REQUIRE_NATS` is set, as scripts/test sets it).
+//! when `TEST_REQUIRE_CHAOS` is set, as scripts/test sets it in their step).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ use taina_protocol::phoenix::Payload;
 const BIN: &str = env!("CARGO_BIN_EXE_taina");
 const PASSWORD: &str = "chaos password";
 
-/// What the tests need from outside, or `None` to skip.
+/// What the tests need from outside, or `None` to skip. scripts/test runs them in their own
+/// step with PostgreSQL and `TEST_REQUIRE_CHAOS`, which turns a skip into a failure.
 fn environment() -> Option<(PathBuf, String)> {
     let nats = std::env::var("TEST_NATS_SERVER")
         .ok()
@@ -43,8 +44,8 @@ fn environment() -> Option<(PathBuf, String)> {
         (Some(nats), Some(database)) => Some((PathBuf::from(nats), database)),
         _ => {
             assert!(
-                std::env::var("TEST_REQUIRE_NATS").is_err(),
-                "TEST_REQUIRE_NATS is set but TEST_NATS_SERVER or TEST_DATABASE_URL is not"
+                std::env::var("TEST_REQUIRE_CHAOS").is_err(),
+                "TEST_REQUIRE_CHAOS is set but TEST_NATS_SERVER or TEST_DATABASE_URL is not"
             );
             eprintln!("skipped: needs TEST_NATS_SERVER and TEST_DATABASE_URL (scripts/test)");
             None

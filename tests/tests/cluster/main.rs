@@ -11,11 +11,20 @@ mod log;
 mod online;
 mod presence;
 mod relay;
+mod three;
 
 use taina_tests::TestServer;
 
 /// Two nodes of one installation on one NATS, or `None` (skipped) without a NATS to use.
 async fn two_nodes() -> Option<(TestServer, TestServer)> {
+    let mut nodes = nodes(2).await?;
+    let b = nodes.pop()?;
+    let a = nodes.pop()?;
+    Some((a, b))
+}
+
+/// `count` nodes of one installation on one NATS, or `None` (skipped) without a NATS to use.
+async fn nodes(count: usize) -> Option<Vec<TestServer>> {
     let Ok(url) = std::env::var("TEST_NATS_URL") else {
         assert!(
             std::env::var("TEST_REQUIRE_NATS").is_err(),
@@ -37,14 +46,19 @@ async fn two_nodes() -> Option<(TestServer, TestServer)> {
             config.realtime.offline_debounce_seconds = 1;
         }
     };
-    let a = TestServer::builder()
+    let first = TestServer::builder()
         .with_config(on_nats(url.clone(), prefix.clone()))
         .start()
         .await;
-    let b = TestServer::builder()
-        .sharing(&a)
-        .with_config(on_nats(url, prefix))
-        .start()
-        .await;
-    Some((a, b))
+    let mut nodes = Vec::with_capacity(count);
+    for _ in 1..count {
+        let node = TestServer::builder()
+            .sharing(&first)
+            .with_config(on_nats(url.clone(), prefix.clone()))
+            .start()
+            .await;
+        nodes.push(node);
+    }
+    nodes.insert(0, first);
+    Some(nodes)
 }
