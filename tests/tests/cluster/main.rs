@@ -5,6 +5,7 @@
 //! other.
 
 mod chat;
+mod graphql;
 mod jobs;
 mod live_auth;
 mod log;
