@@ -147,6 +147,14 @@ error_codes! {
     /// 409: an album slug already in use.
     SlugTaken = "slug_taken",
 
+    // Files.
+    /// 409: a file or folder with the same name (compared without case) is in the folder.
+    NameTaken = "name_taken",
+    /// 409: the folder a file or folder should go into does not exist.
+    ParentMissing = "parent_missing",
+    /// 410: a change cursor past the space's journal (another epoch): resync from the start.
+    StaleCursor = "stale_cursor",
+
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.
     TooManyConnections = "too_many_connections",

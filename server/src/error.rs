@@ -21,6 +21,7 @@ use taina_protocol::ErrorCode;
 use crate::config::ConfigError;
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
+use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
 use crate::contexts::monitoring::MonitoringError;
 use crate::db::DbError;
@@ -38,6 +39,8 @@ pub enum AppError {
     Media(#[from] MediaError),
     #[error(transparent)]
     Monitoring(#[from] MonitoringError),
+    #[error(transparent)]
+    Files(#[from] FilesError),
     /// A request refused before it reached a context, with a 400 code (`invalid_json`,
     /// `invalid_body`, `invalid_multipart`, `missing_file`) and a message naming the problem.
     #[error("{message}")]
@@ -63,6 +66,7 @@ impl AppError {
             AppError::Chat(e) => chat_code(e),
             AppError::Media(e) => media_code(e),
             AppError::Monitoring(e) => monitoring_code(e),
+            AppError::Files(e) => files_code(e),
             AppError::BadRequest { code, .. } => *code,
             AppError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             AppError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -160,6 +164,23 @@ fn media_code(error: &MediaError) -> ErrorCode {
     }
 }
 
+fn files_code(error: &FilesError) -> ErrorCode {
+    use ErrorCode as C;
+    use FilesError as F;
+    match error {
+        F::NotFound => C::NotFound,
+        F::ParentMissing => C::ParentMissing,
+        F::NameTaken(_) => C::NameTaken,
+        F::InvalidName(_) | F::Invalid(_) | F::IntoItself | F::WrongKind(_) => C::InvalidInput,
+        F::Forbidden | F::GuestsMayNot(_) => C::Forbidden,
+        F::BadAppPassword => C::InvalidCredentials,
+        F::StaleCursor => C::StaleCursor,
+        F::Media(e) => media_code(e),
+        F::Auth(e) => auth_code(e),
+        F::Database(_) => C::Internal,
+    }
+}
+
 fn monitoring_code(error: &MonitoringError) -> ErrorCode {
     match error {
         MonitoringError::Invalid(_) => ErrorCode::InvalidInput,
@@ -201,8 +222,10 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::TotpNotSetUp
         | C::LastAdmin
         | C::OffsetMismatch
-        | C::SlugTaken => StatusCode::CONFLICT,
-        C::InviteExpired | C::InviteUsedUp | C::UploadClosed => StatusCode::GONE,
+        | C::SlugTaken
+        | C::NameTaken
+        | C::ParentMissing => StatusCode::CONFLICT,
+        C::InviteExpired | C::InviteUsedUp | C::UploadClosed | C::StaleCursor => StatusCode::GONE,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType | C::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,

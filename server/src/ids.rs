@@ -191,6 +191,22 @@ string_id!(
     /// A resumable upload (`media.uploads.id`).
     UploadId
 );
+string_id!(
+    /// A files space, personal or a community's (`files.spaces.id`).
+    SpaceId
+);
+string_id!(
+    /// A folder or file in a space (`files.nodes.id`).
+    NodeId
+);
+string_id!(
+    /// One stored version of a file (`files.versions.id`).
+    VersionId
+);
+string_id!(
+    /// A WebDAV app password (`files.app_passwords.id`); its secret is never an id.
+    AppPasswordId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,11 +12,13 @@ mod ingest;
 mod jobs;
 mod leftovers;
 mod model;
+mod neighbour;
 mod service;
 mod store;
 
 pub use blob::BlobRead;
 pub use error::MediaError;
-pub use ingest::{Budget, Ingest, Ingested};
+pub use ingest::{Budget, Ingest, Ingested, Quota};
+pub use neighbour::BlobNeighbour;
 pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload};
 pub use service::{ChunkOutcome, MediaService};

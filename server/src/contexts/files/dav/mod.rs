@@ -1,0 +1,122 @@
+//! WebDAV at `/dav/files/{user_id}/…`: the user's personal space through the `dav-server`
+//! crate, over [`FilesService`]. HTTP Basic auth: the account's email and an app password
+//! (`createAppPassword`), never the account password. Locks (LOCK/UNLOCK) are held in memory
+//! per space, for as long as the process runs.
+
+mod file;
+mod fs;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Extension, Router};
+use base64::Engine;
+use dashmap::DashMap;
+use dav_server::memls::MemLs;
+use dav_server::DavHandler;
+
+use super::{FilesError, FilesService};
+use crate::ids::{SpaceId, UserId};
+
+pub use fs::{Caller, FilesFs};
+
+/// The WebDAV lock table of each space.
+#[derive(Clone, Default)]
+struct Locks(Arc<DashMap<SpaceId, Box<MemLs>>>);
+
+/// The routes, under any router state that hands over the [`FilesService`].
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    FilesService: FromRef<S>,
+{
+    Router::new()
+        .route("/dav/files/{user}", any(serve))
+        .route("/dav/files/{user}/", any(serve))
+        .route("/dav/files/{user}/{*path}", any(serve))
+        // PUT bodies stream into uploads that enforce the size limit and the quota.
+        .layer(DefaultBodyLimit::disable())
+        .layer(Extension(Locks::default()))
+}
+
+fn unauthorized(message: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Taina files\", charset=\"UTF-8\""),
+        )],
+        message.to_string(),
+    )
+        .into_response()
+}
+
+/// `(email, password)` from `Authorization: Basic …`.
+fn basic_credentials(request: &Request) -> Option<(String, String)> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (email, password) = text.split_once(':')?;
+    Some((email.to_string(), password.to_string()))
+}
+
+/// # `/dav/files/{user_id}/…` — every WebDAV method
+/// 401 with `WWW-Authenticate: Basic` without valid credentials; then `dav-server` answers.
+async fn serve(
+    State(files): State<FilesService>,
+    Extension(locks): Extension<Locks>,
+    request: Request,
+) -> Response {
+    let user = request
+        .uri()
+        .path()
+        .strip_prefix("/dav/files/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let Some((email, password)) = basic_credentials(&request) else {
+        return unauthorized("sign in with your email and an app password");
+    };
+    let user_id = UserId::from(user.as_str());
+    let principal = match files
+        .authenticate_app_password(&user_id, &email, &password)
+        .await
+    {
+        Ok(principal) => principal,
+        Err(FilesError::BadAppPassword) => {
+            return unauthorized("the email or app password is wrong, or it was revoked")
+        }
+        Err(e) => return crate::error::AppError::from(e).into_response(),
+    };
+    let space = match files.personal_space(&principal).await {
+        Ok(space) => space,
+        Err(e) => return crate::error::AppError::from(e).into_response(),
+    };
+    let lock_system = locks
+        .0
+        .entry(space.id.clone())
+        .or_insert_with(MemLs::new)
+        .clone();
+    let handler = DavHandler::builder()
+        .filesystem(Box::new(FilesFs {
+            files: files.clone(),
+        }))
+        .locksystem(lock_system)
+        .strip_prefix(format!("/dav/files/{user}"))
+        .build_handler();
+    let principal_name = principal.user_id.to_string();
+    let response = handler
+        .handle_guarded(request, principal_name, Caller { principal, space })
+        .await;
+    response.map(Body::new)
+}

@@ -1,0 +1,41 @@
+//! Everything files can refuse.
+
+use crate::contexts::auth::AuthError;
+use crate::contexts::media::MediaError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// Also what anyone without access gets, so a node's or space's existence is not revealed.
+    #[error("no such space, file or folder")]
+    NotFound,
+    /// The parent folder of the target does not exist (WebDAV 409).
+    #[error("the parent folder does not exist")]
+    ParentMissing,
+    /// A node with the same name (compared without case) is already in the folder.
+    #[error("a file or folder named {0:?} already exists here")]
+    NameTaken(String),
+    #[error("invalid name: {0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// A folder cannot move into itself or below itself.
+    #[error("a folder cannot be moved or copied into itself")]
+    IntoItself,
+    #[error("the operation needs a {0}")]
+    WrongKind(&'static str),
+    #[error("you may not change this space")]
+    Forbidden,
+    /// What the `guest` role may not do (docs/api.md, "Roles").
+    #[error("guests may not {0}")]
+    GuestsMayNot(&'static str),
+    #[error("the app password is wrong or revoked")]
+    BadAppPassword,
+    #[error("the cursor is from another epoch of this space; resync from the start")]
+    StaleCursor,
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
