@@ -165,7 +165,13 @@ impl AppState {
         self.chat.spawn_feed();
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
         crate::socket::spawn_bridge(&self.bus, &self.hub);
-        crate::socket::spawn_gap_repair(&self.hub, self.chat.clone());
+        crate::socket::spawn_gap_repair(
+            &self.hub,
+            crate::socket::Storage {
+                chat: self.chat.clone(),
+                files: self.files.clone(),
+            },
+        );
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
         sampler::spawn(sampler::Sources {

@@ -24,7 +24,13 @@ use crate::events::EventBus;
 use crate::realtime::Hub;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, ChatQuery, MediaQuery, MonitoringQuery, FilesQuery);
+pub struct Query(
+    AuthQuery,
+    ChatQuery,
+    MediaQuery,
+    MonitoringQuery,
+    FilesQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(

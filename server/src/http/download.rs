@@ -36,14 +36,19 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// Answers a GET for `download`, opening the bytes (all, or the requested range) with `read`.
-pub async fn respond<F, Fut, E>(headers: &HeaderMap, download: Download, read: F) -> Result<Response, AppError>
+pub async fn respond<F, Fut, E>(
+    headers: &HeaderMap,
+    download: Download,
+    read: F,
+) -> Result<Response, AppError>
 where
     F: FnOnce(Option<Range<u64>>) -> Fut,
     Fut: Future<Output = Result<BlobRead, E>>,
     AppError: From<E>,
 {
-    let etag = HeaderValue::from_str(&download.etag)
-        .map_err(|_| <AppError as From<MediaError>>::from(MediaError::Invalid("an unprintable ETag".into())))?;
+    let etag = HeaderValue::from_str(&download.etag).map_err(|_| {
+        <AppError as From<MediaError>>::from(MediaError::Invalid("an unprintable ETag".into()))
+    })?;
     if not_modified(headers, &download.etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
@@ -53,7 +58,9 @@ where
         None => None,
         Some(Some(range)) => Some(range),
         Some(None) => {
-            let mut response = <AppError as From<MediaError>>::from(MediaError::RangeNotSatisfiable).into_response();
+            let mut response =
+                <AppError as From<MediaError>>::from(MediaError::RangeNotSatisfiable)
+                    .into_response();
             response.headers_mut().insert(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&format!("bytes */{size}")).expect("a number"),
@@ -91,7 +98,13 @@ where
     if let Some(name) = download.file_name {
         let ascii: String = name
             .chars()
-            .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
             h.insert(header::CONTENT_DISPOSITION, value);

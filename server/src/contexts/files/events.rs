@@ -31,6 +31,7 @@ mod tests {
     fn a_change_decodes_back() {
         let change = Change {
             space_id: "s".into(),
+            epoch: "e".into(),
             cursor: 7,
             node_id: "n".into(),
             action: ChangeAction::Moved,

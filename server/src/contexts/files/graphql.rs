@@ -394,7 +394,12 @@ impl FilesMutation {
     }
 
     /// A folder at `path` (its parent must exist).
-    async fn create_folder(&self, ctx: &Context<'_>, space_id: ID, path: String) -> Result<GqlNode> {
+    async fn create_folder(
+        &self,
+        ctx: &Context<'_>,
+        space_id: ID,
+        path: String,
+    ) -> Result<GqlNode> {
         let by = principal(ctx)?;
         let node = files(ctx)
             .create_folder(by, &SpaceId::from(space_id.0), &path)

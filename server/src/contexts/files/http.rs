@@ -128,17 +128,25 @@ async fn upload(
     let mut ingest = files.begin_upload(&by, &space).await?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            AppError::from(FilesError::Invalid(format!("the upload was cut: {e}")))
-        })?;
+        let chunk = chunk
+            .map_err(|e| AppError::from(FilesError::Invalid(format!("the upload was cut: {e}"))))?;
         // A refused chunk drops the ingest, which removes the partial file.
         ingest.write(&chunk).await.map_err(FilesError::from)?;
     }
     let ingested = ingest.finish().await.map_err(FilesError::from)?;
     let base = query.base.map(VersionId::from);
-    let device = query.device.map(|d| d.chars().take(100).collect::<String>());
+    let device = query
+        .device
+        .map(|d| d.chars().take(100).collect::<String>());
     let written = files
-        .store_upload(&by, &space, &path, ingested, base.as_ref(), device.as_deref())
+        .store_upload(
+            &by,
+            &space,
+            &path,
+            ingested,
+            base.as_ref(),
+            device.as_deref(),
+        )
         .await?;
     let status = if written.created && !written.conflict {
         StatusCode::CREATED

@@ -139,6 +139,8 @@ impl ChangeAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub space_id: SpaceId,
+    /// The space's journal epoch: with `cursor`, the `files:` topic position.
+    pub epoch: String,
     /// Monotonically increasing per space, from 1.
     pub cursor: u64,
     pub node_id: NodeId,

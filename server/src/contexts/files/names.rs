@@ -75,7 +75,12 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a\\b", "tab\there", &"x".repeat(256)] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
-        for good in ["a", "Relatório 2026.pdf", ".hidden", "x".repeat(255).as_str()] {
+        for good in [
+            "a",
+            "Relatório 2026.pdf",
+            ".hidden",
+            "x".repeat(255).as_str(),
+        ] {
             assert!(validate_name(good).is_ok(), "{good:?}");
         }
     }

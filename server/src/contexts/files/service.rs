@@ -234,7 +234,12 @@ impl FilesService {
         Ok(Some(node.into_node(join_path(&names))))
     }
 
-    pub async fn node_by_path(&self, by: &Principal, space_id: &SpaceId, path: &str) -> Result<Node> {
+    pub async fn node_by_path(
+        &self,
+        by: &Principal,
+        space_id: &SpaceId,
+        path: &str,
+    ) -> Result<Node> {
         let space = self.space(by, space_id).await?;
         let row = self
             .resolve(&space, path)
@@ -320,7 +325,12 @@ impl FilesService {
         Ok(())
     }
 
-    pub async fn create_folder(&self, by: &Principal, space_id: &SpaceId, path: &str) -> Result<Node> {
+    pub async fn create_folder(
+        &self,
+        by: &Principal,
+        space_id: &SpaceId,
+        path: &str,
+    ) -> Result<Node> {
         let space = self.writable(by, space_id).await?;
         let (parent, parent_path, name) = self.parent_of(&space, path).await?;
         let id = NodeId::new();
@@ -360,8 +370,8 @@ impl FilesService {
         let space = self.writable(by, space_id).await?;
         let community = &space.community_id;
         let quota = self.inner.auth.storage_quota_bytes(community).await?;
-        let used =
-            self.inner.media.bytes_used(community).await? + self.store().bytes_used(community).await?;
+        let used = self.inner.media.bytes_used(community).await?
+            + self.store().bytes_used(community).await?;
         Ok(Budget {
             max_bytes: self.inner.media.max_upload_bytes(),
             quota: Some(Quota { used, quota }),
@@ -369,7 +379,12 @@ impl FilesService {
     }
 
     /// Refuses before any byte is read when `incoming` bytes cannot fit.
-    pub async fn check_room(&self, by: &Principal, space_id: &SpaceId, incoming: u64) -> Result<()> {
+    pub async fn check_room(
+        &self,
+        by: &Principal,
+        space_id: &SpaceId,
+        incoming: u64,
+    ) -> Result<()> {
         self.upload_budget(by, space_id).await?.check(incoming)?;
         Ok(())
     }
@@ -410,7 +425,17 @@ impl FilesService {
         let size = ingested.size;
         let hash = self.inner.media.put_blob(ingested).await?;
         let result = self
-            .place_version(by, &space, &parent, &parent_path, &name, &hash, size, base, device)
+            .place_version(
+                by,
+                &space,
+                &parent,
+                &parent_path,
+                &name,
+                &hash,
+                size,
+                base,
+                device,
+            )
             .await;
         if result.is_err() {
             self.inner.media.release_blob(&hash).await?;
@@ -628,11 +653,49 @@ impl FilesService {
         }
         let at = now();
         let top = NodeId::new();
+        // The whole subtree is read before the write starts: SQLite's shared-cache test
+        // databases (and a long write turn) must not wait on reads inside the transaction.
+        // (source, new id, new parent, name, path), parents before their children.
+        let mut planned = Vec::new();
+        let mut pending = vec![(
+            node,
+            top.clone(),
+            parent.id.clone(),
+            name.clone(),
+            child_path(&parent_path, &name),
+        )];
+        while let Some((source, new_id, new_parent, new_name, path)) = pending.pop() {
+            if source.is_folder() {
+                let mut after: Option<String> = None;
+                loop {
+                    let rows = self
+                        .store()
+                        .children(&source.id, after.as_deref(), MAX_LIST_PAGE)
+                        .await?;
+                    let full = rows.len() as u32 == MAX_LIST_PAGE;
+                    for row in rows {
+                        let source_path = child_path(&source.path, &row.name);
+                        let child = row.into_node(source_path);
+                        after = Some(sort_key(&child));
+                        let child_name = child.name.clone();
+                        pending.push((
+                            child,
+                            NodeId::new(),
+                            new_id.clone(),
+                            child_name.clone(),
+                            child_path(&path, &child_name),
+                        ));
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+            }
+            planned.push((source, new_id, new_parent, new_name, path));
+        }
         let mut changes = Vec::new();
         let mut write = self.store().write().await?;
-        // (source, new id, new parent, name, path)
-        let mut pending = vec![(node, top.clone(), parent.id.clone(), name.clone(), child_path(&parent_path, &name))];
-        while let Some((source, new_id, new_parent, new_name, path)) = pending.pop() {
+        for (source, new_id, new_parent, new_name, path) in planned {
             write
                 .insert_node(&NewNode {
                     id: &new_id,
@@ -671,32 +734,6 @@ impl FilesService {
                     })
                     .await?,
             );
-            if source.is_folder() {
-                let mut after: Option<String> = None;
-                loop {
-                    let rows = self
-                        .store()
-                        .children(&source.id, after.as_deref(), MAX_LIST_PAGE)
-                        .await?;
-                    let full = rows.len() as u32 == MAX_LIST_PAGE;
-                    for row in rows {
-                        let source_path = child_path(&source.path, &row.name);
-                        let child = row.into_node(source_path);
-                        after = Some(sort_key(&child));
-                        let child_name = child.name.clone();
-                        pending.push((
-                            child,
-                            NodeId::new(),
-                            new_id.clone(),
-                            child_name.clone(),
-                            child_path(&path, &child_name),
-                        ));
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-            }
         }
         self.commit(&space, write, changes).await?;
         self.live(&top).await?.ok_or(FilesError::NotFound)
@@ -764,7 +801,10 @@ impl FilesService {
     /// it was (its missing folders made again). A name taken meanwhile gets ` (restored)`.
     pub async fn restore(&self, by: &Principal, id: &NodeId, to: Option<&str>) -> Result<Node> {
         let (space, row) = self.trashed(by, id).await?;
-        let original = row.trash_path.clone().unwrap_or_else(|| format!("/{}", row.name));
+        let original = row
+            .trash_path
+            .clone()
+            .unwrap_or_else(|| format!("/{}", row.name));
         let folder_path = match to {
             Some(to) => join_path(&split_path(to)?),
             None => {
@@ -977,7 +1017,10 @@ impl FilesService {
             return Err(FilesError::StaleCursor);
         }
         let limit = limit.clamp(1, MAX_CHANGES_PAGE);
-        let changes = self.store().changes(space_id, since, limit).await?;
+        let changes = self
+            .store()
+            .changes(space_id, since, u64::MAX, limit)
+            .await?;
         let cursor = changes.last().map_or(since, |c| c.cursor);
         Ok(ChangesPage {
             epoch: space.epoch,
@@ -987,10 +1030,21 @@ impl FilesService {
         })
     }
 
-    /// Changes after `since` for the socket's recovery, without a caller (the topic join
-    /// already checked access). `None` when the cursor is past the end.
-    pub async fn changes_since(&self, space_id: &SpaceId, since: u64, limit: u32) -> Result<Vec<Change>> {
-        self.store().changes(space_id, since, limit).await
+    /// The space behind a `files:` topic join, if the caller may read it.
+    pub async fn space_feed(&self, by: &Principal, space_id: &SpaceId) -> Result<Space> {
+        self.space(by, space_id).await
+    }
+
+    /// Journal rows with cursors in `(after, up_to]` for the socket's recovery and gap repair
+    /// (the topic join already checked access).
+    pub async fn changes_between(
+        &self,
+        space_id: &SpaceId,
+        after: u64,
+        up_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Change>> {
+        self.store().changes(space_id, after, up_to, limit).await
     }
 
     /// A space by id, unchecked (for the socket topic, which authorises separately).
@@ -1001,7 +1055,11 @@ impl FilesService {
     // --- app passwords ---
 
     /// A new app password for WebDAV clients; the secret is returned only here.
-    pub async fn create_app_password(&self, by: &Principal, name: &str) -> Result<(AppPassword, String)> {
+    pub async fn create_app_password(
+        &self,
+        by: &Principal,
+        name: &str,
+    ) -> Result<(AppPassword, String)> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(FilesError::Invalid(

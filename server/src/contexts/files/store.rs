@@ -126,6 +126,7 @@ const VERSION_COLUMNS: &str =
 #[derive(FromRow)]
 struct ChangeRow {
     space_id: SpaceId,
+    epoch: String,
     seq: i64,
     node_id: NodeId,
     action: String,
@@ -142,6 +143,7 @@ impl ChangeRow {
     fn into_change(self) -> Change {
         Change {
             space_id: self.space_id,
+            epoch: self.epoch,
             cursor: self.seq.max(0) as u64,
             node_id: self.node_id,
             action: ChangeAction::parse(&self.action),
@@ -217,7 +219,8 @@ pub(super) struct Draft<'a> {
 
 /// The listing order: folders first, then by name without case. A page's last key is where
 /// the next page starts.
-pub(super) const SORT_KEY: &str = "((CASE kind WHEN 'folder' THEN '0' ELSE '1' END) || '/' || name_key)";
+pub(super) const SORT_KEY: &str =
+    "((CASE kind WHEN 'folder' THEN '0' ELSE '1' END) || '/' || name_key)";
 
 /// Stamps `$1` as the ETag of the node `$2` and of every folder above it.
 const TOUCH_UP: &str = "UPDATE files.nodes SET etag = $1 WHERE id IN ( \
@@ -384,9 +387,9 @@ impl Write<'_> {
     /// Takes the space's next cursor, records the change and stamps the cursor as the ETag
     /// of the node and the folders above it.
     pub async fn journal(&mut self, draft: &Draft<'_>) -> Result<Change> {
-        let seq: i64 = query_scalar(
+        let (seq, epoch): (i64, String) = query_as(
             "UPDATE files.spaces SET last_cursor = last_cursor + 1 WHERE id = $1 \
-             RETURNING last_cursor",
+             RETURNING last_cursor, epoch",
         )
         .bind(draft.space_id)
         .fetch_one(&mut self.tx)
@@ -412,6 +415,7 @@ impl Write<'_> {
         self.touch(draft.node_id, &etag).await?;
         Ok(Change {
             space_id: draft.space_id.clone(),
+            epoch,
             cursor: seq as u64,
             node_id: draft.node_id.clone(),
             action: draft.action,
@@ -577,7 +581,12 @@ impl FilesStore {
     }
 
     /// Live or trashed nodes of a space whose name contains `needle` (without case).
-    pub async fn search(&self, space_id: &SpaceId, needle: &str, limit: u32) -> Result<Vec<NodeRow>> {
+    pub async fn search(
+        &self,
+        space_id: &SpaceId,
+        needle: &str,
+        limit: u32,
+    ) -> Result<Vec<NodeRow>> {
         let pattern = format!(
             "%{}%",
             super::name_key(needle)
@@ -705,14 +714,23 @@ impl FilesStore {
     // --- the journal ---
 
     /// Changes after `since`, oldest first.
-    pub async fn changes(&self, space_id: &SpaceId, since: u64, limit: u32) -> Result<Vec<Change>> {
+    /// Journal rows with `since < seq <= up_to`, oldest first, at most `limit`.
+    pub async fn changes(
+        &self,
+        space_id: &SpaceId,
+        since: u64,
+        up_to: u64,
+        limit: u32,
+    ) -> Result<Vec<Change>> {
         let rows = query_as::<ChangeRow>(
-            "SELECT space_id, seq, node_id, action, path, from_path, kind, etag, size_bytes, \
-             user_id, at FROM files.changes WHERE space_id = $1 AND seq > $2 \
-             ORDER BY seq LIMIT $3",
+            "SELECT c.space_id, s.epoch, c.seq, c.node_id, c.action, c.path, c.from_path, \
+             c.kind, c.etag, c.size_bytes, c.user_id, c.at FROM files.changes c \
+             JOIN files.spaces s ON s.id = c.space_id \
+             WHERE c.space_id = $1 AND c.seq > $2 AND c.seq <= $3 ORDER BY c.seq LIMIT $4",
         )
         .bind(space_id)
         .bind(since.min(i64::MAX as u64) as i64)
+        .bind(up_to.min(i64::MAX as u64) as i64)
         .bind(i64::from(limit))
         .fetch_all(&self.db)
         .await?;

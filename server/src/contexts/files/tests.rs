@@ -60,15 +60,22 @@ async fn each_user_has_one_personal_space_that_only_they_see() {
 #[tokio::test]
 async fn guests_read_community_spaces_and_change_nothing() {
     let (fixture, files, ana) = setup().await;
-    let guest = fixture.invited(&ana, "guest@example.org", Role::Guest).await;
+    let guest = fixture
+        .invited(&ana, "guest@example.org", Role::Guest)
+        .await;
     let family = files.create_space(&ana, "Family").await.unwrap();
     let written = files
         .write_bytes(&ana, &family.id, "/a.txt", b"a", None)
         .await
         .unwrap();
-    assert_eq!(files.node(&guest, &written.node.id).await.unwrap().name, "a.txt");
+    assert_eq!(
+        files.node(&guest, &written.node.id).await.unwrap().name,
+        "a.txt"
+    );
     assert!(matches!(
-        files.write_bytes(&guest, &family.id, "/b.txt", b"b", None).await,
+        files
+            .write_bytes(&guest, &family.id, "/b.txt", b"b", None)
+            .await,
         Err(FilesError::GuestsMayNot(_))
     ));
     assert!(matches!(
@@ -95,7 +102,9 @@ async fn names_are_unique_per_folder_without_case() {
         Err(FilesError::ParentMissing)
     ));
     assert!(matches!(
-        files.write_bytes(&ana, &space.id, "/DOCS", b"x", None).await,
+        files
+            .write_bytes(&ana, &space.id, "/DOCS", b"x", None)
+            .await,
         Err(FilesError::NameTaken(_))
     ));
     assert!(matches!(
@@ -113,14 +122,23 @@ async fn names_are_unique_per_folder_without_case() {
         .unwrap();
     assert_eq!(by_path.id, written.node.id);
     // Folders first, then by name without case.
-    files.write_bytes(&ana, &space.id, "/b.txt", b"b", None).await.unwrap();
-    files.write_bytes(&ana, &space.id, "/A.txt", b"a", None).await.unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/b.txt", b"b", None)
+        .await
+        .unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/A.txt", b"a", None)
+        .await
+        .unwrap();
     files.create_folder(&ana, &space.id, "/zeta").await.unwrap();
     let listed = files.list(&ana, &space.root_id, None, 100).await.unwrap();
     let names: Vec<_> = listed.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["Docs", "zeta", "A.txt", "b.txt"]);
     let after = sort_key(&listed[1]);
-    let page = files.list(&ana, &space.root_id, Some(&after), 1).await.unwrap();
+    let page = files
+        .list(&ana, &space.root_id, Some(&after), 1)
+        .await
+        .unwrap();
     assert_eq!(page[0].name, "A.txt");
 }
 
@@ -186,16 +204,30 @@ async fn an_upload_based_on_an_old_version_keeps_both() {
         .await
         .unwrap();
     files
-        .write_bytes(&ana, &space.id, "/report.pdf", b"v2", Some(&first.version.id))
+        .write_bytes(
+            &ana,
+            &space.id,
+            "/report.pdf",
+            b"v2",
+            Some(&first.version.id),
+        )
         .await
         .unwrap();
     let late = files
-        .write_bytes(&ana, &space.id, "/report.pdf", b"v2 from a laptop", Some(&first.version.id))
+        .write_bytes(
+            &ana,
+            &space.id,
+            "/report.pdf",
+            b"v2 from a laptop",
+            Some(&first.version.id),
+        )
         .await
         .unwrap();
     assert!(late.conflict && late.created);
     assert!(
-        late.node.name.starts_with("report (conflict from another device ")
+        late.node
+            .name
+            .starts_with("report (conflict from another device ")
             && late.node.name.ends_with(".pdf"),
         "{}",
         late.node.name
@@ -205,7 +237,10 @@ async fn an_upload_based_on_an_old_version_keeps_both() {
         .await
         .unwrap();
     assert_eq!(read_all(&files, &ana, &original).await, b"v2");
-    assert_eq!(read_all(&files, &ana, &late.node).await, b"v2 from a laptop");
+    assert_eq!(
+        read_all(&files, &ana, &late.node).await,
+        b"v2 from a laptop"
+    );
 }
 
 #[tokio::test]
@@ -213,15 +248,24 @@ async fn moves_keep_the_bytes_and_etags_change_up_the_tree() {
     let (_fixture, files, ana) = setup().await;
     let space = files.personal_space(&ana).await.unwrap();
     files.create_folder(&ana, &space.id, "/a").await.unwrap();
-    files.create_folder(&ana, &space.id, "/a/deep").await.unwrap();
-    let other = files.create_folder(&ana, &space.id, "/other").await.unwrap();
+    files
+        .create_folder(&ana, &space.id, "/a/deep")
+        .await
+        .unwrap();
+    let other = files
+        .create_folder(&ana, &space.id, "/other")
+        .await
+        .unwrap();
     let file = files
         .write_bytes(&ana, &space.id, "/a/deep/f.txt", b"bytes", None)
         .await
         .unwrap();
     let a = files.node_by_path(&ana, &space.id, "/a").await.unwrap();
     let root = files.node_by_path(&ana, &space.id, "/").await.unwrap();
-    assert_eq!(a.etag, file.node.etag, "the folders above take the change's ETag");
+    assert_eq!(
+        a.etag, file.node.etag,
+        "the folders above take the change's ETag"
+    );
     assert_eq!(root.etag, file.node.etag);
     let other_before = files.node(&ana, &other.id).await.unwrap().etag;
     files
@@ -230,7 +274,10 @@ async fn moves_keep_the_bytes_and_etags_change_up_the_tree() {
         .unwrap();
     let a_after = files.node_by_path(&ana, &space.id, "/a").await.unwrap();
     assert_ne!(a_after.etag, a.etag);
-    assert_eq!(files.node(&ana, &other.id).await.unwrap().etag, other_before);
+    assert_eq!(
+        files.node(&ana, &other.id).await.unwrap().etag,
+        other_before
+    );
 
     let moved = files
         .move_node(&ana, &file.node.id, "/other/renamed.txt")
@@ -240,9 +287,16 @@ async fn moves_keep_the_bytes_and_etags_change_up_the_tree() {
     assert_eq!(moved.path, "/other/renamed.txt");
     assert_eq!(files.versions(&ana, &moved.id).await.unwrap().len(), 2);
     assert_eq!(read_all(&files, &ana, &moved).await, b"bytes 2");
-    assert_ne!(files.node(&ana, &other.id).await.unwrap().etag, other_before);
     assert_ne!(
-        files.node_by_path(&ana, &space.id, "/a").await.unwrap().etag,
+        files.node(&ana, &other.id).await.unwrap().etag,
+        other_before
+    );
+    assert_ne!(
+        files
+            .node_by_path(&ana, &space.id, "/a")
+            .await
+            .unwrap()
+            .etag,
         a_after.etag,
         "the folder a node left changed too"
     );
@@ -264,16 +318,28 @@ async fn copies_share_bytes_and_count_once() {
     let (fixture, files, ana) = setup().await;
     let space = files.personal_space(&ana).await.unwrap();
     files.create_folder(&ana, &space.id, "/src").await.unwrap();
-    files.create_folder(&ana, &space.id, "/src/sub").await.unwrap();
-    files.write_bytes(&ana, &space.id, "/src/sub/x.bin", &[7; 1000], None).await.unwrap();
-    files.write_bytes(&ana, &space.id, "/src/y.bin", &[8; 500], None).await.unwrap();
+    files
+        .create_folder(&ana, &space.id, "/src/sub")
+        .await
+        .unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/src/sub/x.bin", &[7; 1000], None)
+        .await
+        .unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/src/y.bin", &[8; 500], None)
+        .await
+        .unwrap();
     let neighbour = neighbour::FilesBlobs(store::FilesStore::new(fixture.db.clone()));
     use crate::contexts::media::BlobNeighbour;
     assert_eq!(neighbour.bytes_used(&ana.community_id).await.unwrap(), 1500);
     let src = files.node_by_path(&ana, &space.id, "/src").await.unwrap();
     let copy = files.copy_node(&ana, &src.id, "/copy").await.unwrap();
     assert_eq!(copy.path, "/copy");
-    let x = files.node_by_path(&ana, &space.id, "/copy/sub/x.bin").await.unwrap();
+    let x = files
+        .node_by_path(&ana, &space.id, "/copy/sub/x.bin")
+        .await
+        .unwrap();
     assert_eq!(read_all(&files, &ana, &x).await, vec![7; 1000]);
     assert_eq!(neighbour.bytes_used(&ana.community_id).await.unwrap(), 1500);
     assert!(matches!(
@@ -341,7 +407,10 @@ async fn the_trash_keeps_the_path_restores_and_purges() {
     let now = chrono::Utc::now();
     assert_eq!(files.purge_expired(now).await.unwrap(), 0);
     assert_eq!(
-        files.purge_expired(now + chrono::Duration::days(31)).await.unwrap(),
+        files
+            .purge_expired(now + chrono::Duration::days(31))
+            .await
+            .unwrap(),
         1
     );
     assert!(files.trash(&ana, &space.id).await.unwrap().is_empty());
@@ -353,7 +422,10 @@ async fn the_journal_has_a_rising_cursor_and_pages() {
     let mut events = fixture.bus.subscribe();
     let space = files.personal_space(&ana).await.unwrap();
     files.create_folder(&ana, &space.id, "/d").await.unwrap();
-    let f = files.write_bytes(&ana, &space.id, "/d/f", b"1", None).await.unwrap();
+    let f = files
+        .write_bytes(&ana, &space.id, "/d/f", b"1", None)
+        .await
+        .unwrap();
     files.move_node(&ana, &f.node.id, "/g").await.unwrap();
     files.delete(&ana, &f.node.id).await.unwrap();
     let page = files.changes(&ana, &space.id, None, 100).await.unwrap();
@@ -397,14 +469,34 @@ async fn the_journal_has_a_rising_cursor_and_pages() {
 
 #[tokio::test]
 async fn a_full_quota_refuses_uploads_and_photos_see_files_bytes() {
-    let (fixture, files, ana) = setup().await;
-    let space = files.personal_space(&ana).await.unwrap();
-    files.write_bytes(&ana, &space.id, "/a", &[1; 2048], None).await.unwrap();
+    let fixture = Fixture::new().await;
+    // Media as files registered itself with (the app builds them the same way).
     let media = fixture.media();
+    let files = FilesService::new(
+        fixture.db.clone(),
+        media.clone(),
+        fixture.auth.clone(),
+        fixture.bus.clone(),
+        FilesConfig::default(),
+    );
+    let ana = fixture.sign_up("ana@example.org", Some("Family")).await;
+    let space = files.personal_space(&ana).await.unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/a", &[1; 2048], None)
+        .await
+        .unwrap();
     // Media's budget now includes files' bytes: the room left for photos is smaller.
     let budget = media.ingest_budget(&ana).await.unwrap();
     let quota = budget.quota.unwrap();
-    assert_eq!(quota.quota, fixture.auth.storage_quota_bytes(&ana.community_id).await.unwrap() - 2048);
+    assert_eq!(
+        quota.quota,
+        fixture
+            .auth
+            .storage_quota_bytes(&ana.community_id)
+            .await
+            .unwrap()
+            - 2048
+    );
     query("UPDATE communities SET storage_quota_gb = 0 WHERE id = $1")
         .bind(&ana.community_id)
         .execute(&fixture.db)
@@ -412,7 +504,10 @@ async fn a_full_quota_refuses_uploads_and_photos_see_files_bytes() {
         .unwrap();
     let refused = files.write_bytes(&ana, &space.id, "/b", b"x", None).await;
     assert!(
-        matches!(refused, Err(FilesError::Media(MediaError::QuotaExceeded { .. }))),
+        matches!(
+            refused,
+            Err(FilesError::Media(MediaError::QuotaExceeded { .. }))
+        ),
         "{refused:?}"
     );
     assert!(matches!(
@@ -438,13 +533,17 @@ async fn app_passwords_sign_in_to_webdav_until_revoked() {
     ] {
         assert!(
             matches!(
-                files.authenticate_app_password(&ana.user_id, email, secret).await,
+                files
+                    .authenticate_app_password(&ana.user_id, email, secret)
+                    .await,
                 Err(FilesError::BadAppPassword)
             ),
             "{email} {secret}"
         );
     }
-    assert!(files.app_passwords(&ana).await.unwrap()[0].last_used_at.is_some());
+    assert!(files.app_passwords(&ana).await.unwrap()[0]
+        .last_used_at
+        .is_some());
     let bia = fixture.invited(&ana, "bia@example.org", Role::Member).await;
     assert!(matches!(
         files.revoke_app_password(&bia, &password.id).await,
@@ -463,12 +562,29 @@ async fn app_passwords_sign_in_to_webdav_until_revoked() {
 async fn search_finds_live_names_only() {
     let (_fixture, files, ana) = setup().await;
     let space = files.personal_space(&ana).await.unwrap();
-    files.write_bytes(&ana, &space.id, "/Holiday 50%.jpg", b"1", None).await.unwrap();
-    let gone = files.write_bytes(&ana, &space.id, "/holiday_old.jpg", b"2", None).await.unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/Holiday 50%.jpg", b"1", None)
+        .await
+        .unwrap();
+    let gone = files
+        .write_bytes(&ana, &space.id, "/holiday_old.jpg", b"2", None)
+        .await
+        .unwrap();
     files.delete(&ana, &gone.node.id).await.unwrap();
     let found = files.search(&ana, &space.id, "HOLIDAY", 10).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].path, "/Holiday 50%.jpg");
-    assert_eq!(files.search(&ana, &space.id, "50%", 10).await.unwrap().len(), 1);
-    assert!(files.search(&ana, &space.id, "_", 10).await.unwrap().is_empty());
+    assert_eq!(
+        files
+            .search(&ana, &space.id, "50%", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(files
+        .search(&ana, &space.id, "_", 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -19,6 +19,6 @@ mod store;
 pub use blob::BlobRead;
 pub use error::MediaError;
 pub use ingest::{Budget, Ingest, Ingested, Quota};
-pub use neighbour::BlobNeighbour;
 pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload};
+pub use neighbour::BlobNeighbour;
 pub use service::{ChunkOutcome, MediaService};

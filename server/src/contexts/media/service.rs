@@ -20,7 +20,9 @@ use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
 use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
 use super::store::{FileInsert, MediaStore, NewFile};
-use super::{Album, BlobNeighbour, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Rendition, Upload};
+use super::{
+    Album, BlobNeighbour, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Rendition, Upload,
+};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
@@ -143,7 +145,11 @@ impl MediaService {
     }
 
     /// Reads `range` (all when `None`) of the blob with this SHA-256.
-    pub async fn read_blob(&self, hash: &str, range: Option<std::ops::Range<u64>>) -> Result<BlobRead> {
+    pub async fn read_blob(
+        &self,
+        hash: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BlobRead> {
         if hash.len() < 4 {
             return Err(MediaError::NotFound);
         }

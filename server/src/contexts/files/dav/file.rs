@@ -66,7 +66,10 @@ pub struct ReadFile {
     pub node: Node,
     pub position: u64,
     /// The open read and the bytes of its last chunk not handed out yet; `None` after a seek.
-    pub reading: Option<(std::sync::Mutex<BoxStream<'static, Result<Bytes, MediaError>>>, Bytes)>,
+    pub reading: Option<(
+        std::sync::Mutex<BoxStream<'static, Result<Bytes, MediaError>>>,
+        Bytes,
+    )>,
 }
 
 impl fmt::Debug for ReadFile {

@@ -171,7 +171,12 @@ impl GuardedFileSystem<Caller> for FilesFs {
             loop {
                 let page = self
                     .files
-                    .list(&caller.principal, &folder.id, after.as_deref(), MAX_LIST_PAGE)
+                    .list(
+                        &caller.principal,
+                        &folder.id,
+                        after.as_deref(),
+                        MAX_LIST_PAGE,
+                    )
                     .await
                     .map_err(fs_error)?;
                 let full = page.len() as u32 == MAX_LIST_PAGE;

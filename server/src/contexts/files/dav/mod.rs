@@ -57,7 +57,11 @@ fn unauthorized(message: &str) -> Response {
 
 /// `(email, password)` from `Authorization: Basic …`.
 fn basic_credentials(request: &Request) -> Option<(String, String)> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
