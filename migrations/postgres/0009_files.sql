@@ -71,3 +71,17 @@ CREATE TABLE files.app_passwords (
     last_used_at TIMESTAMPTZ
 );
 CREATE INDEX app_passwords_user_idx ON files.app_passwords (user_id);
+
+-- Locks: a WebDAV lock or an app lock marks a node being edited; everyone who can see the node
+-- sees who holds it, and others' writes to it are refused until it is released or expires.
+CREATE TABLE files.locks (
+    token      TEXT PRIMARY KEY,                    -- the WebDAV lock token, or app-…
+    node_id    VARCHAR(21) NOT NULL REFERENCES files.nodes (id) ON DELETE CASCADE,
+    user_id    VARCHAR(21) NOT NULL,                        -- the holder
+    kind       TEXT NOT NULL CHECK (kind IN ('webdav', 'app')),
+    note       TEXT,                                -- what the holder said (an app, a device)
+    deep       INTEGER NOT NULL DEFAULT 0,          -- 1: the folder and everything below it
+    expires_at TIMESTAMPTZ NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX locks_node_idx ON files.locks (node_id);

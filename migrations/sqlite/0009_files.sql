@@ -72,3 +72,17 @@ CREATE TABLE files.app_passwords (
     last_used_at TEXT
 );
 CREATE INDEX files.app_passwords_user_idx ON app_passwords (user_id);
+
+-- Locks: a WebDAV lock or an app lock marks a node being edited; everyone who can see the node
+-- sees who holds it, and others' writes to it are refused until it is released or expires.
+CREATE TABLE files.locks (
+    token      TEXT PRIMARY KEY,                    -- the WebDAV lock token, or app-…
+    node_id    TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL,                        -- the holder
+    kind       TEXT NOT NULL CHECK (kind IN ('webdav', 'app')),
+    note       TEXT,                                -- what the holder said (an app, a device)
+    deep       INTEGER NOT NULL DEFAULT 0,          -- 1: the folder and everything below it
+    expires_at TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX files.locks_node_idx ON locks (node_id);

@@ -154,6 +154,8 @@ error_codes! {
     ParentMissing = "parent_missing",
     /// 410: a change cursor past the space's journal (another epoch): resync from the start.
     StaleCursor = "stale_cursor",
+    /// 423: the file or folder is locked by someone else (WebDAV or an app); the error names them.
+    Locked = "locked",
 
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.

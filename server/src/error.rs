@@ -175,6 +175,7 @@ fn files_code(error: &FilesError) -> ErrorCode {
         F::Forbidden | F::GuestsMayNot(_) => C::Forbidden,
         F::BadAppPassword => C::InvalidCredentials,
         F::StaleCursor => C::StaleCursor,
+        F::Locked { .. } => C::Locked,
         F::Media(e) => media_code(e),
         F::Auth(e) => auth_code(e),
         F::Database(_) => C::Internal,
@@ -235,6 +236,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::EmptyBody
         | C::BodyTooLong
         | C::ChecksumMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        C::Locked => StatusCode::LOCKED,
         C::RateLimited | C::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
         C::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         C::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,

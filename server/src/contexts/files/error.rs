@@ -2,6 +2,7 @@
 
 use crate::contexts::auth::AuthError;
 use crate::contexts::media::MediaError;
+use crate::ids::UserId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
@@ -30,6 +31,9 @@ pub enum FilesError {
     GuestsMayNot(&'static str),
     #[error("the app password is wrong or revoked")]
     BadAppPassword,
+    /// Someone else holds a lock on the node (or a deep lock above it).
+    #[error("locked by another user ({holder})")]
+    Locked { holder: UserId },
     #[error("the cursor is from another epoch of this space; resync from the start")]
     StaleCursor,
     #[error(transparent)]

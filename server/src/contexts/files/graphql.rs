@@ -11,8 +11,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::FILE_CHANGED;
 use super::{
-    sort_key, AppPassword, Change, ChangeAction, FilesService, Node, NodeKind, Space, SpaceKind,
-    TrashItem, Version, Written,
+    sort_key, AppPassword, Change, ChangeAction, FilesService, Lock, LockKind, Node, NodeKind,
+    Space, SpaceKind, TrashItem, Version, Written,
 };
 use crate::events::EventBus;
 use crate::graphql::{principal, GqlError};
@@ -231,6 +231,44 @@ pub struct GqlAppPassword {
     secret: Option<String>,
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "FileLockKind")]
+pub enum GqlLockKind {
+    Webdav,
+    App,
+}
+
+/// Someone editing a node: others' writes to it (and below it, when `deep`) get `locked`.
+#[derive(SimpleObject)]
+#[graphql(name = "FileLock")]
+pub struct GqlLock {
+    node_id: ID,
+    /// The holder's user id.
+    holder_id: ID,
+    kind: GqlLockKind,
+    note: Option<String>,
+    deep: bool,
+    expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Lock> for GqlLock {
+    fn from(l: Lock) -> Self {
+        GqlLock {
+            node_id: ID(l.node_id.into_string()),
+            holder_id: ID(l.holder.into_string()),
+            kind: match l.kind {
+                LockKind::Webdav => GqlLockKind::Webdav,
+                LockKind::App => GqlLockKind::App,
+            },
+            note: l.note,
+            deep: l.deep,
+            expires_at: l.expires_at,
+            created_at: l.created_at,
+        }
+    }
+}
+
 fn app_password(p: AppPassword, secret: Option<String>) -> GqlAppPassword {
     GqlAppPassword {
         id: ID(p.id.into_string()),
@@ -306,6 +344,13 @@ impl FilesQuery {
             }
         };
         Ok(node.into())
+    }
+
+    /// Locks on a node (and deep ones above it): who is editing it, oldest first.
+    async fn file_locks(&self, ctx: &Context<'_>, node_id: ID) -> Result<Vec<GqlLock>> {
+        let by = principal(ctx)?;
+        let locks = files(ctx).locks(by, &NodeId::from(node_id.0)).await?;
+        Ok(locks.into_iter().map(GqlLock::from).collect())
     }
 
     /// A folder's children (folders first, then by name without case), `first` at most
@@ -405,6 +450,29 @@ impl FilesMutation {
             .create_folder(by, &SpaceId::from(space_id.0), &path)
             .await?;
         Ok(node.into())
+    }
+
+    /// Marks a node as being edited by the caller for `minutes` (default 30, at most a day;
+    /// a folder's lock covers everything below it); calling again extends it. `locked` when
+    /// someone else holds one.
+    async fn lock_file_node(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        minutes: Option<u32>,
+        note: Option<String>,
+    ) -> Result<GqlLock> {
+        let by = principal(ctx)?;
+        let lock = files(ctx)
+            .lock_node(by, &NodeId::from(id.0), minutes, note.as_deref())
+            .await?;
+        Ok(lock.into())
+    }
+
+    /// Releases the caller's locks on a node (an admin: anyone's). `false` if there was none.
+    async fn unlock_file_node(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let by = principal(ctx)?;
+        Ok(files(ctx).unlock_node(by, &NodeId::from(id.0)).await?)
     }
 
     /// Moves and/or renames: `to` is the new path in the same space. No bytes are copied.

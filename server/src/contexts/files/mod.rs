@@ -1,7 +1,7 @@
 //! The files context (Ybira): spaces (one personal per user, shared ones per community), a
 //! folder tree with names unique per folder, file versions over media's content-addressed blob
 //! store (one dedup, one quota with photos), the trash, the change journal per space and
-//! WebDAV app passwords. Owns the `files` schema. Every change is a journal row whose cursor,
+//! WebDAV app passwords, and locks (WebDAV's and apps'). Owns the `files` schema. Every change is a journal row whose cursor,
 //! with the space's `epoch`, is the recovery position of the `files:{space_id}` topic; it is
 //! published as `file.changed` ([`events`]).
 
@@ -11,6 +11,8 @@ mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+mod lock_store;
+pub mod locks;
 mod model;
 mod names;
 mod neighbour;
@@ -21,8 +23,8 @@ mod tests;
 
 pub use error::FilesError;
 pub use model::{
-    AppPassword, Change, ChangeAction, ChangesPage, Node, NodeKind, Space, SpaceKind, TrashItem,
-    Version, Written,
+    AppPassword, Change, ChangeAction, ChangesPage, Lock, LockKind, Node, NodeKind, Space,
+    SpaceKind, TrashItem, Version, Written,
 };
 pub use names::{conflict_name, name_key, validate_name, MAX_NAME_BYTES};
 pub use service::{sort_key, FilesService, MAX_CHANGES_PAGE, MAX_LIST_PAGE};

@@ -156,6 +156,46 @@ pub struct Change {
     pub at: DateTime<Utc>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockKind {
+    /// Taken by a WebDAV client (LOCK).
+    Webdav,
+    /// Taken by an app through GraphQL (`lockFileNode`).
+    App,
+}
+
+impl LockKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Webdav => "webdav",
+            LockKind::App => "app",
+        }
+    }
+
+    pub fn parse(s: &str) -> LockKind {
+        if s == "webdav" {
+            LockKind::Webdav
+        } else {
+            LockKind::App
+        }
+    }
+}
+
+/// A node someone is editing: others' writes to it (and, for a deep lock, below it) are
+/// refused until it is released or expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub token: String,
+    pub node_id: NodeId,
+    pub holder: UserId,
+    pub kind: LockKind,
+    pub note: Option<String>,
+    pub deep: bool,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// Changes after a cursor, at most a page of them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangesPage {

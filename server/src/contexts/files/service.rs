@@ -19,6 +19,7 @@ use crate::ids::{AppPasswordId, NodeId, SessionId, SpaceId, UserId, VersionId};
 use super::events::FilesEvent;
 use super::names::{conflict_name, split_path};
 use super::neighbour::FilesBlobs;
+use super::lock_store::LockStore;
 use super::store::{Draft, FilesStore, NewNode, NewVersion, NodeRow, Write};
 use super::{
     app_password, AppPassword, Change, ChangeAction, ChangesPage, FilesError, Node, NodeKind,
@@ -41,6 +42,7 @@ pub struct FilesService {
 
 struct Inner {
     store: FilesStore,
+    locks: LockStore,
     media: MediaService,
     auth: AuthService,
     bus: Arc<dyn EventBus>,
@@ -59,7 +61,7 @@ fn may_read(by: &Principal, space: &Space) -> bool {
         }
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
@@ -92,11 +94,13 @@ impl FilesService {
         bus: Arc<dyn EventBus>,
         config: FilesConfig,
     ) -> Self {
+        let locks = LockStore::new(db.clone());
         let store = FilesStore::new(db);
         media.set_neighbour(Arc::new(FilesBlobs(store.clone())));
         Self {
             inner: Arc::new(Inner {
                 store,
+                locks,
                 media,
                 auth,
                 bus,
@@ -106,8 +110,12 @@ impl FilesService {
         }
     }
 
-    fn store(&self) -> &FilesStore {
+    pub(super) fn store(&self) -> &FilesStore {
         &self.inner.store
+    }
+
+    pub(super) fn lock_store(&self) -> &LockStore {
+        &self.inner.locks
     }
 
     // --- spaces ---
@@ -175,7 +183,7 @@ impl FilesService {
     }
 
     /// A space the caller may change.
-    async fn writable(&self, by: &Principal, id: &SpaceId) -> Result<Space> {
+    pub(super) async fn writable(&self, by: &Principal, id: &SpaceId) -> Result<Space> {
         let space = self.space(by, id).await?;
         if by.role == Role::Guest {
             return Err(FilesError::GuestsMayNot("change files"));
@@ -186,7 +194,7 @@ impl FilesService {
     // --- reading the tree ---
 
     /// The live node at `path` (`/` is the root), or `None`.
-    async fn resolve(&self, space: &Space, path: &str) -> Result<Option<NodeRow>> {
+    pub(super) async fn resolve(&self, space: &Space, path: &str) -> Result<Option<NodeRow>> {
         let names = split_path(path)?;
         let mut current = self
             .store()
@@ -333,6 +341,7 @@ impl FilesService {
     ) -> Result<Node> {
         let space = self.writable(by, space_id).await?;
         let (parent, parent_path, name) = self.parent_of(&space, path).await?;
+        self.ensure_unlocked(by, &parent.id).await?;
         let id = NodeId::new();
         let at = now();
         let path = child_path(&parent_path, &name);
@@ -458,6 +467,8 @@ impl FilesService {
     ) -> Result<Written> {
         let at = now();
         let existing = self.store().child(&parent.id, name).await?;
+        let target = existing.as_ref().map_or(&parent.id, |node| &node.id);
+        self.ensure_unlocked(by, target).await?;
         let (node_id, name, created, conflict) = match existing {
             Some(node) if node.kind() == NodeKind::Folder => {
                 return Err(FilesError::NameTaken(node.name));
@@ -601,6 +612,8 @@ impl FilesService {
             return Err(FilesError::Invalid("the root cannot be moved".into()));
         }
         let (parent, parent_path, name) = self.parent_of(&space, to).await?;
+        self.ensure_unlocked(by, id).await?;
+        self.ensure_unlocked(by, &parent.id).await?;
         let new_path = child_path(&parent_path, &name);
         if node.is_folder()
             && (new_path == node.path || new_path.starts_with(&format!("{}/", node.path)))
@@ -743,6 +756,7 @@ impl FilesService {
     pub async fn delete(&self, by: &Principal, id: &NodeId) -> Result<()> {
         let node = self.node(by, id).await?;
         let space = self.writable(by, &node.space_id).await?;
+        self.ensure_unlocked(by, id).await?;
         if node.parent_id.is_none() {
             return Err(FilesError::Invalid("the root cannot be deleted".into()));
         }
@@ -924,6 +938,7 @@ impl FilesService {
     ) -> Result<Written> {
         let node = self.node(by, node_id).await?;
         let space = self.writable(by, &node.space_id).await?;
+        self.ensure_unlocked(by, node_id).await?;
         let version = self
             .store()
             .version(version_id)

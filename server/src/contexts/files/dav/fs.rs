@@ -36,7 +36,8 @@ pub fn fs_error(error: FilesError) -> FsError {
         | FilesError::Forbidden
         | FilesError::GuestsMayNot(_)
         | FilesError::BadAppPassword
-        | FilesError::StaleCursor => FsError::Forbidden,
+        | FilesError::StaleCursor
+        | FilesError::Locked { .. } => FsError::Forbidden,
         other => {
             tracing::warn!(error = %other, "webdav: a files operation failed");
             FsError::GeneralFailure
@@ -45,7 +46,7 @@ pub fn fs_error(error: FilesError) -> FsError {
 }
 
 /// The path inside the space (`/a/b`), from WebDAV's decoded path.
-fn path_of(path: &DavPath) -> FsResult<String> {
+pub(super) fn path_of(path: &DavPath) -> FsResult<String> {
     let bytes = path.as_bytes();
     let text = std::str::from_utf8(bytes).map_err(|_| FsError::NotFound)?;
     Ok(text.trim_end_matches('/').to_string())

@@ -1,10 +1,10 @@
 //! WebDAV at `/dav/files/{user_id}/…`: the user's personal space through the `dav-server`
 //! crate, over [`FilesService`]. HTTP Basic auth: the account's email and an app password
-//! (`createAppPassword`), never the account password. Locks (LOCK/UNLOCK) are held in memory
-//! per space, for as long as the process runs.
+//! (`createAppPassword`), never the account password. Locks (LOCK/UNLOCK): [`locks`].
 
 mod file;
 mod fs;
+mod locks;
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use crate::ids::{SpaceId, UserId};
 
 pub use fs::{Caller, FilesFs};
 
-/// The WebDAV lock table of each space.
+/// The WebDAV protocol's lock table of each space (files locks are in the database).
 #[derive(Clone, Default)]
 struct Locks(Arc<DashMap<SpaceId, Box<MemLs>>>);
 
@@ -106,11 +106,19 @@ async fn serve(
         Ok(space) => space,
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
-    let lock_system = locks
+    let memory = locks
         .0
         .entry(space.id.clone())
         .or_insert_with(MemLs::new)
         .clone();
+    let lock_system = Box::new(locks::SharedLocks {
+        memory,
+        files: files.clone(),
+        caller: Caller {
+            principal: principal.clone(),
+            space: space.clone(),
+        },
+    });
     let handler = DavHandler::builder()
         .filesystem(Box::new(FilesFs {
             files: files.clone(),
