@@ -42,7 +42,10 @@ impl FilesService {
             .into_iter()
             .map(|n| n.id)
             .collect();
-        let locks = self.lock_store().on(&ancestry, super::service::now()).await?;
+        let locks = self
+            .lock_store()
+            .on(&ancestry, super::service::now())
+            .await?;
         Ok(locks
             .into_iter()
             .filter(|l| l.holder != by.user_id && (&l.node_id == node_id || l.deep))
@@ -69,7 +72,10 @@ impl FilesService {
             .into_iter()
             .map(|n| n.id)
             .collect();
-        let locks = self.lock_store().on(&ancestry, super::service::now()).await?;
+        let locks = self
+            .lock_store()
+            .on(&ancestry, super::service::now())
+            .await?;
         Ok(locks
             .into_iter()
             .filter(|l| &l.node_id == node_id || l.deep)
@@ -104,7 +110,9 @@ impl FilesService {
         }
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         if note.is_some_and(|n| n.chars().count() > 200) {
-            return Err(FilesError::Invalid("a lock note has at most 200 characters".into()));
+            return Err(FilesError::Invalid(
+                "a lock note has at most 200 characters".into(),
+            ));
         }
         let lock = Lock {
             token: format!("app-{}", nanoid::nanoid!(21)),
@@ -127,7 +135,11 @@ impl FilesService {
         self.writable(by, &node.space_id).await?;
         let now = super::service::now();
         let mut released = false;
-        for lock in self.lock_store().on(std::slice::from_ref(node_id), now).await? {
+        for lock in self
+            .lock_store()
+            .on(std::slice::from_ref(node_id), now)
+            .await?
+        {
             if lock.holder == by.user_id || by.role == Role::Admin {
                 released |= self.lock_store().delete(&lock.token).await?;
             }

@@ -17,9 +17,9 @@ use crate::events::EventBus;
 use crate::ids::{AppPasswordId, NodeId, SessionId, SpaceId, UserId, VersionId};
 
 use super::events::FilesEvent;
+use super::lock_store::LockStore;
 use super::names::{conflict_name, split_path};
 use super::neighbour::FilesBlobs;
-use super::lock_store::LockStore;
 use super::store::{Draft, FilesStore, NewNode, NewVersion, NodeRow, Write};
 use super::{
     app_password, AppPassword, Change, ChangeAction, ChangesPage, FilesError, Node, NodeKind,

@@ -593,9 +593,14 @@ async fn search_finds_live_names_only() {
 async fn a_lock_keeps_others_out_until_released_and_shows_its_holder() {
     let (fixture, files, ana) = setup().await;
     let bia = fixture.invited(&ana, "bia@example.org", Role::Member).await;
-    let caio = fixture.invited(&ana, "caio@example.org", Role::Member).await;
+    let caio = fixture
+        .invited(&ana, "caio@example.org", Role::Member)
+        .await;
     let family = files.create_space(&ana, "Family").await.unwrap();
-    files.create_folder(&ana, &family.id, "/docs").await.unwrap();
+    files
+        .create_folder(&ana, &family.id, "/docs")
+        .await
+        .unwrap();
     let doc = files
         .write_bytes(&ana, &family.id, "/docs/plan.txt", b"v1", None)
         .await
@@ -615,15 +620,39 @@ async fn a_lock_keeps_others_out_until_released_and_shows_its_holder() {
     assert_eq!(seen[0].note.as_deref(), Some("Writer on the laptop"));
 
     let locked = |r: &Result<_, FilesError>| matches!(r, Err(FilesError::Locked { holder }) if *holder == bia.user_id);
-    assert!(locked(&files.write_bytes(&ana, &family.id, "/docs/plan.txt", b"v2", None).await.map(|_| ())));
-    assert!(locked(&files.move_node(&ana, &doc.id, "/plan.txt").await.map(|_| ())));
+    assert!(locked(
+        &files
+            .write_bytes(&ana, &family.id, "/docs/plan.txt", b"v2", None)
+            .await
+            .map(|_| ())
+    ));
+    assert!(locked(
+        &files
+            .move_node(&ana, &doc.id, "/plan.txt")
+            .await
+            .map(|_| ())
+    ));
     assert!(locked(&files.delete(&caio, &doc.id).await));
-    assert!(locked(&files.lock_node(&caio, &doc.id, None, None).await.map(|_| ())));
+    assert!(locked(
+        &files
+            .lock_node(&caio, &doc.id, None, None)
+            .await
+            .map(|_| ())
+    ));
     // The holder writes (from any of her devices); the file beside it is not locked.
-    files.write_bytes(&bia, &family.id, "/docs/plan.txt", b"v2", None).await.unwrap();
-    files.write_bytes(&caio, &family.id, "/docs/other.txt", b"o", None).await.unwrap();
+    files
+        .write_bytes(&bia, &family.id, "/docs/plan.txt", b"v2", None)
+        .await
+        .unwrap();
+    files
+        .write_bytes(&caio, &family.id, "/docs/other.txt", b"o", None)
+        .await
+        .unwrap();
     // Locking again extends the same lock.
-    let again = files.lock_node(&bia, &doc.id, Some(20), None).await.unwrap();
+    let again = files
+        .lock_node(&bia, &doc.id, Some(20), None)
+        .await
+        .unwrap();
     assert_eq!(again.token, lock.token);
     assert!(again.expires_at > lock.expires_at);
 
@@ -631,7 +660,10 @@ async fn a_lock_keeps_others_out_until_released_and_shows_its_holder() {
     assert!(!files.unlock_node(&caio, &doc.id).await.unwrap());
     assert!(files.unlock_node(&ana, &doc.id).await.unwrap());
     assert!(files.locks(&caio, &doc.id).await.unwrap().is_empty());
-    files.write_bytes(&caio, &family.id, "/docs/plan.txt", b"v3", None).await.unwrap();
+    files
+        .write_bytes(&caio, &family.id, "/docs/plan.txt", b"v3", None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -639,20 +671,45 @@ async fn a_folder_lock_covers_what_is_below_and_expired_locks_bind_nobody() {
     let (fixture, files, ana) = setup().await;
     let bia = fixture.invited(&ana, "bia@example.org", Role::Member).await;
     let family = files.create_space(&ana, "Family").await.unwrap();
-    let docs = files.create_folder(&ana, &family.id, "/docs").await.unwrap();
-    files.create_folder(&ana, &family.id, "/docs/deep").await.unwrap();
+    let docs = files
+        .create_folder(&ana, &family.id, "/docs")
+        .await
+        .unwrap();
+    files
+        .create_folder(&ana, &family.id, "/docs/deep")
+        .await
+        .unwrap();
     let lock = files.lock_node(&ana, &docs.id, None, None).await.unwrap();
     assert!(lock.deep);
 
     for refused in [
-        files.write_bytes(&bia, &family.id, "/docs/new.txt", b"n", None).await.map(|_| ()),
-        files.write_bytes(&bia, &family.id, "/docs/deep/new.txt", b"n", None).await.map(|_| ()),
-        files.create_folder(&bia, &family.id, "/docs/deep/more").await.map(|_| ()),
+        files
+            .write_bytes(&bia, &family.id, "/docs/new.txt", b"n", None)
+            .await
+            .map(|_| ()),
+        files
+            .write_bytes(&bia, &family.id, "/docs/deep/new.txt", b"n", None)
+            .await
+            .map(|_| ()),
+        files
+            .create_folder(&bia, &family.id, "/docs/deep/more")
+            .await
+            .map(|_| ()),
     ] {
-        assert!(matches!(refused, Err(FilesError::Locked { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(FilesError::Locked { .. })),
+            "{refused:?}"
+        );
     }
-    let deep = files.node_by_path(&bia, &family.id, "/docs/deep").await.unwrap();
-    assert_eq!(files.locks(&bia, &deep.id).await.unwrap().len(), 1, "the folder's lock shows below it");
+    let deep = files
+        .node_by_path(&bia, &family.id, "/docs/deep")
+        .await
+        .unwrap();
+    assert_eq!(
+        files.locks(&bia, &deep.id).await.unwrap().len(),
+        1,
+        "the folder's lock shows below it"
+    );
 
     query("UPDATE files.locks SET expires_at = $1")
         .bind(chrono::Utc::now() - chrono::Duration::minutes(1))
@@ -660,5 +717,8 @@ async fn a_folder_lock_covers_what_is_below_and_expired_locks_bind_nobody() {
         .await
         .unwrap();
     assert!(files.locks(&bia, &deep.id).await.unwrap().is_empty());
-    files.write_bytes(&bia, &family.id, "/docs/deep/new.txt", b"n", None).await.unwrap();
+    files
+        .write_bytes(&bia, &family.id, "/docs/deep/new.txt", b"n", None)
+        .await
+        .unwrap();
 }

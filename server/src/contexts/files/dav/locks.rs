@@ -52,7 +52,11 @@ impl SharedLocks {
     /// checks still hold, and the service refuses the write itself).
     async fn conflict(&self, path: &DavPath) -> Option<DavLock> {
         let text = path_of(path).ok()?;
-        let text = if text.is_empty() { "/".to_string() } else { text };
+        let text = if text.is_empty() {
+            "/".to_string()
+        } else {
+            text
+        };
         match self
             .files
             .dav_conflict(&self.caller.principal, &self.caller.space, &text)
@@ -86,7 +90,14 @@ impl DavLockSystem for SharedLocks {
             }
             let lock = self
                 .memory
-                .lock(&path, principal.as_deref(), owner.as_ref(), timeout, shared, deep)
+                .lock(
+                    &path,
+                    principal.as_deref(),
+                    owner.as_ref(),
+                    timeout,
+                    shared,
+                    deep,
+                )
                 .await?;
             if let Ok(text) = path_of(&path) {
                 let recorded = self
@@ -153,7 +164,13 @@ impl DavLockSystem for SharedLocks {
         let submitted_tokens = submitted_tokens.to_vec();
         async move {
             self.memory
-                .check(&path, principal.as_deref(), ignore_principal, deep, &submitted_tokens)
+                .check(
+                    &path,
+                    principal.as_deref(),
+                    ignore_principal,
+                    deep,
+                    &submitted_tokens,
+                )
                 .await?;
             match self.conflict(&path).await {
                 Some(conflict) if !submitted_tokens.contains(&conflict.token) => Err(conflict),
