@@ -177,6 +177,37 @@ async fn app_and_webdav_locks_see_each_other() {
         .await;
     assert_eq!(refused.status, StatusCode::LOCKED, "{}", refused.body);
     assert_eq!(refused.code(), "locked");
+    // The same space over WebDAV: the lock is reported as WebDAV's 423.
+    let ana_secret = secret.clone();
+    let over_dav = server
+        .client
+        .put(format!("{}/dav/spaces/{}/{family}/list.txt", server.url, ana.id))
+        .basic_auth(&ana.email, Some(&ana_secret))
+        .body("eggs")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over_dav.status(), StatusCode::LOCKED);
+    let listing = server
+        .client
+        .request(Method::from_bytes(b"PROPFIND").unwrap(), format!("{}/dav/spaces/{}/{family}/", server.url, ana.id))
+        .basic_auth(&ana.email, Some(&ana_secret))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status().as_u16(), 207);
+    assert!(listing.text().await.unwrap().contains("list.txt"));
+    // Bia cannot mount Ana's personal space through the spaces URL.
+    let (_, bia_secret) = app_password(&server, &bia, "bia").await;
+    let foreign = server
+        .client
+        .request(Method::from_bytes(b"PROPFIND").unwrap(), format!("{}/dav/spaces/{}/{}/", server.url, bia.id, ana.space))
+        .basic_auth(&bia.email, Some(&bia_secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
     // Ana's own lock works as before, and Bia's releasing it lets Ana write.
     gql(
         &server,

@@ -38,6 +38,9 @@ where
         .route("/dav/files/{user}", any(serve))
         .route("/dav/files/{user}/", any(serve))
         .route("/dav/files/{user}/{*path}", any(serve))
+        .route("/dav/spaces/{user}/{space}", any(serve))
+        .route("/dav/spaces/{user}/{space}/", any(serve))
+        .route("/dav/spaces/{user}/{space}/{*path}", any(serve))
         // PUT bodies stream into uploads that enforce the size limit and the quota.
         .layer(DefaultBodyLimit::disable())
         .layer(Extension(Locks::default()))
@@ -74,20 +77,34 @@ fn basic_credentials(request: &Request) -> Option<(String, String)> {
     Some((email.to_string(), password.to_string()))
 }
 
-/// # `/dav/files/{user_id}/…` — every WebDAV method
-/// 401 with `WWW-Authenticate: Basic` without valid credentials; then `dav-server` answers.
+/// Which space a WebDAV URL names: `/dav/files/{user_id}/…` the user's personal space,
+/// `/dav/spaces/{user_id}/{space_id}/…` a space of their community (the user id is in both so
+/// the app password is looked up for one account). Returns (user, space, the URL prefix).
+fn mount(path: &str) -> Option<(String, Option<String>, String)> {
+    if let Some(rest) = path.strip_prefix("/dav/files/") {
+        let user = rest.split('/').next()?.to_string();
+        let prefix = format!("/dav/files/{user}");
+        return Some((user, None, prefix));
+    }
+    let rest = path.strip_prefix("/dav/spaces/")?;
+    let mut parts = rest.split('/');
+    let user = parts.next()?.to_string();
+    let space = parts.next()?.to_string();
+    let prefix = format!("/dav/spaces/{user}/{space}");
+    Some((user, Some(space), prefix))
+}
+
+/// # `/dav/files/{user_id}/…` and `/dav/spaces/{user_id}/{space_id}/…` — every WebDAV method
+/// 401 with `WWW-Authenticate: Basic` without valid credentials; 404 for a space the user
+/// cannot read; then `dav-server` answers (a guest's writes: 403).
 async fn serve(
     State(files): State<FilesService>,
     Extension(locks): Extension<Locks>,
     request: Request,
 ) -> Response {
-    let user = request
-        .uri()
-        .path()
-        .strip_prefix("/dav/files/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_string();
+    let Some((user, space_id, prefix)) = mount(request.uri().path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let Some((email, password)) = basic_credentials(&request) else {
         return unauthorized("sign in with your email and an app password");
     };
@@ -102,7 +119,11 @@ async fn serve(
         }
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
-    let space = match files.personal_space(&principal).await {
+    let space = match &space_id {
+        None => files.personal_space(&principal).await,
+        Some(id) => files.space(&principal, &SpaceId::from(id.as_str())).await,
+    };
+    let space = match space {
         Ok(space) => space,
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
@@ -124,7 +145,7 @@ async fn serve(
             files: files.clone(),
         }))
         .locksystem(lock_system)
-        .strip_prefix(format!("/dav/files/{user}"))
+        .strip_prefix(prefix)
         .build_handler();
     let principal_name = principal.user_id.to_string();
     let response = handler
