@@ -95,20 +95,8 @@ where
         header::CONTENT_LENGTH,
         HeaderValue::from(read.range.end - read.range.start),
     );
-    if let Some(name) = download.file_name {
-        let ascii: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() && c != '"' && c != '\\' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
-            h.insert(header::CONTENT_DISPOSITION, value);
-        }
+    if let Some(value) = download.file_name.as_deref().and_then(attachment) {
+        h.insert(header::CONTENT_DISPOSITION, value);
     }
     if range.is_some() {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -124,4 +112,19 @@ where
         );
     }
     Ok(response)
+}
+
+/// `Content-Disposition: attachment` with `name` made safe for a quoted ASCII header value.
+pub fn attachment(name: &str) -> Option<HeaderValue> {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")).ok()
 }

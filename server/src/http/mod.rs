@@ -15,7 +15,7 @@ use axum::Router;
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub use download::{respond as download, Download};
+pub use download::{attachment, respond as download, Download};
 pub use extract::{ApiJson, AuthUser, Client, ClientAddress, MaybeAuthUser};
 pub use gate::client_address;
 pub use secret::secrets_match;

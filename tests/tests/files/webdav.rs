@@ -181,7 +181,10 @@ async fn app_and_webdav_locks_see_each_other() {
     let ana_secret = secret.clone();
     let over_dav = server
         .client
-        .put(format!("{}/dav/spaces/{}/{family}/list.txt", server.url, ana.id))
+        .put(format!(
+            "{}/dav/spaces/{}/{family}/list.txt",
+            server.url, ana.id
+        ))
         .basic_auth(&ana.email, Some(&ana_secret))
         .body("eggs")
         .send()
@@ -190,7 +193,10 @@ async fn app_and_webdav_locks_see_each_other() {
     assert_eq!(over_dav.status(), StatusCode::LOCKED);
     let listing = server
         .client
-        .request(Method::from_bytes(b"PROPFIND").unwrap(), format!("{}/dav/spaces/{}/{family}/", server.url, ana.id))
+        .request(
+            Method::from_bytes(b"PROPFIND").unwrap(),
+            format!("{}/dav/spaces/{}/{family}/", server.url, ana.id),
+        )
         .basic_auth(&ana.email, Some(&ana_secret))
         .header("Depth", "1")
         .send()
@@ -202,7 +208,10 @@ async fn app_and_webdav_locks_see_each_other() {
     let (_, bia_secret) = app_password(&server, &bia, "bia").await;
     let foreign = server
         .client
-        .request(Method::from_bytes(b"PROPFIND").unwrap(), format!("{}/dav/spaces/{}/{}/", server.url, bia.id, ana.space))
+        .request(
+            Method::from_bytes(b"PROPFIND").unwrap(),
+            format!("{}/dav/spaces/{}/{}/", server.url, bia.id, ana.space),
+        )
         .basic_auth(&bia.email, Some(&bia_secret))
         .send()
         .await

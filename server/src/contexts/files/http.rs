@@ -33,6 +33,7 @@ where
 {
     Router::new()
         .route("/api/files/nodes/{id}/content", get(download_node))
+        .route("/api/files/nodes/{id}/zip", get(download_zip))
         // The upload streams to disk and enforces the size limit and the quota itself.
         .route(
             "/api/files/spaces/{space}/content/{*path}",
@@ -60,6 +61,31 @@ async fn download_node(
 ) -> Result<Response> {
     let version = query.version.map(VersionId::from);
     serve(&files, &by, &id, version.as_ref(), &headers).await
+}
+
+/// # `GET /api/files/nodes/{id}/zip`
+/// A folder and everything below it the caller may read, as a zip stream (entries stored, not
+/// compressed; no `Content-Length`). 404 for a missing node, 422 `invalid_input` for a file.
+async fn download_zip(
+    State(files): State<FilesService>,
+    AuthUser(by): AuthUser,
+    Path(id): Path<NodeId>,
+) -> Result<Response> {
+    let (name, stream) = files.zip_folder(&by, &id).await?;
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Some(value) = crate::http::attachment(&name) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// # `GET /api/files/spaces/{space}/content/{path}` — the same, by path.

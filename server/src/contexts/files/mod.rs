@@ -20,6 +20,7 @@ mod service;
 mod store;
 #[cfg(test)]
 mod tests;
+mod zip;
 
 pub use error::FilesError;
 pub use model::{
