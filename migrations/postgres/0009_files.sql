@@ -85,3 +85,13 @@ CREATE TABLE files.locks (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX locks_node_idx ON files.locks (node_id);
+
+-- WebDAV dead properties (PROPPATCH): what clients store on a node, kept through moves.
+CREATE TABLE files.properties (
+    node_id   VARCHAR(21) NOT NULL REFERENCES files.nodes (id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,                        -- '' for no namespace
+    name      TEXT NOT NULL,
+    prefix    TEXT,
+    xml       BYTEA,                                -- the value as raw XML
+    PRIMARY KEY (node_id, namespace, name)
+);

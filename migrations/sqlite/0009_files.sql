@@ -86,3 +86,13 @@ CREATE TABLE files.locks (
     created_at TEXT NOT NULL
 );
 CREATE INDEX files.locks_node_idx ON locks (node_id);
+
+-- WebDAV dead properties (PROPPATCH): what clients store on a node, kept through moves.
+CREATE TABLE files.properties (
+    node_id   TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    namespace TEXT NOT NULL,                        -- '' for no namespace
+    name      TEXT NOT NULL,
+    prefix    TEXT,
+    xml       BLOB,                                -- the value as raw XML
+    PRIMARY KEY (node_id, namespace, name)
+);

@@ -16,6 +16,8 @@ pub mod locks;
 mod model;
 mod names;
 mod neighbour;
+pub mod properties;
+mod property_store;
 mod service;
 mod store;
 #[cfg(test)]

@@ -20,6 +20,7 @@ use super::events::FilesEvent;
 use super::lock_store::LockStore;
 use super::names::{conflict_name, split_path};
 use super::neighbour::FilesBlobs;
+use super::property_store::PropertyStore;
 use super::store::{Draft, FilesStore, NewNode, NewVersion, NodeRow, Write};
 use super::{
     app_password, AppPassword, Change, ChangeAction, ChangesPage, FilesError, Node, NodeKind,
@@ -43,6 +44,7 @@ pub struct FilesService {
 struct Inner {
     store: FilesStore,
     locks: LockStore,
+    properties: PropertyStore,
     media: MediaService,
     auth: AuthService,
     bus: Arc<dyn EventBus>,
@@ -95,12 +97,14 @@ impl FilesService {
         config: FilesConfig,
     ) -> Self {
         let locks = LockStore::new(db.clone());
+        let properties = PropertyStore::new(db.clone());
         let store = FilesStore::new(db);
         media.set_neighbour(Arc::new(FilesBlobs(store.clone())));
         Self {
             inner: Arc::new(Inner {
                 store,
                 locks,
+                properties,
                 media,
                 auth,
                 bus,
@@ -116,6 +120,10 @@ impl FilesService {
 
     pub(super) fn lock_store(&self) -> &LockStore {
         &self.inner.locks
+    }
+
+    pub(super) fn property_store(&self) -> &PropertyStore {
+        &self.inner.properties
     }
 
     // --- spaces ---

@@ -722,3 +722,64 @@ async fn a_folder_lock_covers_what_is_below_and_expired_locks_bind_nobody() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn dead_properties_follow_moves_apply_in_order_and_are_bounded() {
+    use super::properties::{Property, MAX_PROPERTIES, MAX_PROPERTY_BYTES};
+    let (_fixture, files, ana) = setup().await;
+    let space = files.personal_space(&ana).await.unwrap();
+    files
+        .write_bytes(&ana, &space.id, "/a.txt", b"a", None)
+        .await
+        .unwrap();
+    let prop = |name: &str, value: &str| Property {
+        namespace: "urn:test".into(),
+        name: name.into(),
+        prefix: Some("t".into()),
+        xml: format!("<t:{name} xmlns:t=\"urn:test\">{value}</t:{name}>").into_bytes(),
+    };
+    // In order: set then remove of `gone` leaves nothing, remove then set of `kept` keeps it.
+    files
+        .patch_properties(
+            &ana,
+            &space,
+            "/a.txt",
+            vec![
+                (true, prop("gone", "1")),
+                (false, prop("gone", "")),
+                (false, prop("kept", "")),
+                (true, prop("kept", "2")),
+            ],
+        )
+        .await
+        .unwrap();
+    let node = files.node_by_path(&ana, &space.id, "/a.txt").await.unwrap();
+    files.move_node(&ana, &node.id, "/b.txt").await.unwrap();
+    let props = files.properties(&ana, &space, "/b.txt").await.unwrap();
+    assert_eq!(props, vec![prop("kept", "2")]);
+
+    let huge = Property {
+        xml: vec![b'x'; MAX_PROPERTY_BYTES + 1],
+        ..prop("huge", "")
+    };
+    let many: Vec<(bool, Property)> = (0..MAX_PROPERTIES)
+        .map(|i| (true, prop(&format!("p{i}"), "v")))
+        .collect();
+    for refused in [vec![(true, huge)], many] {
+        assert!(matches!(
+            files
+                .patch_properties(&ana, &space, "/b.txt", refused)
+                .await,
+            Err(FilesError::Invalid(_))
+        ));
+    }
+    // Nothing of a refused patch was kept.
+    assert_eq!(
+        files
+            .properties(&ana, &space, "/b.txt")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

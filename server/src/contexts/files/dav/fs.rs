@@ -3,14 +3,19 @@
 //! over GraphQL and HTTP.
 
 use dav_server::davpath::DavPath;
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::http::StatusCode;
 use dav_server::fs::{
-    DavDirEntry, DavFile, DavMetaData, FsError, FsFuture, FsResult, FsStream, GuardedFileSystem,
-    OpenOptions, ReadDirMeta,
+    DavDirEntry, DavFile, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream,
+    GuardedFileSystem, OpenOptions, ReadDirMeta,
 };
 use futures_util::stream;
 
 use super::file::{NodeMeta, ReadFile, WriteFile};
 use crate::contexts::auth::Principal;
+use crate::contexts::files::properties::Property;
 use crate::contexts::files::{sort_key, FilesError, FilesService, Node, Space, MAX_LIST_PAGE};
 use crate::contexts::media::MediaError;
 
@@ -295,5 +300,120 @@ impl GuardedFileSystem<Caller> for FilesFs {
                 None => (0, None),
             })
         })
+    }
+
+    fn have_props<'a>(
+        &'a self,
+        _path: &'a DavPath,
+        _caller: &'a Caller,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        // Every node can carry dead properties (whether the caller may set them is decided
+        // in `patch_props`).
+        Box::pin(std::future::ready(true))
+    }
+
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+        caller: &'a Caller,
+    ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
+        Box::pin(async move {
+            let path = path_of(path)?;
+            let answer: Vec<DavProp> = patch.iter().map(|(_, p)| without_value(p)).collect();
+            let patch = patch
+                .into_iter()
+                .map(|(set, p)| (set, property(p)))
+                .collect();
+            let status = match self
+                .files
+                .patch_properties(&caller.principal, &caller.space, &path, patch)
+                .await
+            {
+                Ok(()) => StatusCode::OK,
+                Err(FilesError::NotFound) => return Err(FsError::NotFound),
+                Err(FilesError::Locked { .. }) => StatusCode::LOCKED,
+                Err(FilesError::Invalid(_)) => StatusCode::INSUFFICIENT_STORAGE,
+                Err(FilesError::GuestsMayNot(_) | FilesError::Forbidden) => StatusCode::FORBIDDEN,
+                Err(e) => return Err(fs_error(e)),
+            };
+            Ok(answer.into_iter().map(|p| (status, p)).collect())
+        })
+    }
+
+    fn get_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        do_content: bool,
+        caller: &'a Caller,
+    ) -> FsFuture<'a, Vec<DavProp>> {
+        Box::pin(async move {
+            let path = path_of(path)?;
+            let props = self
+                .files
+                .properties(&caller.principal, &caller.space, &path)
+                .await
+                .map_err(fs_error)?;
+            Ok(props
+                .into_iter()
+                .map(|p| {
+                    let prop = dav_prop(p);
+                    if do_content {
+                        prop
+                    } else {
+                        without_value(&prop)
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn get_prop<'a>(
+        &'a self,
+        path: &'a DavPath,
+        prop: DavProp,
+        caller: &'a Caller,
+    ) -> FsFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let path = path_of(path)?;
+            let namespace = prop.namespace.unwrap_or_default();
+            self.files
+                .properties(&caller.principal, &caller.space, &path)
+                .await
+                .map_err(fs_error)?
+                .into_iter()
+                .find(|p| p.namespace == namespace && p.name == prop.name)
+                .map(|p| p.xml)
+                .ok_or(FsError::NotFound)
+        })
+    }
+}
+
+/// A stored dead property from WebDAV's form.
+fn property(p: DavProp) -> Property {
+    Property {
+        namespace: p.namespace.unwrap_or_default(),
+        name: p.name,
+        prefix: p.prefix,
+        xml: p.xml.unwrap_or_default(),
+    }
+}
+
+fn dav_prop(p: Property) -> DavProp {
+    DavProp {
+        name: p.name,
+        prefix: p.prefix,
+        namespace: (!p.namespace.is_empty()).then_some(p.namespace),
+        xml: Some(p.xml),
+    }
+}
+
+/// The property's name only, as PROPPATCH answers and `propname` lists it.
+fn without_value(p: &DavProp) -> DavProp {
+    DavProp {
+        name: p.name.clone(),
+        prefix: p.prefix.clone(),
+        namespace: p.namespace.clone(),
+        xml: None,
     }
 }
