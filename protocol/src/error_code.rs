@@ -154,6 +154,10 @@ error_codes! {
     ParentMissing = "parent_missing",
     /// 410: a change cursor past the space's journal (another epoch): resync from the start.
     StaleCursor = "stale_cursor",
+    /// 410: a public link past its expiry.
+    ShareExpired = "share_expired",
+    /// 401: a public link with a password, asked without one (`Taina-Share-Password`).
+    SharePasswordRequired = "share_password_required",
 
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.

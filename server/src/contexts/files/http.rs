@@ -40,6 +40,7 @@ where
                 .put(upload)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .merge(super::public::routes())
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! The files context (Ybira): spaces (one personal per user, shared ones per community), a
 //! folder tree with names unique per folder, file versions over media's content-addressed blob
 //! store (one dedup, one quota with photos), the trash, the change journal per space and
-//! WebDAV app passwords. Owns the `files` schema. Every change is a journal row whose cursor,
+//! WebDAV app passwords, and shares (with a user, the community, or a public link: [`share`]). Owns the `files` schema. Every change is a journal row whose cursor,
 //! with the space's `epoch`, is the recovery position of the `files:{space_id}` topic; it is
 //! published as `file.changed` ([`events`]).
 
@@ -14,7 +14,11 @@ pub mod http;
 mod model;
 mod names;
 mod neighbour;
+pub mod public;
 mod service;
+mod share;
+#[cfg(test)]
+mod share_tests;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -25,4 +29,7 @@ pub use model::{
     Version, Written,
 };
 pub use names::{conflict_name, name_key, validate_name, MAX_NAME_BYTES};
-pub use service::{sort_key, FilesService, MAX_CHANGES_PAGE, MAX_LIST_PAGE};
+pub use service::{sort_key, FilesService, OpenLink, MAX_CHANGES_PAGE, MAX_LIST_PAGE};
+pub use share::{
+    Access, NewShare, NewShareTarget, Rights, Scope, Share, SharePermission, ShareTarget,
+};
