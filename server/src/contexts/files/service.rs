@@ -641,10 +641,7 @@ impl FilesService {
             return Err(FilesError::OutsideShare);
         }
         let new_path = child_path(&parent_path, &name);
-        if node.is_folder()
-            && (new_path == node.path || new_path.starts_with(&format!("{}/", node.path)))
-            && new_path != node.path
-        {
+        if node.is_folder() && new_path.starts_with(&format!("{}/", node.path)) {
             return Err(FilesError::IntoItself);
         }
         let parent_node = self.live(&parent.id).await?.ok_or(FilesError::NotFound)?;
