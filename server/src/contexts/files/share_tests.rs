@@ -470,3 +470,91 @@ async fn resharing_never_gives_more_than_is_held() {
     assert!(link.token.as_ref().is_some_and(|t| t.len() >= 21));
     assert!(!link.may_reshare);
 }
+
+#[tokio::test]
+async fn grantees_stay_inside_one_share_and_a_file_share_writes_versions_only() {
+    let fixture = Fixture::new().await;
+    let files = fixture.files(FilesConfig::default());
+    let ana = fixture.sign_up("ana@example.org", Some("Family")).await;
+    let wil = fixture.invited(&ana, "wil@example.org", Role::Member).await;
+    let space = files.personal_space(&ana).await.unwrap().id;
+    let one = files.create_folder(&ana, &space, "/One").await.unwrap();
+    let two = files.create_folder(&ana, &space, "/Two").await.unwrap();
+    files.create_folder(&ana, &space, "/Hidden").await.unwrap();
+    let to_wil = NewShareTarget::User(wil.user_id.clone());
+    for folder in [&one, &two] {
+        files
+            .create_share(
+                &ana,
+                share_with(folder, to_wil.clone(), SharePermission::Write),
+            )
+            .await
+            .unwrap();
+    }
+    let moving = files
+        .write_bytes(&wil, &space, "/One/m.txt", b"m", None)
+        .await
+        .unwrap()
+        .node;
+    assert!(matches!(
+        files.move_node(&wil, &moving.id, "/Two/m.txt").await,
+        Err(FilesError::OutsideShare)
+    ));
+    assert!(matches!(
+        files.copy_node(&wil, &moving.id, "/Two/m.txt").await,
+        Err(FilesError::OutsideShare)
+    ));
+    files
+        .move_node(&wil, &moving.id, "/One/renamed.txt")
+        .await
+        .unwrap();
+    // The shared folder itself is the owner's to move or delete.
+    assert!(matches!(
+        files.delete(&wil, &one.id).await,
+        Err(FilesError::Forbidden)
+    ));
+    assert!(matches!(
+        files.move_node(&wil, &one.id, "/One2").await,
+        Err(FilesError::Forbidden)
+    ));
+    // A missing folder inside the share is `ParentMissing`; outside it, nothing is there.
+    assert!(matches!(
+        files.create_folder(&wil, &space, "/One/no/such").await,
+        Err(FilesError::ParentMissing)
+    ));
+    assert!(matches!(
+        files.create_folder(&wil, &space, "/Hidden/no/such").await,
+        Err(FilesError::NotFound)
+    ));
+    assert!(matches!(
+        files.create_folder(&wil, &space, "/Hidden/x").await,
+        Err(FilesError::NotFound)
+    ));
+
+    // Write on a single file: new versions of it, nothing beside it, no deleting it.
+    let file = files
+        .write_bytes(&ana, &space, "/Hidden/f.txt", b"v1", None)
+        .await
+        .unwrap()
+        .node;
+    files
+        .create_share(&ana, share_with(&file, to_wil, SharePermission::Write))
+        .await
+        .unwrap();
+    let written = files
+        .write_bytes(&wil, &space, "/Hidden/f.txt", b"v2", None)
+        .await
+        .unwrap();
+    assert_eq!(written.node.id, file.id);
+    assert_eq!(files.versions(&wil, &file.id).await.unwrap().len(), 2);
+    assert!(matches!(
+        files
+            .write_bytes(&wil, &space, "/Hidden/g.txt", b"g", None)
+            .await,
+        Err(FilesError::NotFound)
+    ));
+    assert!(matches!(
+        files.delete(&wil, &file.id).await,
+        Err(FilesError::Forbidden)
+    ));
+}

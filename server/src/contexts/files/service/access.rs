@@ -8,7 +8,7 @@ use crate::ids::{NodeId, SpaceId};
 use super::super::share::{best_share, Access, Rights, Scope};
 use super::super::store::NodeRow;
 use super::{join_path, SpaceKind};
-use super::{may_read, now, FilesError, FilesService, Node, NodeKind, Result, Space};
+use super::{may_read, now, split_path, FilesError, FilesService, Node, NodeKind, Result, Space};
 
 /// The rights the space alone gives: a personal space's owner and a community space's
 /// members write and share; a community space's guests read.
@@ -153,7 +153,12 @@ impl FilesService {
         if !from_space.can_read() && !self.has_shares_in(by, &space).await? {
             return Err(FilesError::NotFound);
         }
-        let (parent, parent_path, name) = self.parent_of(&space, path).await?;
+        let (parent, parent_path, name) = match self.parent_of(&space, path).await {
+            Err(FilesError::ParentMissing) if !from_space.can_read() => {
+                return Err(self.missing_for_grantee(by, &space, path).await?);
+            }
+            placed => placed?,
+        };
         if from_space.can_write() {
             return Ok(Target {
                 space,
@@ -200,6 +205,29 @@ impl FilesService {
         }
         // Nothing there they may see: the same answer as a missing path.
         Err(FilesError::NotFound)
+    }
+
+    /// What a grantee hears about a missing parent folder: `ParentMissing` when the deepest
+    /// folder that does exist along the path is one they may read, else `NotFound` (so the
+    /// space's other folders cannot be probed).
+    async fn missing_for_grantee(
+        &self,
+        by: &Principal,
+        space: &Space,
+        path: &str,
+    ) -> Result<FilesError> {
+        let mut names = split_path(path)?;
+        while names.pop().is_some() {
+            if let Some(found) = self.resolve(space, &join_path(&names)).await? {
+                let (_, _, rights) = self.access(by, &found.id).await?;
+                return Ok(if rights.can_read() {
+                    FilesError::ParentMissing
+                } else {
+                    FilesError::NotFound
+                });
+            }
+        }
+        Ok(FilesError::NotFound)
     }
 
     /// The space an upload goes to, if `by` may write somewhere in it: its members, or a
