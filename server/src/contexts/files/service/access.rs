@@ -7,8 +7,10 @@ use crate::ids::{NodeId, SpaceId};
 
 use super::super::share::{best_share, Access, Rights, Scope};
 use super::super::store::NodeRow;
-use super::{join_path, SpaceKind};
-use super::{may_read, now, split_path, FilesError, FilesService, Node, NodeKind, Result, Space};
+use super::{
+    join_path, may_read, now, split_path, FilesError, FilesService, Node, NodeKind, Result, Space,
+    SpaceKind,
+};
 
 /// The rights the space alone gives: a personal space's owner and a community space's
 /// members write and share; a community space's guests read.
