@@ -95,3 +95,23 @@ CREATE TABLE files.properties (
     xml       BYTEA,                                -- the value as raw XML
     PRIMARY KEY (node_id, namespace, name)
 );
+-- Shares: a node shared with a user, with the whole community, or by a public link.
+CREATE TABLE files.shares (
+    id            VARCHAR(21) PRIMARY KEY CHECK (length(id) = 21),
+    node_id       VARCHAR(21) NOT NULL REFERENCES files.nodes (id) ON DELETE CASCADE,
+    space_id      VARCHAR(21) NOT NULL REFERENCES files.spaces (id) ON DELETE CASCADE,
+    created_by    VARCHAR(21) NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
+    target        TEXT        NOT NULL CHECK (target IN ('user', 'community', 'link')),
+    grantee_id    VARCHAR(21),                        -- the user or community; NULL for a link
+    token         TEXT UNIQUE,                        -- a link's secret; NULL otherwise
+    password_hash TEXT,                               -- argon2 PHC string (links only)
+    expires_at    TIMESTAMPTZ,
+    permission    TEXT        NOT NULL CHECK (permission IN ('read', 'write', 'upload_only')),
+    may_reshare   BOOLEAN     NOT NULL DEFAULT FALSE,
+    created_at    TIMESTAMPTZ NOT NULL,
+    CHECK ((target = 'link') = (token IS NOT NULL)),
+    CHECK ((target = 'link') = (grantee_id IS NULL)),
+    CHECK (permission <> 'upload_only' OR target = 'link')
+);
+CREATE INDEX shares_node_idx ON files.shares (node_id);
+CREATE INDEX shares_grantee_idx ON files.shares (grantee_id, target);

@@ -96,3 +96,23 @@ CREATE TABLE files.properties (
     xml       BLOB,                                -- the value as raw XML
     PRIMARY KEY (node_id, namespace, name)
 );
+-- Shares: a node shared with a user, with the whole community, or by a public link.
+CREATE TABLE files.shares (
+    id            TEXT PRIMARY KEY CHECK (length(id) = 21),
+    node_id       TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    space_id      TEXT NOT NULL REFERENCES spaces (id) ON DELETE CASCADE,
+    created_by    TEXT NOT NULL,
+    target        TEXT        NOT NULL CHECK (target IN ('user', 'community', 'link')),
+    grantee_id    TEXT,                               -- the user or community; NULL for a link
+    token         TEXT UNIQUE,                        -- a link's secret; NULL otherwise
+    password_hash TEXT,                               -- argon2 PHC string (links only)
+    expires_at    TEXT,
+    permission    TEXT        NOT NULL CHECK (permission IN ('read', 'write', 'upload_only')),
+    may_reshare   INTEGER     NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    CHECK ((target = 'link') = (token IS NOT NULL)),
+    CHECK ((target = 'link') = (grantee_id IS NULL)),
+    CHECK (permission <> 'upload_only' OR target = 'link')
+);
+CREATE INDEX files.shares_node_idx ON shares (node_id);
+CREATE INDEX files.shares_grantee_idx ON shares (grantee_id, target);

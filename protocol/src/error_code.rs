@@ -156,6 +156,10 @@ error_codes! {
     StaleCursor = "stale_cursor",
     /// 423: the file or folder is locked by someone else (WebDAV or an app); the error names them.
     Locked = "locked",
+    /// 410: a public link past its expiry.
+    ShareExpired = "share_expired",
+    /// 401: a public link with a password, asked without one (`Taina-Share-Password`).
+    SharePasswordRequired = "share_password_required",
 
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.

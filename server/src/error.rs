@@ -176,6 +176,10 @@ fn files_code(error: &FilesError) -> ErrorCode {
         F::BadAppPassword => C::InvalidCredentials,
         F::StaleCursor => C::StaleCursor,
         F::Locked { .. } => C::Locked,
+        F::OutsideShare | F::MayNotShare(_) | F::LinkForbids(_) => C::Forbidden,
+        F::ShareExpired => C::ShareExpired,
+        F::SharePasswordRequired => C::SharePasswordRequired,
+        F::WrongSharePassword => C::InvalidCredentials,
         F::Media(e) => media_code(e),
         F::Auth(e) => auth_code(e),
         F::Database(_) => C::Internal,
@@ -212,7 +216,8 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::SessionRevoked
         | C::InvalidCredentials
         | C::OtpRequired
-        | C::InvalidOtp => StatusCode::UNAUTHORIZED,
+        | C::InvalidOtp
+        | C::SharePasswordRequired => StatusCode::UNAUTHORIZED,
         C::Forbidden | C::InviteRequired | C::AccountDisabled | C::Banned => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -226,7 +231,9 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::SlugTaken
         | C::NameTaken
         | C::ParentMissing => StatusCode::CONFLICT,
-        C::InviteExpired | C::InviteUsedUp | C::UploadClosed | C::StaleCursor => StatusCode::GONE,
+        C::InviteExpired | C::InviteUsedUp | C::UploadClosed | C::StaleCursor | C::ShareExpired => {
+            StatusCode::GONE
+        }
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType | C::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -289,7 +296,9 @@ impl IntoResponse for AppError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let AppError::Auth(AuthError::RateLimited { retry_after_secs }) = self {
+        if let AppError::Auth(AuthError::RateLimited { retry_after_secs })
+        | AppError::Files(FilesError::Auth(AuthError::RateLimited { retry_after_secs })) = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -207,6 +207,10 @@ string_id!(
     /// A WebDAV app password (`files.app_passwords.id`); its secret is never an id.
     AppPasswordId
 );
+string_id!(
+    /// A share of a folder or file (`files.shares.id`); a link's token is never an id.
+    ShareId
+);
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,20 @@ pub enum FilesError {
     Locked { holder: UserId },
     #[error("the cursor is from another epoch of this space; resync from the start")]
     StaleCursor,
+    /// A move or copy would take a node into or out of the shared folder it is reached by.
+    #[error("a move or copy cannot cross the edge of a share")]
+    OutsideShare,
+    #[error("you may not share this: {0}")]
+    MayNotShare(&'static str),
+    /// What the permission of a public link does not allow.
+    #[error("this link does not allow {0}")]
+    LinkForbids(&'static str),
+    #[error("this link has expired")]
+    ShareExpired,
+    #[error("this link needs its password (header `Taina-Share-Password`)")]
+    SharePasswordRequired,
+    #[error("the link's password is wrong")]
+    WrongSharePassword,
     #[error(transparent)]
     Media(#[from] MediaError),
     #[error(transparent)]

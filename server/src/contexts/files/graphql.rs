@@ -1,22 +1,24 @@
 //! Files' GraphQL part: `spaces`, `fileChanges`, the `fileChanged` subscription and
 //! `createAppPassword` (names other tools rely on), plus listing, nodes by path or id,
-//! versions, trash, search and a mutation per operation.
+//! versions, trash, search and a mutation per operation; shares (`shares`, `sharedWithMe`,
+//! `createShare`, `deleteShare`).
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Object, SimpleObject, Subscription, ID};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::events::FILE_CHANGED;
 use super::{
-    sort_key, AppPassword, Change, ChangeAction, FilesService, Lock, LockKind, Node, NodeKind,
-    Space, SpaceKind, TrashItem, Version, Written,
+    sort_key, AppPassword, Change, ChangeAction, FilesService, Lock, LockKind, NewShare,
+    NewShareTarget, Node, NodeKind, Share, SharePermission, ShareTarget, Space, SpaceKind,
+    TrashItem, Version, Written,
 };
 use crate::events::EventBus;
 use crate::graphql::{principal, GqlError};
-use crate::ids::{AppPasswordId, NodeId, SpaceId, VersionId};
+use crate::ids::{AppPasswordId, NodeId, ShareId, SpaceId, UserId, VersionId};
 
 type Result<T, E = GqlError> = std::result::Result<T, E>;
 
@@ -300,6 +302,115 @@ impl From<Written> for GqlWritten {
     }
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ShareTargetKind")]
+pub enum GqlShareTargetKind {
+    User,
+    Community,
+    Link,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "SharePermission")]
+pub enum GqlSharePermission {
+    Read,
+    Write,
+    /// Links to folders only: upload, nothing else ("file drop").
+    UploadOnly,
+}
+
+impl From<GqlSharePermission> for SharePermission {
+    fn from(p: GqlSharePermission) -> Self {
+        match p {
+            GqlSharePermission::Read => SharePermission::Read,
+            GqlSharePermission::Write => SharePermission::Write,
+            GqlSharePermission::UploadOnly => SharePermission::UploadOnly,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Share")]
+pub struct GqlShare {
+    id: ID,
+    node_id: ID,
+    space_id: ID,
+    created_by: ID,
+    target: GqlShareTargetKind,
+    /// A user share's grantee.
+    user_id: Option<ID>,
+    /// A community share's community.
+    community_id: Option<ID>,
+    /// A link's token: shown to its creator only.
+    token: Option<String>,
+    /// The link's public address (`/api/files/public/{token}`), to its creator only.
+    url: Option<String>,
+    has_password: bool,
+    expires_at: Option<DateTime<Utc>>,
+    permission: GqlSharePermission,
+    may_reshare: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Share> for GqlShare {
+    fn from(s: Share) -> Self {
+        let (target, user_id, community_id) = match s.target {
+            ShareTarget::User(id) => (GqlShareTargetKind::User, Some(ID(id.into_string())), None),
+            ShareTarget::Community(id) => (
+                GqlShareTargetKind::Community,
+                None,
+                Some(ID(id.into_string())),
+            ),
+            ShareTarget::Link => (GqlShareTargetKind::Link, None, None),
+        };
+        GqlShare {
+            id: ID(s.id.into_string()),
+            node_id: ID(s.node_id.into_string()),
+            space_id: ID(s.space_id.into_string()),
+            created_by: ID(s.created_by.into_string()),
+            target,
+            user_id,
+            community_id,
+            url: s.token.as_ref().map(|t| format!("/api/files/public/{t}")),
+            token: s.token,
+            has_password: s.has_password,
+            expires_at: s.expires_at,
+            permission: match s.permission {
+                SharePermission::Read => GqlSharePermission::Read,
+                SharePermission::Write => GqlSharePermission::Write,
+                SharePermission::UploadOnly => GqlSharePermission::UploadOnly,
+            },
+            may_reshare: s.may_reshare,
+            created_at: s.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "SharedNode")]
+pub struct GqlSharedNode {
+    share: GqlShare,
+    node: GqlNode,
+}
+
+/// Exactly one of `userId`, `community: true` or `link: true`.
+#[derive(InputObject)]
+#[graphql(name = "CreateShareInput")]
+pub struct GqlCreateShare {
+    node_id: ID,
+    user_id: Option<ID>,
+    #[graphql(default)]
+    community: bool,
+    #[graphql(default)]
+    link: bool,
+    permission: GqlSharePermission,
+    /// Links only.
+    password: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    #[graphql(default)]
+    may_reshare: bool,
+}
+
 fn files<'a>(ctx: &Context<'a>) -> &'a FilesService {
     ctx.data_unchecked::<FilesService>()
 }
@@ -419,6 +530,26 @@ impl FilesQuery {
         Ok(nodes.into_iter().map(Into::into).collect())
     }
 
+    /// A node's shares: all of them for its space's members, else those the caller made.
+    async fn shares(&self, ctx: &Context<'_>, node_id: ID) -> Result<Vec<GqlShare>> {
+        let by = principal(ctx)?;
+        let shares = files(ctx).shares(by, &NodeId::from(node_id.0)).await?;
+        Ok(shares.into_iter().map(Into::into).collect())
+    }
+
+    /// Nodes others shared with the caller or their community (reach them by id).
+    async fn shared_with_me(&self, ctx: &Context<'_>) -> Result<Vec<GqlSharedNode>> {
+        let by = principal(ctx)?;
+        let shared = files(ctx).shared_with_me(by).await?;
+        Ok(shared
+            .into_iter()
+            .map(|(share, node)| GqlSharedNode {
+                share: share.into(),
+                node: node.into(),
+            })
+            .collect())
+    }
+
     /// The caller's app passwords (never their secrets).
     async fn app_passwords(&self, ctx: &Context<'_>) -> Result<Vec<GqlAppPassword>> {
         let by = principal(ctx)?;
@@ -533,6 +664,44 @@ impl FilesMutation {
             .restore_version(by, &NodeId::from(node_id.0), &VersionId::from(version_id.0))
             .await?;
         Ok(written.into())
+    }
+
+    /// Shares a node with a user, the whole community or by a public link (its token and
+    /// URL are in the answer).
+    async fn create_share(&self, ctx: &Context<'_>, input: GqlCreateShare) -> Result<GqlShare> {
+        let by = principal(ctx)?;
+        let target = match (input.user_id, input.community, input.link) {
+            (Some(user), false, false) => NewShareTarget::User(UserId::from(user.0)),
+            (None, true, false) => NewShareTarget::Community,
+            (None, false, true) => NewShareTarget::Link,
+            _ => {
+                return Err(GqlError::new(
+                    taina_protocol::ErrorCode::InvalidInput,
+                    "give exactly one of `userId`, `community: true` or `link: true`",
+                ))
+            }
+        };
+        let share = files(ctx)
+            .create_share(
+                by,
+                NewShare {
+                    node_id: NodeId::from(input.node_id.0),
+                    target,
+                    permission: input.permission.into(),
+                    password: input.password,
+                    expires_at: input.expires_at,
+                    may_reshare: input.may_reshare,
+                },
+            )
+            .await?;
+        Ok(share.into())
+    }
+
+    /// Removes a share (its creator, or a member of the node's space).
+    async fn delete_share(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let by = principal(ctx)?;
+        files(ctx).delete_share(by, &ShareId::from(id.0)).await?;
+        Ok(true)
     }
 
     /// A WebDAV app password: the secret is in this answer only.

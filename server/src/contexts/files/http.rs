@@ -41,6 +41,7 @@ where
                 .put(upload)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .merge(super::public::routes())
 }
 
 #[derive(Deserialize)]

@@ -10,12 +10,13 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::config::FilesConfig;
-use crate::contexts::auth::{AuthService, Principal, Role};
+use crate::contexts::auth::{AttemptLimiter, AuthService, Principal, Role};
 use crate::contexts::media::{BlobRead, Budget, Ingest, Ingested, MediaService, Quota};
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::ids::{AppPasswordId, NodeId, SessionId, SpaceId, UserId, VersionId};
+use crate::ids::{AppPasswordId, NodeId, SessionId, ShareId, SpaceId, UserId, VersionId};
 
+use self::access::{same_scope, Target};
 use super::events::FilesEvent;
 use super::lock_store::LockStore;
 use super::names::{conflict_name, split_path};
@@ -27,6 +28,11 @@ use super::{
     Space, SpaceKind, TrashItem, Version, Written,
 };
 
+mod access;
+mod sharing;
+
+pub use sharing::OpenLink;
+
 type Result<T, E = FilesError> = std::result::Result<T, E>;
 
 /// Most changes one `changes` call returns.
@@ -35,6 +41,8 @@ pub const MAX_CHANGES_PAGE: u32 = 1000;
 pub const MAX_LIST_PAGE: u32 = 1000;
 /// How long a verified app password is trusted without hashing it again.
 const APP_PASSWORD_CACHE: StdDuration = StdDuration::from_secs(300);
+/// Link password checks allowed per minute from one address, and at one link.
+const LINK_GUESSES_PER_MINUTE: u32 = 10;
 
 #[derive(Clone)]
 pub struct FilesService {
@@ -53,6 +61,11 @@ struct Inner {
     /// send the password with every request, and argon2 on each would cost more than the
     /// request. Revoking removes the password's entries.
     verified: dashmap::DashMap<(UserId, [u8; 32]), (AppPasswordId, Instant)>,
+    /// (link, SHA-256 of the password) → when it last verified: a link's page sends its
+    /// password with every request, and argon2 on each would be slow.
+    verified_links: dashmap::DashMap<(ShareId, [u8; 32]), Instant>,
+    /// Link password guesses, per client address and per link.
+    link_guesses: AttemptLimiter,
 }
 
 fn may_read(by: &Principal, space: &Space) -> bool {
@@ -110,6 +123,8 @@ impl FilesService {
                 bus,
                 config,
                 verified: dashmap::DashMap::new(),
+                verified_links: dashmap::DashMap::new(),
+                link_guesses: AttemptLimiter::per_minute(LINK_GUESSES_PER_MINUTE),
             }),
         }
     }
@@ -256,20 +271,26 @@ impl FilesService {
         space_id: &SpaceId,
         path: &str,
     ) -> Result<Node> {
-        let space = self.space(by, space_id).await?;
+        let space = self
+            .store()
+            .space(space_id)
+            .await?
+            .ok_or(FilesError::NotFound)?;
         let row = self
             .resolve(&space, path)
             .await?
             .ok_or(FilesError::NotFound)?;
+        if !may_read(by, &space) {
+            // A grantee: only what a share reaches, never the space's other paths.
+            self.readable(by, &row.id).await?;
+        }
         let names = split_path(path)?;
         Ok(row.into_node(join_path(&names)))
     }
 
-    /// A live node the caller may read.
+    /// A live node the caller may read (through its space or a share).
     pub async fn node(&self, by: &Principal, id: &NodeId) -> Result<Node> {
-        let node = self.live(id).await?.ok_or(FilesError::NotFound)?;
-        self.space(by, &node.space_id).await?;
-        Ok(node)
+        Ok(self.readable(by, id).await?.0)
     }
 
     /// A folder's children, folders first then by name without case, after the sort key
@@ -347,8 +368,13 @@ impl FilesService {
         space_id: &SpaceId,
         path: &str,
     ) -> Result<Node> {
-        let space = self.writable(by, space_id).await?;
-        let (parent, parent_path, name) = self.parent_of(&space, path).await?;
+        let Target {
+            space,
+            parent,
+            parent_path,
+            name,
+            ..
+        } = self.target(by, space_id, path, false).await?;
         self.ensure_unlocked(by, &parent.id).await?;
         let id = NodeId::new();
         let at = now();
@@ -384,7 +410,7 @@ impl FilesService {
     /// What `by` may upload into the space now: media's `max_upload_bytes`, within the room
     /// left in the community's quota (photos and files together).
     pub async fn upload_budget(&self, by: &Principal, space_id: &SpaceId) -> Result<Budget> {
-        let space = self.writable(by, space_id).await?;
+        let space = self.upload_space(by, space_id).await?;
         let community = &space.community_id;
         let quota = self.inner.auth.storage_quota_bytes(community).await?;
         let used = self.inner.media.bytes_used(community).await?
@@ -426,19 +452,22 @@ impl FilesService {
         base: Option<&VersionId>,
         device: Option<&str>,
     ) -> Result<Written> {
-        let placed = async {
-            let space = self.writable(by, space_id).await?;
-            let target = self.parent_of(&space, path).await?;
-            Ok::<_, FilesError>((space, target))
-        }
-        .await;
-        let (space, (parent, parent_path, name)) = match placed {
-            Ok(placed) => placed,
+        let Target {
+            space,
+            parent,
+            parent_path,
+            name,
+            via_file,
+            ..
+        } = match self.target(by, space_id, path, true).await {
+            Ok(target) => target,
             Err(e) => {
                 ingested.discard().await;
                 return Err(e);
             }
         };
+        // Write on the file alone allows its versions, never a conflict copy beside it.
+        let base = if via_file { None } else { base };
         let size = ingested.size;
         let hash = self.inner.media.put_blob(ingested).await?;
         let result = self
@@ -614,19 +643,26 @@ impl FilesService {
     /// Moves and/or renames a node to `to` (a path in the same space, the new name last).
     /// No bytes are copied. The destination must not exist.
     pub async fn move_node(&self, by: &Principal, id: &NodeId, to: &str) -> Result<Node> {
-        let node = self.node(by, id).await?;
-        let space = self.writable(by, &node.space_id).await?;
+        let (node, space, _) = self.readable(by, id).await?;
         if node.parent_id.is_none() {
             return Err(FilesError::Invalid("the root cannot be moved".into()));
         }
-        let (parent, parent_path, name) = self.parent_of(&space, to).await?;
+        let from = self.parent_rights(by, &node).await?;
+        let Target {
+            space,
+            parent,
+            parent_path,
+            name,
+            rights: to_rights,
+            ..
+        } = self.target(by, &space.id, to, false).await?;
+        if !same_scope(&from, &to_rights) {
+            return Err(FilesError::OutsideShare);
+        }
         self.ensure_unlocked(by, id).await?;
         self.ensure_unlocked(by, &parent.id).await?;
         let new_path = child_path(&parent_path, &name);
-        if node.is_folder()
-            && (new_path == node.path || new_path.starts_with(&format!("{}/", node.path)))
-            && new_path != node.path
-        {
+        if node.is_folder() && new_path.starts_with(&format!("{}/", node.path)) {
             return Err(FilesError::IntoItself);
         }
         let parent_node = self.live(&parent.id).await?.ok_or(FilesError::NotFound)?;
@@ -662,9 +698,18 @@ impl FilesService {
     /// Copies a node (a folder with everything below it) to `to`; file copies share the
     /// bytes (new versions of the same content), so nothing is copied and no quota is used.
     pub async fn copy_node(&self, by: &Principal, id: &NodeId, to: &str) -> Result<Node> {
-        let node = self.node(by, id).await?;
-        let space = self.writable(by, &node.space_id).await?;
-        let (parent, parent_path, name) = self.parent_of(&space, to).await?;
+        let (node, space, from) = self.readable(by, id).await?;
+        let Target {
+            space,
+            parent,
+            parent_path,
+            name,
+            rights: to_rights,
+            ..
+        } = self.target(by, &space.id, to, false).await?;
+        if !same_scope(&from, &to_rights) {
+            return Err(FilesError::OutsideShare);
+        }
         let parent_node = self.live(&parent.id).await?.ok_or(FilesError::NotFound)?;
         if node.is_folder()
             && (parent_node.path == node.path
@@ -762,12 +807,13 @@ impl FilesService {
 
     /// Moves a node (a folder with everything below it) to the trash.
     pub async fn delete(&self, by: &Principal, id: &NodeId) -> Result<()> {
-        let node = self.node(by, id).await?;
-        let space = self.writable(by, &node.space_id).await?;
+        let (node, space, _) = self.readable(by, id).await?;
         self.ensure_unlocked(by, id).await?;
         if node.parent_id.is_none() {
             return Err(FilesError::Invalid("the root cannot be deleted".into()));
         }
+        // Deleting changes the folder: a share on the node itself does not allow it.
+        self.parent_rights(by, &node).await?;
         let at = now();
         let mut write = self.store().write().await?;
         // Journal first: the ETags above the node change while it is still linked to them.
@@ -944,8 +990,7 @@ impl FilesService {
         node_id: &NodeId,
         version_id: &VersionId,
     ) -> Result<Written> {
-        let node = self.node(by, node_id).await?;
-        let space = self.writable(by, &node.space_id).await?;
+        let (node, space, _) = self.changeable(by, node_id).await?;
         self.ensure_unlocked(by, node_id).await?;
         let version = self
             .store()

@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, Tx, WriteTurn};
-use crate::ids::{AppPasswordId, CommunityId, NodeId, SpaceId, UserId, VersionId};
+use crate::ids::{AppPasswordId, CommunityId, NodeId, ShareId, SpaceId, UserId, VersionId};
 
 use super::{
-    AppPassword, Change, ChangeAction, FilesError, Node, NodeKind, Space, SpaceKind, Version,
+    AppPassword, Change, ChangeAction, FilesError, Node, NodeKind, Share, SharePermission,
+    ShareTarget, Space, SpaceKind, Version,
 };
 
 type Result<T, E = FilesError> = std::result::Result<T, E>;
@@ -182,6 +183,64 @@ impl AppPasswordRow {
         )
     }
 }
+
+#[derive(FromRow)]
+struct ShareRow {
+    id: ShareId,
+    node_id: NodeId,
+    space_id: SpaceId,
+    created_by: UserId,
+    target: String,
+    grantee_id: Option<String>,
+    token: Option<String>,
+    password_hash: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    permission: String,
+    may_reshare: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl ShareRow {
+    /// The share and a link's password hash.
+    fn into_pair(self) -> (Share, Option<String>) {
+        let grantee = self.grantee_id.unwrap_or_default();
+        let target = match self.target.as_str() {
+            "user" => ShareTarget::User(UserId::from(grantee)),
+            "community" => ShareTarget::Community(CommunityId::from(grantee)),
+            _ => ShareTarget::Link,
+        };
+        (
+            Share {
+                id: self.id,
+                node_id: self.node_id,
+                space_id: self.space_id,
+                created_by: self.created_by,
+                target,
+                token: self.token,
+                has_password: self.password_hash.is_some(),
+                expires_at: self.expires_at,
+                permission: SharePermission::parse(&self.permission),
+                may_reshare: self.may_reshare,
+                created_at: self.created_at,
+            },
+            self.password_hash,
+        )
+    }
+
+    fn into_share(self) -> Share {
+        self.into_pair().0
+    }
+}
+
+const SHARE_COLUMNS: &str = "s.id, s.node_id, s.space_id, s.created_by, s.target, s.grantee_id, \
+     s.token, s.password_hash, s.expires_at, s.permission, s.may_reshare, s.created_at";
+
+/// The user and community shares aimed at `$1` (a user) or `$2` (their community) that have
+/// not expired at `$3`.
+const GRANTED: &str = "s.target IN ('user', 'community') \
+     AND ((s.target = 'user' AND s.grantee_id = $1) \
+       OR (s.target = 'community' AND s.grantee_id = $2)) \
+     AND (s.expires_at IS NULL OR s.expires_at > $3)";
 
 /// A node about to be inserted.
 pub(super) struct NewNode<'a> {
@@ -785,5 +844,128 @@ impl FilesStore {
             .execute(&self.db)
             .await?;
         Ok(())
+    }
+
+    // --- shares ---
+
+    pub async fn insert_share(&self, share: &Share, password_hash: Option<&str>) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        let grantee = match &share.target {
+            ShareTarget::User(id) => Some(id.as_str()),
+            ShareTarget::Community(id) => Some(id.as_str()),
+            ShareTarget::Link => None,
+        };
+        query(
+            "INSERT INTO files.shares (id, node_id, space_id, created_by, target, grantee_id, \
+             token, password_hash, expires_at, permission, may_reshare, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&share.id)
+        .bind(&share.node_id)
+        .bind(&share.space_id)
+        .bind(&share.created_by)
+        .bind(share.target.as_str())
+        .bind(grantee)
+        .bind(share.token.as_deref())
+        .bind(password_hash)
+        .bind(share.expires_at)
+        .bind(share.permission.as_str())
+        .bind(share.may_reshare)
+        .bind(share.created_at)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn share(&self, id: &ShareId) -> Result<Option<Share>> {
+        let sql = format!("SELECT {SHARE_COLUMNS} FROM files.shares s WHERE s.id = $1");
+        let row = query_as::<ShareRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(ShareRow::into_share))
+    }
+
+    /// A link by its token, with its password hash.
+    pub async fn link(&self, token: &str) -> Result<Option<(Share, Option<String>)>> {
+        let sql = format!(
+            "SELECT {SHARE_COLUMNS} FROM files.shares s WHERE s.token = $1 AND s.target = 'link'"
+        );
+        let row = query_as::<ShareRow>(sqlx::AssertSqlSafe(sql))
+            .bind(token)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(ShareRow::into_pair))
+    }
+
+    /// The shares of one node, oldest first.
+    pub async fn shares_on(&self, node_id: &NodeId) -> Result<Vec<Share>> {
+        let sql = format!(
+            "SELECT {SHARE_COLUMNS} FROM files.shares s WHERE s.node_id = $1 \
+             ORDER BY s.created_at, s.id"
+        );
+        let rows = query_as::<ShareRow>(sqlx::AssertSqlSafe(sql))
+            .bind(node_id)
+            .fetch_all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(ShareRow::into_share).collect())
+    }
+
+    /// Live shares for the user or their community on `node_id` or any folder above it.
+    pub async fn shares_reaching(
+        &self,
+        node_id: &NodeId,
+        user_id: &UserId,
+        community_id: &CommunityId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Share>> {
+        let sql = format!(
+            "WITH RECURSIVE up (id, parent_id) AS ( \
+               SELECT id, parent_id FROM files.nodes WHERE id = $4 \
+               UNION ALL SELECT n.id, n.parent_id FROM files.nodes n JOIN up ON n.id = up.parent_id) \
+             SELECT {SHARE_COLUMNS} FROM files.shares s JOIN up ON s.node_id = up.id \
+             WHERE {GRANTED}"
+        );
+        let rows = query_as::<ShareRow>(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(community_id)
+            .bind(now)
+            .bind(node_id)
+            .fetch_all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(ShareRow::into_share).collect())
+    }
+
+    /// Live shares for the user or their community (optionally in one space), not made by
+    /// the user, newest first.
+    pub async fn shares_granted(
+        &self,
+        user_id: &UserId,
+        community_id: &CommunityId,
+        space_id: Option<&SpaceId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Share>> {
+        let sql = format!(
+            "SELECT {SHARE_COLUMNS} FROM files.shares s WHERE {GRANTED} \
+             AND s.created_by <> $1 AND ($4 = '' OR s.space_id = $4) \
+             ORDER BY s.created_at DESC, s.id"
+        );
+        let rows = query_as::<ShareRow>(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(community_id)
+            .bind(now)
+            .bind(space_id.map_or("", SpaceId::as_str))
+            .fetch_all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(ShareRow::into_share).collect())
+    }
+
+    pub async fn delete_share(&self, id: &ShareId) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
+        let deleted = query("DELETE FROM files.shares WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(deleted == 1)
     }
 }

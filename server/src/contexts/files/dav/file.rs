@@ -59,6 +59,9 @@ impl DavMetaData for NodeMeta {
     }
 }
 
+/// An open read of a blob (behind a mutex: the DAV file must be `Sync`).
+type BlobStream = std::sync::Mutex<BoxStream<'static, Result<Bytes, MediaError>>>;
+
 /// A file open for reading: bytes come from the blob store from the current position on.
 pub struct ReadFile {
     pub files: FilesService,
@@ -66,10 +69,7 @@ pub struct ReadFile {
     pub node: Node,
     pub position: u64,
     /// The open read and the bytes of its last chunk not handed out yet; `None` after a seek.
-    pub reading: Option<(
-        std::sync::Mutex<BoxStream<'static, Result<Bytes, MediaError>>>,
-        Bytes,
-    )>,
+    pub reading: Option<(BlobStream, Bytes)>,
 }
 
 impl fmt::Debug for ReadFile {
