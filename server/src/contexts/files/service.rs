@@ -1160,6 +1160,53 @@ impl FilesService {
         Ok(())
     }
 
+    /// For the admin panel: the app passwords of `user_id`, a user of the admin's community
+    /// (names and use, never secrets).
+    pub async fn app_passwords_of(
+        &self,
+        admin: &Principal,
+        user_id: &UserId,
+    ) -> Result<Vec<AppPassword>> {
+        self.admin_over(admin, user_id).await?;
+        let listed = self.store().app_passwords(user_id).await?;
+        Ok(listed.into_iter().map(|(password, _)| password).collect())
+    }
+
+    /// For the admin panel: revokes one app password of a user of the admin's community (a
+    /// lost laptop); WebDAV refuses it from the next request.
+    pub async fn revoke_app_password_of(
+        &self,
+        admin: &Principal,
+        user_id: &UserId,
+        id: &AppPasswordId,
+    ) -> Result<AppPassword> {
+        self.admin_over(admin, user_id).await?;
+        let password = self
+            .store()
+            .app_passwords(user_id)
+            .await?
+            .into_iter()
+            .map(|(password, _)| password)
+            .find(|p| &p.id == id)
+            .ok_or(FilesError::NotFound)?;
+        if !self.store().delete_app_password(user_id, id).await? {
+            return Err(FilesError::NotFound);
+        }
+        self.inner.verified.retain(|_, (matched, _)| matched != id);
+        Ok(password)
+    }
+
+    /// `admin` is an admin of `user_id`'s community; `NotFound` otherwise.
+    async fn admin_over(&self, admin: &Principal, user_id: &UserId) -> Result<()> {
+        if admin.role != Role::Admin {
+            return Err(FilesError::Forbidden);
+        }
+        match self.inner.auth.user(user_id).await {
+            Ok(user) if user.community_id == admin.community_id => Ok(()),
+            _ => Err(FilesError::NotFound),
+        }
+    }
+
     /// The principal for WebDAV's Basic auth: `user_id` from the URL, `email` as the user
     /// name, and one of the user's app passwords (never the account password).
     pub async fn authenticate_app_password(
