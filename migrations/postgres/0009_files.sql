@@ -71,3 +71,33 @@ CREATE TABLE files.app_passwords (
     last_used_at TIMESTAMPTZ
 );
 CREATE INDEX app_passwords_user_idx ON files.app_passwords (user_id);
+
+-- Resumable uploads (tus at /api/files/tus/, and socket uploads placed in a space).
+-- A tus upload: where its bytes go, how many have arrived (the bytes themselves are in
+-- data/uploads/tus/<id>.part), when it is abandoned; node_id/version_id once complete.
+CREATE TABLE files.tus_uploads (
+    id            VARCHAR(21) PRIMARY KEY,
+    user_id       VARCHAR(21) NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
+    space_id      VARCHAR(21) NOT NULL REFERENCES files.spaces (id) ON DELETE CASCADE,
+    path          TEXT        NOT NULL,
+    base_version  VARCHAR(21),
+    device        TEXT,
+    length        BIGINT      NOT NULL,
+    received      BIGINT      NOT NULL,
+    metadata      TEXT        NOT NULL,               -- Upload-Metadata as sent
+    node_id       VARCHAR(21),
+    version_id    VARCHAR(21),
+    created_at    TIMESTAMPTZ NOT NULL,
+    expires_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX tus_uploads_expires_idx ON files.tus_uploads (expires_at);
+
+-- A socket upload (media.uploads, which owns the transfer) whose bytes become a file here.
+CREATE TABLE files.socket_uploads (
+    upload_id     VARCHAR(21) PRIMARY KEY,
+    space_id      VARCHAR(21) NOT NULL REFERENCES files.spaces (id) ON DELETE CASCADE,
+    path          TEXT        NOT NULL,
+    base_version  VARCHAR(21),
+    device        TEXT,
+    created_at    TIMESTAMPTZ NOT NULL
+);

@@ -40,6 +40,7 @@ where
                 .put(upload)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .merge(super::tus::routes())
 }
 
 #[derive(Deserialize)]

@@ -14,10 +14,14 @@ pub mod http;
 mod model;
 mod names;
 mod neighbour;
+mod placement;
+mod resumable;
 mod service;
 mod store;
 #[cfg(test)]
 mod tests;
+pub mod tus;
+mod upload_store;
 
 pub use error::FilesError;
 pub use model::{

@@ -19,6 +19,8 @@ use crate::ids::{AppPasswordId, NodeId, SessionId, SpaceId, UserId, VersionId};
 use super::events::FilesEvent;
 use super::names::{conflict_name, split_path};
 use super::neighbour::FilesBlobs;
+use super::placement::FilesPlacement;
+use super::resumable::Resumable;
 use super::store::{Draft, FilesStore, NewNode, NewVersion, NodeRow, Write};
 use super::{
     app_password, AppPassword, Change, ChangeAction, ChangesPage, FilesError, Node, NodeKind,
@@ -39,8 +41,10 @@ pub struct FilesService {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     store: FilesStore,
+    /// Resumable uploads into spaces (tus, and the targets of socket uploads).
+    uploads: Resumable,
     media: MediaService,
     auth: AuthService,
     bus: Arc<dyn EventBus>,
@@ -92,22 +96,51 @@ impl FilesService {
         bus: Arc<dyn EventBus>,
         config: FilesConfig,
     ) -> Self {
-        let store = FilesStore::new(db);
+        let store = FilesStore::new(db.clone());
         media.set_neighbour(Arc::new(FilesBlobs(store.clone())));
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                media,
-                auth,
-                bus,
-                config,
-                verified: dashmap::DashMap::new(),
-            }),
-        }
+        let uploads = Resumable::new(db, media.uploads_dir().join("tus"), &config);
+        let inner = Arc::new(Inner {
+            store,
+            uploads,
+            media: media.clone(),
+            auth,
+            bus,
+            config,
+            verified: dashmap::DashMap::new(),
+        });
+        // Weak: media holds the placement, and the service holds media.
+        media.set_placement(Arc::new(FilesPlacement(Arc::downgrade(&inner))));
+        Self { inner }
+    }
+
+    /// The service around its parts (the placement holds them weakly).
+    pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 
     fn store(&self) -> &FilesStore {
         &self.inner.store
+    }
+
+    pub(super) fn uploads(&self) -> &Resumable {
+        &self.inner.uploads
+    }
+
+    pub(super) fn media(&self) -> &MediaService {
+        &self.inner.media
+    }
+
+    /// Refuses, before any byte arrives, an upload `by` could not store at `path`: no write
+    /// access, a bad name, a missing parent folder.
+    pub(super) async fn check_target(
+        &self,
+        by: &Principal,
+        space_id: &SpaceId,
+        path: &str,
+    ) -> Result<()> {
+        let space = self.writable(by, space_id).await?;
+        self.parent_of(&space, path).await?;
+        Ok(())
     }
 
     // --- spaces ---
