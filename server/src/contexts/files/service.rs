@@ -635,10 +635,8 @@ impl FilesService {
         }
         let (parent, parent_path, name) = self.parent_of(&space, to).await?;
         let new_path = child_path(&parent_path, &name);
-        if node.is_folder()
-            && (new_path == node.path || new_path.starts_with(&format!("{}/", node.path)))
-            && new_path != node.path
-        {
+        // Moving a folder onto its own path is a no-op rename, not "into itself".
+        if node.is_folder() && new_path.starts_with(&format!("{}/", node.path)) {
             return Err(FilesError::IntoItself);
         }
         let parent_node = self.live(&parent.id).await?.ok_or(FilesError::NotFound)?;

@@ -11,7 +11,7 @@ use crate::contexts::auth::Principal;
 /// What a finished upload became.
 #[derive(Debug)]
 pub enum Finished {
-    Photo(Photo),
+    Photo(Box<Photo>),
     /// Placed by the neighbour; its description of the result (files: `{node, version,
     /// created, conflict}`), passed on to the client as it is.
     Placed(serde_json::Value),

@@ -983,7 +983,7 @@ impl MediaService {
                     .store
                     .close_upload(&upload.id, "done", Some(&photo.id))
                     .await?;
-                Ok(Finished::Photo(photo))
+                Ok(Finished::Photo(Box::new(photo)))
             }
             Err(e) => {
                 self.inner

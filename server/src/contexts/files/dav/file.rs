@@ -66,11 +66,14 @@ pub struct ReadFile {
     pub node: Node,
     pub position: u64,
     /// The open read and the bytes of its last chunk not handed out yet; `None` after a seek.
-    pub reading: Option<(
-        std::sync::Mutex<BoxStream<'static, Result<Bytes, MediaError>>>,
-        Bytes,
-    )>,
+    pub reading: Option<OpenRead>,
 }
+
+/// A read in progress: the blob's byte stream and the bytes of its last chunk not handed out.
+pub type OpenRead = (
+    std::sync::Mutex<BoxStream<'static, Result<Bytes, MediaError>>>,
+    Bytes,
+);
 
 impl fmt::Debug for ReadFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
