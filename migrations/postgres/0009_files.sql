@@ -115,3 +115,32 @@ CREATE TABLE files.shares (
 );
 CREATE INDEX shares_node_idx ON files.shares (node_id);
 CREATE INDEX shares_grantee_idx ON files.shares (grantee_id, target);
+-- Resumable uploads (tus at /api/files/tus/, and socket uploads placed in a space).
+-- A tus upload: where its bytes go, how many have arrived (the bytes themselves are in
+-- data/uploads/tus/<id>.part), when it is abandoned; node_id/version_id once complete.
+CREATE TABLE files.tus_uploads (
+    id            VARCHAR(21) PRIMARY KEY,
+    user_id       VARCHAR(21) NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
+    space_id      VARCHAR(21) NOT NULL REFERENCES files.spaces (id) ON DELETE CASCADE,
+    path          TEXT        NOT NULL,
+    base_version  VARCHAR(21),
+    device        TEXT,
+    length        BIGINT      NOT NULL,
+    received      BIGINT      NOT NULL,
+    metadata      TEXT        NOT NULL,               -- Upload-Metadata as sent
+    node_id       VARCHAR(21),
+    version_id    VARCHAR(21),
+    created_at    TIMESTAMPTZ NOT NULL,
+    expires_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX tus_uploads_expires_idx ON files.tus_uploads (expires_at);
+
+-- A socket upload (media.uploads, which owns the transfer) whose bytes become a file here.
+CREATE TABLE files.socket_uploads (
+    upload_id     VARCHAR(21) PRIMARY KEY,
+    space_id      VARCHAR(21) NOT NULL REFERENCES files.spaces (id) ON DELETE CASCADE,
+    path          TEXT        NOT NULL,
+    base_version  VARCHAR(21),
+    device        TEXT,
+    created_at    TIMESTAMPTZ NOT NULL
+);

@@ -116,3 +116,32 @@ CREATE TABLE files.shares (
 );
 CREATE INDEX files.shares_node_idx ON shares (node_id);
 CREATE INDEX files.shares_grantee_idx ON shares (grantee_id, target);
+-- Resumable uploads (tus at /api/files/tus/, and socket uploads placed in a space).
+-- A tus upload: where its bytes go, how many have arrived (the bytes themselves are in
+-- data/uploads/tus/<id>.part), when it is abandoned; node_id/version_id once complete.
+CREATE TABLE files.tus_uploads (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    space_id      TEXT NOT NULL REFERENCES spaces (id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    base_version  TEXT,
+    device        TEXT,
+    length        INTEGER NOT NULL,
+    received      INTEGER NOT NULL,
+    metadata      TEXT NOT NULL,                      -- Upload-Metadata as sent
+    node_id       TEXT,
+    version_id    TEXT,
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
+CREATE INDEX files.tus_uploads_expires_idx ON tus_uploads (expires_at);
+
+-- A socket upload (media.uploads, which owns the transfer) whose bytes become a file here.
+CREATE TABLE files.socket_uploads (
+    upload_id     TEXT PRIMARY KEY,
+    space_id      TEXT NOT NULL REFERENCES spaces (id) ON DELETE CASCADE,
+    path          TEXT NOT NULL,
+    base_version  TEXT,
+    device        TEXT,
+    created_at    TEXT NOT NULL
+);

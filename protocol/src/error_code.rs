@@ -160,6 +160,14 @@ error_codes! {
     ShareExpired = "share_expired",
     /// 401: a public link with a password, asked without one (`Taina-Share-Password`).
     SharePasswordRequired = "share_password_required",
+    /// 400: tus: a required header is missing or malformed.
+    InvalidHeader = "invalid_header",
+    /// 412: tus: `Tus-Resumable` is not `1.0.0`.
+    UnsupportedTusVersion = "unsupported_tus_version",
+    /// 400: tus: `Upload-Checksum` names an algorithm the server does not support.
+    UnsupportedChecksum = "unsupported_checksum",
+    /// 460: tus: the chunk does not match its `Upload-Checksum` (it was discarded).
+    ChunkChecksumMismatch = "chunk_checksum_mismatch",
 
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.

@@ -37,6 +37,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 const ALERT_RELAY: Duration = Duration::from_secs(1);
 /// How often revocations by other processes are picked up.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
+/// How often abandoned tus uploads are looked for (`files.tus_expiry_hours`).
+const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How often the files trash is checked for items past `files.trash_days`.
 const TRASH_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -164,6 +166,7 @@ impl AppState {
         self.media.spawn_worker(self.config.bus.nats_url.is_some());
         self.chat.spawn_feed();
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
+        self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         crate::socket::spawn_gap_repair(
             &self.hub,

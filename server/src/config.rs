@@ -370,6 +370,9 @@ pub struct FilesConfig {
     pub version_max_age_days: u32,
     /// Days a deleted node stays in the trash before it is purged automatically.
     pub trash_days: u32,
+    /// Hours an unfinished tus upload stays resumable after its last byte arrived (then its
+    /// partial bytes are removed).
+    pub tus_expiry_hours: u32,
 }
 
 impl Default for FilesConfig {
@@ -378,6 +381,7 @@ impl Default for FilesConfig {
             keep_versions: 10,
             version_max_age_days: 0,
             trash_days: 30,
+            tus_expiry_hours: 24,
         }
     }
 }

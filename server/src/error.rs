@@ -180,6 +180,11 @@ fn files_code(error: &FilesError) -> ErrorCode {
         F::ShareExpired => C::ShareExpired,
         F::SharePasswordRequired => C::SharePasswordRequired,
         F::WrongSharePassword => C::InvalidCredentials,
+        F::BadHeader(..) => C::InvalidHeader,
+        F::UnsupportedTusVersion => C::UnsupportedTusVersion,
+        F::UnsupportedChecksum => C::UnsupportedChecksum,
+        F::NotOffsetOctetStream => C::UnsupportedMediaType,
+        F::ChunkChecksumMismatch => C::ChunkChecksumMismatch,
         F::Media(e) => media_code(e),
         F::Auth(e) => auth_code(e),
         F::Database(_) => C::Internal,
@@ -209,7 +214,9 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::InviteInvalid
         | C::ResetInvalid
         | C::UnsupportedProtocol
-        | C::NotAWebsocket => StatusCode::BAD_REQUEST,
+        | C::NotAWebsocket
+        | C::InvalidHeader
+        | C::UnsupportedChecksum => StatusCode::BAD_REQUEST,
         C::MissingToken
         | C::InvalidToken
         | C::TokenExpired
@@ -247,6 +254,9 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         C::RateLimited | C::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
         C::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         C::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
+        C::UnsupportedTusVersion => StatusCode::PRECONDITION_FAILED,
+        // tus's own status for a chunk that fails its checksum ("460 Checksum Mismatch").
+        C::ChunkChecksumMismatch => StatusCode::from_u16(460).expect("a valid status"),
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         // GraphQL only: never an HTTP answer of their own.
         C::Unauthenticated | C::NotRecovered => StatusCode::INTERNAL_SERVER_ERROR,

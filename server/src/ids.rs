@@ -204,6 +204,10 @@ string_id!(
     VersionId
 );
 string_id!(
+    /// A tus upload of a file (`files.tus_uploads.id`), the last segment of its URL.
+    TusUploadId
+);
+string_id!(
     /// A WebDAV app password (`files.app_passwords.id`); its secret is never an id.
     AppPasswordId
 );

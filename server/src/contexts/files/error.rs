@@ -50,6 +50,22 @@ pub enum FilesError {
     SharePasswordRequired,
     #[error("the link's password is wrong")]
     WrongSharePassword,
+    /// tus: a required header is missing or malformed (`Upload-Length`, `Upload-Offset`,
+    /// `Upload-Metadata`, `Upload-Checksum`).
+    #[error("bad {0} header: {1}")]
+    BadHeader(&'static str, String),
+    /// tus: `Tus-Resumable` names a version this server does not speak (412).
+    #[error("this server speaks tus 1.0.0 only")]
+    UnsupportedTusVersion,
+    /// tus: `Upload-Checksum` names an algorithm this server does not support.
+    #[error("unsupported checksum algorithm; supported: sha1, sha256")]
+    UnsupportedChecksum,
+    /// tus: a PATCH without `Content-Type: application/offset+octet-stream` (415).
+    #[error("a PATCH needs Content-Type: application/offset+octet-stream")]
+    NotOffsetOctetStream,
+    /// tus: the chunk does not match its `Upload-Checksum`; it was discarded (460).
+    #[error("the chunk does not match its Upload-Checksum; it was discarded")]
+    ChunkChecksumMismatch,
     #[error(transparent)]
     Media(#[from] MediaError),
     #[error(transparent)]

@@ -16,6 +16,7 @@ use super::{
     NewShareTarget, Node, NodeKind, Share, SharePermission, ShareTarget, Space, SpaceKind,
     TrashItem, Version, Written,
 };
+use crate::contexts::media::graphql::GqlUpload;
 use crate::events::EventBus;
 use crate::graphql::{principal, GqlError};
 use crate::ids::{AppPasswordId, NodeId, ShareId, SpaceId, UserId, VersionId};
@@ -604,6 +605,36 @@ impl FilesMutation {
     async fn unlock_file_node(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let by = principal(ctx)?;
         Ok(files(ctx).unlock_node(by, &NodeId::from(id.0)).await?)
+    }
+
+    /// Opens a resumable socket upload whose bytes become the file at `path` (a new version
+    /// when it exists; kept beside it under a conflict name when `baseVersion` is not the
+    /// current one). Checked up front like any upload; then join `upload:{id}` and push
+    /// chunks: the last reply carries `file: {node, version, created, conflict}`.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_file_upload(
+        &self,
+        ctx: &Context<'_>,
+        space_id: ID,
+        path: String,
+        size: u64,
+        sha256: String,
+        base_version: Option<ID>,
+        device: Option<String>,
+    ) -> Result<GqlUpload> {
+        let by = principal(ctx)?;
+        let upload = files(ctx)
+            .create_socket_upload(
+                by,
+                &SpaceId::from(space_id.0),
+                &path,
+                size,
+                &sha256,
+                base_version.map(|v| VersionId::from(v.0)),
+                device,
+            )
+            .await?;
+        Ok(upload.into())
     }
 
     /// Moves and/or renames: `to` is the new path in the same space. No bytes are copied.

@@ -42,6 +42,7 @@ where
                 .layer(DefaultBodyLimit::disable()),
         )
         .merge(super::public::routes())
+        .merge(super::tus::routes())
 }
 
 #[derive(Deserialize)]

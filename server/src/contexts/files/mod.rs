@@ -17,9 +17,11 @@ pub mod locks;
 mod model;
 mod names;
 mod neighbour;
+mod placement;
 pub mod properties;
 mod property_store;
 pub mod public;
+mod resumable;
 mod service;
 mod share;
 #[cfg(test)]
@@ -27,6 +29,8 @@ mod share_tests;
 mod store;
 #[cfg(test)]
 mod tests;
+pub mod tus;
+mod upload_store;
 mod zip;
 
 pub use error::FilesError;

@@ -21,7 +21,9 @@ use super::events::FilesEvent;
 use super::lock_store::LockStore;
 use super::names::{conflict_name, split_path};
 use super::neighbour::FilesBlobs;
+use super::placement::FilesPlacement;
 use super::property_store::PropertyStore;
+use super::resumable::Resumable;
 use super::store::{Draft, FilesStore, NewNode, NewVersion, NodeRow, Write};
 use super::{
     app_password, AppPassword, Change, ChangeAction, ChangesPage, FilesError, Node, NodeKind,
@@ -49,10 +51,12 @@ pub struct FilesService {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     store: FilesStore,
     locks: LockStore,
     properties: PropertyStore,
+    /// Resumable uploads into spaces (tus, and the targets of socket uploads).
+    uploads: Resumable,
     media: MediaService,
     auth: AuthService,
     bus: Arc<dyn EventBus>,
@@ -111,22 +115,30 @@ impl FilesService {
     ) -> Self {
         let locks = LockStore::new(db.clone());
         let properties = PropertyStore::new(db.clone());
-        let store = FilesStore::new(db);
+        let store = FilesStore::new(db.clone());
         media.set_neighbour(Arc::new(FilesBlobs(store.clone())));
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                locks,
-                properties,
-                media,
-                auth,
-                bus,
-                config,
-                verified: dashmap::DashMap::new(),
-                verified_links: dashmap::DashMap::new(),
-                link_guesses: AttemptLimiter::per_minute(LINK_GUESSES_PER_MINUTE),
-            }),
-        }
+        let uploads = Resumable::new(db, media.uploads_dir().join("tus"), &config);
+        let inner = Arc::new(Inner {
+            store,
+            locks,
+            properties,
+            uploads,
+            media: media.clone(),
+            auth,
+            bus,
+            config,
+            verified: dashmap::DashMap::new(),
+            verified_links: dashmap::DashMap::new(),
+            link_guesses: AttemptLimiter::per_minute(LINK_GUESSES_PER_MINUTE),
+        });
+        // Weak: media holds the placement, and the service holds media.
+        media.set_placement(Arc::new(FilesPlacement(Arc::downgrade(&inner))));
+        Self { inner }
+    }
+
+    /// The service around its parts (the placement holds them weakly).
+    pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 
     pub(super) fn store(&self) -> &FilesStore {
@@ -139,6 +151,26 @@ impl FilesService {
 
     pub(super) fn property_store(&self) -> &PropertyStore {
         &self.inner.properties
+    }
+
+    pub(super) fn uploads(&self) -> &Resumable {
+        &self.inner.uploads
+    }
+
+    pub(super) fn media(&self) -> &MediaService {
+        &self.inner.media
+    }
+
+    /// Refuses, before any byte arrives, an upload `by` could not store at `path`: no write
+    /// access, a bad name, a missing parent folder.
+    pub(super) async fn check_target(
+        &self,
+        by: &Principal,
+        space_id: &SpaceId,
+        path: &str,
+    ) -> Result<()> {
+        self.target(by, space_id, path, false).await?;
+        Ok(())
     }
 
     // --- spaces ---

@@ -13,6 +13,7 @@ mod jobs;
 mod leftovers;
 mod model;
 mod neighbour;
+mod placement;
 mod service;
 mod store;
 
@@ -21,4 +22,5 @@ pub use error::MediaError;
 pub use ingest::{Budget, Ingest, Ingested, Quota};
 pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload};
 pub use neighbour::BlobNeighbour;
+pub use placement::{Finished, Placement, UploadPlacement};
 pub use service::{ChunkOutcome, MediaService};

@@ -21,7 +21,8 @@ use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
 use super::store::{FileInsert, MediaStore, NewFile};
 use super::{
-    Album, BlobNeighbour, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Rendition, Upload,
+    Album, BlobNeighbour, Cursor, Finished, JobCounts, MediaError, Photo, PhotoFilter, Placement,
+    Rendition, Upload, UploadPlacement,
 };
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
@@ -63,6 +64,8 @@ pub(super) struct Inner {
     pub job_durations: prometheus_client::metrics::histogram::Histogram,
     /// Files, which keeps its versions in the same blob store and quota (set once at start).
     pub neighbour: std::sync::OnceLock<Arc<dyn BlobNeighbour>>,
+    /// Files again, taking the socket uploads opened for a space (set once at start).
+    pub placement: std::sync::OnceLock<Arc<dyn UploadPlacement>>,
 }
 
 /// What a chunk of a socket upload did.
@@ -70,8 +73,8 @@ pub(super) struct Inner {
 pub struct ChunkOutcome {
     /// The next offset the server expects (the acknowledged byte count).
     pub next_offset: u64,
-    /// The stored photo once every byte is in and the checksum matched.
-    pub done: Option<Photo>,
+    /// What the upload became once every byte is in and the checksum matched.
+    pub done: Option<Finished>,
 }
 
 impl MediaService {
@@ -105,6 +108,7 @@ impl MediaService {
                     prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 14),
                 ),
                 neighbour: std::sync::OnceLock::new(),
+                placement: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -113,6 +117,18 @@ impl MediaService {
     /// ignored).
     pub fn set_neighbour(&self, neighbour: Arc<dyn BlobNeighbour>) {
         let _ = self.inner.neighbour.set(neighbour);
+    }
+
+    /// Attaches the context that may take finished socket uploads (once; later calls are
+    /// ignored).
+    pub fn set_placement(&self, placement: Arc<dyn UploadPlacement>) {
+        let _ = self.inner.placement.set(placement);
+    }
+
+    /// Where partial uploads live (`data/uploads`): kept across restarts, on the blobs'
+    /// filesystem.
+    pub fn uploads_dir(&self) -> &std::path::Path {
+        &self.inner.uploads_dir
     }
 
     /// The community's quota less what the neighbour holds: the room photos may fill.
@@ -896,10 +912,10 @@ impl MediaService {
         }
         file.sync_all().await?;
         drop(file);
-        let photo = self.finish_upload(by, &upload, &path).await?;
+        let finished = self.finish_upload(by, &upload, &path).await?;
         Ok(ChunkOutcome {
             next_offset: end,
-            done: Some(photo),
+            done: Some(finished),
         })
     }
 
@@ -908,7 +924,7 @@ impl MediaService {
         by: &Principal,
         upload: &Upload,
         part: &std::path::Path,
-    ) -> Result<Photo> {
+    ) -> Result<Finished> {
         // The bytes were reserved when the upload was created.
         let budget = Budget {
             max_bytes: self.inner.config.max_upload_bytes,
@@ -938,6 +954,26 @@ impl MediaService {
                 .await?;
             return Err(MediaError::ChecksumMismatch);
         }
+        let ingested = match self.inner.placement.get() {
+            Some(placement) => match placement.place(by, upload, ingested).await {
+                Ok(Placement::NotMine(ingested)) => ingested,
+                Ok(Placement::Placed(placed)) => {
+                    self.inner
+                        .store
+                        .close_upload(&upload.id, "done", None)
+                        .await?;
+                    return Ok(Finished::Placed(placed));
+                }
+                Err(e) => {
+                    self.inner
+                        .store
+                        .close_upload(&upload.id, "failed", None)
+                        .await?;
+                    return Err(e);
+                }
+            },
+            None => ingested,
+        };
         match self
             .store_within_quota(by, ingested, &upload.filename, Some(&upload.id))
             .await
@@ -947,7 +983,7 @@ impl MediaService {
                     .store
                     .close_upload(&upload.id, "done", Some(&photo.id))
                     .await?;
-                Ok(photo)
+                Ok(Finished::Photo(Box::new(photo)))
             }
             Err(e) => {
                 self.inner
