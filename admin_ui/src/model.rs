@@ -185,6 +185,17 @@ pub struct UserRow {
     pub is_you: bool,
     /// Disabled by an admin: no sign-in until enabled again.
     pub disabled: bool,
+    /// WebDAV app passwords (one per device), newest first.
+    pub app_passwords: Vec<AppPasswordRow>,
+}
+
+/// An app password of a user: its name and when it was made and last used (never the secret).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppPasswordRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
 }
 
 /// A live sign-in session of a user (one per device that signed in).

@@ -147,6 +147,28 @@ error_codes! {
     /// 409: an album slug already in use.
     SlugTaken = "slug_taken",
 
+    // Files.
+    /// 409: a file or folder with the same name (compared without case) is in the folder.
+    NameTaken = "name_taken",
+    /// 409: the folder a file or folder should go into does not exist.
+    ParentMissing = "parent_missing",
+    /// 410: a change cursor past the space's journal (another epoch): resync from the start.
+    StaleCursor = "stale_cursor",
+    /// 423: the file or folder is locked by someone else (WebDAV or an app); the error names them.
+    Locked = "locked",
+    /// 410: a public link past its expiry.
+    ShareExpired = "share_expired",
+    /// 401: a public link with a password, asked without one (`Taina-Share-Password`).
+    SharePasswordRequired = "share_password_required",
+    /// 400: tus: a required header is missing or malformed.
+    InvalidHeader = "invalid_header",
+    /// 412: tus: `Tus-Resumable` is not `1.0.0`.
+    UnsupportedTusVersion = "unsupported_tus_version",
+    /// 400: tus: `Upload-Checksum` names an algorithm the server does not support.
+    UnsupportedChecksum = "unsupported_checksum",
+    /// 460: tus: the chunk does not match its `Upload-Checksum` (it was discarded).
+    ChunkChecksumMismatch = "chunk_checksum_mismatch",
+
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.
     TooManyConnections = "too_many_connections",

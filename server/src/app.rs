@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::contexts::auth::token::{load_or_create_secret, SECRET_FILE};
 use crate::contexts::auth::{AuthService, SecretCipher, TokenKeys};
 use crate::contexts::chat::ChatService;
+use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
@@ -36,6 +37,10 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 const ALERT_RELAY: Duration = Duration::from_secs(1);
 /// How often revocations by other processes are picked up.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
+/// How often abandoned tus uploads are looked for (`files.tus_expiry_hours`).
+const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// How often the files trash is checked for items past `files.trash_days`.
+const TRASH_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl AppState {
     /// [`open`](Self::open) then [`start`](Self::start): a server that does not bind its own
@@ -88,6 +93,13 @@ impl AppState {
             &config.data_dir,
         )
         .map_err(|e| StartError::Media(e.to_string()))?;
+        let files = FilesService::new(
+            db.clone(),
+            media.clone(),
+            auth.clone(),
+            bus.clone(),
+            config.files.clone(),
+        );
         let monitoring =
             MonitoringService::configured(db.clone(), bus.clone(), config.monitoring.clone());
         // Bans issued before a restart hold from the first request.
@@ -119,6 +131,7 @@ impl AppState {
             chat.clone(),
             media.clone(),
             monitoring.clone(),
+            files.clone(),
             hub.clone(),
             bus.clone(),
         );
@@ -130,6 +143,7 @@ impl AppState {
             chat,
             media,
             monitoring,
+            files,
             hub,
             graphql,
             metrics,
@@ -151,8 +165,16 @@ impl AppState {
         self.db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
         self.media.spawn_worker(self.config.bus.nats_url.is_some());
         self.chat.spawn_feed();
+        self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
+        self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);
         crate::socket::spawn_bridge(&self.bus, &self.hub);
-        crate::socket::spawn_gap_repair(&self.hub, self.chat.clone());
+        crate::socket::spawn_gap_repair(
+            &self.hub,
+            crate::socket::Storage {
+                chat: self.chat.clone(),
+                files: self.files.clone(),
+            },
+        );
         self.auth.spawn_revocation_watcher(REVOCATION_POLL);
         self.monitoring.spawn_alert_relay(ALERT_RELAY);
         sampler::spawn(sampler::Sources {

@@ -36,6 +36,7 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub chat: ChatConfig,
     pub media: MediaConfig,
+    pub files: FilesConfig,
     pub graphql: GraphqlConfig,
     pub admin: AdminConfig,
     pub metrics: MetricsConfig,
@@ -358,6 +359,33 @@ impl Default for MediaConfig {
     }
 }
 
+/// Files (Ybira): how long versions and the trash are kept. Uploads share media's
+/// `max_upload_bytes` and the community's storage quota.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Versions kept per file, the current one included (older ones are pruned on each write).
+    pub keep_versions: u32,
+    /// Days an older version is kept at most (0: no age limit); the current one always stays.
+    pub version_max_age_days: u32,
+    /// Days a deleted node stays in the trash before it is purged automatically.
+    pub trash_days: u32,
+    /// Hours an unfinished tus upload stays resumable after its last byte arrived (then its
+    /// partial bytes are removed).
+    pub tus_expiry_hours: u32,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            keep_versions: 10,
+            version_max_age_days: 0,
+            trash_days: 30,
+            tus_expiry_hours: 24,
+        }
+    }
+}
+
 /// Chat (Guará).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -392,6 +420,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             chat: ChatConfig::default(),
             media: MediaConfig::default(),
+            files: FilesConfig::default(),
             graphql: GraphqlConfig::default(),
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
@@ -550,6 +579,9 @@ impl Config {
                 "media",
                 "max_upload_bytes must be ≥ 1 and stream_chunk_bytes between 1 KiB and 1 MiB",
             );
+        }
+        if self.files.keep_versions == 0 || self.files.trash_days == 0 {
+            return bad("files", "keep_versions and trash_days must be ≥ 1");
         }
         for (key, list) in [
             ("http.trusted_proxies", &self.http.trusted_proxies),

@@ -21,6 +21,7 @@ use taina_protocol::ErrorCode;
 use crate::config::ConfigError;
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
+use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
 use crate::contexts::monitoring::MonitoringError;
 use crate::db::DbError;
@@ -38,6 +39,8 @@ pub enum AppError {
     Media(#[from] MediaError),
     #[error(transparent)]
     Monitoring(#[from] MonitoringError),
+    #[error(transparent)]
+    Files(#[from] FilesError),
     /// A request refused before it reached a context, with a 400 code (`invalid_json`,
     /// `invalid_body`, `invalid_multipart`, `missing_file`) and a message naming the problem.
     #[error("{message}")]
@@ -63,6 +66,7 @@ impl AppError {
             AppError::Chat(e) => chat_code(e),
             AppError::Media(e) => media_code(e),
             AppError::Monitoring(e) => monitoring_code(e),
+            AppError::Files(e) => files_code(e),
             AppError::BadRequest { code, .. } => *code,
             AppError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             AppError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -160,6 +164,33 @@ fn media_code(error: &MediaError) -> ErrorCode {
     }
 }
 
+fn files_code(error: &FilesError) -> ErrorCode {
+    use ErrorCode as C;
+    use FilesError as F;
+    match error {
+        F::NotFound => C::NotFound,
+        F::ParentMissing => C::ParentMissing,
+        F::NameTaken(_) => C::NameTaken,
+        F::InvalidName(_) | F::Invalid(_) | F::IntoItself | F::WrongKind(_) => C::InvalidInput,
+        F::Forbidden | F::GuestsMayNot(_) => C::Forbidden,
+        F::BadAppPassword => C::InvalidCredentials,
+        F::StaleCursor => C::StaleCursor,
+        F::Locked { .. } => C::Locked,
+        F::OutsideShare | F::MayNotShare(_) | F::LinkForbids(_) => C::Forbidden,
+        F::ShareExpired => C::ShareExpired,
+        F::SharePasswordRequired => C::SharePasswordRequired,
+        F::WrongSharePassword => C::InvalidCredentials,
+        F::BadHeader(..) => C::InvalidHeader,
+        F::UnsupportedTusVersion => C::UnsupportedTusVersion,
+        F::UnsupportedChecksum => C::UnsupportedChecksum,
+        F::NotOffsetOctetStream => C::UnsupportedMediaType,
+        F::ChunkChecksumMismatch => C::ChunkChecksumMismatch,
+        F::Media(e) => media_code(e),
+        F::Auth(e) => auth_code(e),
+        F::Database(_) => C::Internal,
+    }
+}
+
 fn monitoring_code(error: &MonitoringError) -> ErrorCode {
     match error {
         MonitoringError::Invalid(_) => ErrorCode::InvalidInput,
@@ -183,14 +214,17 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::InviteInvalid
         | C::ResetInvalid
         | C::UnsupportedProtocol
-        | C::NotAWebsocket => StatusCode::BAD_REQUEST,
+        | C::NotAWebsocket
+        | C::InvalidHeader
+        | C::UnsupportedChecksum => StatusCode::BAD_REQUEST,
         C::MissingToken
         | C::InvalidToken
         | C::TokenExpired
         | C::SessionRevoked
         | C::InvalidCredentials
         | C::OtpRequired
-        | C::InvalidOtp => StatusCode::UNAUTHORIZED,
+        | C::InvalidOtp
+        | C::SharePasswordRequired => StatusCode::UNAUTHORIZED,
         C::Forbidden | C::InviteRequired | C::AccountDisabled | C::Banned => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -201,8 +235,12 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::TotpNotSetUp
         | C::LastAdmin
         | C::OffsetMismatch
-        | C::SlugTaken => StatusCode::CONFLICT,
-        C::InviteExpired | C::InviteUsedUp | C::UploadClosed => StatusCode::GONE,
+        | C::SlugTaken
+        | C::NameTaken
+        | C::ParentMissing => StatusCode::CONFLICT,
+        C::InviteExpired | C::InviteUsedUp | C::UploadClosed | C::StaleCursor | C::ShareExpired => {
+            StatusCode::GONE
+        }
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType | C::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -212,9 +250,13 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::EmptyBody
         | C::BodyTooLong
         | C::ChecksumMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        C::Locked => StatusCode::LOCKED,
         C::RateLimited | C::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
         C::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
         C::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
+        C::UnsupportedTusVersion => StatusCode::PRECONDITION_FAILED,
+        // tus's own status for a chunk that fails its checksum ("460 Checksum Mismatch").
+        C::ChunkChecksumMismatch => StatusCode::from_u16(460).expect("a valid status"),
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         // GraphQL only: never an HTTP answer of their own.
         C::Unauthenticated | C::NotRecovered => StatusCode::INTERNAL_SERVER_ERROR,
@@ -264,7 +306,9 @@ impl IntoResponse for AppError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let AppError::Auth(AuthError::RateLimited { retry_after_secs }) = self {
+        if let AppError::Auth(AuthError::RateLimited { retry_after_secs })
+        | AppError::Files(FilesError::Auth(AuthError::RateLimited { retry_after_secs })) = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -191,6 +191,30 @@ string_id!(
     /// A resumable upload (`media.uploads.id`).
     UploadId
 );
+string_id!(
+    /// A files space, personal or a community's (`files.spaces.id`).
+    SpaceId
+);
+string_id!(
+    /// A folder or file in a space (`files.nodes.id`).
+    NodeId
+);
+string_id!(
+    /// One stored version of a file (`files.versions.id`).
+    VersionId
+);
+string_id!(
+    /// A tus upload of a file (`files.tus_uploads.id`), the last segment of its URL.
+    TusUploadId
+);
+string_id!(
+    /// A WebDAV app password (`files.app_passwords.id`); its secret is never an id.
+    AppPasswordId
+);
+string_id!(
+    /// A share of a folder or file (`files.shares.id`); a link's token is never an id.
+    ShareId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use axum::extract::FromRef;
 use crate::config::Config;
 use crate::contexts::auth::AuthService;
 use crate::contexts::chat::ChatService;
+use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
 use crate::db::Db;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub chat: ChatService,
     pub media: MediaService,
     pub monitoring: MonitoringService,
+    pub files: FilesService,
     pub hub: Arc<Hub>,
     pub graphql: AppSchema,
     pub metrics: Arc<Metrics>,
@@ -59,6 +61,7 @@ parts! {
     chat: ChatService,
     media: MediaService,
     monitoring: MonitoringService,
+    files: FilesService,
     hub: Arc<Hub>,
     graphql: AppSchema,
     metrics: Arc<Metrics>,

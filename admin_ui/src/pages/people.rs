@@ -69,7 +69,7 @@ fn users(people: &People, csrf: &str) -> Markup {
         table {
             thead { tr {
                 th { "User" } th { "Role" } th { "Last seen" } th.num { "Online" }
-                th { "Sessions" } th { "Actions" }
+                th { "Sessions" } th { "App passwords" } th { "Actions" }
             } }
             tbody {
                 @for user in shown { (user_row(user, csrf)) }
@@ -96,6 +96,22 @@ fn user_row(user: &UserRow, csrf: &str) -> Markup {
                 @if user.sessions.is_empty() { span.muted { "none" } }
                 @for s in &user.sessions {
                     div { (s.device) " · " span.muted { (s.address) " · " (s.signed_in) } }
+                }
+            }
+            td.app-passwords {
+                @if user.app_passwords.is_empty() { span.muted { "none" } }
+                @for p in &user.app_passwords {
+                    div.app-password {
+                        (p.name) " · "
+                        span.muted {
+                            "made " (p.created) " · "
+                            "used " (p.last_used.as_deref().unwrap_or("never"))
+                        }
+                        " "
+                        (action_form(&format!("{base}/app-passwords/{}/revoke", p.id), csrf, "inline app-password-revoke-form", html! {
+                            button.danger type="submit" aria-label=(format!("Revoke app password {}", p.name)) { "Revoke" }
+                        }))
+                    }
                 }
             }
             td {
@@ -189,7 +205,7 @@ pub fn page(shell: &Shell, people: &People) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{InviteRow, SessionRow};
+    use crate::model::{AppPasswordRow, InviteRow, SessionRow};
 
     fn sample() -> People {
         People {
@@ -211,6 +227,12 @@ mod tests {
                         device: "phone".into(),
                         address: "10.0.0.2".into(),
                         signed_in: "today".into(),
+                    }],
+                    app_passwords: vec![AppPasswordRow {
+                        id: "p1".into(),
+                        name: "laptop <old>".into(),
+                        created: "today".into(),
+                        last_used: None,
                     }],
                     ..UserRow::default()
                 },
@@ -236,6 +258,12 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"name="csrf_token" value="tok""#), "{html}");
+        assert!(
+            html.contains(r#"action="/admin/users/u2/app-passwords/p1/revoke""#),
+            "{html}"
+        );
+        assert!(html.contains("laptop &lt;old&gt;"), "{html}");
+        assert!(html.contains("used never"), "{html}");
         assert!(!html.contains("/admin/users/u1/revoke"), "{html}");
         assert!(
             html.contains(r#"<option value="member" selected>member</option>"#),

@@ -17,7 +17,7 @@ use super::pages::{html, render, require};
 use super::session::{self, AdminSession};
 use crate::contexts::auth::{NewInvite, Role};
 use crate::db::Upkeep;
-use crate::ids::{InviteId, UserId};
+use crate::ids::{AppPasswordId, InviteId, UserId};
 use crate::realtime::{Logged, Topic};
 use crate::socket::ALERT_EVENT as ALERT;
 use crate::state::AppState;
@@ -156,6 +156,28 @@ pub async fn revoke_sessions(
         Ok(Flash::ok(format!(
             "Revoked {revoked} session(s) of {}; their sockets are closing.",
             user.email
+        )))
+    })
+    .await
+}
+
+/// Revokes one WebDAV app password of a user (a lost or given-away device).
+pub async fn revoke_app_password(
+    State(state): State<AppState>,
+    Path((user_id, password_id)): Path<(UserId, AppPasswordId)>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
+        let user = state.auth.user(&user_id).await?;
+        let revoked = state
+            .files
+            .revoke_app_password_of(&session.principal, &user_id, &password_id)
+            .await?;
+        Ok(Flash::ok(format!(
+            "Revoked the app password {:?} of {}: WebDAV refuses it from now on.",
+            revoked.name, user.email
         )))
     })
     .await

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
+use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
 use crate::contexts::monitoring::MonitoringError;
 use crate::error::{AppError, INTERNAL_MESSAGE};
@@ -36,7 +37,13 @@ macro_rules! through_app_error {
     };
 }
 
-through_app_error!(AuthError, ChatError, MediaError, MonitoringError);
+through_app_error!(
+    AuthError,
+    ChatError,
+    FilesError,
+    MediaError,
+    MonitoringError
+);
 
 impl AdminError {
     pub fn status(&self) -> StatusCode {

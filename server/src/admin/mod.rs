@@ -45,6 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/disable", post(actions::disable))
         .route("/admin/users/{id}/enable", post(actions::enable))
         .route("/admin/users/{id}/reset-link", post(actions::reset_link))
+        .route(
+            "/admin/users/{id}/app-passwords/{password}/revoke",
+            post(actions::revoke_app_password),
+        )
         .route("/admin/reset/{token}", get(reset::form).post(reset::submit))
         .route("/admin/invites", post(actions::create_invite))
         .route("/admin/invites/{id}/revoke", post(actions::revoke_invite))

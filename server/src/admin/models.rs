@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use taina_admin_ui::model::{
-    Activity, AlertRow, Alerts, AuditRow, BackupRow, BanRow, CommunityActivity, CommunityRow,
-    InviteRow, Maintenance, MigrationRow, Overview, People, SecurityRow, Series, SessionRow,
-    SignInRow, UserRow,
+    Activity, AlertRow, Alerts, AppPasswordRow, AuditRow, BackupRow, BanRow, CommunityActivity,
+    CommunityRow, InviteRow, Maintenance, MigrationRow, Overview, People, SecurityRow, Series,
+    SessionRow, SignInRow, UserRow,
 };
 
 use super::error::AdminError;
@@ -153,12 +153,28 @@ pub async fn people(
     let sessions = state.auth.live_sessions(admin).await?;
     let invites = state.auth.open_invites(admin).await?;
     let online = state.hub.online_users(&admin.community_id);
+    let mut app_passwords = std::collections::HashMap::new();
+    for user in &users {
+        let listed = state.files.app_passwords_of(admin, &user.id).await?;
+        app_passwords.insert(user.id.clone(), listed);
+    }
     let rows = users
         .into_iter()
         .map(|user| {
             let mine: Vec<_> = sessions.iter().filter(|s| s.user_id == user.id).collect();
             UserRow {
                 is_you: user.id == admin.user_id,
+                app_passwords: app_passwords
+                    .remove(&user.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| AppPasswordRow {
+                        id: p.id.into_string(),
+                        name: p.name,
+                        created: when(p.created_at),
+                        last_used: p.last_used_at.map(when),
+                    })
+                    .collect(),
                 disabled: user.disabled,
                 online_sockets: state.hub.connections_of(&user.id) as u64,
                 last_seen: mine.iter().map(|s| s.created_at).max().map(when),

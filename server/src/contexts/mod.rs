@@ -3,5 +3,6 @@
 
 pub mod auth;
 pub mod chat;
+pub mod files;
 pub mod media;
 pub mod monitoring;

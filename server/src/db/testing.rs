@@ -20,11 +20,12 @@ use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Connection, SqlitePool};
 
 use super::{Db, QueryTimes, WriteQueue, CONTEXT_SCHEMAS};
-use crate::config::{AuthConfig, ChatConfig, MediaConfig};
+use crate::config::{AuthConfig, ChatConfig, FilesConfig, MediaConfig};
 use crate::contexts::auth::{
     AuthService, ClientInfo, NewInvite, Principal, Role, SecretCipher, SignIn, SignUp, TokenKeys,
 };
 use crate::contexts::chat::ChatService;
+use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
 use crate::events::{EventBus, MemoryBus};
 use crate::ids::{CommunityId, UserId};
@@ -191,6 +192,12 @@ impl Fixture {
         let (db, auth, bus) = (self.db.clone(), self.auth.clone(), self.bus.clone());
         MediaService::new(db, auth, bus, MediaConfig::default(), self.data_dir.path())
             .expect("media service")
+    }
+
+    /// Files over a media service of its own (same database and blob directory).
+    pub fn files(&self, config: FilesConfig) -> FilesService {
+        let (db, auth, bus) = (self.db.clone(), self.auth.clone(), self.bus.clone());
+        FilesService::new(db, self.media(), auth, bus, config)
     }
 
     /// Signs up without an invite (the first sign-up creates the community and its admin).

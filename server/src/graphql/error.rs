@@ -6,6 +6,7 @@ use taina_protocol::ErrorCode;
 
 use crate::contexts::auth::AuthError;
 use crate::contexts::chat::ChatError;
+use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
 use crate::contexts::monitoring::MonitoringError;
 use crate::error::AppError;
@@ -52,6 +53,12 @@ impl From<ChatError> for GqlError {
 
 impl From<MediaError> for GqlError {
     fn from(error: MediaError) -> Self {
+        AppError::from(error).into()
+    }
+}
+
+impl From<FilesError> for GqlError {
+    fn from(error: FilesError) -> Self {
         AppError::from(error).into()
     }
 }

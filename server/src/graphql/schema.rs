@@ -12,6 +12,8 @@ use crate::contexts::auth::graphql::{AuthMutation, AuthQuery};
 use crate::contexts::auth::AuthService;
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::ChatService;
+use crate::contexts::files::graphql::{FilesMutation, FilesQuery, FilesSubscription};
+use crate::contexts::files::FilesService;
 use crate::contexts::media::graphql::{MediaMutation, MediaQuery, MediaSubscription};
 use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::graphql::{
@@ -22,7 +24,13 @@ use crate::events::EventBus;
 use crate::realtime::Hub;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, ChatQuery, MediaQuery, MonitoringQuery);
+pub struct Query(
+    AuthQuery,
+    ChatQuery,
+    MediaQuery,
+    MonitoringQuery,
+    FilesQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -30,6 +38,7 @@ pub struct Mutation(
     ChatMutation,
     MediaMutation,
     MonitoringMutation,
+    FilesMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -38,6 +47,7 @@ pub struct Subscription(
     MediaSubscription,
     PresenceSubscription,
     MonitoringSubscription,
+    FilesSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -51,12 +61,14 @@ pub const MAX_COMPLEXITY: usize = 500;
 /// just the one it needs (`ctx.data_unchecked::<ChatService>()`), as HTTP handlers take theirs
 /// through `FromRef`. The configuration is there too (`Arc<Config>`, e.g. the recovery limit);
 /// `graphql.introspection` decides whether `__schema`/`__type` answer.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     config: Arc<Config>,
     auth: AuthService,
     chat: ChatService,
     media: MediaService,
     monitoring: MonitoringService,
+    files: FilesService,
     hub: Arc<Hub>,
     bus: Arc<dyn EventBus>,
 ) -> AppSchema {
@@ -76,6 +88,7 @@ pub fn build(
         .data(chat)
         .data(media)
         .data(monitoring)
+        .data(files)
         .data(hub)
         .data(bus)
         .limit_depth(MAX_DEPTH)

@@ -1,6 +1,7 @@
 //! The HTTP edge: the router, extractors and health endpoints. Handlers here are thin; rules
 //! live in the contexts' services and SQL in their stores.
 
+mod download;
 mod extract;
 mod gate;
 mod health;
@@ -14,6 +15,7 @@ use axum::Router;
 use crate::error::AppError;
 use crate::state::AppState;
 
+pub use download::{attachment, respond as download, Download};
 pub use extract::{ApiJson, AuthUser, Client, ClientAddress, MaybeAuthUser};
 pub use gate::client_address;
 pub use secret::secrets_match;
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router {
             crate::contexts::monitoring::http::routes(),
         )
         .merge(crate::contexts::media::http::routes())
+        .merge(crate::contexts::files::http::routes())
+        .merge(crate::contexts::files::dav::routes())
         .merge(crate::socket::routes())
         .merge(crate::graphql::routes())
         .merge(crate::metrics::routes())

@@ -1,6 +1,6 @@
 //! Topic names: the one place a topic string is built ([`Topic`]) or read ([`TopicKind`]).
 //!
-//! A topic is `{kind}:{id}` (`user:`, `community:`, `conversation:`, `upload:`, `stream:`) or
+//! A topic is `{kind}:{id}` (`user:`, `community:`, `conversation:`, `files:`, `upload:`, `stream:`) or
 //! `system:alerts`. Who may join which, and what travels on each, lives with the socket's topic
 //! handlers (`crate::socket`); contexts that hand a topic to a client (an upload's `topic`)
 //! build its name here, so a name never drifts from what the socket parses.
@@ -9,7 +9,7 @@
 //! subscribers are kept under a key of their own ([`Topic::alerts_key`]), with their own
 //! offsets, so an alert published for one community cannot reach, or be recovered by, another.
 
-use crate::ids::{CommunityId, ConversationId, PhotoId, UploadId, UserId};
+use crate::ids::{CommunityId, ConversationId, PhotoId, SpaceId, UploadId, UserId};
 
 /// Builds topic names (and the hub keys that differ from them).
 pub struct Topic;
@@ -31,6 +31,11 @@ impl Topic {
 
     pub fn conversation(conversation_id: &ConversationId) -> String {
         format!("conversation:{conversation_id}")
+    }
+
+    /// A files space's change feed.
+    pub fn files(space_id: &SpaceId) -> String {
+        format!("files:{space_id}")
     }
 
     pub fn upload(upload_id: &UploadId) -> String {
@@ -68,6 +73,7 @@ pub enum TopicKind {
     User(UserId),
     Community(CommunityId),
     Conversation(ConversationId),
+    Files(SpaceId),
     SystemAlerts,
     Upload(UploadId),
     Stream(PhotoId),
@@ -93,6 +99,7 @@ impl TopicKind {
             "user" => Some(TopicKind::User(id.into())),
             "community" => Some(TopicKind::Community(id.into())),
             "conversation" => Some(TopicKind::Conversation(id.into())),
+            "files" => Some(TopicKind::Files(id.into())),
             "upload" => Some(TopicKind::Upload(id.into())),
             "stream" => Some(TopicKind::Stream(id.into())),
             _ => None,

@@ -17,10 +17,12 @@ use serde_json::{Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::topic::{community, conversation, system, user};
+use super::topic::{community, conversation, files, system, user};
 use crate::contexts::auth::events as auth;
 use crate::contexts::chat::events as chat;
 use crate::contexts::chat::Message;
+use crate::contexts::files::events as file_events;
+use crate::contexts::files::Change;
 use crate::contexts::media::events as media;
 use crate::contexts::media::Photo;
 use crate::contexts::monitoring::{AlertRaised, ALERT_RAISED};
@@ -88,6 +90,7 @@ fn route(hub: &Hub, event: &Event) -> Applied {
     let applied = match event.kind.as_str() {
         chat::MESSAGE_SENT => message_sent(hub, event),
         media::PHOTO_UPLOADED => photo_uploaded(hub, event),
+        file_events::FILE_CHANGED => file_changed(hub, event),
         auth::USER_SIGNED_OUT | auth::SESSION_REVOKED => session_ended(hub, event),
         auth::USER_SESSIONS_REVOKED => sessions_revoked(hub, event),
         auth::USER_ROLE_CHANGED => reauthorize::<auth::RoleChanged>(hub, event),
@@ -140,6 +143,21 @@ fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
         Sequence::At(Position {
             epoch: message.epoch,
             offset: message.offset,
+        }),
+    );
+    Ok(())
+}
+
+/// A files journal row, to its space's feed at the position the journal gave it.
+fn file_changed(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let change: Change = event.data_as()?;
+    hub.publish(
+        &Topic::files(&change.space_id),
+        files::FILE_CHANGED,
+        object(event)?,
+        Sequence::At(Position {
+            epoch: change.epoch,
+            offset: change.cursor,
         }),
     );
     Ok(())

@@ -1,4 +1,5 @@
-//! Fills gaps in storage-backed topics. A conversation's messages reach the hub as bus events
+//! Fills gaps in storage-backed topics (conversations, files spaces). A conversation's
+//! messages (a space's journal rows) reach the hub as bus events
 //! in whatever order their nodes published them; the hub holds one that arrives ahead of a
 //! missing offset ([`Hub::gaps`]). Most gaps close within a millisecond; one that lasts (the
 //! node that stored the message died before publishing it, or NATS dropped the event) is read
@@ -11,7 +12,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::topic::conversation::NEW_MSG;
+use super::topic::files::FILE_CHANGED;
 use crate::contexts::chat::ChatService;
+use crate::contexts::files::FilesService;
 use crate::realtime::{Gap, Hub, Position, Sequence, TopicKind};
 
 /// How often the hub is asked for gaps.
@@ -21,11 +24,18 @@ const CHECK_EVERY: Duration = Duration::from_millis(100);
 const WAIT: Duration = Duration::from_millis(250);
 /// How long a gap may last before it is skipped.
 const GIVE_UP: Duration = Duration::from_secs(5);
+/// The contexts whose storage backs topics.
+#[derive(Clone)]
+pub struct Storage {
+    pub chat: ChatService,
+    pub files: FilesService,
+}
+
 /// Messages read per gap at most (a larger one is filled over several rounds).
 const READ_LIMIT: u32 = 1_000;
 
 /// Runs until the hub is dropped.
-pub fn spawn_gap_repair(hub: &Arc<Hub>, chat: ChatService) {
+pub fn spawn_gap_repair(hub: &Arc<Hub>, storage: Storage) {
     let hub: Weak<Hub> = Arc::downgrade(hub);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(CHECK_EVERY);
@@ -36,31 +46,64 @@ pub fn spawn_gap_repair(hub: &Arc<Hub>, chat: ChatService) {
                 return;
             };
             for gap in gaps {
-                fill(&hub, &chat, gap).await;
+                fill(&hub, &storage, gap).await;
             }
         }
     });
 }
 
-async fn fill(hub: &Weak<Hub>, chat: &ChatService, gap: Gap) {
-    let stored = match TopicKind::parse(&gap.key) {
-        Some(TopicKind::Conversation(id)) => chat
+/// Publications `(event, offset, payload)` of `gap` read from storage.
+async fn read(storage: &Storage, gap: &Gap) -> Result<Vec<(&'static str, u64, Value)>, String> {
+    match TopicKind::parse(&gap.key) {
+        Some(TopicKind::Conversation(id)) => storage
+            .chat
             .messages_in_range(&id, &gap.epoch, gap.after, gap.up_to, READ_LIMIT)
             .await
-            .map_err(|error| tracing::warn!(%error, key = %gap.key, "cannot fill a gap")),
+            .map(|messages| {
+                let json = |m| serde_json::to_value(m).unwrap_or_default();
+                messages
+                    .iter()
+                    .map(|m| (NEW_MSG, m.offset, json(m)))
+                    .collect()
+            })
+            .map_err(|e| e.to_string()),
+        Some(TopicKind::Files(id)) => storage
+            .files
+            .changes_between(&id, gap.after, gap.up_to, READ_LIMIT)
+            .await
+            .map(|changes| {
+                changes
+                    .into_iter()
+                    .filter(|c| c.epoch == gap.epoch)
+                    .map(|c| {
+                        (
+                            FILE_CHANGED,
+                            c.cursor,
+                            serde_json::to_value(&c).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string()),
         _ => Ok(Vec::new()),
-    };
+    }
+}
+
+async fn fill(hub: &Weak<Hub>, storage: &Storage, gap: Gap) {
+    let stored = read(storage, &gap)
+        .await
+        .map_err(|error| tracing::warn!(%error, key = %gap.key, "cannot fill a gap"));
     let Some(hub) = hub.upgrade() else { return };
     let filled = stored.as_ref().map_or(0, Vec::len);
-    for message in stored.unwrap_or_default() {
-        let Ok(Value::Object(payload)) = serde_json::to_value(&message) else {
+    for (event, offset, payload) in stored.unwrap_or_default() {
+        let Value::Object(payload) = payload else {
             continue;
         };
         let position = Position {
             epoch: gap.epoch.clone(),
-            offset: message.offset,
+            offset,
         };
-        hub.publish(&gap.key, NEW_MSG, payload, Sequence::At(position));
+        hub.publish(&gap.key, event, payload, Sequence::At(position));
     }
     if filled > 0 {
         tracing::info!(key = %gap.key, filled, "filled a gap from storage");

@@ -45,7 +45,7 @@ use crate::state::AppState;
 use connection::{Attached, Mode};
 
 pub use bridge::spawn_bridge;
-pub use gaps::spawn_gap_repair;
+pub use gaps::{spawn_gap_repair, Storage};
 pub use link::{Refreshed, SocketLink};
 
 /// The subprotocol of GraphQL-only sockets.

@@ -1,5 +1,6 @@
 //! Account state from the panel: disabling a member (their socket closes, sign-in is refused
-//! until enabled) and a password reset link opened and used once.
+//! until enabled), a password reset link opened and used once, and a member's WebDAV app
+//! passwords listed and revoked.
 
 use std::time::Duration;
 
@@ -131,4 +132,78 @@ async fn an_admin_disables_enables_and_sends_a_reset_link() {
         .await;
     assert_eq!(api_again.status, StatusCode::BAD_REQUEST);
     assert_eq!(api_again.code(), "reset_invalid");
+}
+
+#[tokio::test]
+async fn the_panel_lists_app_passwords_and_revokes_one() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin().await;
+    let member = ts.invited(&admin, "member@example.org", "member").await;
+    let member_id = ts.user_id(&member).await;
+    let made = ts
+        .graphql(
+            Some(&member),
+            "mutation { createAppPassword(name: \"old laptop\") { id secret } }",
+            json!({}),
+        )
+        .await;
+    let password_id = made["data"]["createAppPassword"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = made["data"]["createAppPassword"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dav = |secret: String| {
+        ts.client
+            .request(
+                reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+                format!("{}/dav/files/{member_id}/", ts.url),
+            )
+            .basic_auth("member@example.org", Some(secret))
+            .send()
+    };
+    assert_eq!(dav(secret.clone()).await.unwrap().status().as_u16(), 207);
+
+    let (session, _) = panel_sign_in(&ts, "admin@example.org", "admin password").await;
+    let session = session.unwrap();
+    let client = no_redirects();
+    let people = client
+        .get(format!("{}/admin/people", ts.url))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(people.contains("old laptop"), "{people}");
+    let action = format!("/admin/users/{member_id}/app-passwords/{password_id}/revoke");
+    assert!(people.contains(&action), "{people}");
+    let csrf = csrf_in(&people);
+    let revoked = client
+        .post(format!("{}{action}", ts.url))
+        .header(COOKIE, &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("hx-request", "true")
+        .body(form(&[("csrf_token", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert!(revoked
+        .text()
+        .await
+        .unwrap()
+        .contains("Revoked the app password"));
+    assert_eq!(
+        dav(secret).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Gone from the member's own list too.
+    let listed = ts
+        .graphql(Some(&member), "{ appPasswords { id } }", json!({}))
+        .await;
+    assert_eq!(listed["data"]["appPasswords"], json!([]));
 }

@@ -31,6 +31,7 @@ pub use model::{
     ClientInfo, Community, CreatedInvite, NewInvite, Principal, Role, SignIn, SignUp, SignedIn,
     SignedUp, TotpEnabled, TotpSetup, User,
 };
+pub use rate_limit::AttemptLimiter;
 pub use secret_cipher::SecretCipher;
 pub use security::{AuthSecurityKind, SecurityLog, SecurityNote};
 pub use service::AuthService;

@@ -2,22 +2,20 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef, Multipart, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use taina_protocol::http::parse_range;
 use taina_protocol::ErrorCode;
 
 use super::{Album, MediaError, MediaService, Photo, Rendition};
 use crate::config::Config;
 use crate::contexts::auth::AuthService;
 use crate::error::AppError;
-use crate::http::{ApiJson, AuthUser, MaybeAuthUser};
+use crate::http::{ApiJson, AuthUser, Download, MaybeAuthUser};
 use crate::ids::{AlbumId, PhotoId};
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -124,66 +122,19 @@ async fn rendition(
     let rendition = Rendition::parse(&name).ok_or(MediaError::NotFound)?;
     let photo = media.photo_for(viewer.as_ref(), &id).await?;
     let etag = format!("\"{}-{}\"", photo.content_hash, name);
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
-        })
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
     let size = media.size(&photo, rendition).await?;
-    let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = match requested.map(|r| parse_range(r, size)) {
-        None => None,
-        Some(Some(range)) => Some(range),
-        Some(None) => {
-            let mut response = AppError::from(MediaError::RangeNotSatisfiable).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{size}")).expect("a number"),
-            );
-            return Ok(response);
-        }
+    let download = Download {
+        etag,
+        size,
+        content_type: content_type(&photo, rendition),
+        // Content-addressed: the bytes behind this URL never change.
+        cache_control: "private, max-age=31536000, immutable",
+        file_name: None,
     };
-    let read = media.read(&photo, rendition, range.clone()).await?;
-    let mut response = Response::new(Body::from_stream(read.stream));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, content_type(&photo, rendition));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag).expect("hex etag"),
-    );
-    // Content-addressed: the bytes behind this URL never change.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_LENGTH,
-        HeaderValue::from(read.range.end - read.range.start),
-    );
-    if range.is_some() {
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-        response.headers_mut().insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!(
-                "bytes {}-{}/{}",
-                read.range.start,
-                read.range.end - 1,
-                read.size
-            ))
-            .expect("numbers"),
-        );
-    }
-    Ok(response)
+    crate::http::download(&headers, download, |range| {
+        media.read(&photo, rendition, range)
+    })
+    .await
 }
 
 fn content_type(photo: &Photo, rendition: Rendition) -> HeaderValue {

@@ -12,11 +12,15 @@ mod ingest;
 mod jobs;
 mod leftovers;
 mod model;
+mod neighbour;
+mod placement;
 mod service;
 mod store;
 
 pub use blob::BlobRead;
 pub use error::MediaError;
-pub use ingest::{Budget, Ingest, Ingested};
+pub use ingest::{Budget, Ingest, Ingested, Quota};
 pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload};
+pub use neighbour::BlobNeighbour;
+pub use placement::{Finished, Placement, UploadPlacement};
 pub use service::{ChunkOutcome, MediaService};

@@ -20,7 +20,10 @@ use super::blob::{blob_key, rendition_key, BlobRead, BlobStore};
 use super::events::MediaEvent;
 use super::ingest::{Budget, Ingest, Ingested, Quota};
 use super::store::{FileInsert, MediaStore, NewFile};
-use super::{Album, Cursor, JobCounts, MediaError, Photo, PhotoFilter, Rendition, Upload};
+use super::{
+    Album, BlobNeighbour, Cursor, Finished, JobCounts, MediaError, Photo, PhotoFilter, Placement,
+    Rendition, Upload, UploadPlacement,
+};
 
 type Result<T, E = MediaError> = std::result::Result<T, E>;
 
@@ -59,6 +62,10 @@ pub(super) struct Inner {
     pub upload_writers: dashmap::DashMap<UploadId, Arc<tokio::sync::Mutex<()>>>,
     /// How long processing jobs take (registered with the server's metrics at start-up).
     pub job_durations: prometheus_client::metrics::histogram::Histogram,
+    /// Files, which keeps its versions in the same blob store and quota (set once at start).
+    pub neighbour: std::sync::OnceLock<Arc<dyn BlobNeighbour>>,
+    /// Files again, taking the socket uploads opened for a space (set once at start).
+    pub placement: std::sync::OnceLock<Arc<dyn UploadPlacement>>,
 }
 
 /// What a chunk of a socket upload did.
@@ -66,8 +73,8 @@ pub(super) struct Inner {
 pub struct ChunkOutcome {
     /// The next offset the server expects (the acknowledged byte count).
     pub next_offset: u64,
-    /// The stored photo once every byte is in and the checksum matched.
-    pub done: Option<Photo>,
+    /// What the upload became once every byte is in and the checksum matched.
+    pub done: Option<Finished>,
 }
 
 impl MediaService {
@@ -100,8 +107,87 @@ impl MediaService {
                 job_durations: prometheus_client::metrics::histogram::Histogram::new(
                     prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 14),
                 ),
+                neighbour: std::sync::OnceLock::new(),
+                placement: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Attaches the context that shares the blob store and the quota (once; later calls are
+    /// ignored).
+    pub fn set_neighbour(&self, neighbour: Arc<dyn BlobNeighbour>) {
+        let _ = self.inner.neighbour.set(neighbour);
+    }
+
+    /// Attaches the context that may take finished socket uploads (once; later calls are
+    /// ignored).
+    pub fn set_placement(&self, placement: Arc<dyn UploadPlacement>) {
+        let _ = self.inner.placement.set(placement);
+    }
+
+    /// Where partial uploads live (`data/uploads`): kept across restarts, on the blobs'
+    /// filesystem.
+    pub fn uploads_dir(&self) -> &std::path::Path {
+        &self.inner.uploads_dir
+    }
+
+    /// The community's quota less what the neighbour holds: the room photos may fill.
+    async fn quota_for_photos(&self, community_id: &crate::ids::CommunityId) -> Result<u64> {
+        let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
+        let elsewhere = match self.inner.neighbour.get() {
+            Some(neighbour) => neighbour.bytes_used(community_id).await?,
+            None => 0,
+        };
+        Ok(quota.saturating_sub(elsewhere))
+    }
+
+    /// Bytes the community's photos and open uploads take (the neighbour's not included).
+    pub async fn bytes_used(&self, community_id: &crate::ids::CommunityId) -> Result<u64> {
+        self.inner.store.usage(community_id, None).await
+    }
+
+    /// Stores a received file as a blob under its SHA-256 (once: the same bytes are already
+    /// there for a photo or a file version, the copy is discarded). Returns the hash.
+    pub async fn put_blob(&self, ingested: Ingested) -> Result<String> {
+        let key = blob_key(&ingested.sha256);
+        let hash = ingested.sha256.clone();
+        if self.inner.blobs.exists(&key).await {
+            ingested.discard().await;
+        } else if let Err(e) = self.inner.blobs.put_file(&key, &ingested.path).await {
+            ingested.discard().await;
+            return Err(e);
+        }
+        Ok(hash)
+    }
+
+    /// Reads `range` (all when `None`) of the blob with this SHA-256.
+    pub async fn read_blob(
+        &self,
+        hash: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BlobRead> {
+        if hash.len() < 4 {
+            return Err(MediaError::NotFound);
+        }
+        self.inner.blobs.read(&blob_key(hash), range).await
+    }
+
+    /// Deletes the blob with this SHA-256 unless a photo or the neighbour still uses it.
+    pub async fn release_blob(&self, hash: &str) -> Result<()> {
+        if hash.len() < 4 || self.blob_in_use(hash).await? {
+            return Ok(());
+        }
+        self.inner.blobs.delete(&blob_key(hash)).await
+    }
+
+    async fn blob_in_use(&self, hash: &str) -> Result<bool> {
+        if self.inner.store.hash_in_use(hash).await? {
+            return Ok(true);
+        }
+        match self.inner.neighbour.get() {
+            Some(neighbour) => neighbour.uses_blob(hash).await,
+            None => Ok(false),
+        }
     }
 
     /// A community's photos, their bytes and its albums (an admin's view: counts, never
@@ -148,7 +234,7 @@ impl MediaService {
     pub async fn ingest_budget(&self, by: &Principal) -> Result<Budget> {
         may_upload(by)?;
         let community_id = &by.community_id;
-        let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
+        let quota = self.quota_for_photos(community_id).await?;
         let used = self.inner.store.usage(community_id, None).await?;
         Ok(Budget {
             max_bytes: self.inner.config.max_upload_bytes,
@@ -170,7 +256,7 @@ impl MediaService {
                 limit: self.inner.config.max_upload_bytes,
             });
         }
-        let quota = self.inner.auth.storage_quota_bytes(community_id).await?;
+        let quota = self.quota_for_photos(community_id).await?;
         let used = self.inner.store.usage(community_id, None).await?;
         if used + incoming > quota {
             return Err(MediaError::QuotaExceeded {
@@ -223,16 +309,11 @@ impl MediaService {
         // The bytes already stayed within the room left when they were received (the ingest's
         // budget, or the resumable upload's reservation); the insert below checks the quota
         // again atomically, against whatever else was stored meanwhile.
-        let quota = match self
-            .inner
-            .auth
-            .storage_quota_bytes(&owner.community_id)
-            .await
-        {
+        let quota = match self.quota_for_photos(&owner.community_id).await {
             Ok(quota) => quota,
             Err(e) => {
                 ingested.discard().await;
-                return Err(e.into());
+                return Err(e);
             }
         };
         let (hash, size) = (ingested.sha256.clone(), ingested.size);
@@ -275,7 +356,7 @@ impl MediaService {
                 .ok_or(MediaError::NotFound)?,
             FileInsert::OverQuota => {
                 // Another upload took the room meanwhile: the blob goes unless it is shared.
-                if !self.inner.store.hash_in_use(&hash).await? {
+                if !self.blob_in_use(&hash).await? {
                     self.inner.blobs.delete(&key).await?;
                 }
                 let used = self
@@ -406,7 +487,7 @@ impl MediaService {
             return Err(MediaError::Forbidden);
         }
         self.inner.store.delete_file(id).await?;
-        if !self.inner.store.hash_in_use(&photo.content_hash).await? {
+        if !self.blob_in_use(&photo.content_hash).await? {
             for key in [
                 blob_key(&photo.content_hash),
                 rendition_key(&photo.content_hash, Rendition::Thumb.file_name()),
@@ -709,11 +790,7 @@ impl MediaService {
                 limit: self.inner.config.max_upload_bytes,
             });
         }
-        let quota = self
-            .inner
-            .auth
-            .storage_quota_bytes(&by.community_id)
-            .await?;
+        let quota = self.quota_for_photos(&by.community_id).await?;
         let now = Utc::now().trunc_subsecs(6);
         let upload = Upload {
             id: UploadId::new(),
@@ -835,10 +912,10 @@ impl MediaService {
         }
         file.sync_all().await?;
         drop(file);
-        let photo = self.finish_upload(by, &upload, &path).await?;
+        let finished = self.finish_upload(by, &upload, &path).await?;
         Ok(ChunkOutcome {
             next_offset: end,
-            done: Some(photo),
+            done: Some(finished),
         })
     }
 
@@ -847,7 +924,7 @@ impl MediaService {
         by: &Principal,
         upload: &Upload,
         part: &std::path::Path,
-    ) -> Result<Photo> {
+    ) -> Result<Finished> {
         // The bytes were reserved when the upload was created.
         let budget = Budget {
             max_bytes: self.inner.config.max_upload_bytes,
@@ -877,6 +954,26 @@ impl MediaService {
                 .await?;
             return Err(MediaError::ChecksumMismatch);
         }
+        let ingested = match self.inner.placement.get() {
+            Some(placement) => match placement.place(by, upload, ingested).await {
+                Ok(Placement::NotMine(ingested)) => ingested,
+                Ok(Placement::Placed(placed)) => {
+                    self.inner
+                        .store
+                        .close_upload(&upload.id, "done", None)
+                        .await?;
+                    return Ok(Finished::Placed(placed));
+                }
+                Err(e) => {
+                    self.inner
+                        .store
+                        .close_upload(&upload.id, "failed", None)
+                        .await?;
+                    return Err(e);
+                }
+            },
+            None => ingested,
+        };
         match self
             .store_within_quota(by, ingested, &upload.filename, Some(&upload.id))
             .await
@@ -886,7 +983,7 @@ impl MediaService {
                     .store
                     .close_upload(&upload.id, "done", Some(&photo.id))
                     .await?;
-                Ok(photo)
+                Ok(Finished::Photo(Box::new(photo)))
             }
             Err(e) => {
                 self.inner

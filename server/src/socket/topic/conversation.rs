@@ -40,7 +40,7 @@ pub async fn authorize(
                 offset: conversation.last_offset,
             }),
             presence: true,
-            stored: Some(Stored(conversation)),
+            stored: Some(super::History::Conversation(Stored(conversation))),
         })),
         Err(ChatError::NotFound) => Err(JoinRefusal::Unauthorized),
         Err(e) => {

@@ -6,6 +6,7 @@
 //! | `user:{id}` | [`user`] | that user | no | memory |
 //! | `community:{id}` | [`community`] | its members and admins (not guests) | yes | memory |
 //! | `conversation:{id}` | [`conversation`] | its participants | yes | stored messages |
+//! | `files:{space_id}` | [`files`] | whoever may read the space | no | the space's change journal |
 //! | `system:alerts` | [`system`] | every signed-in user; a community's admins publish to their community, the server and the operator to every community | no | memory, per community |
 //! | `upload:{id}` | [`upload`] | the upload's owner | no | — |
 //! | `stream:{file_id}` | [`stream`] | whoever may see the photo | no | — |
@@ -29,6 +30,7 @@
 
 pub mod community;
 pub mod conversation;
+pub mod files;
 mod reply;
 mod stream;
 pub mod system;
@@ -85,7 +87,13 @@ pub struct Subscription {
     /// Whether the join is tracked in the topic's presence.
     pub presence: bool,
     /// Reads back publications that memory no longer holds.
-    stored: Option<conversation::Stored>,
+    stored: Option<History>,
+}
+
+/// Where a storage-backed topic's publications are read back from.
+pub enum History {
+    Conversation(conversation::Stored),
+    Files(files::Stored),
 }
 
 impl Subscription {
@@ -98,10 +106,10 @@ impl Subscription {
         up_to: u64,
         limit: u32,
     ) -> Option<Vec<(&'static str, Value)>> {
-        self.stored
-            .as_ref()?
-            .between(state, after, up_to, limit)
-            .await
+        match self.stored.as_ref()? {
+            History::Conversation(stored) => stored.between(state, after, up_to, limit).await,
+            History::Files(stored) => stored.between(state, after, up_to, limit).await,
+        }
     }
 }
 
@@ -137,6 +145,7 @@ pub async fn authorize(
         TopicKind::User(id) => user::authorize(principal, id),
         TopicKind::Community(id) => community::authorize(principal, id),
         TopicKind::Conversation(id) => conversation::authorize(state, principal, id).await,
+        TopicKind::Files(id) => files::authorize(state, principal, id).await,
         TopicKind::SystemAlerts => system::authorize(),
         TopicKind::Upload(id) => upload::authorize(state, principal, id).await,
         TopicKind::Stream(id) => stream::authorize(state, principal, id).await,
@@ -167,6 +176,7 @@ pub async fn handle(
         TopicKind::User(_) => user::handle(channel, event, payload).await,
         TopicKind::Community(_) => community::handle(channel, event, payload),
         TopicKind::Conversation(id) => conversation::handle(channel, id, event, payload).await,
+        TopicKind::Files(_) => files::handle(channel, event, payload),
         TopicKind::SystemAlerts => system::handle(channel, event, payload).await,
         TopicKind::Upload(id) => upload::handle(channel, id, event, payload).await,
         TopicKind::Stream(_) => stream::handle(channel, event, payload),

@@ -1,7 +1,8 @@
 //! `upload:{upload_id}`: a resumable upload, joined by its owner only (opened with
 //! `create_upload` on `user:`). Not a hub subscription: the join answers where the upload
 //! stands `{offset, size, status, file_id}`, and the client pushes binary `chunk`s (MessagePack
-//! `{offset, data}`), each answered `{next_offset, done, photo?}` or `offset_mismatch`
+//! `{offset, data}`), each answered `{next_offset, done, photo?, file?}` (`file` for an upload
+//! opened into a files space: `{node, version, created, conflict}`) or `offset_mismatch`
 //! `{expected}` — after a reconnect it rejoins and carries on from `offset`.
 
 use serde_json::json;
@@ -10,7 +11,7 @@ use taina_protocol::phoenix::Payload;
 
 use super::{Authorized, Channel, JoinRefusal, Opened, Reply, Transfer};
 use crate::contexts::auth::Principal;
-use crate::contexts::media::{MediaError, Upload};
+use crate::contexts::media::{Finished, MediaError, Upload};
 use crate::ids::UploadId;
 use crate::state::AppState;
 
@@ -72,8 +73,12 @@ pub async fn handle(
                 "next_offset": outcome.next_offset,
                 "done": outcome.done.is_some(),
             });
-            if let Some(photo) = outcome.done {
-                response["photo"] = serde_json::to_value(photo).unwrap_or_default();
+            match outcome.done {
+                Some(Finished::Photo(photo)) => {
+                    response["photo"] = serde_json::to_value(photo).unwrap_or_default();
+                }
+                Some(Finished::Placed(file)) => response["file"] = file,
+                None => {}
             }
             Reply::Ok(response)
         }
