@@ -33,8 +33,8 @@ fn minutes_of(timeout: Option<StdDuration>) -> u32 {
 }
 
 impl FilesService {
-    /// Locks held on the node, or deep ones above it, that bind anyone but `by`.
-    async fn binding_locks(&self, by: &Principal, node_id: &NodeId) -> Result<Vec<Lock>> {
+    /// Unexpired locks on the node and deep ones on the folders above it, oldest first.
+    async fn locks_over(&self, node_id: &NodeId) -> Result<Vec<Lock>> {
         let ancestry: Vec<NodeId> = self
             .store()
             .ancestry(node_id)
@@ -48,7 +48,16 @@ impl FilesService {
             .await?;
         Ok(locks
             .into_iter()
-            .filter(|l| l.holder != by.user_id && (&l.node_id == node_id || l.deep))
+            .filter(|l| &l.node_id == node_id || l.deep)
+            .collect())
+    }
+
+    /// Locks covering the node that bind anyone but `by`.
+    async fn binding_locks(&self, by: &Principal, node_id: &NodeId) -> Result<Vec<Lock>> {
+        let locks = self.locks_over(node_id).await?;
+        Ok(locks
+            .into_iter()
+            .filter(|l| l.holder != by.user_id)
             .collect())
     }
 
@@ -65,21 +74,7 @@ impl FilesService {
     /// Locks the caller may see on a node: its own and deep ones above it, oldest first.
     pub async fn locks(&self, by: &Principal, node_id: &NodeId) -> Result<Vec<Lock>> {
         self.node(by, node_id).await?;
-        let ancestry: Vec<NodeId> = self
-            .store()
-            .ancestry(node_id)
-            .await?
-            .into_iter()
-            .map(|n| n.id)
-            .collect();
-        let locks = self
-            .lock_store()
-            .on(&ancestry, super::service::now())
-            .await?;
-        Ok(locks
-            .into_iter()
-            .filter(|l| &l.node_id == node_id || l.deep)
-            .collect())
+        self.locks_over(node_id).await
     }
 
     /// An app lock on a node the caller may change, for `minutes` (default
