@@ -15,7 +15,9 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
 
 use super::MediaError;
 
@@ -36,6 +38,24 @@ pub struct BlobRead {
     /// The bytes this read covers.
     pub range: Range<u64>,
     pub stream: BoxStream<'static, Result<Bytes, MediaError>>,
+}
+
+/// Bytes per chunk when a local blob is read.
+const LOCAL_READ_BYTES: usize = 256 * 1024;
+
+/// `range` of an open local file as a stream of chunks of [`LOCAL_READ_BYTES`].
+async fn local_stream(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
+    let mut file = tokio::fs::File::from_std(file);
+    file.seek(std::io::SeekFrom::Start(range.start))
+        .await
+        .map_err(storage)?;
+    let reader = file.take(range.end - range.start);
+    Ok(ReaderStream::with_capacity(reader, LOCAL_READ_BYTES)
+        .map(|chunk| chunk.map_err(storage))
+        .boxed())
 }
 
 fn storage(e: impl std::fmt::Display) -> MediaError {
@@ -173,13 +193,17 @@ impl BlobStore {
             })?;
         let size = result.meta.size;
         let range = result.range.clone();
+        let stream = match result.payload {
+            // object_store reads a local file 8 KiB at a time, each on a blocking thread:
+            // 160–210 MiB/s for a big file. Tokio's file reader with larger chunks is the
+            // same work in far fewer hops.
+            GetResultPayload::File(file, _) => local_stream(file, range.clone()).await?,
+            GetResultPayload::Stream(stream) => stream.map(|c| c.map_err(storage)).boxed(),
+        };
         Ok(BlobRead {
             size,
             range,
-            stream: result
-                .into_stream()
-                .map(|chunk| chunk.map_err(storage))
-                .boxed(),
+            stream,
         })
     }
 
