@@ -694,14 +694,8 @@ impl FilesService {
         self.ensure_unlocked(by, id).await?;
         self.ensure_unlocked(by, &parent.id).await?;
         let new_path = child_path(&parent_path, &name);
+        // A destination in the folder or below it always has the folder's path as a prefix.
         if node.is_folder() && new_path.starts_with(&format!("{}/", node.path)) {
-            return Err(FilesError::IntoItself);
-        }
-        let parent_node = self.live(&parent.id).await?.ok_or(FilesError::NotFound)?;
-        if node.is_folder()
-            && (parent_node.path == node.path
-                || parent_node.path.starts_with(&format!("{}/", node.path)))
-        {
             return Err(FilesError::IntoItself);
         }
         let at = now();
