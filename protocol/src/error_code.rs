@@ -169,6 +169,18 @@ error_codes! {
     /// 460: tus: the chunk does not match its `Upload-Checksum` (it was discarded).
     ChunkChecksumMismatch = "chunk_checksum_mismatch",
 
+    // Streaming.
+    /// 409: a library with this path exists in the community.
+    LibraryExists = "library_exists",
+    /// 410: the item's file is no longer on the library's disk.
+    MediaMissing = "media_missing",
+    /// 503: every transcode slot is taken (`Retry-After`): retry shortly.
+    TranscodeBusy = "transcode_busy",
+    /// 502: ffmpeg failed on the item; the message has its reason.
+    TranscodeFailed = "transcode_failed",
+    /// 503: ffmpeg/ffprobe are not installed on the server.
+    TranscoderUnavailable = "transcoder_unavailable",
+
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.
     TooManyConnections = "too_many_connections",

@@ -20,6 +20,7 @@ use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
+use crate::contexts::streaming::StreamingService;
 use crate::db::Db;
 use crate::error::StartError;
 use crate::events::{EventBus, JetStreamLog, MemoryBus, NatsBus, NatsRelay};
@@ -100,6 +101,13 @@ impl AppState {
             bus.clone(),
             config.files.clone(),
         );
+        let streaming = StreamingService::new(
+            db.clone(),
+            bus.clone(),
+            config.streaming.clone(),
+            &config.data_dir,
+            &secret,
+        );
         let monitoring =
             MonitoringService::configured(db.clone(), bus.clone(), config.monitoring.clone());
         // Bans issued before a restart hold from the first request.
@@ -132,6 +140,7 @@ impl AppState {
             media.clone(),
             monitoring.clone(),
             files.clone(),
+            streaming.clone(),
             hub.clone(),
             bus.clone(),
         );
@@ -144,6 +153,7 @@ impl AppState {
             media,
             monitoring,
             files,
+            streaming,
             hub,
             graphql,
             metrics,
@@ -153,7 +163,7 @@ impl AppState {
 
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
-    /// running), the chat feed, the bus → hub bridge and its gap repair, the revocation watcher, the alert relay,
+    /// running), the chat feed, library scans and watchers, the bus → hub bridge and its gap repair, the revocation watcher, the alert relay,
     /// the security writer, the watchdog, scheduled backups, the metrics sampler and the hub
     /// sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
@@ -167,6 +177,7 @@ impl AppState {
         self.chat.spawn_feed();
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
         self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);
+        self.streaming.start().await;
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         crate::socket::spawn_gap_repair(
             &self.hub,

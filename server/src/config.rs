@@ -37,6 +37,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub media: MediaConfig,
     pub files: FilesConfig,
+    pub streaming: StreamingConfig,
     pub graphql: GraphqlConfig,
     pub admin: AdminConfig,
     pub metrics: MetricsConfig,
@@ -386,6 +387,47 @@ impl Default for FilesConfig {
     }
 }
 
+/// Streaming (Araci): scanning library roots and making HLS on demand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamingConfig {
+    /// Transcodes (ffmpeg encoding video) running at once; more viewers wait, then get 503. A
+    /// Raspberry Pi 5 has no hardware video encoder: one software 720p encode is what it keeps
+    /// up with.
+    pub max_transcodes: usize,
+    /// Disk the HLS segment and remux cache may take (least recently used items go first).
+    pub cache_max_bytes: u64,
+    /// A transcode nobody asked a segment of for this long is stopped (a paused player).
+    pub transcode_idle_seconds: u64,
+    /// Length of an HLS segment.
+    pub segment_seconds: u32,
+    /// Scan every library when the server starts.
+    pub scan_on_start: bool,
+    /// Watch library roots for changes and rescan after `watch_debounce_ms` of quiet.
+    pub watch: bool,
+    pub watch_debounce_ms: u64,
+    /// Files read by ffprobe (and given artwork) at once during a scan.
+    pub probe_concurrency: usize,
+    /// How long the signed playback URLs `playbackInfo` hands out stay valid.
+    pub url_hours: u64,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            max_transcodes: 1,
+            cache_max_bytes: 10 * 1024 * 1024 * 1024,
+            transcode_idle_seconds: 60,
+            segment_seconds: 6,
+            scan_on_start: true,
+            watch: true,
+            watch_debounce_ms: 2_000,
+            probe_concurrency: 2,
+            url_hours: 8,
+        }
+    }
+}
+
 /// Chat (Guará).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -421,6 +463,7 @@ impl Default for Config {
             chat: ChatConfig::default(),
             media: MediaConfig::default(),
             files: FilesConfig::default(),
+            streaming: StreamingConfig::default(),
             graphql: GraphqlConfig::default(),
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
@@ -582,6 +625,17 @@ impl Config {
         }
         if self.files.keep_versions == 0 || self.files.trash_days == 0 {
             return bad("files", "keep_versions and trash_days must be ≥ 1");
+        }
+        let streaming = &self.streaming;
+        if streaming.max_transcodes == 0
+            || streaming.probe_concurrency == 0
+            || !(2..=30).contains(&streaming.segment_seconds)
+            || streaming.url_hours == 0
+        {
+            return bad(
+                "streaming",
+                "max_transcodes, probe_concurrency and url_hours must be ≥ 1, segment_seconds 2–30",
+            );
         }
         for (key, list) in [
             ("http.trusted_proxies", &self.http.trusted_proxies),

@@ -24,6 +24,7 @@ use crate::contexts::chat::ChatError;
 use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
 use crate::contexts::monitoring::MonitoringError;
+use crate::contexts::streaming::StreamingError;
 use crate::db::DbError;
 
 /// What clients read instead of an internal error's cause.
@@ -41,6 +42,8 @@ pub enum AppError {
     Monitoring(#[from] MonitoringError),
     #[error(transparent)]
     Files(#[from] FilesError),
+    #[error(transparent)]
+    Streaming(#[from] StreamingError),
     /// A request refused before it reached a context, with a 400 code (`invalid_json`,
     /// `invalid_body`, `invalid_multipart`, `missing_file`) and a message naming the problem.
     #[error("{message}")]
@@ -67,6 +70,7 @@ impl AppError {
             AppError::Media(e) => media_code(e),
             AppError::Monitoring(e) => monitoring_code(e),
             AppError::Files(e) => files_code(e),
+            AppError::Streaming(e) => streaming_code(e),
             AppError::BadRequest { code, .. } => *code,
             AppError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             AppError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -164,6 +168,24 @@ fn media_code(error: &MediaError) -> ErrorCode {
     }
 }
 
+fn streaming_code(error: &StreamingError) -> ErrorCode {
+    use ErrorCode as C;
+    use StreamingError as S;
+    match error {
+        S::NotFound => C::NotFound,
+        S::Invalid(_) => C::InvalidInput,
+        S::Forbidden => C::Forbidden,
+        S::LibraryExists => C::LibraryExists,
+        S::FileMissing => C::MediaMissing,
+        S::ToolsMissing => C::TranscoderUnavailable,
+        S::TranscodeBusy => C::TranscodeBusy,
+        S::TranscodeFailed(_) => C::TranscodeFailed,
+        S::BadUrlToken => C::InvalidToken,
+        S::RangeNotSatisfiable => C::RangeNotSatisfiable,
+        S::Io(_) | S::Database(_) => C::Internal,
+    }
+}
+
 fn files_code(error: &FilesError) -> ErrorCode {
     use ErrorCode as C;
     use FilesError as F;
@@ -237,10 +259,14 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::OffsetMismatch
         | C::SlugTaken
         | C::NameTaken
-        | C::ParentMissing => StatusCode::CONFLICT,
-        C::InviteExpired | C::InviteUsedUp | C::UploadClosed | C::StaleCursor | C::ShareExpired => {
-            StatusCode::GONE
-        }
+        | C::ParentMissing
+        | C::LibraryExists => StatusCode::CONFLICT,
+        C::InviteExpired
+        | C::InviteUsedUp
+        | C::UploadClosed
+        | C::StaleCursor
+        | C::ShareExpired
+        | C::MediaMissing => StatusCode::GONE,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType | C::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -252,7 +278,10 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::ChecksumMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         C::Locked => StatusCode::LOCKED,
         C::RateLimited | C::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
-        C::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
+        C::ServerBusy | C::TranscodeBusy | C::TranscoderUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        C::TranscodeFailed => StatusCode::BAD_GATEWAY,
         C::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
         C::UnsupportedTusVersion => StatusCode::PRECONDITION_FAILED,
         // tus's own status for a chunk that fails its checksum ("460 Checksum Mismatch").

@@ -216,6 +216,15 @@ string_id!(
     ShareId
 );
 
+string_id!(
+    /// A streaming library root (`streaming.libraries.id`).
+    LibraryId
+);
+string_id!(
+    /// A movie, show, season, episode, album, track or video (`streaming.items.id`).
+    ItemId
+);
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

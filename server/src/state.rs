@@ -16,6 +16,7 @@ use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
 use crate::contexts::monitoring::MonitoringService;
+use crate::contexts::streaming::StreamingService;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::graphql::AppSchema;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub media: MediaService,
     pub monitoring: MonitoringService,
     pub files: FilesService,
+    pub streaming: StreamingService,
     pub hub: Arc<Hub>,
     pub graphql: AppSchema,
     pub metrics: Arc<Metrics>,
@@ -62,6 +64,7 @@ parts! {
     media: MediaService,
     monitoring: MonitoringService,
     files: FilesService,
+    streaming: StreamingService,
     hub: Arc<Hub>,
     graphql: AppSchema,
     metrics: Arc<Metrics>,

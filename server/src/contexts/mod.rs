@@ -6,3 +6,4 @@ pub mod chat;
 pub mod files;
 pub mod media;
 pub mod monitoring;
+pub mod streaming;

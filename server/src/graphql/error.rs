@@ -9,6 +9,7 @@ use crate::contexts::chat::ChatError;
 use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
 use crate::contexts::monitoring::MonitoringError;
+use crate::contexts::streaming::StreamingError;
 use crate::error::AppError;
 
 /// What resolvers fail with: a message and a stable `extensions.code`.
@@ -59,6 +60,12 @@ impl From<MediaError> for GqlError {
 
 impl From<FilesError> for GqlError {
     fn from(error: FilesError) -> Self {
+        AppError::from(error).into()
+    }
+}
+
+impl From<StreamingError> for GqlError {
+    fn from(error: StreamingError) -> Self {
         AppError::from(error).into()
     }
 }

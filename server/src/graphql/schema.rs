@@ -20,6 +20,10 @@ use crate::contexts::monitoring::graphql::{
     MonitoringMutation, MonitoringQuery, MonitoringSubscription,
 };
 use crate::contexts::monitoring::MonitoringService;
+use crate::contexts::streaming::graphql::{
+    StreamingMutation, StreamingQuery, StreamingSubscription,
+};
+use crate::contexts::streaming::StreamingService;
 use crate::events::EventBus;
 use crate::realtime::Hub;
 
@@ -30,6 +34,7 @@ pub struct Query(
     MediaQuery,
     MonitoringQuery,
     FilesQuery,
+    StreamingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -39,6 +44,7 @@ pub struct Mutation(
     MediaMutation,
     MonitoringMutation,
     FilesMutation,
+    StreamingMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -48,6 +54,7 @@ pub struct Subscription(
     PresenceSubscription,
     MonitoringSubscription,
     FilesSubscription,
+    StreamingSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -69,6 +76,7 @@ pub fn build(
     media: MediaService,
     monitoring: MonitoringService,
     files: FilesService,
+    streaming: StreamingService,
     hub: Arc<Hub>,
     bus: Arc<dyn EventBus>,
 ) -> AppSchema {
@@ -89,6 +97,7 @@ pub fn build(
         .data(media)
         .data(monitoring)
         .data(files)
+        .data(streaming)
         .data(hub)
         .data(bus)
         .limit_depth(MAX_DEPTH)

@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::contexts::media::http::routes())
         .merge(crate::contexts::files::http::routes())
         .merge(crate::contexts::files::dav::routes())
+        .merge(crate::contexts::streaming::http::routes())
         .merge(crate::socket::routes())
         .merge(crate::graphql::routes())
         .merge(crate::metrics::routes())

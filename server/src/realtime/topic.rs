@@ -1,6 +1,7 @@
 //! Topic names: the one place a topic string is built ([`Topic`]) or read ([`TopicKind`]).
 //!
-//! A topic is `{kind}:{id}` (`user:`, `community:`, `conversation:`, `files:`, `upload:`, `stream:`) or
+//! A topic is `{kind}:{id}` (`user:`, `community:`, `conversation:`, `files:`, `upload:`, `stream:`,
+//! `item:`) or
 //! `system:alerts`. Who may join which, and what travels on each, lives with the socket's topic
 //! handlers (`crate::socket`); contexts that hand a topic to a client (an upload's `topic`)
 //! build its name here, so a name never drifts from what the socket parses.
@@ -9,7 +10,7 @@
 //! subscribers are kept under a key of their own ([`Topic::alerts_key`]), with their own
 //! offsets, so an alert published for one community cannot reach, or be recovered by, another.
 
-use crate::ids::{CommunityId, ConversationId, PhotoId, SpaceId, UploadId, UserId};
+use crate::ids::{CommunityId, ConversationId, ItemId, PhotoId, SpaceId, UploadId, UserId};
 
 /// Builds topic names (and the hub keys that differ from them).
 pub struct Topic;
@@ -46,6 +47,11 @@ impl Topic {
         format!("stream:{file_id}")
     }
 
+    /// A streaming library item's file, streamed like `stream:` (its remux on request).
+    pub fn item(item_id: &ItemId) -> String {
+        format!("item:{item_id}")
+    }
+
     /// The hub key of `community_id`'s `system:alerts` (`system:alerts@{community_id}`).
     pub fn alerts_key(community_id: &CommunityId) -> String {
         format!("{ALERTS_KEY_PREFIX}{community_id}")
@@ -77,6 +83,7 @@ pub enum TopicKind {
     SystemAlerts,
     Upload(UploadId),
     Stream(PhotoId),
+    Item(ItemId),
 }
 
 impl TopicKind {
@@ -102,6 +109,7 @@ impl TopicKind {
             "files" => Some(TopicKind::Files(id.into())),
             "upload" => Some(TopicKind::Upload(id.into())),
             "stream" => Some(TopicKind::Stream(id.into())),
+            "item" => Some(TopicKind::Item(id.into())),
             _ => None,
         }
     }

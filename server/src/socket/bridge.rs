@@ -26,6 +26,7 @@ use crate::contexts::files::Change;
 use crate::contexts::media::events as media;
 use crate::contexts::media::Photo;
 use crate::contexts::monitoring::{AlertRaised, ALERT_RAISED};
+use crate::contexts::streaming::events as streaming;
 use crate::events::{Event, EventBus};
 use crate::ids::UserId;
 use crate::realtime::events::{USER_OFFLINE, USER_ONLINE};
@@ -98,12 +99,14 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         USER_ONLINE => presence(hub, event, community::USER_ONLINE),
         USER_OFFLINE => presence(hub, event, community::USER_OFFLINE),
         ALERT_RAISED => alert_raised(hub, event),
+        streaming::WATCH_PROGRESS => watch_progress(hub, event),
         auth::USER_SIGNED_UP
         | auth::USER_SIGNED_IN
         | chat::CONVERSATION_CREATED
         | media::PHOTO_DELETED
         | media::ALBUM_CREATED
         | media::BACKUP_COMPLETED
+        | streaming::LIBRARY_CHANGED
         | crate::contexts::monitoring::health::BUS_PROBE => return Applied::NotForSockets,
         _ => return Applied::Unknown,
     };
@@ -169,6 +172,18 @@ fn photo_uploaded(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let topic = Topic::user(user_id(event)?);
     hub.publish_logged(
         Logged::new(&topic, &topic, user::PHOTO_UPLOADED, object(event)?),
+        !event.from_other_node,
+    );
+    Ok(())
+}
+
+/// A user's new position in an item, to all their devices' `user:` topic (with an offset, so
+/// a device that was off recovers it).
+fn watch_progress(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: streaming::WatchProgress = event.data_as()?;
+    let topic = Topic::user(user_id(event)?);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, user::WATCH_PROGRESS, object(event)?),
         !event.from_other_node,
     );
     Ok(())

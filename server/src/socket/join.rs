@@ -115,7 +115,7 @@ impl PhoenixSession {
         message: &Message,
         payload: &Value,
     ) -> Option<Option<StreamHandle>> {
-        match transfer.open(&self.state, payload).await {
+        match transfer.open(&self.state, &self.principal, payload).await {
             Ok(opened) => {
                 self.reply_on(Lane::Control, message, "ok", opened.reply);
                 let join_ref = message.join_ref.as_deref().unwrap_or_default();

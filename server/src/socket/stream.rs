@@ -1,11 +1,14 @@
 //! Streaming a stored file to a TV over binary frames, with credit-based flow control.
 //!
-//! The client joins `stream:{file_id}` and grants credit in bytes (`credit {bytes}`); the
+//! The client joins `stream:{file_id}` (a photo or video of media) or `item:{item_id}` (a
+//! streaming library item's file or its remux) and grants credit in bytes (`credit {bytes}`); the
 //! server sends binary pushes `data` whose payload is MessagePack `{offset, data}` and never
 //! more bytes than granted. `seek {offset}` moves the stream, `pause`/`resume` hold it, and a
 //! rejoin with `{offset}` resumes after a reconnect. Frames go on the bulk lane, so chat and
 //! heartbeats on the same socket are never stuck behind them.
 
+use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use taina_protocol::chunk::Chunk;
 use taina_protocol::phoenix;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -71,10 +75,51 @@ impl StreamHandle {
     }
 }
 
+/// Where a stream's bytes come from.
+pub enum Source {
+    /// A photo or video in media's blob store.
+    Photo {
+        media: MediaService,
+        photo: Box<Photo>,
+        rendition: Rendition,
+    },
+    /// A file on the server's disk (a library item, or its remux in the cache).
+    File(PathBuf),
+}
+
+impl Source {
+    /// The bytes in `range`; `None` when they cannot be read.
+    async fn read(&self, range: Range<u64>) -> Option<Vec<u8>> {
+        let len = (range.end - range.start) as usize;
+        match self {
+            Source::Photo {
+                media,
+                photo,
+                rendition,
+            } => {
+                let mut read = media.read(photo, *rendition, Some(range)).await.ok()?;
+                let mut data = Vec::with_capacity(len);
+                while let Some(chunk) = read.stream.next().await {
+                    data.extend_from_slice(&chunk.ok()?);
+                }
+                Some(data)
+            }
+            Source::File(path) => {
+                let mut file = tokio::fs::File::open(path).await.ok()?;
+                file.seek(std::io::SeekFrom::Start(range.start))
+                    .await
+                    .ok()?;
+                let mut data = vec![0; len];
+                file.read_exact(&mut data).await.ok()?;
+                Some(data)
+            }
+        }
+    }
+}
+
 /// What to stream, from where, with how much credit already granted.
 pub struct StreamRequest {
-    pub photo: Photo,
-    pub rendition: Rendition,
+    pub source: Source,
     pub size: u64,
     pub offset: u64,
     pub credit: u64,
@@ -82,16 +127,15 @@ pub struct StreamRequest {
 
 /// Starts streaming to the `stream:` join `topic`/`join_ref` of `conn`.
 pub fn start(
-    media: MediaService,
     conn: Arc<Conn>,
     join_ref: String,
     topic: String,
     request: StreamRequest,
+    chunk_bytes: usize,
     outbox_limit: usize,
 ) -> StreamHandle {
     let StreamRequest {
-        photo,
-        rendition,
+        source,
         size,
         offset,
         credit,
@@ -102,7 +146,7 @@ pub fn start(
         paused: false,
     }));
     let wake = Arc::new(Notify::new());
-    let chunk_size = media.stream_chunk_bytes() as u64;
+    let chunk_size = chunk_bytes as u64;
     let task = {
         let control = control.clone();
         let wake = wake.clone();
@@ -142,27 +186,7 @@ pub fn start(
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     continue;
                 }
-                let data = match media.read(&photo, rendition, Some(from..from + len)).await {
-                    Ok(mut read) => {
-                        let mut data = Vec::with_capacity(len as usize);
-                        let mut failed = false;
-                        while let Some(chunk) = read.stream.next().await {
-                            match chunk {
-                                Ok(bytes) => data.extend_from_slice(&bytes),
-                                Err(_) => {
-                                    failed = true;
-                                    break;
-                                }
-                            }
-                        }
-                        if failed {
-                            None
-                        } else {
-                            Some(data)
-                        }
-                    }
-                    Err(_) => None,
-                };
+                let data = source.read(from..from + len).await;
                 let Some(data) = data else {
                     let error = phoenix::encode_text(
                         Some(&join_ref),

@@ -58,6 +58,20 @@ async fn local_stream(
         .boxed())
 }
 
+/// A file on the server's disk read like a local blob (the streaming library's files and
+/// its transcode cache, served with the same Range handling as blobs).
+pub async fn read_file(path: &Path, range: Option<Range<u64>>) -> Result<BlobRead, MediaError> {
+    let file = tokio::fs::File::open(path).await?.into_std().await;
+    let size = file.metadata()?.len();
+    let range = range.unwrap_or(0..size);
+    let stream = local_stream(file, range.clone()).await?;
+    Ok(BlobRead {
+        size,
+        range,
+        stream,
+    })
+}
+
 fn storage(e: impl std::fmt::Display) -> MediaError {
     MediaError::Storage(e.to_string())
 }

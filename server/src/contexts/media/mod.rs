@@ -17,7 +17,7 @@ mod placement;
 mod service;
 mod store;
 
-pub use blob::BlobRead;
+pub use blob::{read_file, BlobRead};
 pub use error::MediaError;
 pub use ingest::{Budget, Ingest, Ingested, Quota};
 pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload};

@@ -10,6 +10,7 @@
 //! | `system:alerts` | [`system`] | every signed-in user; a community's admins publish to their community, the server and the operator to every community | no | memory, per community |
 //! | `upload:{id}` | [`upload`] | the upload's owner | no | — |
 //! | `stream:{file_id}` | [`stream`] | whoever may see the photo | no | — |
+//! | `item:{item_id}` | [`item`] | members of the item's library's community | no | — |
 //!
 //! # The registry
 //!
@@ -31,6 +32,7 @@
 pub mod community;
 pub mod conversation;
 pub mod files;
+mod item;
 mod reply;
 mod stream;
 pub mod system;
@@ -75,7 +77,7 @@ impl JoinRefusal {
 pub enum Authorized {
     /// A hub subscription: publications, recovery, perhaps presence.
     Subscription(Subscription),
-    /// A transfer (`upload:`, `stream:`): no publications; its module answers the join.
+    /// A transfer (`upload:`, `stream:`, `item:`): no publications; its module answers the join.
     Transfer(Transfer),
 }
 
@@ -117,6 +119,7 @@ impl Subscription {
 pub enum Transfer {
     Upload(upload::Access),
     Stream(stream::Access),
+    Item(item::Access),
 }
 
 /// A transfer join's answer: the `ok` response, then what it serves once that is sent.
@@ -127,10 +130,16 @@ pub struct Opened {
 
 impl Transfer {
     /// Opens the transfer with the join's payload; `Err` is the join's error reason.
-    pub async fn open(self, state: &AppState, payload: &Value) -> Result<Opened, &'static str> {
+    pub async fn open(
+        self,
+        state: &AppState,
+        principal: &Principal,
+        payload: &Value,
+    ) -> Result<Opened, &'static str> {
         match self {
             Transfer::Upload(access) => Ok(upload::open(access)),
             Transfer::Stream(access) => stream::open(access, state, payload).await,
+            Transfer::Item(access) => item::open(access, state, principal, payload).await,
         }
     }
 }
@@ -149,6 +158,7 @@ pub async fn authorize(
         TopicKind::SystemAlerts => system::authorize(),
         TopicKind::Upload(id) => upload::authorize(state, principal, id).await,
         TopicKind::Stream(id) => stream::authorize(state, principal, id).await,
+        TopicKind::Item(id) => item::authorize(state, principal, id).await,
     }
 }
 
@@ -160,7 +170,7 @@ pub struct Channel<'a> {
     pub topic: &'a str,
     /// The socket's typing throttle (one per socket, across its topics).
     pub typing: &'a mut TypingThrottle,
-    /// The running stream of a `stream:` join.
+    /// The running stream of a `stream:` or `item:` join.
     pub stream: Option<&'a StreamHandle>,
 }
 
@@ -179,7 +189,7 @@ pub async fn handle(
         TopicKind::Files(_) => files::handle(channel, event, payload),
         TopicKind::SystemAlerts => system::handle(channel, event, payload).await,
         TopicKind::Upload(id) => upload::handle(channel, id, event, payload).await,
-        TopicKind::Stream(_) => stream::handle(channel, event, payload),
+        TopicKind::Stream(_) | TopicKind::Item(_) => stream::handle(channel, event, payload),
     }
 }
 

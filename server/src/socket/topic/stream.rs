@@ -16,7 +16,7 @@ use crate::contexts::auth::Principal;
 use crate::contexts::media::{MediaError, Photo, Rendition};
 use crate::ids::PhotoId;
 use crate::realtime::Conn;
-use crate::socket::stream::{self as task, StreamHandle, StreamRequest};
+use crate::socket::stream::{self as task, Source, StreamHandle, StreamRequest};
 use crate::state::AppState;
 
 /// A photo the joiner may see.
@@ -51,7 +51,7 @@ struct Join {
 }
 
 /// A stream answered, to start once its join reply is out.
-pub struct Pending(StreamRequest);
+pub struct Pending(pub(super) StreamRequest);
 
 impl Pending {
     pub fn start(
@@ -62,11 +62,11 @@ impl Pending {
         topic: &str,
     ) -> StreamHandle {
         task::start(
-            state.media.clone(),
             conn.clone(),
             join_ref.to_string(),
             topic.to_string(),
             self.0,
+            state.media.stream_chunk_bytes(),
             state.config.realtime.outbox_bytes,
         )
     }
@@ -101,8 +101,11 @@ pub async fn open(
             "chunk_bytes": state.media.stream_chunk_bytes(),
         }),
         stream: Some(Pending(StreamRequest {
-            photo,
-            rendition,
+            source: Source::Photo {
+                media: state.media.clone(),
+                photo: Box::new(photo),
+                rendition,
+            },
             size,
             offset,
             credit: join.credit.unwrap_or(0),

@@ -1,10 +1,14 @@
 //! `user:{user_id}`: one user's own topic, joined by that user only. The server publishes
-//! `photo_uploaded` (the processed photo) on it. Clients push:
+//! `photo_uploaded` (the processed photo) and `watch_progress` (the user's position in a
+//! streaming item moved, on any of their devices) on it. Clients push:
 //! - `echo`: JSON → `ok` with the same payload; binary → a binary reply and a binary push
 //!   `echo` with the same bytes;
 //! - `refresh_token` `{token}`: live auth, answered by the session (`phoenix.rs`);
 //! - `create_upload` `{filename?, size, sha256}` → `{upload_id, topic, offset, expires_at}`,
-//!   a resumable upload to join as `upload:{id}`.
+//!   a resumable upload to join as `upload:{id}`;
+//! - `watch` `{item_id, position_ms, duration_ms?, state?, device?}` (`state`: `playing`,
+//!   `paused` or `stopped`) → the stored progress `{item_id, position_ms, played, …}`, pushed
+//!   as `watch_progress` to every device of the user.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -12,11 +16,15 @@ use taina_protocol::phoenix::Payload;
 
 use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::Principal;
-use crate::ids::UserId;
+use crate::contexts::streaming::watch::Report;
+use crate::contexts::streaming::PlaybackState;
+use crate::ids::{ItemId, UserId};
 use crate::realtime::Topic;
 
 /// A processed photo, to its owner.
 pub const PHOTO_UPLOADED: &str = "photo_uploaded";
+/// The user's position in a streaming item, to all their devices.
+pub const WATCH_PROGRESS: &str = "watch_progress";
 
 pub fn authorize(principal: &Principal, user_id: &UserId) -> Result<Authorized, JoinRefusal> {
     if *user_id == principal.user_id {
@@ -39,10 +47,23 @@ struct CreateUpload {
     sha256: String,
 }
 
+#[derive(Deserialize)]
+struct Watch {
+    item_id: ItemId,
+    position_ms: i64,
+    #[serde(default, deserialize_with = "super::lenient")]
+    duration_ms: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    state: Option<PlaybackState>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    device: Option<String>,
+}
+
 enum Push {
     Echo(Payload),
     RefreshToken(RefreshToken),
     CreateUpload(CreateUpload),
+    Watch(Watch),
 }
 
 impl Push {
@@ -55,6 +76,9 @@ impl Push {
             ("create_upload", Payload::Json(value)) => decode(value)
                 .map(Push::CreateUpload)
                 .map_err(|_| Reply::invalid("send size and sha256")),
+            ("watch", Payload::Json(value)) => decode(value)
+                .map(Push::Watch)
+                .map_err(|_| Reply::invalid("send item_id and position_ms")),
             _ => Err(Reply::unknown_event()),
         }
     }
@@ -83,6 +107,23 @@ pub async fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Rep
                     "offset": 0,
                     "expires_at": upload.expires_at,
                 })),
+                Err(e) => Reply::failed(e),
+            }
+        }
+        Push::Watch(watch) => {
+            let report = Report {
+                position_ms: watch.position_ms,
+                duration_ms: watch.duration_ms,
+                state: watch.state.unwrap_or_default(),
+                device: watch.device,
+            };
+            match channel
+                .state
+                .streaming
+                .report_progress(channel.principal, &watch.item_id, &report)
+                .await
+            {
+                Ok(progress) => Reply::Ok(serde_json::to_value(progress).unwrap_or_default()),
                 Err(e) => Reply::failed(e),
             }
         }

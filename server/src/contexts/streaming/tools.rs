@@ -1,0 +1,104 @@
+//! Running ffmpeg: one call with a deadline, its error output kept for the reason. The
+//! process is killed when the call is dropped or times out.
+
+use std::ffi::OsStr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::StreamingError;
+
+/// Error output kept for a failure's message.
+const STDERR_KEPT: usize = 400;
+
+/// Whether `ffmpeg` and `ffprobe` both run.
+pub async fn available() -> bool {
+    let runs = |tool: &'static str| async move {
+        Command::new(tool)
+            .arg("-version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success())
+    };
+    let (ffmpeg, ffprobe) = tokio::join!(runs("ffmpeg"), runs("ffprobe"));
+    ffmpeg && ffprobe
+}
+
+/// `ffmpeg -nostdin -hide_banner -loglevel error <args>`, waiting at most `timeout`.
+pub async fn ffmpeg<I, S>(args: I, timeout: Duration) -> Result<Vec<u8>, StreamingError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let child = command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_error)?;
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| StreamingError::TranscodeFailed("timed out".into()))??;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(StreamingError::TranscodeFailed(stderr_text(&output.stderr)))
+    }
+}
+
+/// The command, for callers that keep the process running (HLS).
+pub fn command<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+pub fn spawn_error(error: std::io::Error) -> StreamingError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        StreamingError::ToolsMissing
+    } else {
+        StreamingError::Io(error)
+    }
+}
+
+/// The last lines of ffmpeg's error output, trimmed for a message.
+pub fn stderr_text(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim();
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(STDERR_KEPT)
+        .map_or(0, |(i, _)| i);
+    let kept = &text[start..];
+    if kept.is_empty() {
+        "ffmpeg exited with an error".into()
+    } else {
+        kept.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_output_keeps_its_end() {
+        let long = "x".repeat(1000) + "the reason";
+        let kept = stderr_text(long.as_bytes());
+        assert!(kept.ends_with("the reason"));
+        assert!(kept.len() <= STDERR_KEPT + 1);
+        assert_eq!(stderr_text(b"  \n"), "ffmpeg exited with an error");
+    }
+}
