@@ -94,6 +94,8 @@ pub struct Transcoder {
     started: std::sync::atomic::AtomicU64,
     segment_seconds: u32,
     idle: Duration,
+    slot_wait: Duration,
+    segment_wait: Duration,
 }
 
 fn segment_path(dir: &Path, n: u32) -> PathBuf {
@@ -109,6 +111,8 @@ impl Transcoder {
             started: Default::default(),
             segment_seconds,
             idle,
+            slot_wait: SLOT_WAIT,
+            segment_wait: SEGMENT_WAIT,
         }
     }
 
@@ -149,7 +153,7 @@ impl Transcoder {
         if path.exists() {
             return Ok(path);
         }
-        let deadline = Instant::now() + SEGMENT_WAIT;
+        let deadline = Instant::now() + self.segment_wait;
         let mut restarts = 0;
         loop {
             let job = self.job_for(request, &dir).await?;
@@ -206,7 +210,7 @@ impl Transcoder {
         if let Some(old) = old {
             old.stop.notify_one();
         }
-        let permit = tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned())
+        let permit = tokio::time::timeout(self.slot_wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| StreamingError::TranscodeBusy)?
             .map_err(|_| StreamingError::TranscodeBusy)?;
@@ -401,6 +405,138 @@ fn ffmpeg_args(request: &SegmentRequest<'_>, dir: &Path, segment_seconds: u32) -
 mod tests {
     use super::*;
     use crate::contexts::streaming::probe::{MediaStream, StreamKind};
+
+    fn video_probe() -> Probe {
+        Probe {
+            container: "mkv".into(),
+            duration_ms: Some(60_000),
+            bitrate: None,
+            streams: vec![MediaStream {
+                index: 0,
+                kind: StreamKind::Video,
+                codec: "h264".into(),
+                profile: None,
+                language: None,
+                title: None,
+                default: true,
+                forced: false,
+                width: Some(640),
+                height: Some(360),
+                frame_rate: None,
+                bit_depth: None,
+                hdr: false,
+                channels: None,
+                channel_layout: None,
+                sample_rate: None,
+                bitrate: None,
+            }],
+            tags: Default::default(),
+        }
+    }
+
+    /// A source ffmpeg opens and then waits on forever: a named pipe nobody writes to.
+    fn stalled_source(dir: &Path) -> Option<PathBuf> {
+        let fifo = dir.join("stalled.ts");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .ok()?;
+        (made.success()
+            && std::process::Command::new("ffmpeg")
+                .arg("-version")
+                .output()
+                .is_ok())
+        .then_some(fifo)
+    }
+
+    #[tokio::test]
+    async fn a_full_house_answers_busy_and_an_idle_transcode_gives_its_slot_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(fifo) = stalled_source(dir.path()) else {
+            eprintln!("mkfifo or ffmpeg missing: skipped");
+            return;
+        };
+        let cache = Arc::new(Cache::new(dir.path().join("cache"), u64::MAX));
+        let mut transcoder = Transcoder::new(cache, 1, 6, Duration::from_millis(1_000));
+        transcoder.slot_wait = Duration::from_millis(200);
+        transcoder.segment_wait = Duration::from_millis(1_500);
+        let transcoder = Arc::new(transcoder);
+        let probe = video_probe();
+        let variant = super::super::variants::variants(&probe, None).remove(0);
+        let waiting = {
+            let (transcoder, probe, variant, fifo) = (
+                transcoder.clone(),
+                probe.clone(),
+                variant.clone(),
+                fifo.clone(),
+            );
+            tokio::spawn(async move {
+                transcoder
+                    .segment(&SegmentRequest {
+                        item: &ItemId::from("stalled"),
+                        source: &fifo,
+                        probe: &probe,
+                        variant: &variant,
+                        audio: None,
+                        burn: None,
+                        segment: 0,
+                        count: 10,
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            transcoder.counts(),
+            JobCounts {
+                started: 1,
+                running: 1
+            }
+        );
+        let other = transcoder
+            .segment(&SegmentRequest {
+                item: &ItemId::from("other"),
+                source: &fifo,
+                probe: &probe,
+                variant: &variant,
+                audio: None,
+                burn: None,
+                segment: 0,
+                count: 10,
+            })
+            .await;
+        assert!(
+            matches!(other, Err(StreamingError::TranscodeBusy)),
+            "{other:?}"
+        );
+        // While its request waits the job runs; once the request gives up, nobody asks for
+        // anything and the job stops after the idle time, giving its slot back.
+        let given_up = tokio::time::timeout(Duration::from_secs(30), waiting)
+            .await
+            .expect("the stalled request ends")
+            .unwrap();
+        assert!(
+            matches!(given_up, Err(StreamingError::TranscodeFailed(_))),
+            "{given_up:?}"
+        );
+        assert_eq!(
+            transcoder.counts().running,
+            1,
+            "still running right after its request left"
+        );
+        let mut freed = false;
+        for _ in 0..100 {
+            if transcoder.counts().running == 0 && transcoder.slots.available_permits() == 1 {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            freed,
+            "the idle transcode was stopped and its slot given back"
+        );
+    }
 
     #[test]
     fn a_job_starts_at_its_segment_with_matching_time_stamps() {
