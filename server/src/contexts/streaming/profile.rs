@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::probe::{MediaStream, Probe};
 
 /// What a client device can play, as sent by the client.
-#[derive(Clone, Debug, serde::Deserialize, serde::Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeviceProfile {
     pub name: Option<String>,
@@ -25,34 +25,6 @@ pub struct DeviceProfile {
     pub hdr: bool,
     #[serde(default)]
     pub max_audio_channels: Option<u32>,
-    /// Plays HLS (MPEG-TS segments with H.264 and AAC).
-    #[serde(default = "yes")]
-    pub hls: bool,
-    /// Text subtitle formats the device renders itself, e.g. `["vtt"]`.
-    #[serde(default)]
-    pub subtitle_formats: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Matches the serde defaults, so `hls` is on.
-impl Default for DeviceProfile {
-    fn default() -> Self {
-        Self {
-            name: None,
-            containers: Vec::new(),
-            video_codecs: Vec::new(),
-            audio_codecs: Vec::new(),
-            max_height: None,
-            max_bitrate: None,
-            hdr: false,
-            max_audio_channels: None,
-            hls: true,
-            subtitle_formats: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -148,7 +120,6 @@ pub fn parse_profile(value: &Value) -> Result<DeviceProfile, ProfileError> {
         ("containers", &mut profile.containers),
         ("videoCodecs", &mut profile.video_codecs),
         ("audioCodecs", &mut profile.audio_codecs),
-        ("subtitleFormats", &mut profile.subtitle_formats),
     ] {
         for entry in list.iter_mut() {
             *entry = entry.trim().to_lowercase();
@@ -158,7 +129,7 @@ pub fn parse_profile(value: &Value) -> Result<DeviceProfile, ProfileError> {
                 )));
             }
         }
-        if list.is_empty() && field != "subtitleFormats" {
+        if list.is_empty() {
             return Err(ProfileError::Invalid(format!("{field} must not be empty")));
         }
     }
@@ -393,8 +364,7 @@ mod tests {
             "name": "Chrome",
             "containers": ["mp4", "webm"],
             "videoCodecs": ["h264", "vp9", "av1"],
-            "audioCodecs": ["aac", "mp3", "opus", "flac"],
-            "subtitleFormats": ["vtt"]
+            "audioCodecs": ["aac", "mp3", "opus", "flac"]
         }))
     }
 
@@ -696,11 +666,9 @@ mod tests {
         let device = profile(json!({
             "containers": ["mp4"], "videoCodecs": ["h264"], "audioCodecs": ["aac"]
         }));
-        assert!(device.hls);
         assert!(!device.hdr);
         assert_eq!(device.max_height, None);
-        assert!(device.subtitle_formats.is_empty());
-        assert!(DeviceProfile::default().hls);
+        assert_eq!(device.max_audio_channels, None);
     }
 
     #[test]

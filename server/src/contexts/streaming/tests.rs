@@ -161,8 +161,7 @@ fn browser() -> serde_json::Value {
         "name": "Chrome",
         "containers": ["mp4", "webm"],
         "videoCodecs": ["h264", "vp9", "av1"],
-        "audioCodecs": ["aac", "mp3", "opus", "flac"],
-        "subtitleFormats": ["vtt"]
+        "audioCodecs": ["aac", "mp3", "opus", "flac"]
     })
 }
 

@@ -54,6 +54,10 @@ pub fn walk(root: &Path) -> std::io::Result<Vec<Found>> {
             }
         }
         files.sort();
+        let media: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| naming::is_media_file(f).is_some())
+            .collect();
         for file in &files {
             let Some(class) = naming::is_media_file(file) else {
                 continue;
@@ -68,6 +72,7 @@ pub fn walk(root: &Path) -> std::io::Result<Vec<Found>> {
                 .map_or(0, |d| d.as_millis() as i64);
             let sidecars = files
                 .iter()
+                .filter(|candidate| belongs_to(file, candidate, &media))
                 .filter_map(|candidate| {
                     let subtitle = naming::sidecar_subtitle(file, candidate)?;
                     Some(Sidecar {
@@ -103,6 +108,19 @@ pub fn walk(root: &Path) -> std::io::Result<Vec<Found>> {
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
+}
+
+/// Whether `candidate` is `file`'s sidecar rather than another media file's in the folder:
+/// `Movie.Extended.pt.srt` belongs to `Movie.Extended.mkv`, not to `Movie.mkv` (the longest
+/// stem it starts with wins).
+fn belongs_to(file: &Path, candidate: &Path, media: &[&PathBuf]) -> bool {
+    let stem_len = |p: &Path| p.file_stem().map_or(0, |s| s.len());
+    naming::sidecar_subtitle(file, candidate).is_some()
+        && !media.iter().any(|other| {
+            other.as_path() != file
+                && stem_len(other) > stem_len(file)
+                && naming::sidecar_subtitle(other, candidate).is_some()
+        })
 }
 
 /// `path` below `root`, `/`-separated; `None` for a name that is not UTF-8.
@@ -149,6 +167,26 @@ mod tests {
         assert_eq!(found[0].sidecars.len(), 1);
         assert_eq!(found[0].sidecars[0].language.as_deref(), Some("pt"));
         assert!(found[0].nfo.is_some());
+    }
+
+    #[test]
+    fn a_sidecar_belongs_to_the_longest_matching_name() {
+        let root = tempfile::tempdir().unwrap();
+        for name in [
+            "Movie.mkv",
+            "Movie.Extended.mkv",
+            "Movie.Extended.pt.srt",
+            "Movie.en.srt",
+        ] {
+            fs::write(root.path().join(name), b"x").unwrap();
+        }
+        let found = walk(root.path()).unwrap();
+        let sidecars = |name: &str| -> Vec<String> {
+            let file = found.iter().find(|f| f.path == name).unwrap();
+            file.sidecars.iter().map(|s| s.path.clone()).collect()
+        };
+        assert_eq!(sidecars("Movie.mkv"), ["Movie.en.srt"]);
+        assert_eq!(sidecars("Movie.Extended.mkv"), ["Movie.Extended.pt.srt"]);
     }
 
     #[test]
