@@ -2,6 +2,7 @@
 //! strip for scrubbing (one tile per interval, 10 tiles a row, from key frames only so a long
 //! film is not decoded whole; tiles past the video's end repeat its last one). Both are JPEG files under `<data_dir>/streaming/artwork/<item>/`.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -47,75 +48,84 @@ pub fn strip_tiles(duration_ms: i64) -> i64 {
     ((duration_ms + interval - 1) / interval).clamp(1, STRIP_TILES)
 }
 
-/// Makes the poster and the strip; returns whether a poster was made and the strip's interval.
+/// Makes the poster and the strip — one ffmpeg run reading the file twice (seeking for the
+/// poster, key frames for the strip), since starting ffmpeg costs about as much as the work on
+/// a short file. Returns whether a poster was made and the strip's interval.
 pub async fn make(video: &Path, dir: &Path, duration_ms: Option<i64>) -> (bool, Option<i64>) {
     if tokio::fs::create_dir_all(dir).await.is_err() {
         return (false, None);
     }
-    let at_ms = duration_ms.map_or(0, |d| d / 10);
     let poster = dir.join(POSTER);
-    let seek = format!("{:.3}", at_ms as f64 / 1000.0);
-    let made_poster = tools::ffmpeg(
-        [
-            "-ss".as_ref(),
-            seek.as_ref(),
-            "-i".as_ref(),
-            video.as_os_str(),
-            "-frames:v".as_ref(),
-            "1".as_ref(),
-            "-vf".as_ref(),
-            "scale='min(640,iw)':-2".as_ref(),
-            "-update".as_ref(),
-            "1".as_ref(),
-            "-q:v".as_ref(),
-            "3".as_ref(),
-            "-y".as_ref(),
-            poster.as_os_str(),
-        ],
-        TIMEOUT,
-    )
-    .await
-    .is_ok()
-        && tokio::fs::metadata(&poster)
-            .await
-            .is_ok_and(|m| m.len() > 0);
-    let Some(duration_ms) = duration_ms.filter(|d| *d > 0) else {
-        return (made_poster, None);
-    };
-    let interval = strip_interval_ms(duration_ms);
-    let rows = (strip_tiles(duration_ms) + STRIP_COLUMNS - 1) / STRIP_COLUMNS;
-    // Key frames only may be few (one in a short clip): the last is repeated for as long as
-    // the video lasts, so the fps filter always has frames to fill every tile from.
-    let pad_seconds = format!("{:.3}", duration_ms as f64 / 1000.0);
-    let filter = format!(
-        "tpad=stop_mode=clone:stop_duration={pad_seconds},fps=1000/{interval},\
-         scale={STRIP_TILE_WIDTH}:-2,tile={STRIP_COLUMNS}x{rows}"
-    );
     let strip = dir.join(STRIP);
-    let made_strip = tools::ffmpeg(
-        [
-            "-skip_frame".as_ref(),
-            "nokey".as_ref(),
-            "-i".as_ref(),
-            video.as_os_str(),
-            "-an".as_ref(),
-            "-vf".as_ref(),
-            filter.as_ref(),
-            "-frames:v".as_ref(),
-            "1".as_ref(),
-            "-update".as_ref(),
-            "1".as_ref(),
-            "-q:v".as_ref(),
-            "4".as_ref(),
-            "-y".as_ref(),
-            strip.as_os_str(),
-        ],
-        TIMEOUT,
+    let seek = format!("{:.3}", duration_ms.map_or(0, |d| d / 10) as f64 / 1000.0);
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-ss", &seek, "-i"]);
+    args.push(video.into());
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    let strip_interval = duration_ms.filter(|d| *d > 0).map(|duration_ms| {
+        let interval = strip_interval_ms(duration_ms);
+        (duration_ms, interval)
+    });
+    if strip_interval.is_some() {
+        push(&["-skip_frame", "nokey", "-i"]);
+        args.push(video.into());
+    }
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&[
+        "-map",
+        "0:v:0",
+        "-frames:v",
+        "1",
+        "-vf",
+        "scale='min(640,iw)':-2",
+        "-update",
+        "1",
+        "-q:v",
+        "3",
+        "-y",
+    ]);
+    args.push(poster.clone().into());
+    if let Some((duration_ms, interval)) = strip_interval {
+        let rows = (strip_tiles(duration_ms) + STRIP_COLUMNS - 1) / STRIP_COLUMNS;
+        // Key frames only may be few (one in a short clip): the last is repeated for as long
+        // as the video lasts, so the fps filter always has frames to fill every tile from.
+        let filter = format!(
+            "tpad=stop_mode=clone:stop_duration={:.3},fps=1000/{interval},\
+             scale={STRIP_TILE_WIDTH}:-2,tile={STRIP_COLUMNS}x{rows}",
+            duration_ms as f64 / 1000.0
+        );
+        args.extend(
+            [
+                "-map",
+                "1:v:0",
+                "-an",
+                "-vf",
+                &filter,
+                "-frames:v",
+                "1",
+                "-update",
+                "1",
+                "-q:v",
+                "4",
+                "-y",
+            ]
+            .iter()
+            .map(OsString::from),
+        );
+        args.push(strip.clone().into());
+    }
+    let _ = tools::ffmpeg(args, TIMEOUT).await;
+    let made =
+        |path: PathBuf| async move { tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() > 0) };
+    let made_poster = made(poster).await;
+    let made_strip = made(strip).await;
+    (
+        made_poster,
+        strip_interval
+            .filter(|_| made_strip)
+            .map(|(_, interval)| interval),
     )
-    .await
-    .is_ok()
-        && tokio::fs::metadata(&strip).await.is_ok_and(|m| m.len() > 0);
-    (made_poster, made_strip.then_some(interval))
 }
 
 #[cfg(test)]

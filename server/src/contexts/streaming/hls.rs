@@ -592,5 +592,20 @@ mod tests {
         assert_eq!(after("-force_key_frames"), "expr:gte(t,n_forced*6)");
         assert!(args.contains(&"0:1".to_string()) && args.contains(&"0:3".to_string()));
         assert_eq!(args.last().unwrap(), "/c/i/720p/ffmpeg-7.m3u8");
+
+        // An image subtitle burnt in: drawn over the picture in one filter graph.
+        let burnt = SegmentRequest {
+            burn: Some(5),
+            ..request
+        };
+        let args: Vec<String> = ffmpeg_args(&burnt, Path::new("/c/i/720p-s5"), 6)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let graph = args.iter().position(|a| a == "-filter_complex").unwrap();
+        assert!(args[graph + 1].starts_with("[0:1][0:5]overlay=eof_action=pass,zscale"));
+        assert!(args[graph + 1].ends_with("scale=-2:720[v]"));
+        assert_eq!(args[graph + 3], "[v]");
+        assert!(!args.contains(&"-vf".to_string()));
     }
 }

@@ -56,7 +56,12 @@ impl Access {
     /// What the URLs a playlist lists carry on (`maxHeight` only matters to the master).
     fn passed_on(&self) -> String {
         let mut query = Vec::new();
-        if let Some(t) = &self.t {
+        // Echoed into playlists: only the characters a token has (no line breaks, no `&`).
+        let token_chars = |t: &str| {
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        if let Some(t) = self.t.as_deref().filter(|t| token_chars(t)) {
             query.push(format!("t={t}"));
         }
         if let Some(audio) = self.audio {
@@ -290,4 +295,25 @@ async fn subtitle(
         "private, max-age=3600",
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlists_pass_on_only_what_a_token_can_be() {
+        let access = |t: &str| Access {
+            t: Some(t.into()),
+            audio: Some(2),
+            ..Access::default()
+        };
+        assert_eq!(
+            access("v1.9.a-b_c.sig").passed_on(),
+            "?t=v1.9.a-b_c.sig&audio=2"
+        );
+        assert_eq!(access("x\n#EXT-X-ENDLIST").passed_on(), "?audio=2");
+        assert_eq!(access("a&burn=1").passed_on(), "?audio=2");
+        assert_eq!(Access::default().passed_on(), "");
+    }
 }
