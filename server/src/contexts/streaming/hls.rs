@@ -225,6 +225,7 @@ impl Transcoder {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(tools::spawn_error)?;
+        tools::lower_priority(&child);
         let started = self
             .started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)

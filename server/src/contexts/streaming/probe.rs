@@ -374,6 +374,7 @@ async fn run_json_command(mut command: Command, timeout: Duration) -> Result<Val
         std::io::ErrorKind::NotFound => ProbeError::NotInstalled,
         _ => ProbeError::Failed(error.to_string()),
     })?;
+    super::tools::lower_priority(&child);
     // On timeout the child is dropped with the future, and kill_on_drop ends it.
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await

@@ -39,6 +39,7 @@ where
         .stderr(Stdio::piped())
         .spawn()
         .map_err(spawn_error)?;
+    lower_priority(&child);
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .map_err(|_| StreamingError::TranscodeFailed("timed out".into()))??;
@@ -63,6 +64,23 @@ where
         .kill_on_drop(true);
     command
 }
+
+/// Media work yields the CPU to the server: a transcode on a 2-core box otherwise takes the
+/// cores chat needs (`nice` 10; best effort, nothing fails without it).
+pub fn lower_priority(child: &tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+    {
+        let _ = rustix::process::setpriority_process(Some(pid), NICE);
+    }
+    #[cfg(not(unix))]
+    let _ = child;
+}
+
+/// The `nice` level media work runs at.
+const NICE: i32 = 10;
 
 pub fn spawn_error(error: std::io::Error) -> StreamingError {
     if error.kind() == std::io::ErrorKind::NotFound {
@@ -92,6 +110,22 @@ pub fn stderr_text(stderr: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn media_work_runs_below_the_server_s_priority() {
+        let own = rustix::process::getpriority_process(None).unwrap();
+        let mut child = Command::new("sleep")
+            .arg("5")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        lower_priority(&child);
+        let pid = rustix::process::Pid::from_raw(child.id().unwrap() as i32);
+        let niced = rustix::process::getpriority_process(pid).unwrap();
+        assert_eq!(niced, own.max(NICE));
+        child.kill().await.unwrap();
+    }
 
     #[test]
     fn error_output_keeps_its_end() {
