@@ -13,7 +13,8 @@
 #   load/streaming-bench.sh [--files 1000] [--users 500] [--duration 15] [--repeats 2]
 #
 # TAINA_BIN overrides the binary (default target/release/taina). The server runs on a fresh
-# temporary data directory (SQLite); everything is removed at the end.
+# temporary data directory (SQLite), with transcodes stopped after 3 s without a request (so
+# the idle runs are idle); everything is removed at the end.
 set -euo pipefail
 
 FILES=1000 USERS=500 DURATION=15 REPEATS=2
@@ -54,7 +55,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 URL=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
 env -u TAINA_BIN TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
-  TAINA_STREAMING__WATCH=false \
+  TAINA_STREAMING__WATCH=false TAINA_STREAMING__TRANSCODE_IDLE_SECONDS=3 \
   TAINA_AUTH__SIGNIN_PER_MINUTE=100000 TAINA_AUTH__SIGNUP_PER_MINUTE=100000 \
   TAINA_REALTIME__MAX_CONNECTIONS_PER_USER=50000 TAINA_REALTIME__MAX_CONNECTIONS_PER_ADDRESS=50000 \
   TAINA_REALTIME__MESSAGES_PER_SECOND=1000000 TAINA_REALTIME__MESSAGE_BURST=1000000 \
@@ -165,7 +166,8 @@ for n in $(seq 1 "$REPEATS"); do
   sleep 2
   rooms "busy-$n"
   kill "$PLAYER_PID" 2>/dev/null || true; wait "$PLAYER_PID" 2>/dev/null || true; PLAYER_PID=
-  sleep 2
+  # The job runs on until nobody has asked for a segment for the idle time (3 s here).
+  sleep 6
 done
 python3 - "$WORK" "$REPEATS" <<'PY'
 import json, pathlib, sys
