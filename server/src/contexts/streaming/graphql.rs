@@ -31,7 +31,7 @@ fn streaming<'a>(ctx: &Context<'a>) -> &'a StreamingService {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "LibraryKind")]
+#[graphql(name = "LibraryKind", remote = "LibraryKind")]
 pub enum GqlLibraryKind {
     Movies,
     Shows,
@@ -39,30 +39,8 @@ pub enum GqlLibraryKind {
     Videos,
 }
 
-impl From<GqlLibraryKind> for LibraryKind {
-    fn from(kind: GqlLibraryKind) -> Self {
-        match kind {
-            GqlLibraryKind::Movies => LibraryKind::Movies,
-            GqlLibraryKind::Shows => LibraryKind::Shows,
-            GqlLibraryKind::Music => LibraryKind::Music,
-            GqlLibraryKind::Videos => LibraryKind::Videos,
-        }
-    }
-}
-
-impl From<LibraryKind> for GqlLibraryKind {
-    fn from(kind: LibraryKind) -> Self {
-        match kind {
-            LibraryKind::Movies => GqlLibraryKind::Movies,
-            LibraryKind::Shows => GqlLibraryKind::Shows,
-            LibraryKind::Music => GqlLibraryKind::Music,
-            LibraryKind::Videos => GqlLibraryKind::Videos,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "MediaItemKind")]
+#[graphql(name = "MediaItemKind", remote = "ItemKind")]
 pub enum GqlItemKind {
     Movie,
     Show,
@@ -71,34 +49,6 @@ pub enum GqlItemKind {
     Album,
     Track,
     Video,
-}
-
-impl From<ItemKind> for GqlItemKind {
-    fn from(kind: ItemKind) -> Self {
-        match kind {
-            ItemKind::Movie => GqlItemKind::Movie,
-            ItemKind::Show => GqlItemKind::Show,
-            ItemKind::Season => GqlItemKind::Season,
-            ItemKind::Episode => GqlItemKind::Episode,
-            ItemKind::Album => GqlItemKind::Album,
-            ItemKind::Track => GqlItemKind::Track,
-            ItemKind::Video => GqlItemKind::Video,
-        }
-    }
-}
-
-impl From<GqlItemKind> for ItemKind {
-    fn from(kind: GqlItemKind) -> Self {
-        match kind {
-            GqlItemKind::Movie => ItemKind::Movie,
-            GqlItemKind::Show => ItemKind::Show,
-            GqlItemKind::Season => ItemKind::Season,
-            GqlItemKind::Episode => ItemKind::Episode,
-            GqlItemKind::Album => ItemKind::Album,
-            GqlItemKind::Track => ItemKind::Track,
-            GqlItemKind::Video => ItemKind::Video,
-        }
-    }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -787,7 +737,7 @@ impl StreamingMutation {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "LibraryChange")]
+#[graphql(name = "LibraryChange", remote = "LibraryChange")]
 pub enum GqlLibraryChange {
     ScanStarted,
     ScanProgress,
@@ -839,15 +789,7 @@ impl From<LibraryChanged> for GqlLibraryChanged {
         } = c.counts;
         GqlLibraryChanged {
             library_id: ID(c.library_id.into_string()),
-            change: match c.change {
-                LibraryChange::ScanStarted => GqlLibraryChange::ScanStarted,
-                LibraryChange::ScanProgress => GqlLibraryChange::ScanProgress,
-                LibraryChange::ScanFinished => GqlLibraryChange::ScanFinished,
-                LibraryChange::ItemAdded => GqlLibraryChange::ItemAdded,
-                LibraryChange::ItemUpdated => GqlLibraryChange::ItemUpdated,
-                LibraryChange::ItemMissing => GqlLibraryChange::ItemMissing,
-                LibraryChange::ItemRemoved => GqlLibraryChange::ItemRemoved,
-            },
+            change: c.change.into(),
             counts: GqlScanCounts {
                 found,
                 checked,

@@ -172,28 +172,17 @@ impl Item {
         let external = self.sidecars.iter().map(|sidecar| {
             (
                 MediaStream {
-                    index: 0,
-                    kind: super::probe::StreamKind::Subtitle,
-                    codec: if sidecar.format == "vtt" {
-                        "webvtt"
-                    } else {
-                        "subrip"
-                    }
-                    .into(),
-                    profile: None,
                     language: sidecar.language.clone(),
-                    title: None,
-                    default: false,
                     forced: sidecar.forced,
-                    width: None,
-                    height: None,
-                    frame_rate: None,
-                    bit_depth: None,
-                    hdr: false,
-                    channels: None,
-                    channel_layout: None,
-                    sample_rate: None,
-                    bitrate: None,
+                    ..MediaStream::new(
+                        0,
+                        super::probe::StreamKind::Subtitle,
+                        if sidecar.format == "vtt" {
+                            "webvtt"
+                        } else {
+                            "subrip"
+                        },
+                    )
                 },
                 Some(sidecar.path.clone()),
             )

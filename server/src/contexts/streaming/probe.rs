@@ -69,6 +69,30 @@ pub struct MediaStream {
 }
 
 impl MediaStream {
+    /// A stream of `kind` and `codec` with nothing else known (flags off, the rest `None`);
+    /// fill in what is known with struct update syntax.
+    pub fn new(index: u32, kind: StreamKind, codec: &str) -> Self {
+        MediaStream {
+            index,
+            kind,
+            codec: codec.into(),
+            profile: None,
+            language: None,
+            title: None,
+            default: false,
+            forced: false,
+            width: None,
+            height: None,
+            frame_rate: None,
+            bit_depth: None,
+            hdr: false,
+            channels: None,
+            channel_layout: None,
+            sample_rate: None,
+            bitrate: None,
+        }
+    }
+
     /// Text subtitles can be converted to WebVTT; the others are images.
     pub fn is_text_subtitle(&self) -> bool {
         self.kind == StreamKind::Subtitle

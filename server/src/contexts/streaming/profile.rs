@@ -306,25 +306,7 @@ mod tests {
     use serde_json::json;
 
     fn stream(index: u32, kind: StreamKind, codec: &str) -> MediaStream {
-        MediaStream {
-            index,
-            kind,
-            codec: codec.into(),
-            profile: None,
-            language: None,
-            title: None,
-            default: false,
-            forced: false,
-            width: None,
-            height: None,
-            frame_rate: None,
-            bit_depth: None,
-            hdr: false,
-            channels: None,
-            channel_layout: None,
-            sample_rate: None,
-            bitrate: None,
-        }
+        MediaStream::new(index, kind, codec)
     }
 
     fn video(index: u32, codec: &str, height: u32) -> MediaStream {

@@ -225,16 +225,12 @@ impl Scanner {
         };
         let id = match existing {
             Some(id) => {
-                self.store.update_file(&id, &row, now).await?;
                 self.artwork.remove(&id).await;
                 id
             }
-            None => {
-                let id = ItemId::new();
-                self.store.insert_file(&id, &row, now).await?;
-                id
-            }
+            None => ItemId::new(),
         };
+        self.store.save_file(&id, &row, now).await?;
         if probe.video().is_some() {
             let dir = self.artwork.of(&id);
             let (poster, strip) =

@@ -326,85 +326,75 @@ impl StreamingStore {
         }
     }
 
-    pub async fn insert_file(
+    /// Stores a new or rescanned file. A rescanned file keeps its id (and so everyone's
+    /// progress) and when it was added; the rest is read again, its artwork made anew.
+    pub async fn save_file(
         &self,
         id: &ItemId,
         row: &FileRow<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let _turn = self.db.write_turn().await;
-        query(
+        const READ_AGAIN: &[&str] = &[
+            "parent_id",
+            "kind",
+            "title",
+            "sort_title",
+            "year",
+            "overview",
+            "season_number",
+            "episode_number",
+            "episode_end",
+            "disc_number",
+            "track_number",
+            "artist",
+            "size_bytes",
+            "mtime_ms",
+            "duration_ms",
+            "container",
+            "probe",
+            "sidecars",
+            "updated_at",
+        ];
+        let updates: Vec<String> = READ_AGAIN
+            .iter()
+            .map(|column| format!("{column} = excluded.{column}"))
+            .collect();
+        let sql = format!(
             "INSERT INTO streaming.items (id, library_id, parent_id, kind, title, sort_title, \
              year, overview, season_number, episode_number, episode_end, disc_number, \
              track_number, artist, path, size_bytes, mtime_ms, duration_ms, container, probe, \
              sidecars, added_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)",
-        )
-        .bind(id)
-        .bind(row.library_id)
-        .bind(row.parent_id)
-        .bind(row.kind.as_str())
-        .bind(row.title)
-        .bind(sort_title(row.title))
-        .bind(row.year)
-        .bind(row.overview)
-        .bind(opt_i32(row.season_number))
-        .bind(opt_i32(row.episode_number))
-        .bind(opt_i32(row.episode_end))
-        .bind(opt_i32(row.disc_number))
-        .bind(opt_i32(row.track_number))
-        .bind(row.artist)
-        .bind(row.path)
-        .bind(row.size_bytes.min(i64::MAX as u64) as i64)
-        .bind(row.mtime_ms)
-        .bind(row.duration_ms)
-        .bind(row.container)
-        .bind(row.probe)
-        .bind(row.sidecars)
-        .bind(now)
-        .execute(&self.db)
-        .await?;
-        Ok(())
-    }
-
-    /// A rescanned file keeps its id (and so everyone's progress); the rest is read again.
-    pub async fn update_file(
-        &self,
-        id: &ItemId,
-        row: &FileRow<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) \
+             ON CONFLICT (id) DO UPDATE SET {}, missing_since = NULL, has_poster = 0, \
+             strip_interval_ms = NULL",
+            updates.join(", ")
+        );
         let _turn = self.db.write_turn().await;
-        query(
-            "UPDATE streaming.items SET parent_id = $2, kind = $3, title = $4, sort_title = $5, \
-             year = $6, overview = $7, season_number = $8, episode_number = $9, \
-             episode_end = $10, disc_number = $11, track_number = $12, artist = $13, \
-             size_bytes = $14, mtime_ms = $15, duration_ms = $16, container = $17, probe = $18, \
-             sidecars = $19, missing_since = NULL, has_poster = 0, strip_interval_ms = NULL, \
-             updated_at = $20 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(row.parent_id)
-        .bind(row.kind.as_str())
-        .bind(row.title)
-        .bind(sort_title(row.title))
-        .bind(row.year)
-        .bind(row.overview)
-        .bind(opt_i32(row.season_number))
-        .bind(opt_i32(row.episode_number))
-        .bind(opt_i32(row.episode_end))
-        .bind(opt_i32(row.disc_number))
-        .bind(opt_i32(row.track_number))
-        .bind(row.artist)
-        .bind(row.size_bytes.min(i64::MAX as u64) as i64)
-        .bind(row.mtime_ms)
-        .bind(row.duration_ms)
-        .bind(row.container)
-        .bind(row.probe)
-        .bind(row.sidecars)
-        .bind(now)
-        .execute(&self.db)
-        .await?;
+        query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(row.library_id)
+            .bind(row.parent_id)
+            .bind(row.kind.as_str())
+            .bind(row.title)
+            .bind(sort_title(row.title))
+            .bind(row.year)
+            .bind(row.overview)
+            .bind(opt_i32(row.season_number))
+            .bind(opt_i32(row.episode_number))
+            .bind(opt_i32(row.episode_end))
+            .bind(opt_i32(row.disc_number))
+            .bind(opt_i32(row.track_number))
+            .bind(row.artist)
+            .bind(row.path)
+            .bind(row.size_bytes.min(i64::MAX as u64) as i64)
+            .bind(row.mtime_ms)
+            .bind(row.duration_ms)
+            .bind(row.container)
+            .bind(row.probe)
+            .bind(row.sidecars)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
