@@ -181,6 +181,10 @@ error_codes! {
     /// 503: ffmpeg/ffprobe are not installed on the server.
     TranscoderUnavailable = "transcoder_unavailable",
 
+    // Automation.
+    /// 503: the command cannot reach the device (no MQTT broker configured or connected).
+    DeviceUnavailable = "device_unavailable",
+
     // Connections and sockets.
     /// 429: over a connection cap (per address, per user), before the request is read.
     TooManyConnections = "too_many_connections",

@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::contexts::auth::token::{load_or_create_secret, SECRET_FILE};
 use crate::contexts::auth::{AuthService, SecretCipher, TokenKeys};
+use crate::contexts::automation::AutomationService;
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
@@ -108,6 +109,12 @@ impl AppState {
             &config.data_dir,
             &secret,
         );
+        let automation = AutomationService::new(
+            db.clone(),
+            auth.clone(),
+            bus.clone(),
+            config.automation.clone(),
+        );
         let monitoring =
             MonitoringService::configured(db.clone(), bus.clone(), config.monitoring.clone());
         // Bans issued before a restart hold from the first request.
@@ -141,6 +148,7 @@ impl AppState {
             monitoring.clone(),
             files.clone(),
             streaming.clone(),
+            automation.clone(),
             hub.clone(),
             bus.clone(),
         );
@@ -154,6 +162,7 @@ impl AppState {
             monitoring,
             files,
             streaming,
+            automation,
             hub,
             graphql,
             metrics,
@@ -163,7 +172,7 @@ impl AppState {
 
     /// Starts the server's background work: removes temporary files a stopped server left,
     /// then spawns the WAL checkpointer, the media worker (which first re-queues jobs left
-    /// running), the chat feed, library scans and watchers, the bus → hub bridge and its gap repair, the revocation watcher, the alert relay,
+    /// running), the chat feed, library scans and watchers, the MQTT client, the bus → hub bridge and its gap repair, the revocation watcher, the alert relay,
     /// the security writer, the watchdog, scheduled backups, the metrics sampler and the hub
     /// sweeper. Only a serving process calls this, once; later calls do nothing.
     pub async fn start(&self) {
@@ -178,6 +187,7 @@ impl AppState {
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
         self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);
         self.streaming.start().await;
+        self.automation.start().await;
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         crate::socket::spawn_gap_repair(
             &self.hub,

@@ -38,6 +38,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub files: FilesConfig,
     pub streaming: StreamingConfig,
+    pub automation: AutomationConfig,
     pub graphql: GraphqlConfig,
     pub admin: AdminConfig,
     pub metrics: MetricsConfig,
@@ -387,6 +388,28 @@ impl Default for FilesConfig {
     }
 }
 
+/// Automation (Ka'a): where devices speak MQTT.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutomationConfig {
+    /// The MQTT broker (`mqtt://[user:password@]host[:port]`); empty: no MQTT.
+    pub mqtt_url: Option<String>,
+    /// Where Home Assistant style discovery configs are published.
+    pub discovery_prefix: String,
+    /// The community MQTT devices belong to (name or id); empty: the instance's only one.
+    pub community: Option<String>,
+}
+
+impl Default for AutomationConfig {
+    fn default() -> Self {
+        Self {
+            mqtt_url: None,
+            discovery_prefix: "homeassistant".into(),
+            community: None,
+        }
+    }
+}
+
 /// Streaming (Araci): scanning library roots and making HLS on demand.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -464,6 +487,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             files: FilesConfig::default(),
             streaming: StreamingConfig::default(),
+            automation: AutomationConfig::default(),
             graphql: GraphqlConfig::default(),
             admin: AdminConfig::default(),
             metrics: MetricsConfig::default(),
@@ -625,6 +649,24 @@ impl Config {
         }
         if self.files.keep_versions == 0 || self.files.trash_days == 0 {
             return bad("files", "keep_versions and trash_days must be ≥ 1");
+        }
+        if let Some(url) = self
+            .automation
+            .mqtt_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            if let Err(why) = crate::contexts::automation::mqtt::Broker::parse(url) {
+                return bad("automation.mqtt_url", &why);
+            }
+        }
+        if self.automation.discovery_prefix.is_empty()
+            || self.automation.discovery_prefix.contains(['#', '+'])
+        {
+            return bad(
+                "automation.discovery_prefix",
+                "a topic prefix without wildcards",
+            );
         }
         let streaming = &self.streaming;
         if streaming.max_transcodes == 0

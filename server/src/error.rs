@@ -20,6 +20,7 @@ use taina_protocol::ErrorCode;
 
 use crate::config::ConfigError;
 use crate::contexts::auth::AuthError;
+use crate::contexts::automation::AutomationError;
 use crate::contexts::chat::ChatError;
 use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
@@ -44,6 +45,8 @@ pub enum AppError {
     Files(#[from] FilesError),
     #[error(transparent)]
     Streaming(#[from] StreamingError),
+    #[error(transparent)]
+    Automation(#[from] AutomationError),
     /// A request refused before it reached a context, with a 400 code (`invalid_json`,
     /// `invalid_body`, `invalid_multipart`, `missing_file`) and a message naming the problem.
     #[error("{message}")]
@@ -71,6 +74,7 @@ impl AppError {
             AppError::Monitoring(e) => monitoring_code(e),
             AppError::Files(e) => files_code(e),
             AppError::Streaming(e) => streaming_code(e),
+            AppError::Automation(e) => automation_code(e),
             AppError::BadRequest { code, .. } => *code,
             AppError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             AppError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -165,6 +169,19 @@ fn media_code(error: &MediaError) -> ErrorCode {
         M::Forbidden | M::GuestsMayNot(_) => C::Forbidden,
         M::Auth(e) => auth_code(e),
         M::Storage(_) | M::Io(_) | M::Database(_) => C::Internal,
+    }
+}
+
+fn automation_code(error: &AutomationError) -> ErrorCode {
+    use AutomationError as A;
+    use ErrorCode as C;
+    match error {
+        A::NotFound => C::NotFound,
+        A::Invalid(_) | A::NotSupported { .. } => C::InvalidInput,
+        A::GuestsMayNot(_) => C::Forbidden,
+        A::NotConnected => C::DeviceUnavailable,
+        A::Auth(e) => auth_code(e),
+        A::Database(_) => C::Internal,
     }
 }
 
@@ -278,7 +295,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::ChecksumMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         C::Locked => StatusCode::LOCKED,
         C::RateLimited | C::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
-        C::ServerBusy | C::TranscodeBusy | C::TranscoderUnavailable => {
+        C::ServerBusy | C::TranscodeBusy | C::TranscoderUnavailable | C::DeviceUnavailable => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         C::TranscodeFailed => StatusCode::BAD_GATEWAY,

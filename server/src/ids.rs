@@ -225,6 +225,16 @@ string_id!(
     ItemId
 );
 
+string_id!(
+    /// A smart-home device (`automation.devices.id`).
+    DeviceId
+);
+string_id!(
+    /// An entity's row (`automation.entities.id`); clients name entities by their
+    /// `entity_id` text (`sensor.kitchen_temperature`) instead.
+    EntityRowId
+);
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -12,6 +12,7 @@ use axum::extract::FromRef;
 
 use crate::config::Config;
 use crate::contexts::auth::AuthService;
+use crate::contexts::automation::AutomationService;
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub monitoring: MonitoringService,
     pub files: FilesService,
     pub streaming: StreamingService,
+    pub automation: AutomationService,
     pub hub: Arc<Hub>,
     pub graphql: AppSchema,
     pub metrics: Arc<Metrics>,
@@ -65,6 +67,7 @@ parts! {
     monitoring: MonitoringService,
     files: FilesService,
     streaming: StreamingService,
+    automation: AutomationService,
     hub: Arc<Hub>,
     graphql: AppSchema,
     metrics: Arc<Metrics>,

@@ -2,6 +2,7 @@
 //! other only through those services and through events on the bus.
 
 pub mod auth;
+pub mod automation;
 pub mod chat;
 pub mod files;
 pub mod media;

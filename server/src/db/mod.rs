@@ -29,7 +29,14 @@ pub const SQLITE_FILE: &str = "taina.db";
 /// Context schemas in use. PostgreSQL has them as schemas (migration 0001); SQLite attaches
 /// one database file per schema (`data/<schema>.db`) to every connection, so the same
 /// `schema.table` SQL runs on both.
-pub const CONTEXT_SCHEMAS: &[&str] = &["chat", "media", "monitoring", "files", "streaming"];
+pub const CONTEXT_SCHEMAS: &[&str] = &[
+    "chat",
+    "media",
+    "monitoring",
+    "files",
+    "streaming",
+    "automation",
+];
 
 /// A cheap, clonable handle to the pool (both pool types are `Arc`s inside).
 #[derive(Clone, Debug)]

@@ -5,6 +5,7 @@ use async_graphql::ErrorExtensions;
 use taina_protocol::ErrorCode;
 
 use crate::contexts::auth::AuthError;
+use crate::contexts::automation::AutomationError;
 use crate::contexts::chat::ChatError;
 use crate::contexts::files::FilesError;
 use crate::contexts::media::MediaError;
@@ -60,6 +61,12 @@ impl From<MediaError> for GqlError {
 
 impl From<FilesError> for GqlError {
     fn from(error: FilesError) -> Self {
+        AppError::from(error).into()
+    }
+}
+
+impl From<AutomationError> for GqlError {
+    fn from(error: AutomationError) -> Self {
         AppError::from(error).into()
     }
 }

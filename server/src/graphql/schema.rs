@@ -10,6 +10,10 @@ use super::typename_complexity::TypenameComplexity;
 use crate::config::Config;
 use crate::contexts::auth::graphql::{AuthMutation, AuthQuery};
 use crate::contexts::auth::AuthService;
+use crate::contexts::automation::graphql::{
+    AutomationMutation, AutomationQuery, AutomationSubscription,
+};
+use crate::contexts::automation::AutomationService;
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::graphql::{FilesMutation, FilesQuery, FilesSubscription};
@@ -35,6 +39,7 @@ pub struct Query(
     MonitoringQuery,
     FilesQuery,
     StreamingQuery,
+    AutomationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -45,6 +50,7 @@ pub struct Mutation(
     MonitoringMutation,
     FilesMutation,
     StreamingMutation,
+    AutomationMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -55,6 +61,7 @@ pub struct Subscription(
     MonitoringSubscription,
     FilesSubscription,
     StreamingSubscription,
+    AutomationSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -77,6 +84,7 @@ pub fn build(
     monitoring: MonitoringService,
     files: FilesService,
     streaming: StreamingService,
+    automation: AutomationService,
     hub: Arc<Hub>,
     bus: Arc<dyn EventBus>,
 ) -> AppSchema {
@@ -98,6 +106,7 @@ pub fn build(
         .data(monitoring)
         .data(files)
         .data(streaming)
+        .data(automation)
         .data(hub)
         .data(bus)
         .limit_depth(MAX_DEPTH)

@@ -1,7 +1,7 @@
 //! Topic names: the one place a topic string is built ([`Topic`]) or read ([`TopicKind`]).
 //!
 //! A topic is `{kind}:{id}` (`user:`, `community:`, `conversation:`, `files:`, `upload:`, `stream:`,
-//! `item:`) or
+//! `item:`, `home:`) or
 //! `system:alerts`. Who may join which, and what travels on each, lives with the socket's topic
 //! handlers (`crate::socket`); contexts that hand a topic to a client (an upload's `topic`)
 //! build its name here, so a name never drifts from what the socket parses.
@@ -47,6 +47,11 @@ impl Topic {
         format!("stream:{file_id}")
     }
 
+    /// A community's smart home: every entity's state changes.
+    pub fn home(community_id: &CommunityId) -> String {
+        format!("home:{community_id}")
+    }
+
     /// A streaming library item's file, streamed like `stream:` (its remux on request).
     pub fn item(item_id: &ItemId) -> String {
         format!("item:{item_id}")
@@ -84,6 +89,7 @@ pub enum TopicKind {
     Upload(UploadId),
     Stream(PhotoId),
     Item(ItemId),
+    Home(CommunityId),
 }
 
 impl TopicKind {
@@ -110,6 +116,7 @@ impl TopicKind {
             "upload" => Some(TopicKind::Upload(id.into())),
             "stream" => Some(TopicKind::Stream(id.into())),
             "item" => Some(TopicKind::Item(id.into())),
+            "home" => Some(TopicKind::Home(id.into())),
             _ => None,
         }
     }

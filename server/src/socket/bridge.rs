@@ -17,8 +17,9 @@ use serde_json::{Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::topic::{community, conversation, files, system, user};
+use super::topic::{community, conversation, files, home, system, user};
 use crate::contexts::auth::events as auth;
+use crate::contexts::automation::events as automation;
 use crate::contexts::chat::events as chat;
 use crate::contexts::chat::Message;
 use crate::contexts::files::events as file_events;
@@ -100,6 +101,7 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         USER_OFFLINE => presence(hub, event, community::USER_OFFLINE),
         ALERT_RAISED => alert_raised(hub, event),
         streaming::WATCH_PROGRESS => watch_progress(hub, event),
+        automation::ENTITY_STATE_CHANGED => state_changed(hub, event),
         auth::USER_SIGNED_UP
         | auth::USER_SIGNED_IN
         | chat::CONVERSATION_CREATED
@@ -184,6 +186,21 @@ fn watch_progress(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     let topic = Topic::user(user_id(event)?);
     hub.publish_logged(
         Logged::new(&topic, &topic, user::WATCH_PROGRESS, object(event)?),
+        !event.from_other_node,
+    );
+    Ok(())
+}
+
+/// An entity's new state, to its community's `home:` topic (with an offset).
+fn state_changed(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: automation::StateChanged = event.data_as()?;
+    let community = event
+        .community_id
+        .as_ref()
+        .ok_or(Malformed::Missing("community_id"))?;
+    let topic = Topic::home(community);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, home::STATE_CHANGED, object(event)?),
         !event.from_other_node,
     );
     Ok(())

@@ -667,6 +667,13 @@ impl AuthService {
         self.store().community_id_by_slug(slug).await
     }
 
+    /// The instance's community when it has exactly one (what a single-community server's
+    /// devices belong to).
+    pub async fn sole_community(&self) -> Result<Option<CommunityId>> {
+        let mut ids = self.store().first_two_communities().await?;
+        Ok((ids.len() == 1).then(|| ids.remove(0)))
+    }
+
     /// The id of a community given by name or id.
     pub async fn find_community_id(&self, name_or_id: &str) -> Result<CommunityId> {
         Ok(self

@@ -250,6 +250,14 @@ impl AuthStore {
         Ok(row)
     }
 
+    /// At most two communities' ids (enough to tell whether there is exactly one).
+    pub async fn first_two_communities(&self) -> Result<Vec<CommunityId>> {
+        let ids = query_scalar("SELECT id FROM communities ORDER BY created_at, id LIMIT 2")
+            .fetch_all(&self.db)
+            .await?;
+        Ok(ids)
+    }
+
     pub async fn community_id_by_slug(&self, slug: &str) -> Result<Option<CommunityId>> {
         let id = query_scalar("SELECT id FROM communities WHERE slug = $1")
             .bind(slug)

@@ -11,6 +11,7 @@
 //! | `upload:{id}` | [`upload`] | the upload's owner | no | — |
 //! | `stream:{file_id}` | [`stream`] | whoever may see the photo | no | — |
 //! | `item:{item_id}` | [`item`] | members of the item's library's community | no | — |
+//! | `home:{community_id}` | [`home`] | the community's members, admins and guests | no | memory |
 //!
 //! # The registry
 //!
@@ -32,6 +33,7 @@
 pub mod community;
 pub mod conversation;
 pub mod files;
+pub mod home;
 mod item;
 mod reply;
 mod stream;
@@ -159,6 +161,7 @@ pub async fn authorize(
         TopicKind::Upload(id) => upload::authorize(state, principal, id).await,
         TopicKind::Stream(id) => stream::authorize(state, principal, id).await,
         TopicKind::Item(id) => item::authorize(state, principal, id).await,
+        TopicKind::Home(id) => home::authorize(principal, id),
     }
 }
 
@@ -190,6 +193,7 @@ pub async fn handle(
         TopicKind::SystemAlerts => system::handle(channel, event, payload).await,
         TopicKind::Upload(id) => upload::handle(channel, id, event, payload).await,
         TopicKind::Stream(_) | TopicKind::Item(_) => stream::handle(channel, event, payload),
+        TopicKind::Home(_) => home::handle(channel, event, payload).await,
     }
 }
 

@@ -1,0 +1,22 @@
+//! The automation context (Ka'a): devices and their entities (sensors, binary sensors,
+//! switches, lights, climate, covers, buttons) with their current state and every state
+//! change, filled by MQTT in the Home Assistant discovery convention ([`discovery`],
+//! [`mqtt`]) and controlled back over MQTT. Owns the `automation` schema. Publishes
+//! `entity.state_changed` ([`events`]), pushed as `state_changed` on `home:{community_id}`.
+
+mod discovery;
+mod error;
+pub mod events;
+pub mod graphql;
+mod model;
+pub mod mqtt;
+mod service;
+mod state;
+mod store;
+mod template;
+#[cfg(test)]
+mod tests;
+
+pub use error::AutomationError;
+pub use model::{Command, Device, Entity, EntityKind, StateRecord};
+pub use service::{AutomationService, MAX_HISTORY};

@@ -1,0 +1,86 @@
+//! `home:{community_id}`: a community's smart home. Joined by its members, admins and guests;
+//! the server publishes `state_changed` `{entity_id, kind, name, state, old_state, attributes,
+//! unit, area, last_changed, last_updated}` for every new state of an entity, with offsets
+//! (recovered after a reconnect like `user:`). Clients push `control` `{entity_id, action,
+//! brightness?, value?, mode?}` (what `controlEntity` takes, actions in snake case) → `ok`
+//! with the entity (`forbidden` for guests, `invalid_input`, `not_found`,
+//! `device_unavailable`).
+
+use serde::Deserialize;
+use taina_protocol::phoenix::Payload;
+
+use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
+use crate::contexts::auth::Principal;
+use crate::contexts::automation::{AutomationError, Command};
+use crate::ids::CommunityId;
+
+/// A new state of an entity.
+pub const STATE_CHANGED: &str = "state_changed";
+
+pub fn authorize(
+    principal: &Principal,
+    community_id: &CommunityId,
+) -> Result<Authorized, JoinRefusal> {
+    if *community_id == principal.community_id {
+        Ok(Authorized::Subscription(Subscription::default()))
+    } else {
+        Err(JoinRefusal::Unauthorized)
+    }
+}
+
+#[derive(Deserialize)]
+struct Control {
+    entity_id: String,
+    action: String,
+    #[serde(default, deserialize_with = "super::lenient")]
+    brightness: Option<u8>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    value: Option<f64>,
+    #[serde(default, deserialize_with = "super::lenient")]
+    mode: Option<String>,
+}
+
+impl Control {
+    fn command(&self) -> Result<Command, AutomationError> {
+        let missing = |what: &str| AutomationError::Invalid(format!("{what} is required"));
+        Ok(match self.action.as_str() {
+            "turn_on" => Command::TurnOn {
+                brightness: self.brightness,
+            },
+            "turn_off" => Command::TurnOff,
+            "toggle" => Command::Toggle,
+            "press" => Command::Press,
+            "open" => Command::Open,
+            "close" => Command::Close,
+            "stop" => Command::Stop,
+            "set_temperature" => {
+                Command::SetTemperature(self.value.ok_or_else(|| missing("value"))?)
+            }
+            "set_mode" => Command::SetMode(self.mode.clone().ok_or_else(|| missing("mode"))?),
+            other => return Err(AutomationError::Invalid(format!("unknown action {other}"))),
+        })
+    }
+}
+
+pub async fn handle(channel: Channel<'_>, event: &str, payload: &Payload) -> Reply {
+    let control: Control = match (event, payload) {
+        ("control", Payload::Json(value)) => match decode(value) {
+            Ok(control) => control,
+            Err(_) => return Reply::invalid("send entity_id and action"),
+        },
+        _ => return Reply::unknown_event(),
+    };
+    let command = match control.command() {
+        Ok(command) => command,
+        Err(e) => return Reply::failed(e),
+    };
+    match channel
+        .state
+        .automation
+        .control(channel.principal, &control.entity_id, &command)
+        .await
+    {
+        Ok(entity) => Reply::Ok(serde_json::to_value(entity).unwrap_or_default()),
+        Err(e) => Reply::failed(e),
+    }
+}
