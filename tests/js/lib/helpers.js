@@ -203,7 +203,7 @@ export class Server {
  * `dataDir` makes it another node of an installation (the same SQLite files and secret; the
  * last node stopped removes the directory), `nats` (`{url, prefix}`) puts it on a NATS bus.
  */
-export async function startServer({ dataDir: shared, nats } = {}) {
+export async function startServer({ dataDir: shared, nats, env: extraEnv } = {}) {
   if (!fs.existsSync(TAINA_BIN)) {
     throw new Error(`no server binary at ${TAINA_BIN}: build it with \`cargo build -p taina --bin taina\` or set TAINA_BIN`);
   }
@@ -226,6 +226,8 @@ export async function startServer({ dataDir: shared, nats } = {}) {
     env.TAINA_BUS__NATS_URL = nats.url;
     env.TAINA_BUS__SUBJECT_PREFIX = nats.prefix;
   }
+  // Settings a test file needs (`TAINA_…` variables).
+  Object.assign(env, extraEnv ?? {});
 
   const child = spawn(TAINA_BIN, ["--log-format", "json", "serve"], {
     env,

@@ -1,0 +1,104 @@
+// End-to-end: the smart home (Ka'a) with the stock `phoenix` client against the real Tainá
+// binary and a real Mosquitto (`TEST_MQTT_URL`, started by scripts/test): a Home Assistant
+// discovery config and a state published with `mosquitto_pub` reach the phoenix channel on
+// `home:{community_id}` as `state_changed`, and a `control` push goes out to the device's
+// command topic (seen by `mosquitto_sub`). Skipped without a broker unless TEST_REQUIRE_MQTT.
+//
+// One server per file; `after` stops it with SIGTERM and checks it exits 0.
+
+import { after, afterEach, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+
+import { Harness, MAX_WAIT_MS, collect, framesOf, graphqlHttp, join, push, seed, show, sleep, until } from "../lib/helpers.js";
+
+const url = process.env.TEST_MQTT_URL;
+if (!url && process.env.TEST_REQUIRE_MQTT) throw new Error("TEST_REQUIRE_MQTT is set but TEST_MQTT_URL is not");
+const skip = url ? false : "no TEST_MQTT_URL";
+const [host, port] = (url ?? "mqtt://127.0.0.1:1883").replace("mqtt://", "").split(":");
+// A prefix of this file's own, so other runs on the same broker never meet its devices.
+const prefix = `taina-js-${process.pid}-${Date.now()}`;
+
+let h;
+let world;
+
+before(async () => {
+  if (skip) return;
+  h = await Harness.start({
+    env: { TAINA_AUTOMATION__MQTT_URL: url, TAINA_AUTOMATION__DISCOVERY_PREFIX: prefix },
+  });
+  world = await seed(h.server, 0);
+});
+
+afterEach(async () => {
+  if (h) await h.closeSockets();
+});
+
+after(async () => {
+  if (!h) return;
+  const problems = h.server.problems();
+  const result = await h.stop();
+  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
+  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
+  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+});
+
+function mosquittoPub(topic, message, retain = false) {
+  const args = ["-h", host, "-p", port, "-q", "1", "-t", topic];
+  if (message === "") args.push("-n");
+  else args.push("-m", message);
+  if (retain) args.push("-r");
+  execFileSync("mosquitto_pub", args);
+}
+
+test("a discovered lamp's state reaches phoenix on home: and a control push reaches MQTT", { skip }, async () => {
+  const { admin } = world;
+  const stateTopic = `${prefix}-dev/lamp/state`;
+  const commandTopic = `${prefix}-dev/lamp/set`;
+  mosquittoPub(
+    `${prefix}/light/lamp/config`,
+    JSON.stringify({ name: "Reading lamp", schema: "json", stat_t: stateTopic, cmd_t: commandTopic, uniq_id: "lamp" }),
+    true,
+  );
+  const entities = async () =>
+    (await graphqlHttp(h.server, "{ entities { entityId kind state } }", {}, admin.token)).body.data.entities;
+  // The config is retained: it arrives once the server has subscribed to the prefix.
+  let listed = [];
+  for (let i = 0; i < 100 && listed.length === 0; i++) {
+    listed = await entities();
+    if (listed.length === 0) await sleep(100);
+  }
+  assert.deepEqual(listed, [{ entityId: "light.reading_lamp", kind: "LIGHT", state: null }]);
+
+  const me = await graphqlHttp(h.server, "{ me { communityId } }", {}, admin.token);
+  const socket = await h.connected({ token: admin.token });
+  const channel = socket.channel(`home:${me.body.data.me.communityId}`, {});
+  const changes = collect(channel, "state_changed");
+  const joined = await join(channel, undefined, () => framesOf(socket));
+  assert.equal(joined.status, "ok", show(joined));
+
+  // Published until the server's subscription to the state topic is in place.
+  for (let i = 0; changes.items.length === 0 && i < 20; i++) {
+    mosquittoPub(stateTopic, JSON.stringify({ state: "ON", brightness: 200 }));
+    await sleep(250);
+  }
+  const [changed] = await changes.atLeast(1, MAX_WAIT_MS, () => framesOf(socket));
+  assert.equal(changed.entity_id, "light.reading_lamp");
+  assert.equal(changed.state, "on");
+  assert.equal(changed.attributes.brightness, 200);
+  assert.equal(typeof changed.offset, "number");
+
+  // A control push: the JSON body goes out on the command topic.
+  const sub = spawn("mosquitto_sub", ["-h", host, "-p", port, "-t", commandTopic, "-C", "1", "-W", "10"]);
+  let out = "";
+  sub.stdout.on("data", (d) => (out += d));
+  await sleep(500);
+  const reply = await push(channel, "control", { entity_id: "light.reading_lamp", action: "turn_on", brightness: 51 });
+  assert.equal(reply.status, "ok", show(reply));
+  await until(() => out.includes("}"), MAX_WAIT_MS * 2, "the command on MQTT", () => out);
+  assert.deepEqual(JSON.parse(out), { state: "ON", brightness: 51 });
+  const refused = await push(channel, "control", { entity_id: "light.nope", action: "turn_on" });
+  assert.equal(refused.status, "error");
+  assert.equal(refused.response.reason, "not_found");
+  mosquittoPub(`${prefix}/light/lamp/config`, "", true);
+});
