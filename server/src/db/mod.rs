@@ -38,6 +38,21 @@ pub const CONTEXT_SCHEMAS: &[&str] = &[
     "automation",
 ];
 
+/// A `LIKE … ESCAPE '\'` pattern matching any text that contains `needle` (its `%`, `_` and
+/// `\` taken literally).
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// A cheap, clonable handle to the pool (both pool types are `Arc`s inside).
 #[derive(Clone, Debug)]
 pub enum Db {

@@ -646,13 +646,7 @@ impl FilesStore {
         needle: &str,
         limit: u32,
     ) -> Result<Vec<NodeRow>> {
-        let pattern = format!(
-            "%{}%",
-            super::name_key(needle)
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = crate::db::contains_pattern(&super::name_key(needle));
         let sql = format!(
             "SELECT {NODE_COLUMNS} FROM files.nodes WHERE space_id = $1 AND parent_id IS NOT NULL \
              AND name_key LIKE $2 ESCAPE '\\' ORDER BY name_key, id LIMIT $3"

@@ -108,7 +108,11 @@ impl StreamingService {
     }
 
     pub(super) async fn tools_available(&self) -> bool {
-        *self.inner.tools.get_or_init(super::tools::available).await
+        *self
+            .inner
+            .tools
+            .get_or_init(taina_imaging::tools_available)
+            .await
     }
 
     fn require_admin(by: &Principal) -> Result<()> {

@@ -8,7 +8,7 @@ use super::{
     HistoryEntry, Item, ItemFilter, ItemKind, ItemSort, Library, LibraryKind, Progress, Sidecar,
     StreamingError,
 };
-use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
+use crate::db::{contains_pattern, is_unique_violation, query, query_as, query_scalar, Db};
 use crate::ids::{CommunityId, ItemId, LibraryId, UserId};
 
 type Result<T, E = StreamingError> = std::result::Result<T, E>;
@@ -172,18 +172,6 @@ pub fn sort_title(title: &str) -> String {
 
 fn opt_i32(value: Option<u32>) -> Option<i32> {
     value.and_then(|v| i32::try_from(v).ok())
-}
-
-/// `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
-fn like_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[derive(Clone)]
@@ -554,7 +542,7 @@ impl StreamingStore {
         let search = filter
             .search
             .as_ref()
-            .map(|s| format!("%{}%", like_escaped(&s.trim().to_lowercase())));
+            .map(|s| contains_pattern(&s.trim().to_lowercase()));
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM streaming.items i WHERE {condition} \
              ORDER BY {order} LIMIT $5 OFFSET $6"
@@ -847,6 +835,6 @@ mod tests {
 
     #[test]
     fn like_patterns_take_wildcards_literally() {
-        assert_eq!(like_escaped("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 }

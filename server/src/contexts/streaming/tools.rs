@@ -12,22 +12,6 @@ use super::StreamingError;
 /// Error output kept for a failure's message.
 const STDERR_KEPT: usize = 400;
 
-/// Whether `ffmpeg` and `ffprobe` both run.
-pub async fn available() -> bool {
-    let runs = |tool: &'static str| async move {
-        Command::new(tool)
-            .arg("-version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|s| s.success())
-    };
-    let (ffmpeg, ffprobe) = tokio::join!(runs("ffmpeg"), runs("ffprobe"));
-    ffmpeg && ffprobe
-}
-
 /// `ffmpeg -nostdin -hide_banner -loglevel error <args>`, waiting at most `timeout`.
 pub async fn ffmpeg<I, S>(args: I, timeout: Duration) -> Result<Vec<u8>, StreamingError>
 where
