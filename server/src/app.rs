@@ -187,6 +187,15 @@ impl AppState {
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
         self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);
         self.streaming.start().await;
+        let hub = Arc::downgrade(&self.hub);
+        self.automation.on_access_changed(move |user| {
+            if let Some(hub) = hub.upgrade() {
+                hub.reauthorize_user(user);
+            }
+        });
+        let hub = Arc::downgrade(&self.hub);
+        self.automation
+            .set_coordinator(move || hub.upgrade().is_some_and(|hub| hub.is_coordinator()));
         self.automation.start().await;
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         crate::socket::spawn_gap_repair(

@@ -398,6 +398,8 @@ pub struct AutomationConfig {
     pub discovery_prefix: String,
     /// The community MQTT devices belong to (name or id); empty: the instance's only one.
     pub community: Option<String>,
+    /// Days raw states and 5-minute statistics are kept; hourly statistics stay for good.
+    pub keep_days: u32,
 }
 
 impl Default for AutomationConfig {
@@ -406,6 +408,7 @@ impl Default for AutomationConfig {
             mqtt_url: None,
             discovery_prefix: "homeassistant".into(),
             community: None,
+            keep_days: 10,
         }
     }
 }

@@ -178,7 +178,7 @@ fn automation_code(error: &AutomationError) -> ErrorCode {
     match error {
         A::NotFound => C::NotFound,
         A::Invalid(_) | A::NotSupported { .. } => C::InvalidInput,
-        A::GuestsMayNot(_) => C::Forbidden,
+        A::Forbidden(_) => C::Forbidden,
         A::NotConnected => C::DeviceUnavailable,
         A::Auth(e) => auth_code(e),
         A::Database(_) => C::Internal,

@@ -1137,6 +1137,18 @@ impl Hub {
         }
     }
 
+    /// Whether this node does the work one node does for all (rules, statistics): alone, or
+    /// as the live node with the smallest name (every node agrees, give or take a heartbeat).
+    pub fn is_coordinator(&self) -> bool {
+        let Some(relay) = self.relay.get() else {
+            return true;
+        };
+        self.remote_presence
+            .node_names()
+            .iter()
+            .all(|other| relay.node() < other.as_str())
+    }
+
     /// Ends every connection of a session (sign-out, revocation).
     pub fn end_session(&self, session_id: &SessionId, code: u16, reason: &str) {
         for conn in self.conns_of(self.sessions.get(session_id).map(|ids| ids.clone())) {

@@ -52,6 +52,12 @@ impl Topic {
         format!("home:{community_id}")
     }
 
+    /// The hub key of `home:{community_id}` for someone from whom some entities are hidden:
+    /// their own audience (`home:{community_id}@{user_id}`), published only what they may see.
+    pub fn home_of(community_id: &CommunityId, user_id: &UserId) -> String {
+        format!("home:{community_id}@{user_id}")
+    }
+
     /// A streaming library item's file, streamed like `stream:` (its remux on request).
     pub fn item(item_id: &ItemId) -> String {
         format!("item:{item_id}")

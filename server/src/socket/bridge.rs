@@ -109,6 +109,8 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         | media::ALBUM_CREATED
         | media::BACKUP_COMPLETED
         | streaming::LIBRARY_CHANGED
+        // Automation re-checks the person's joins itself once its grants are in step.
+        | automation::GRANTS_CHANGED
         | crate::contexts::monitoring::health::BUS_PROBE => return Applied::NotForSockets,
         _ => return Applied::Unknown,
     };
@@ -191,16 +193,28 @@ fn watch_progress(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     Ok(())
 }
 
-/// An entity's new state, to its community's `home:` topic (with an offset).
+/// An entity's new state, to its community's `home:` topic (with an offset): to those who see
+/// every entity, and to the own audience of each person with hidden entities who may see it.
 fn state_changed(hub: &Hub, event: &Event) -> Result<(), Malformed> {
-    let _: automation::StateChanged = event.data_as()?;
+    let changed: automation::StateChanged = event.data_as()?;
     let community = event
         .community_id
         .as_ref()
         .ok_or(Malformed::Missing("community_id"))?;
     let topic = Topic::home(community);
+    let mut payload = object(event)?;
+    for field in automation::AUDIENCE_FIELDS {
+        payload.remove(field);
+    }
+    for viewer in &changed.viewers {
+        let key = Topic::home_of(community, viewer);
+        hub.publish_logged(
+            Logged::new(&key, &topic, home::STATE_CHANGED, payload.clone()),
+            !event.from_other_node,
+        );
+    }
     hub.publish_logged(
-        Logged::new(&topic, &topic, home::STATE_CHANGED, object(event)?),
+        Logged::new(&topic, &topic, home::STATE_CHANGED, payload),
         !event.from_other_node,
     );
     Ok(())

@@ -15,12 +15,14 @@ use taina_protocol::phoenix::{event, Message, Payload};
 use super::phoenix::{text_frame, PhoenixSession};
 use super::stream::StreamHandle;
 use super::topic::{self, Authorized, Subscription, TopicKind, Transfer};
-use crate::realtime::{Frame, Lane, Position, Topic};
+use crate::realtime::{Frame, Lane, Position};
 
 /// One joined topic.
 pub struct Joined {
     pub join_ref: String,
     pub kind: TopicKind,
+    /// The hub key the join lives under.
+    pub key: String,
     /// The running stream of a `stream:` join.
     pub stream: Option<StreamHandle>,
 }
@@ -68,7 +70,7 @@ impl PhoenixSession {
         };
         if let Some(previous) = self.joined.remove(&topic) {
             // A second join replaces the first, which the client learns through phx_close.
-            self.unsubscribe(&topic);
+            self.unsubscribe(&previous.key);
             self.push_close(&previous.join_ref, &topic);
         }
         if self.joined.len() >= self.state.config.realtime.max_channels_per_socket {
@@ -82,16 +84,15 @@ impl PhoenixSession {
                 return;
             }
         };
-        let stream = match authorized {
+        let (stream, key) = match authorized {
             Authorized::Transfer(transfer) => {
                 match self.open_transfer(transfer, &message, &payload).await {
-                    Some(stream) => stream,
+                    Some(stream) => (stream, topic.clone()),
                     None => return,
                 }
             }
             Authorized::Subscription(subscription) => {
-                self.subscribe(&message, subscription, params).await;
-                None
+                (None, self.subscribe(&message, subscription, params).await)
             }
         };
         self.joined.insert(
@@ -99,6 +100,7 @@ impl PhoenixSession {
             Joined {
                 join_ref,
                 kind,
+                key,
                 stream,
             },
         );
@@ -133,11 +135,16 @@ impl PhoenixSession {
     }
 
     /// Subscribes to a hub topic: the reply, recovered publications, then live ones and
-    /// presence.
-    async fn subscribe(&self, message: &Message, subscription: Subscription, params: JoinParams) {
+    /// presence. Returns the hub key joined.
+    async fn subscribe(
+        &self,
+        message: &Message,
+        subscription: Subscription,
+        params: JoinParams,
+    ) -> String {
         let topic = &message.topic;
         let join_ref = message.join_ref.as_deref().unwrap_or_default();
-        let key = Topic::hub_key(topic, &self.principal.community_id);
+        let key = self.key_of(topic, subscription.key.clone());
         let subscribed = self.state.hub.subscribe(
             &key,
             &self.conn,
@@ -180,6 +187,7 @@ impl PhoenixSession {
                 .map(|d| d.chars().take(MAX_DEVICE_CHARS).collect());
             self.state.hub.track_presence(topic, &self.conn, device);
         }
+        key
     }
 
     /// The publications after `since`: from memory when it holds them all, else from the
@@ -246,8 +254,8 @@ impl PhoenixSession {
     }
 
     pub(super) fn leave(&mut self, message: Message) {
-        if self.joined.remove(&message.topic).is_some() {
-            self.unsubscribe(&message.topic);
+        if let Some(joined) = self.joined.remove(&message.topic) {
+            self.unsubscribe(&joined.key);
         }
         self.reply_on(Lane::Control, &message, "ok", json!({}));
         let join_ref = message.join_ref.clone().unwrap_or_default();

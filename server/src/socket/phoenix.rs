@@ -15,7 +15,7 @@ use taina_protocol::phoenix::{self, event, DecodeError, Message, Payload};
 
 use super::join::Joined;
 use super::joins::Joins;
-use super::topic::{self, Reply, TopicKind, TypingThrottle};
+use super::topic::{self, Authorized, Reply, TopicKind, TypingThrottle};
 use crate::contexts::auth::Principal;
 use crate::realtime::{Conn, ConnCommand, Frame, Lane, Outbox, Topic};
 use crate::state::AppState;
@@ -115,6 +115,23 @@ impl PhoenixSession {
             &json!({}),
         );
         self.send(Lane::Control, close);
+    }
+
+    /// The hub key a join of `topic` lives under (`key`: the one its authorisation chose).
+    pub(super) fn key_of(&self, topic: &str, key: Option<String>) -> String {
+        key.unwrap_or_else(|| Topic::hub_key(topic, &self.principal.community_id).into_owned())
+    }
+
+    /// Tells the client a join failed on the server (`phx_error`): the stock client rejoins.
+    pub(super) fn push_error(&self, join_ref: &str, topic: &str) {
+        let error = text_frame(
+            Some(join_ref),
+            Some(join_ref),
+            topic,
+            event::ERROR,
+            &json!({}),
+        );
+        self.send(Lane::Control, error);
     }
 
     fn close_now(&self, code: u16, reason: &str) {
@@ -227,10 +244,10 @@ impl PhoenixSession {
         }
     }
 
-    /// Leaves `topic` in the hub (its hub key: `system:alerts` is kept per community).
-    pub(super) fn unsubscribe(&self, topic: &str) {
-        let key = Topic::hub_key(topic, &self.principal.community_id);
-        self.state.hub.unsubscribe(&key, &self.conn);
+    /// Leaves a joined topic's hub key (`system:alerts` is kept per community, `home:` may be
+    /// someone's own audience).
+    pub(super) fn unsubscribe(&self, key: &str) {
+        self.state.hub.unsubscribe(key, &self.conn);
     }
 
     /// Sends a topic handler's reply to `message`.
@@ -284,7 +301,7 @@ impl PhoenixSession {
     /// Closes every join with `phx_close`, then the socket with `code`.
     pub fn end(&mut self, code: u16, reason: &str) {
         for (topic, joined) in std::mem::take(&mut self.joined).drain() {
-            self.unsubscribe(&topic);
+            self.unsubscribe(&joined.key);
             self.push_close(&joined.join_ref, &topic);
         }
         self.conn.outbox.close_after_queued(code, reason);
@@ -299,20 +316,28 @@ impl PhoenixSession {
                 return;
             }
         }
-        let topics: Vec<(String, TopicKind)> = self
+        let topics: Vec<(String, TopicKind, String)> = self
             .joined
             .iter()
-            .map(|(t, j)| (t.clone(), j.kind.clone()))
+            .map(|(t, j)| (t.clone(), j.kind.clone(), j.key.clone()))
             .collect();
-        for (topic, kind) in topics {
-            if topic::authorize(&self.state, &self.principal, &kind)
-                .await
-                .is_err()
-            {
-                if let Some(joined) = self.joined.remove(&topic) {
-                    self.unsubscribe(&topic);
-                    self.push_close(&joined.join_ref, &topic);
+        for (topic, kind, key) in topics {
+            match topic::authorize(&self.state, &self.principal, &kind).await {
+                Err(_) => {
+                    if let Some(joined) = self.joined.remove(&topic) {
+                        self.unsubscribe(&joined.key);
+                        self.push_close(&joined.join_ref, &topic);
+                    }
                 }
+                // The join now belongs under another key (what it may see changed): the
+                // client rejoins after `phx_error`, as after a server-side channel crash.
+                Ok(Authorized::Subscription(s)) if self.key_of(&topic, s.key.clone()) != key => {
+                    if let Some(joined) = self.joined.remove(&topic) {
+                        self.unsubscribe(&joined.key);
+                        self.push_error(&joined.join_ref, &topic);
+                    }
+                }
+                Ok(_) => {}
             }
         }
     }

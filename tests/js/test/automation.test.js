@@ -2,7 +2,9 @@
 // binary and a real Mosquitto (`TEST_MQTT_URL`, started by scripts/test): a Home Assistant
 // discovery config and a state published with `mosquitto_pub` reach the phoenix channel on
 // `home:{community_id}` as `state_changed`, and a `control` push goes out to the device's
-// command topic (seen by `mosquitto_sub`). Skipped without a broker unless TEST_REQUIRE_MQTT.
+// command topic (seen by `mosquitto_sub`); a member from whom an admin hid an area never gets
+// its entities, and when the admin opens one to them their channel errors and the stock client
+// rejoins by itself into the wider view. Skipped without a broker unless TEST_REQUIRE_MQTT.
 //
 // One server per file; `after` stops it with SIGTERM and checks it exits 0.
 
@@ -27,7 +29,7 @@ before(async () => {
   h = await Harness.start({
     env: { TAINA_AUTOMATION__MQTT_URL: url, TAINA_AUTOMATION__DISCOVERY_PREFIX: prefix },
   });
-  world = await seed(h.server, 0);
+  world = await seed(h.server, 1);
 });
 
 afterEach(async () => {
@@ -101,4 +103,71 @@ test("a discovered lamp's state reaches phoenix on home: and a control push reac
   assert.equal(refused.status, "error");
   assert.equal(refused.response.reason, "not_found");
   mosquittoPub(`${prefix}/light/lamp/config`, "", true);
+});
+
+test("hidden entities never reach a member, and a new grant reaches their channel by a rejoin", { skip }, async () => {
+  const { admin, members } = world;
+  const [kid] = members;
+  const gql = async (query, token = admin.token) => {
+    const { body } = await graphqlHttp(h.server, query, {}, token);
+    assert.equal(body.errors, undefined, show(body));
+    return body.data;
+  };
+  for (const [id, area] of [["heater", "Kids room"], ["fan", "Hall"]]) {
+    mosquittoPub(
+      `${prefix}/switch/${id}/config`,
+      JSON.stringify({ name: id, uniq_id: id, stat_t: `${prefix}-dev/${id}/state`, cmd_t: `${prefix}-dev/${id}/set`, dev: { ids: id, name: id, sa: area } }),
+      true,
+    );
+  }
+  // The configs are retained: they arrive once the server has subscribed to the prefix.
+  for (let i = 0; i < 100 && (await gql("{ entities(kind: SWITCH) { entityId } }")).entities.length < 2; i++) {
+    await sleep(100);
+  }
+  await gql(`mutation { setEntityAccess(userId: "${kid.id}", scope: AREA, target: "Kids room", access: NONE) { target } }`);
+  const seen = await gql("{ entities(kind: SWITCH) { entityId access } }", kid.token);
+  assert.deepEqual(seen.entities, [{ entityId: "switch.fan", access: "CONTROL" }]);
+
+  const community = (await gql("{ me { communityId } }")).me.communityId;
+  const socket = await h.connected({ token: kid.token });
+  const channel = socket.channel(`home:${community}`, {});
+  const changes = collect(channel, "state_changed");
+  let errors = 0;
+  channel.onError(() => errors++);
+  assert.equal((await join(channel, undefined, () => framesOf(socket))).status, "ok");
+
+  // The fan's states arrive, the heater's never do.
+  for (let i = 0; !changes.items.some((c) => c.entity_id === "switch.fan") && i < 20; i++) {
+    mosquittoPub(`${prefix}-dev/heater/state`, "ON");
+    mosquittoPub(`${prefix}-dev/fan/state`, "ON");
+    await sleep(250);
+  }
+  await until(() => changes.items.some((c) => c.entity_id === "switch.fan"), MAX_WAIT_MS, "the fan's state", () => framesOf(socket));
+  assert.deepEqual(changes.items.filter((c) => c.entity_id === "switch.heater"), [], "the hidden heater");
+  assert.equal(changes.items[0].hidden_from, undefined, "who receives what is not sent");
+  const refused = await push(channel, "control", { entity_id: "switch.heater", action: "turn_off" });
+  assert.equal(refused.response.reason, "not_found");
+
+  // Opening the heater to them: its next states arrive on the same join.
+  await gql(`mutation { setEntityAccess(userId: "${kid.id}", scope: ENTITY, target: "switch.heater", access: VIEW) { target } }`);
+  for (let i = 0; !changes.items.some((c) => c.entity_id === "switch.heater") && i < 20; i++) {
+    mosquittoPub(`${prefix}-dev/heater/state`, i % 2 ? "ON" : "OFF");
+    await sleep(250);
+  }
+  assert.ok(changes.items.some((c) => c.entity_id === "switch.heater"), show(changes.items));
+  const viewOnly = await push(channel, "control", { entity_id: "switch.heater", action: "turn_off" });
+  assert.equal(viewOnly.response.reason, "forbidden");
+  assert.equal(errors, 0);
+
+  // Nothing hidden any more: their join moves to the community's audience. The channel errors
+  // and the stock client rejoins by itself.
+  await gql(`mutation { setEntityAccess(userId: "${kid.id}", scope: AREA, target: "Kids room", access: null) { target } }`);
+  await until(() => errors > 0 && channel.state === "joined", MAX_WAIT_MS * 2, "an error and a rejoin", () => framesOf(socket));
+  const before = changes.items.length;
+  for (let i = 0; changes.items.length === before && i < 20; i++) {
+    mosquittoPub(`${prefix}-dev/fan/state`, i % 2 ? "ON" : "OFF");
+    await sleep(250);
+  }
+  assert.ok(changes.items.length > before, "states after the rejoin");
+  for (const id of ["heater", "fan"]) mosquittoPub(`${prefix}/switch/${id}/config`, "", true);
 });

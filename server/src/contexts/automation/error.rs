@@ -9,9 +9,9 @@ pub enum AutomationError {
     NotFound,
     #[error("{0}")]
     Invalid(String),
-    /// What the `guest` role may not do (docs/api.md, "Roles").
-    #[error("guests may not {0}")]
-    GuestsMayNot(&'static str),
+    /// Not allowed to the caller: their access to the entity, or a task for admins.
+    #[error("{0}")]
+    Forbidden(String),
     /// The entity cannot do that (a sensor cannot be switched, a switch has no temperature).
     #[error("a {kind} cannot {action}")]
     NotSupported { kind: &'static str, action: String },

@@ -1,14 +1,26 @@
 //! What automation publishes on the bus: `entity.state_changed` for every new state of an
-//! entity (pushed as `state_changed` on `home:{community_id}` and to `entityChanged`).
+//! entity (pushed as `state_changed` on `home:{community_id}` and to `entityChanged`), and
+//! `automation.grants_changed` when someone's access changed (every node's cache follows, and
+//! their sockets re-check their `home:` joins).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::access::Grant;
 use super::{Entity, EntityKind};
 use crate::events::Event;
+use crate::ids::UserId;
 
 pub const ENTITY_STATE_CHANGED: &str = "entity.state_changed";
+pub const GRANTS_CHANGED: &str = "automation.grants_changed";
+
+/// Someone's grants, all of them, after a change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GrantsChanged {
+    pub user_id: UserId,
+    pub grants: Vec<Grant>,
+}
 
 /// An entity's new state (`old_state` is what it was).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,7 +35,17 @@ pub struct StateChanged {
     pub area: Option<String>,
     pub last_changed: Option<DateTime<Utc>>,
     pub last_updated: Option<DateTime<Utc>>,
+    /// Of the people something is hidden from, those who may see this entity: each gets it on
+    /// their own `home:` audience. Not sent to clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub viewers: Vec<UserId>,
+    /// Those who may not see it. Not sent to clients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_from: Vec<UserId>,
 }
+
+/// The fields of [`StateChanged`] that say who receives it, never sent to a client.
+pub const AUDIENCE_FIELDS: [&str; 2] = ["viewers", "hidden_from"];
 
 impl StateChanged {
     pub fn of(entity: &Entity, old_state: Option<String>) -> Self {
@@ -38,6 +60,8 @@ impl StateChanged {
             area: entity.area.clone(),
             last_changed: entity.last_changed,
             last_updated: entity.last_updated,
+            viewers: Vec::new(),
+            hidden_from: Vec::new(),
         }
     }
 }
@@ -50,6 +74,18 @@ impl AutomationEvent {
             ENTITY_STATE_CHANGED,
             None,
             Some(&entity.community_id),
+            changed,
+        )
+    }
+
+    pub fn grants_changed(
+        community_id: &crate::ids::CommunityId,
+        changed: &GrantsChanged,
+    ) -> Event {
+        Event::typed(
+            GRANTS_CHANGED,
+            Some(&changed.user_id),
+            Some(community_id),
             changed,
         )
     }

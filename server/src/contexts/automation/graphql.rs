@@ -1,6 +1,8 @@
 //! Automation's GraphQL part: `entities` (names other tools rely on:
-//! `{ entityId name kind state }`), `entity`, `devices`, `entityHistory`, the mutation
-//! `controlEntity`, and the subscription `entityChanged`.
+//! `{ entityId name kind state }`), `entity`, `devices`, `areas`, `entityHistory`,
+//! `automationGrants`; the mutations `controlEntity` and, for admins, `createArea`,
+//! `renameArea`, `deleteArea`, `updateDevice`, `updateEntity`, `setEntityAccess`; the
+//! subscription `entityChanged`.
 
 use std::sync::Arc;
 
@@ -10,9 +12,14 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{StateChanged, ENTITY_STATE_CHANGED};
-use super::{AutomationError, AutomationService, Command, Device, Entity, EntityKind, StateRecord};
+use super::{
+    Access, AutomationError, AutomationService, Command, Device, Entity, EntityKind, Grant,
+    GrantScope, Resolution, StateRecord,
+};
+use crate::contexts::auth::Principal;
 use crate::events::EventBus;
 use crate::graphql::{principal, GqlError};
+use crate::ids::{DeviceId, UserId};
 
 type Result<T, E = GqlError> = std::result::Result<T, E>;
 
@@ -49,11 +56,39 @@ pub struct GqlEntity {
     attributes: async_graphql::Json<serde_json::Map<String, serde_json::Value>>,
     last_changed: Option<DateTime<Utc>>,
     last_updated: Option<DateTime<Utc>>,
+    /// What the caller may do with it (`VIEW` or `CONTROL`); null on `entityChanged`.
+    access: Option<GqlAccess>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "EntityAccess", remote = "Access")]
+pub enum GqlAccess {
+    None,
+    View,
+    Control,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "GrantScope", remote = "GrantScope")]
+pub enum GqlGrantScope {
+    Entity,
+    Area,
+}
+
+impl GqlEntity {
+    fn seen_by(service: &AutomationService, by: &Principal, entity: Entity) -> Self {
+        let access = service.access(by, &entity);
+        GqlEntity {
+            access: Some(access.into()),
+            ..entity.into()
+        }
+    }
 }
 
 impl From<Entity> for GqlEntity {
     fn from(e: Entity) -> Self {
         GqlEntity {
+            access: None,
             entity_id: e.entity_id,
             name: e.name,
             kind: e.kind.into(),
@@ -73,6 +108,7 @@ impl From<Entity> for GqlEntity {
 impl From<StateChanged> for GqlEntity {
     fn from(c: StateChanged) -> Self {
         GqlEntity {
+            access: None,
             entity_id: c.entity_id,
             name: c.name,
             kind: c.kind.into(),
@@ -114,6 +150,58 @@ impl From<Device> for GqlDevice {
 }
 
 #[derive(SimpleObject)]
+#[graphql(name = "Area")]
+pub struct GqlArea {
+    name: String,
+    /// How many entities are in it.
+    entity_count: i64,
+}
+
+/// One person's access to an entity or to every entity of an area.
+#[derive(SimpleObject)]
+#[graphql(name = "AutomationGrant")]
+pub struct GqlGrant {
+    user_id: ID,
+    scope: GqlGrantScope,
+    /// The entity id or the area's name.
+    target: String,
+    access: GqlAccess,
+}
+
+impl From<Grant> for GqlGrant {
+    fn from(g: Grant) -> Self {
+        GqlGrant {
+            user_id: ID(g.user_id.into_string()),
+            scope: g.scope.into(),
+            target: g.target,
+            access: g.access.into(),
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "StatisticsResolution", remote = "Resolution")]
+pub enum GqlResolution {
+    FiveMinutes,
+    Hour,
+    Day,
+}
+
+/// One period's statistics: a measurement's time-weighted `mean`, `min` and `max`; a meter's
+/// last reading (`state`), running `sum`, and `change` of the sum since the period before.
+#[derive(SimpleObject)]
+#[graphql(name = "EntityStatistic")]
+pub struct GqlStatistic {
+    start: DateTime<Utc>,
+    mean: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    state: Option<f64>,
+    sum: Option<f64>,
+    change: Option<f64>,
+}
+
+#[derive(SimpleObject)]
 #[graphql(name = "EntityState")]
 pub struct GqlState {
     state: Option<String>,
@@ -144,17 +232,77 @@ impl AutomationQuery {
         kind: Option<GqlEntityKind>,
     ) -> Result<Vec<GqlEntity>> {
         let by = principal(ctx)?;
-        Ok(automation(ctx)
+        let service = automation(ctx);
+        Ok(service
             .entities(by, area.as_deref(), kind.map(Into::into))
             .await?
             .into_iter()
-            .map(GqlEntity::from)
+            .map(|e| GqlEntity::seen_by(service, by, e))
             .collect())
     }
 
     async fn entity(&self, ctx: &Context<'_>, entity_id: String) -> Result<GqlEntity> {
         let by = principal(ctx)?;
-        Ok(automation(ctx).entity(by, &entity_id).await?.into())
+        let service = automation(ctx);
+        let entity = service.entity(by, &entity_id).await?;
+        Ok(GqlEntity::seen_by(service, by, entity))
+    }
+
+    /// A sensor's long-term statistics (sensors with a `stateClass`) for periods starting in
+    /// `[from, to)` (default: the last 24 hours): `FIVE_MINUTES` (kept as long as raw states,
+    /// 31 days at most per query), `HOUR` (kept for good, 366 days), `DAY` (UTC days, 10 years).
+    async fn entity_statistics(
+        &self,
+        ctx: &Context<'_>,
+        entity_id: String,
+        resolution: GqlResolution,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<GqlStatistic>> {
+        let by = principal(ctx)?;
+        let to = to.unwrap_or_else(Utc::now);
+        let from = from.unwrap_or(to - Duration::hours(24));
+        Ok(automation(ctx)
+            .statistics(by, &entity_id, resolution.into(), from, to)
+            .await?
+            .into_iter()
+            .map(|(row, change)| GqlStatistic {
+                start: row.start,
+                mean: row.mean,
+                min: row.min,
+                max: row.max,
+                state: row.state,
+                sum: row.sum,
+                change,
+            })
+            .collect())
+    }
+
+    /// Every area (rooms), created or named by a device or entity.
+    async fn areas(&self, ctx: &Context<'_>) -> Result<Vec<GqlArea>> {
+        let by = principal(ctx)?;
+        Ok(automation(ctx)
+            .areas(by)
+            .await?
+            .into_iter()
+            .map(|(name, entity_count)| GqlArea { name, entity_count })
+            .collect())
+    }
+
+    /// The community's automation grants, of one person with `userId` (admins).
+    async fn automation_grants(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+    ) -> Result<Vec<GqlGrant>> {
+        let by = principal(ctx)?;
+        let user_id = user_id.map(|id| UserId::from(id.0));
+        Ok(automation(ctx)
+            .grants(by, user_id.as_ref())
+            .await?
+            .into_iter()
+            .map(GqlGrant::from)
+            .collect())
     }
 
     async fn devices(&self, ctx: &Context<'_>) -> Result<Vec<GqlDevice>> {
@@ -236,11 +384,117 @@ impl AutomationMutation {
             }
             GqlAction::SetMode => Command::SetMode(mode.ok_or_else(|| missing("mode"))?),
         };
+        let service = automation(ctx);
+        let entity = service.control(by, &entity_id, &command).await?;
+        Ok(GqlEntity::seen_by(service, by, entity))
+    }
+
+    /// Creates an area (admins); creating one that exists is no error.
+    async fn create_area(&self, ctx: &Context<'_>, name: String) -> Result<GqlArea> {
+        let by = principal(ctx)?;
+        automation(ctx).create_area(by, &name).await?;
+        area_named(ctx, by, name.trim()).await
+    }
+
+    /// Renames an area wherever it is named: devices, entities, grants (admins).
+    async fn rename_area(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        new_name: String,
+    ) -> Result<GqlArea> {
+        let by = principal(ctx)?;
+        automation(ctx)
+            .rename_area(by, &name, Some(&new_name))
+            .await?;
+        area_named(ctx, by, new_name.trim()).await
+    }
+
+    /// Deletes an area: its devices and entities keep no area, its grants go (admins).
+    async fn delete_area(&self, ctx: &Context<'_>, name: String) -> Result<bool> {
+        let by = principal(ctx)?;
+        automation(ctx).rename_area(by, &name, None).await?;
+        Ok(true)
+    }
+
+    /// Renames a device or moves it to an area (`area: null` takes it out of its area); its
+    /// entities that were in the device's area move with it (admins).
+    async fn update_device(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        area: async_graphql::MaybeUndefined<String>,
+    ) -> Result<GqlDevice> {
+        let by = principal(ctx)?;
+        let area = maybe(&area);
         Ok(automation(ctx)
-            .control(by, &entity_id, &command)
+            .update_device(by, &DeviceId::from(id.0), name.as_deref(), area)
             .await?
             .into())
     }
+
+    /// Renames an entity or moves it to an area (`area: null`: none) (admins).
+    async fn update_entity(
+        &self,
+        ctx: &Context<'_>,
+        entity_id: String,
+        name: Option<String>,
+        area: async_graphql::MaybeUndefined<String>,
+    ) -> Result<GqlEntity> {
+        let by = principal(ctx)?;
+        let service = automation(ctx);
+        let entity = service
+            .update_entity(by, &entity_id, name.as_deref(), maybe(&area))
+            .await?;
+        Ok(GqlEntity::seen_by(service, by, entity))
+    }
+
+    /// Sets what a person may do with an entity (`scope: ENTITY`, `target`: its entity id) or
+    /// with every entity of an area (`scope: AREA`, `target`: its name): `NONE` hides it,
+    /// `VIEW`, `CONTROL`; `access: null` removes the grant so the role decides again (members
+    /// control, guests view). Answers the person's grants (admins).
+    async fn set_entity_access(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        scope: GqlGrantScope,
+        target: String,
+        access: Option<GqlAccess>,
+    ) -> Result<Vec<GqlGrant>> {
+        let by = principal(ctx)?;
+        Ok(automation(ctx)
+            .set_access(
+                by,
+                &UserId::from(user_id.0),
+                scope.into(),
+                &target,
+                access.map(Into::into),
+            )
+            .await?
+            .into_iter()
+            .map(GqlGrant::from)
+            .collect())
+    }
+}
+
+/// `undefined` → leave as is, `null` → none, a value → that.
+fn maybe(value: &async_graphql::MaybeUndefined<String>) -> Option<Option<&str>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v.as_str())),
+    }
+}
+
+async fn area_named(ctx: &Context<'_>, by: &Principal, name: &str) -> Result<GqlArea> {
+    let (name, entity_count) = automation(ctx)
+        .areas(by)
+        .await?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .ok_or(AutomationError::NotFound)?;
+    Ok(GqlArea { name, entity_count })
 }
 
 #[derive(Default)]
@@ -254,7 +508,9 @@ impl AutomationSubscription {
         ctx: &Context<'_>,
         entity_id: Option<String>,
     ) -> Result<impl Stream<Item = GqlEntity>> {
-        let community = principal(ctx)?.community_id.clone();
+        let by = principal(ctx)?;
+        let (community, user, role) = (by.community_id.clone(), by.user_id.clone(), by.role);
+        let service = automation(ctx).clone();
         let mut events = ctx.data_unchecked::<Arc<dyn EventBus>>().subscribe();
         Ok(async_stream::stream! {
             loop {
@@ -263,6 +519,9 @@ impl AutomationSubscription {
                         && event.community_id.as_ref() == Some(&community) =>
                     {
                         let Ok(changed) = event.data_as::<StateChanged>() else { continue };
+                        if !service.may_see(&user, role, &changed) {
+                            continue;
+                        }
                         if entity_id.as_ref().is_none_or(|id| *id == changed.entity_id) {
                             yield GqlEntity::from(changed);
                         }

@@ -3,7 +3,11 @@
 //! change, filled by MQTT in the Home Assistant discovery convention ([`discovery`],
 //! [`mqtt`]) and controlled back over MQTT. Owns the `automation` schema. Publishes
 //! `entity.state_changed` ([`events`]), pushed as `state_changed` on `home:{community_id}`.
+//! Areas group devices and entities; per-person grants on entities and areas decide who sees
+//! and controls what ([`access`]).
 
+mod access;
+mod compiler;
 mod discovery;
 mod error;
 pub mod events;
@@ -12,11 +16,13 @@ mod model;
 pub mod mqtt;
 mod service;
 mod state;
+mod statistics;
 mod store;
 mod template;
 #[cfg(test)]
 mod tests;
 
+pub use access::{Access, Grant, GrantScope};
 pub use error::AutomationError;
 pub use model::{Command, Device, Entity, EntityKind, StateRecord};
-pub use service::{AutomationService, MAX_HISTORY};
+pub use service::{AutomationService, Resolution, MAX_HISTORY};

@@ -1,6 +1,5 @@
-//! The automation service: discovered devices and entities, states from MQTT, and commands out.
-//! Every member of a community sees its entities; members and admins control them, guests
-//! only look (per-entity permissions are not built yet).
+//! The automation service: discovered devices and entities, states from MQTT, commands out,
+//! and the areas and grants that decide who sees and controls what ([`super::access`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -9,15 +8,17 @@ use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 
+use super::access::{Access, AccessRules, Grant, GrantScope};
 use super::discovery::{parse_topic, EntityConfig};
-use super::events::{AutomationEvent, StateChanged};
+use super::events::{AutomationEvent, GrantsChanged, StateChanged, GRANTS_CHANGED};
 use super::state;
+use super::statistics::{Period, Row};
 use super::store::{AutomationStore, NewDevice, NewEntity};
 use super::{AutomationError, Command, Device, Entity, EntityKind, StateRecord};
 use crate::config::AutomationConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
-use crate::events::EventBus;
-use crate::ids::{CommunityId, EntityRowId};
+use crate::events::{Event, EventBus};
+use crate::ids::{CommunityId, DeviceId, EntityRowId, UserId};
 
 type Result<T, E = AutomationError> = std::result::Result<T, E>;
 
@@ -30,6 +31,13 @@ struct Routed {
     kind: EntityKind,
     config: Arc<EntityConfig>,
 }
+
+/// What the server does when someone's access changed.
+type AccessChanged = Box<dyn Fn(&UserId) + Send + Sync>;
+/// Whether this node is the one doing community-wide work.
+type Coordinates = Box<dyn Fn() -> bool + Send + Sync>;
+/// Where a time falls in a reading period.
+type Floor = fn(DateTime<Utc>) -> DateTime<Utc>;
 
 #[derive(Clone)]
 pub struct AutomationService {
@@ -46,6 +54,13 @@ pub(super) struct Inner {
     /// State topic → the entities listening on it, and each entity's config.
     topics: RwLock<HashMap<String, Vec<EntityRowId>>>,
     routed: RwLock<HashMap<EntityRowId, Routed>>,
+    access: AccessRules,
+    /// Called with a person whose access changed, once this node knows it (the server makes
+    /// their sockets re-check their joins).
+    access_changed: OnceLock<AccessChanged>,
+    /// Whether this node does the community-wide work (statistics, rules): with several nodes
+    /// one at a time; set by the server at start, else this node alone.
+    coordinator: OnceLock<Coordinates>,
 }
 
 impl AutomationService {
@@ -64,6 +79,9 @@ impl AutomationService {
                 mqtt: OnceLock::new(),
                 topics: RwLock::new(HashMap::new()),
                 routed: RwLock::new(HashMap::new()),
+                access: AccessRules::default(),
+                access_changed: OnceLock::new(),
+                coordinator: OnceLock::new(),
             }),
         }
     }
@@ -98,6 +116,11 @@ impl AutomationService {
         if let Err(e) = self.load_routes().await {
             tracing::error!(error = %e, "cannot load the discovered entities");
         }
+        if let Err(e) = self.load_grants().await {
+            tracing::error!(error = %e, "cannot load the automation grants");
+        }
+        self.follow_grants();
+        self.spawn_compiler();
         let Some(url) = self
             .inner
             .config
@@ -125,6 +148,65 @@ impl AutomationService {
             self.route(&discovered.id, kind, config);
         }
         Ok(())
+    }
+
+    /// How this node learns whether it is the one doing community-wide work (set once).
+    pub fn set_coordinator(&self, coordinates: impl Fn() -> bool + Send + Sync + 'static) {
+        let _ = self.inner.coordinator.set(Box::new(coordinates));
+    }
+
+    /// Whether this node compiles statistics and runs rules now.
+    pub(super) fn coordinates(&self) -> bool {
+        self.inner.coordinator.get().is_none_or(|c| c())
+    }
+
+    pub(super) fn store(&self) -> &AutomationStore {
+        &self.inner.store
+    }
+
+    /// What to do once someone's access changed on this node (set once, at start).
+    pub fn on_access_changed(&self, action: impl Fn(&UserId) + Send + Sync + 'static) {
+        let _ = self.inner.access_changed.set(Box::new(action));
+    }
+
+    /// Loads every community's grants (at start).
+    pub async fn load_grants(&self) -> Result<()> {
+        let mut by_user: HashMap<(CommunityId, UserId), Vec<Grant>> = HashMap::new();
+        for (community, grant) in self.inner.store.all_grants().await? {
+            by_user
+                .entry((community, grant.user_id.clone()))
+                .or_default()
+                .push(grant);
+        }
+        for ((community, user), grants) in by_user {
+            self.inner.access.replace(&community, &user, &grants);
+        }
+        Ok(())
+    }
+
+    /// Keeps this node's grants in step with changes made on any node.
+    fn follow_grants(&self) {
+        let mut events = self.inner.bus.subscribe();
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.kind == GRANTS_CHANGED => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        if let Some(user) = apply_grants(&inner.access, &event) {
+                            if let Some(action) = inner.access_changed.get() {
+                                action(&user);
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::error!(missed, "automation fell behind the event bus");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
     }
 
     /// Every state topic listened to (subscribed again on each MQTT connection).
@@ -304,7 +386,12 @@ impl AutomationService {
             attributes,
             ..entity
         };
-        let changed = StateChanged::of(&entity, old_state);
+        let (viewers, hidden_from) = self.inner.access.audience(&entity);
+        let changed = StateChanged {
+            viewers,
+            hidden_from,
+            ..StateChanged::of(&entity, old_state)
+        };
         self.inner
             .bus
             .publish(AutomationEvent::state_changed(&entity, &changed));
@@ -313,30 +400,71 @@ impl AutomationService {
 
     // --- reading ---
 
+    /// What `by` may do with `entity`.
+    pub fn access(&self, by: &Principal, entity: &Entity) -> Access {
+        self.inner.access.access(by, entity)
+    }
+
+    /// Whether something is hidden from `by` (their `home:` join is their own audience).
+    pub fn is_restricted(&self, by: &Principal) -> bool {
+        by.role != Role::Admin
+            && self
+                .inner
+                .access
+                .is_restricted(&by.community_id, &by.user_id)
+    }
+
+    /// Whether `user_id` may see a state change (for `entityChanged`).
+    pub fn may_see(&self, user_id: &UserId, role: Role, changed: &StateChanged) -> bool {
+        role == Role::Admin || !changed.hidden_from.contains(user_id)
+    }
+
+    /// The entities `by` may see, by `area` or `kind` if given.
     pub async fn entities(
         &self,
         by: &Principal,
         area: Option<&str>,
         kind: Option<EntityKind>,
     ) -> Result<Vec<Entity>> {
-        self.inner
+        let mut entities = self
+            .inner
             .store
             .entities(&by.community_id, area, kind)
-            .await
+            .await?;
+        entities.retain(|e| self.access(by, e) > Access::None);
+        Ok(entities)
     }
 
+    /// An entity `by` may see (`NotFound` otherwise, as for one that does not exist).
     pub async fn entity(&self, by: &Principal, entity_id: &str) -> Result<Entity> {
-        Ok(self
-            .inner
+        Ok(self.entity_and_config(by, entity_id).await?.0)
+    }
+
+    async fn entity_and_config(&self, by: &Principal, entity_id: &str) -> Result<(Entity, String)> {
+        self.inner
             .store
             .entity(&by.community_id, entity_id)
             .await?
-            .ok_or(AutomationError::NotFound)?
-            .0)
+            .filter(|(entity, _)| self.access(by, entity) > Access::None)
+            .ok_or(AutomationError::NotFound)
     }
 
+    /// The devices with an entity `by` may see (admins: every device).
     pub async fn devices(&self, by: &Principal) -> Result<Vec<Device>> {
-        self.inner.store.devices(&by.community_id).await
+        let devices = self.inner.store.devices(&by.community_id).await?;
+        if by.role == Role::Admin {
+            return Ok(devices);
+        }
+        let visible: std::collections::HashSet<DeviceId> = self
+            .entities(by, None, None)
+            .await?
+            .into_iter()
+            .filter_map(|e| e.device_id)
+            .collect();
+        Ok(devices
+            .into_iter()
+            .filter(|d| visible.contains(&d.id))
+            .collect())
     }
 
     pub async fn history(
@@ -352,25 +480,259 @@ impl AutomationService {
         self.inner.store.history(&entity.id, from, to, limit).await
     }
 
+    /// An entity's statistics starting in `[from, to)` at `resolution`, oldest first, each with
+    /// its sum's change since the row before (a meter's consumption in that period).
+    pub async fn statistics(
+        &self,
+        by: &Principal,
+        entity_id: &str,
+        resolution: Resolution,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Row, Option<f64>)>> {
+        let entity = self.entity(by, entity_id).await?;
+        if to - from > resolution.longest_range() {
+            return Err(AutomationError::Invalid(format!(
+                "ask for at most {} days at this resolution",
+                resolution.longest_range().num_days()
+            )));
+        }
+        let store = &self.inner.store;
+        let (period, floor): (Period, Floor) = match resolution {
+            Resolution::FiveMinutes => (Period::FiveMinutes, |at| Period::FiveMinutes.floor(at)),
+            Resolution::Hour => (Period::Hour, |at| Period::Hour.floor(at)),
+            Resolution::Day => (Period::Hour, day_of),
+        };
+        let rows = store.statistics(&entity.id, period, from, to).await?;
+        let rows = match resolution {
+            Resolution::Day => super::compiler::group_by(floor, &rows),
+            _ => rows,
+        };
+        let mut previous = store
+            .statistic_before(&entity.id, period, from)
+            .await?
+            .and_then(|r| r.sum);
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let change = row.sum.zip(previous).map(|(now, before)| now - before);
+                previous = row.sum.or(previous);
+                (row, change)
+            })
+            .collect())
+    }
+
+    // --- areas, devices and grants (admins) ---
+
+    fn admins_only(by: &Principal) -> Result<()> {
+        if by.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(AutomationError::Forbidden(
+                "only admins manage areas, devices and access".into(),
+            ))
+        }
+    }
+
+    /// Every area with how many entities are in it.
+    pub async fn areas(&self, by: &Principal) -> Result<Vec<(String, i64)>> {
+        self.inner.store.areas(&by.community_id).await
+    }
+
+    pub async fn create_area(&self, by: &Principal, name: &str) -> Result<()> {
+        Self::admins_only(by)?;
+        let name = area_name(name)?;
+        self.inner
+            .store
+            .create_area(&by.community_id, &name, Utc::now())
+            .await
+    }
+
+    /// Renames an area (`to`) or deletes it (`None`: its devices and entities keep no area).
+    pub async fn rename_area(&self, by: &Principal, from: &str, to: Option<&str>) -> Result<()> {
+        Self::admins_only(by)?;
+        let to = to.map(area_name).transpose()?;
+        let touched = self
+            .inner
+            .store
+            .rename_area(&by.community_id, from, to.as_deref(), Utc::now())
+            .await?;
+        if touched == 0 {
+            return Err(AutomationError::NotFound);
+        }
+        self.grants_moved(&by.community_id).await
+    }
+
+    /// Renames a device or moves it (and its entities that followed it) to an area.
+    pub async fn update_device(
+        &self,
+        by: &Principal,
+        id: &DeviceId,
+        name: Option<&str>,
+        area: Option<Option<&str>>,
+    ) -> Result<Device> {
+        Self::admins_only(by)?;
+        let name = name.map(display_name).transpose()?;
+        let area = area.map(|a| a.map(area_name).transpose()).transpose()?;
+        let found = self
+            .inner
+            .store
+            .update_device(
+                &by.community_id,
+                id,
+                name.as_deref(),
+                area.as_ref().map(|a| a.as_deref()),
+                Utc::now(),
+            )
+            .await?;
+        if !found {
+            return Err(AutomationError::NotFound);
+        }
+        self.inner
+            .store
+            .devices(&by.community_id)
+            .await?
+            .into_iter()
+            .find(|d| d.id == *id)
+            .ok_or(AutomationError::NotFound)
+    }
+
+    /// Renames an entity or moves it to an area (`Some(None)`: to none).
+    pub async fn update_entity(
+        &self,
+        by: &Principal,
+        entity_id: &str,
+        name: Option<&str>,
+        area: Option<Option<&str>>,
+    ) -> Result<Entity> {
+        Self::admins_only(by)?;
+        let name = name.map(display_name).transpose()?;
+        let area = area.map(|a| a.map(area_name).transpose()).transpose()?;
+        let found = self
+            .inner
+            .store
+            .update_entity(
+                &by.community_id,
+                entity_id,
+                name.as_deref(),
+                area.as_ref().map(|a| a.as_deref()),
+            )
+            .await?;
+        if !found {
+            return Err(AutomationError::NotFound);
+        }
+        self.entity(by, entity_id).await
+    }
+
+    /// The community's grants (of one person with `user_id`).
+    pub async fn grants(&self, by: &Principal, user_id: Option<&UserId>) -> Result<Vec<Grant>> {
+        Self::admins_only(by)?;
+        self.inner.store.grants(&by.community_id, user_id).await
+    }
+
+    /// Sets what `user_id` may do with an entity or an area; `None` removes the grant (the role
+    /// decides again). Their sockets re-check their `home:` joins.
+    pub async fn set_access(
+        &self,
+        by: &Principal,
+        user_id: &UserId,
+        scope: GrantScope,
+        target: &str,
+        access: Option<Access>,
+    ) -> Result<Vec<Grant>> {
+        Self::admins_only(by)?;
+        let member = self
+            .inner
+            .auth
+            .user(user_id)
+            .await
+            .ok()
+            .filter(|u| u.community_id == by.community_id);
+        if member.is_none() {
+            return Err(AutomationError::NotFound);
+        }
+        if scope == GrantScope::Entity
+            && self
+                .inner
+                .store
+                .entity(&by.community_id, target)
+                .await?
+                .is_none()
+        {
+            return Err(AutomationError::NotFound);
+        }
+        let target = match scope {
+            GrantScope::Entity => target.to_string(),
+            GrantScope::Area => area_name(target)?,
+        };
+        self.inner
+            .store
+            .set_grant(
+                &by.community_id,
+                user_id,
+                scope,
+                &target,
+                access,
+                Utc::now(),
+            )
+            .await?;
+        let grants = self
+            .inner
+            .store
+            .grants(&by.community_id, Some(user_id))
+            .await?;
+        self.publish_grants(&by.community_id, user_id, grants.clone());
+        Ok(grants)
+    }
+
+    /// After an area was renamed or deleted: everyone with a grant on it gets their grants again.
+    async fn grants_moved(&self, community_id: &CommunityId) -> Result<()> {
+        let mut by_user: HashMap<UserId, Vec<Grant>> = HashMap::new();
+        for grant in self.inner.store.grants(community_id, None).await? {
+            by_user
+                .entry(grant.user_id.clone())
+                .or_default()
+                .push(grant);
+        }
+        let known: Vec<UserId> = self.inner.access.users(community_id);
+        for user in known {
+            let grants = by_user.remove(&user).unwrap_or_default();
+            self.publish_grants(community_id, &user, grants);
+        }
+        for (user, grants) in by_user {
+            self.publish_grants(community_id, &user, grants);
+        }
+        Ok(())
+    }
+
+    fn publish_grants(&self, community_id: &CommunityId, user_id: &UserId, grants: Vec<Grant>) {
+        // Applied here at once; the event brings the other nodes (and this one again) along.
+        self.inner.access.replace(community_id, user_id, &grants);
+        let changed = GrantsChanged {
+            user_id: user_id.clone(),
+            grants,
+        };
+        self.inner
+            .bus
+            .publish(AutomationEvent::grants_changed(community_id, &changed));
+    }
+
     // --- commands ---
 
-    /// Sends `command` to the entity's device over MQTT. Guests may not; a command the kind
-    /// does not take is `NotSupported`.
+    /// Sends `command` to the entity's device over MQTT, for those with `control` access; a
+    /// command the kind does not take is `NotSupported`.
     pub async fn control(
         &self,
         by: &Principal,
         entity_id: &str,
         command: &Command,
     ) -> Result<Entity> {
-        if by.role == Role::Guest {
-            return Err(AutomationError::GuestsMayNot("control devices"));
+        let (entity, config) = self.entity_and_config(by, entity_id).await?;
+        if self.access(by, &entity) < Access::Control {
+            return Err(AutomationError::Forbidden(format!(
+                "you may look at {entity_id} but not control it"
+            )));
         }
-        let (entity, config) = self
-            .inner
-            .store
-            .entity(&by.community_id, entity_id)
-            .await?
-            .ok_or(AutomationError::NotFound)?;
         let config: EntityConfig = serde_json::from_str(&config).unwrap_or_default();
         let messages = commands(entity.kind, &config, command, entity.state.as_deref())?;
         let client = self.inner.mqtt.get().ok_or(AutomationError::NotConnected)?;
@@ -382,6 +744,64 @@ impl AutomationService {
         }
         Ok(entity)
     }
+}
+
+/// Applies an `automation.grants_changed` event to this node's grants; whose they were.
+fn apply_grants(access: &AccessRules, event: &Event) -> Option<UserId> {
+    let (Some(community), Ok(changed)) = (&event.community_id, event.data_as::<GrantsChanged>())
+    else {
+        return None;
+    };
+    access.replace(community, &changed.user_id, &changed.grants);
+    Some(changed.user_id)
+}
+
+/// The granularity statistics are read at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    FiveMinutes,
+    Hour,
+    /// UTC days, from hourly rows.
+    Day,
+}
+
+impl Resolution {
+    /// The longest range one query may cover.
+    fn longest_range(self) -> chrono::Duration {
+        match self {
+            Resolution::FiveMinutes => chrono::Duration::days(31),
+            Resolution::Hour => chrono::Duration::days(366),
+            Resolution::Day => chrono::Duration::days(3660),
+        }
+    }
+}
+
+fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |midnight| midnight.and_utc())
+}
+
+/// An area's name: trimmed, 1 to 64 characters.
+fn area_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(AutomationError::Invalid(
+            "an area's name is 1 to 64 characters".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A device's or entity's name: trimmed, 1 to 100 characters.
+fn display_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AutomationError::Invalid(
+            "a name is 1 to 100 characters".into(),
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// The MQTT messages `(topic, payload)` that carry out `command` on an entity.

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::FromRow;
 
+use super::access::{Access, Grant, GrantScope};
+use super::statistics::{Period, Row};
 use super::{AutomationError, Device, Entity, EntityKind, StateRecord};
 use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
-use crate::ids::{CommunityId, DeviceId, EntityRowId};
+use crate::ids::{CommunityId, DeviceId, EntityRowId, UserId};
 
 type Result<T, E = AutomationError> = std::result::Result<T, E>;
 
@@ -387,5 +389,485 @@ impl AutomationStore {
                 source: r.source,
             })
             .collect())
+    }
+
+    // --- areas ---
+
+    /// Every area: the ones created, and the ones devices and entities name.
+    pub async fn areas(&self, community_id: &CommunityId) -> Result<Vec<(String, i64)>> {
+        #[derive(FromRow)]
+        struct Row {
+            name: String,
+            entities: i64,
+        }
+        let rows = query_as::<Row>(
+            "SELECT n.name, (SELECT COUNT(*) FROM automation.entities e \
+               WHERE e.community_id = $1 AND e.area = n.name) AS entities \
+             FROM (SELECT name FROM automation.areas WHERE community_id = $1 \
+                   UNION SELECT area FROM automation.devices \
+                     WHERE community_id = $1 AND area IS NOT NULL \
+                   UNION SELECT area FROM automation.entities \
+                     WHERE community_id = $1 AND area IS NOT NULL) n \
+             ORDER BY n.name",
+        )
+        .bind(community_id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.name, r.entities)).collect())
+    }
+
+    pub async fn create_area(
+        &self,
+        community_id: &CommunityId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        query(
+            "INSERT INTO automation.areas (community_id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (community_id, name) DO NOTHING",
+        )
+        .bind(community_id)
+        .bind(name)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Renames an area everywhere it is named (devices, entities, grants); `to = None` deletes
+    /// it, leaving its devices and entities without an area and dropping its grants.
+    pub async fn rename_area(
+        &self,
+        community_id: &CommunityId,
+        from: &str,
+        to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.begin().await?;
+        let mut touched =
+            query("DELETE FROM automation.areas WHERE community_id = $1 AND name = $2")
+                .bind(community_id)
+                .bind(from)
+                .execute(&mut tx)
+                .await?;
+        if let Some(to) = to {
+            query(
+                "INSERT INTO automation.areas (community_id, name, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (community_id, name) DO NOTHING",
+            )
+            .bind(community_id)
+            .bind(to)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        for table in ["devices", "entities"] {
+            let sql = format!(
+                "UPDATE automation.{table} SET area = $3 WHERE community_id = $1 AND area = $2"
+            );
+            touched += query(sqlx::AssertSqlSafe(sql))
+                .bind(community_id)
+                .bind(from)
+                .bind(to)
+                .execute(&mut tx)
+                .await?;
+        }
+        match to {
+            Some(to) => {
+                query(
+                    "UPDATE automation.grants SET target = $3 \
+                     WHERE community_id = $1 AND scope = 'area' AND target = $2",
+                )
+                .bind(community_id)
+                .bind(from)
+                .bind(to)
+                .execute(&mut tx)
+                .await?;
+            }
+            None => {
+                query(
+                    "DELETE FROM automation.grants \
+                     WHERE community_id = $1 AND scope = 'area' AND target = $2",
+                )
+                .bind(community_id)
+                .bind(from)
+                .execute(&mut tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// Renames a device or moves it to an area; its entities that were in the device's area
+    /// (or in none) move with it.
+    pub async fn update_device(
+        &self,
+        community_id: &CommunityId,
+        id: &DeviceId,
+        name: Option<&str>,
+        area: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.begin().await?;
+        let old_area: Option<Option<String>> =
+            query_scalar("SELECT area FROM automation.devices WHERE community_id = $1 AND id = $2")
+                .bind(community_id)
+                .bind(id)
+                .fetch_optional(&mut tx)
+                .await?;
+        let Some(old_area) = old_area else {
+            return Ok(false);
+        };
+        if let Some(name) = name {
+            query("UPDATE automation.devices SET name = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(name)
+                .bind(now)
+                .execute(&mut tx)
+                .await?;
+        }
+        if let Some(area) = area {
+            query("UPDATE automation.devices SET area = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(area)
+                .bind(now)
+                .execute(&mut tx)
+                .await?;
+            query(
+                "UPDATE automation.entities SET area = $3 WHERE device_id = $1 \
+                 AND (area IS NULL OR area = $2)",
+            )
+            .bind(id)
+            .bind(old_area.as_deref())
+            .bind(area)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Renames an entity or moves it to an area (`Some(None)`: to none).
+    pub async fn update_entity(
+        &self,
+        community_id: &CommunityId,
+        entity_id: &str,
+        name: Option<&str>,
+        area: Option<Option<&str>>,
+    ) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
+        let updated = query(
+            "UPDATE automation.entities SET name = COALESCE($3, name), \
+             area = CASE WHEN $4 = 1 THEN $5 ELSE area END \
+             WHERE community_id = $1 AND entity_id = $2",
+        )
+        .bind(community_id)
+        .bind(entity_id)
+        .bind(name)
+        .bind(i32::from(area.is_some()))
+        .bind(area.flatten())
+        .execute(&self.db)
+        .await?;
+        Ok(updated > 0)
+    }
+
+    // --- grants ---
+
+    /// Every grant of every community (loaded at start).
+    pub async fn all_grants(&self) -> Result<Vec<(CommunityId, Grant)>> {
+        let rows = query_as::<GrantRow>(
+            "SELECT community_id, user_id, scope, target, access FROM automation.grants",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().filter_map(GrantRow::into_grant).collect())
+    }
+
+    /// One community's grants (of one user with `user_id`).
+    pub async fn grants(
+        &self,
+        community_id: &CommunityId,
+        user_id: Option<&UserId>,
+    ) -> Result<Vec<Grant>> {
+        let rows = query_as::<GrantRow>(
+            "SELECT community_id, user_id, scope, target, access FROM automation.grants \
+             WHERE community_id = $1 AND ($2 IS NULL OR user_id = $2) \
+             ORDER BY user_id, scope, target",
+        )
+        .bind(community_id)
+        .bind(user_id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(GrantRow::into_grant)
+            .map(|(_, g)| g)
+            .collect())
+    }
+
+    /// Sets (or with `access = None` removes) one grant.
+    pub async fn set_grant(
+        &self,
+        community_id: &CommunityId,
+        user_id: &UserId,
+        scope: GrantScope,
+        target: &str,
+        access: Option<Access>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        match access {
+            Some(access) => query(
+                "INSERT INTO automation.grants (community_id, user_id, scope, target, access, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (community_id, user_id, scope, target) \
+                 DO UPDATE SET access = excluded.access, updated_at = excluded.updated_at",
+            )
+            .bind(community_id)
+            .bind(user_id)
+            .bind(scope.as_str())
+            .bind(target)
+            .bind(access.as_str())
+            .bind(now),
+            None => query(
+                "DELETE FROM automation.grants WHERE community_id = $1 AND user_id = $2 \
+                 AND scope = $3 AND target = $4",
+            )
+            .bind(community_id)
+            .bind(user_id)
+            .bind(scope.as_str())
+            .bind(target),
+        }
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    // --- statistics ---
+
+    /// Sensors with a `state_class`: `(row id, state_class)`.
+    pub async fn meters(&self) -> Result<Vec<(EntityRowId, String)>> {
+        #[derive(FromRow)]
+        struct Meter {
+            id: EntityRowId,
+            state_class: String,
+        }
+        let rows = query_as::<Meter>(
+            "SELECT id, state_class FROM automation.entities \
+             WHERE kind = 'sensor' AND state_class IS NOT NULL",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|m| (m.id, m.state_class)).collect())
+    }
+
+    /// How far `period` has been compiled.
+    pub async fn compiled_up_to(&self, period: Period) -> Result<Option<DateTime<Utc>>> {
+        Ok(
+            query_scalar("SELECT up_to FROM automation.compiled WHERE period = $1")
+                .bind(period.as_str())
+                .fetch_optional(&self.db)
+                .await?,
+        )
+    }
+
+    pub async fn set_compiled(&self, period: Period, up_to: DateTime<Utc>) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        query(
+            "INSERT INTO automation.compiled (period, up_to) VALUES ($1, $2) \
+             ON CONFLICT (period) DO UPDATE SET up_to = excluded.up_to",
+        )
+        .bind(period.as_str())
+        .bind(up_to)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// When the oldest state kept was stored.
+    pub async fn first_state_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(
+            query_scalar("SELECT at FROM automation.states ORDER BY at LIMIT 1")
+                .fetch_optional(&self.db)
+                .await?,
+        )
+    }
+
+    /// An entity's states in `[from, to)`, oldest first: `(state, at)`.
+    pub async fn states_between(
+        &self,
+        id: &EntityRowId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Option<String>, DateTime<Utc>)>> {
+        #[derive(FromRow)]
+        struct Row {
+            state: Option<String>,
+            at: DateTime<Utc>,
+        }
+        let rows = query_as::<Row>(
+            "SELECT state, at FROM automation.states \
+             WHERE entity = $1 AND at >= $2 AND at < $3 ORDER BY at, id",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.state, r.at)).collect())
+    }
+
+    /// The entity's last state stored before `at` (`Some(None)`: a state without a value).
+    pub async fn state_before(
+        &self,
+        id: &EntityRowId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Option<String>>> {
+        Ok(query_scalar(
+            "SELECT state FROM automation.states WHERE entity = $1 AND at < $2 \
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(at)
+        .fetch_optional(&self.db)
+        .await?)
+    }
+
+    /// An entity's statistics of `period` starting in `[from, to)`, oldest first.
+    pub async fn statistics(
+        &self,
+        id: &EntityRowId,
+        period: Period,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Row>> {
+        let rows = query_as::<StatisticRow>(
+            "SELECT start, mean, min, max, state, sum FROM automation.statistics \
+             WHERE entity = $1 AND period = $2 AND start >= $3 AND start < $4 ORDER BY start",
+        )
+        .bind(id)
+        .bind(period.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(StatisticRow::into_row).collect())
+    }
+
+    /// The last statistics row of `period` starting before `before`.
+    pub async fn statistic_before(
+        &self,
+        id: &EntityRowId,
+        period: Period,
+        before: DateTime<Utc>,
+    ) -> Result<Option<Row>> {
+        let row = query_as::<StatisticRow>(
+            "SELECT start, mean, min, max, state, sum FROM automation.statistics \
+             WHERE entity = $1 AND period = $2 AND start < $3 ORDER BY start DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(period.as_str())
+        .bind(before)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.map(StatisticRow::into_row))
+    }
+
+    /// Stores compiled rows (a row already there stays: compiling again gives the same).
+    pub async fn insert_statistics(
+        &self,
+        id: &EntityRowId,
+        period: Period,
+        rows: &[Row],
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.begin().await?;
+        for row in rows {
+            query(
+                "INSERT INTO automation.statistics (entity, period, start, mean, min, max, \
+                 state, sum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (entity, period, start) DO NOTHING",
+            )
+            .bind(id)
+            .bind(period.as_str())
+            .bind(row.start)
+            .bind(row.mean)
+            .bind(row.min)
+            .bind(row.max)
+            .bind(row.state)
+            .bind(row.sum)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes states and 5-minute statistics older than `before` (hourly rows stay);
+    /// `(states, rows)` removed.
+    pub async fn purge(&self, before: DateTime<Utc>) -> Result<(u64, u64)> {
+        let _turn = self.db.write_turn().await;
+        let states = query("DELETE FROM automation.states WHERE at < $1")
+            .bind(before)
+            .execute(&self.db)
+            .await?;
+        let rows = query("DELETE FROM automation.statistics WHERE period = '5m' AND start < $1")
+            .bind(before)
+            .execute(&self.db)
+            .await?;
+        Ok((states, rows))
+    }
+}
+
+#[derive(FromRow)]
+struct StatisticRow {
+    start: DateTime<Utc>,
+    mean: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    state: Option<f64>,
+    sum: Option<f64>,
+}
+
+impl StatisticRow {
+    fn into_row(self) -> Row {
+        Row {
+            start: self.start,
+            mean: self.mean,
+            min: self.min,
+            max: self.max,
+            state: self.state,
+            sum: self.sum,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct GrantRow {
+    community_id: CommunityId,
+    user_id: UserId,
+    scope: String,
+    target: String,
+    access: String,
+}
+
+impl GrantRow {
+    fn into_grant(self) -> Option<(CommunityId, Grant)> {
+        Some((
+            self.community_id,
+            Grant {
+                user_id: self.user_id,
+                scope: GrantScope::parse(&self.scope)?,
+                target: self.target,
+                access: Access::parse(&self.access)?,
+            },
+        ))
     }
 }

@@ -161,7 +161,7 @@ async fn bad_messages_change_nothing_and_commands_need_a_broker_and_a_member() {
         service
             .control(&guest, "switch.plug", &Command::TurnOff)
             .await,
-        Err(AutomationError::GuestsMayNot(_))
+        Err(AutomationError::Forbidden(_))
     ));
     assert!(matches!(
         service
@@ -174,5 +174,328 @@ async fn bad_messages_change_nothing_and_commands_need_a_broker_and_a_member() {
             .control(&admin, "switch.nope", &Command::TurnOff)
             .await,
         Err(AutomationError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn grants_hide_and_open_entities_per_person_and_follow_their_area() {
+    let (fixture, service, admin) = setup().await;
+    for (topic, config) in [
+        (
+            "homeassistant/switch/heater/config",
+            r#"{"name": "Heater", "stat_t": "heater/state", "cmd_t": "heater/set"}"#,
+        ),
+        (
+            "homeassistant/light/lamp/config",
+            r#"{"name": "Lamp", "stat_t": "lamp/state", "cmd_t": "lamp/set"}"#,
+        ),
+    ] {
+        service.handle_message(topic, config.as_bytes()).await;
+    }
+    let kid = fixture
+        .invited(&admin, "kid@example.org", Role::Member)
+        .await;
+    let guest = fixture
+        .invited(&admin, "gui@example.org", Role::Guest)
+        .await;
+    service.create_area(&admin, " Kids room ").await.unwrap();
+    service
+        .update_entity(&admin, "switch.heater", None, Some(Some("Kids room")))
+        .await
+        .unwrap();
+    assert_eq!(
+        service.areas(&kid).await.unwrap(),
+        [("Kids room".to_string(), 1)]
+    );
+
+    // Only admins manage access.
+    assert!(matches!(
+        service
+            .set_access(
+                &kid,
+                &kid.user_id,
+                GrantScope::Area,
+                "Kids room",
+                Some(Access::None)
+            )
+            .await,
+        Err(AutomationError::Forbidden(_))
+    ));
+    // Hidden: not listed, not found, not controllable, and the person's view is their own.
+    service
+        .set_access(
+            &admin,
+            &kid.user_id,
+            GrantScope::Area,
+            "Kids room",
+            Some(Access::None),
+        )
+        .await
+        .unwrap();
+    let visible: Vec<String> = service
+        .entities(&kid, None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entity_id)
+        .collect();
+    assert_eq!(visible, ["light.lamp"]);
+    assert!(matches!(
+        service.entity(&kid, "switch.heater").await,
+        Err(AutomationError::NotFound)
+    ));
+    assert!(matches!(
+        service
+            .control(&kid, "switch.heater", &Command::TurnOn { brightness: None })
+            .await,
+        Err(AutomationError::NotFound)
+    ));
+    assert!(service.is_restricted(&kid) && !service.is_restricted(&guest));
+
+    // A state change says who of the restricted may see it.
+    let mut events = fixture.bus.subscribe();
+    service.handle_message("heater/state", b"ON").await;
+    let changed: StateChanged = events.try_recv().unwrap().data_as().unwrap();
+    assert!(!service.may_see(&kid.user_id, Role::Member, &changed));
+    assert!(service.may_see(&guest.user_id, Role::Guest, &changed));
+    assert_eq!(
+        (changed.viewers, changed.hidden_from),
+        (vec![], vec![kid.user_id.clone()])
+    );
+
+    // The entity grant is more specific than the area's.
+    service
+        .set_access(
+            &admin,
+            &kid.user_id,
+            GrantScope::Entity,
+            "switch.heater",
+            Some(Access::View),
+        )
+        .await
+        .unwrap();
+    let heater = service.entity(&kid, "switch.heater").await.unwrap();
+    assert_eq!(service.access(&kid, &heater), Access::View);
+    assert!(matches!(
+        service
+            .control(&kid, "switch.heater", &Command::TurnOff)
+            .await,
+        Err(AutomationError::Forbidden(_))
+    ));
+
+    // Guests view by default; a grant lets them control.
+    assert!(matches!(
+        service
+            .control(&guest, "light.lamp", &Command::TurnOff)
+            .await,
+        Err(AutomationError::Forbidden(_))
+    ));
+    service
+        .set_access(
+            &admin,
+            &guest.user_id,
+            GrantScope::Entity,
+            "light.lamp",
+            Some(Access::Control),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        service
+            .control(&guest, "light.lamp", &Command::TurnOff)
+            .await,
+        Err(AutomationError::NotConnected),
+    ));
+
+    // Renaming the area carries its grants along; deleting it drops them.
+    service
+        .rename_area(&admin, "Kids room", Some("Ana's room"))
+        .await
+        .unwrap();
+    let grants = service.grants(&admin, Some(&kid.user_id)).await.unwrap();
+    assert!(grants
+        .iter()
+        .any(|g| g.scope == GrantScope::Area && g.target == "Ana's room"));
+    assert_eq!(
+        service
+            .entity(&admin, "switch.heater")
+            .await
+            .unwrap()
+            .area
+            .as_deref(),
+        Some("Ana's room")
+    );
+    service
+        .rename_area(&admin, "Ana's room", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        service.entity(&admin, "switch.heater").await.unwrap().area,
+        None
+    );
+    assert_eq!(
+        service
+            .grants(&admin, Some(&kid.user_id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        !service.is_restricted(&kid),
+        "only the entity grant (view) is left"
+    );
+    assert!(matches!(
+        service.rename_area(&admin, "Nowhere", None).await,
+        Err(AutomationError::NotFound)
+    ));
+    // Grants for someone of another community, or an unknown entity, are refused.
+    let elsewhere = crate::db::testing::insert_community(&fixture.db).await;
+    let stranger = crate::db::testing::insert_user(&fixture.db, &elsewhere).await;
+    assert!(matches!(
+        service
+            .set_access(
+                &admin,
+                &stranger,
+                GrantScope::Entity,
+                "light.lamp",
+                Some(Access::View)
+            )
+            .await,
+        Err(AutomationError::NotFound)
+    ));
+    assert!(matches!(
+        service
+            .set_access(
+                &admin,
+                &kid.user_id,
+                GrantScope::Entity,
+                "light.nope",
+                Some(Access::View)
+            )
+            .await,
+        Err(AutomationError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn statistics_compile_means_and_meter_sums_and_retention_keeps_the_hours() {
+    use chrono::{Duration, TimeZone, Utc};
+    let (_fixture, service, admin) = setup().await;
+    for (topic, config) in [
+        (
+            "homeassistant/sensor/t/config",
+            r#"{"name": "Temperature", "stat_t": "t", "unit_of_meas": "°C", "stat_cla": "measurement"}"#,
+        ),
+        (
+            "homeassistant/sensor/e/config",
+            r#"{"name": "Energy", "stat_t": "e", "unit_of_meas": "kWh", "dev_cla": "energy", "stat_cla": "total_increasing"}"#,
+        ),
+        (
+            "homeassistant/sensor/n/config",
+            r#"{"name": "Note", "stat_t": "n"}"#,
+        ),
+    ] {
+        service.handle_message(topic, config.as_bytes()).await;
+    }
+    let base = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+    let store = service.store();
+    let id = |entity_id: &'static str| {
+        let service = service.clone();
+        let admin = admin.clone();
+        async move { service.entity(&admin, entity_id).await.unwrap().id }
+    };
+    let (temperature, energy) = (id("sensor.temperature").await, id("sensor.energy").await);
+    let empty = serde_json::Map::new();
+    // Temperature: 20 at 10:00, 22 at 10:30, 24 at 11:30.
+    for (minutes, value) in [(0, "20"), (30, "22"), (90, "24")] {
+        let at = base + Duration::minutes(minutes);
+        store
+            .set_state(&temperature, Some(value), &empty, true, at)
+            .await
+            .unwrap();
+    }
+    // Energy: 100 → 101 → a reset to 0.2 → 1.2 kWh.
+    for (minutes, value) in [(0, "100"), (20, "101"), (70, "0.2"), (100, "1.2")] {
+        let at = base + Duration::minutes(minutes);
+        store
+            .set_state(&energy, Some(value), &empty, true, at)
+            .await
+            .unwrap();
+    }
+    let now = base + Duration::hours(2) + Duration::minutes(1);
+    let reached = service.compile_statistics(now).await.unwrap();
+    assert_eq!(reached, Some(base + Duration::hours(2)));
+    // Compiling again adds nothing.
+    assert_eq!(service.compile_statistics(now).await.unwrap(), reached);
+
+    let read = |entity_id: &'static str, resolution| {
+        let service = service.clone();
+        let admin = admin.clone();
+        async move {
+            service
+                .statistics(
+                    &admin,
+                    entity_id,
+                    resolution,
+                    base,
+                    base + Duration::hours(3),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let five = read("sensor.temperature", Resolution::FiveMinutes).await;
+    assert_eq!(five.len(), 24, "two hours of 5-minute rows");
+    assert_eq!(five[5].0.mean, Some(20.0));
+    assert_eq!(five[6].0.mean, Some(22.0));
+    let hours = read("sensor.temperature", Resolution::Hour).await;
+    assert_eq!(hours.len(), 2);
+    assert_eq!(
+        hours[0].0.mean,
+        Some(21.0),
+        "half an hour of 20, half of 22"
+    );
+    assert_eq!((hours[1].0.min, hours[1].0.max), (Some(22.0), Some(24.0)));
+
+    let meter = read("sensor.energy", Resolution::Hour).await;
+    let sums: Vec<f64> = meter.iter().map(|(r, _)| r.sum.unwrap()).collect();
+    assert!((sums[0] - 1.0).abs() < 1e-9, "{sums:?}");
+    assert!(
+        (sums[1] - 2.2).abs() < 1e-9,
+        "the reset counts from zero: {sums:?}"
+    );
+    assert!(
+        (meter[1].1.unwrap() - 1.2).abs() < 1e-9,
+        "the second hour used 1.2 kWh"
+    );
+    let days = read("sensor.energy", Resolution::Day).await;
+    assert_eq!(days.len(), 1);
+    assert!((days[0].0.sum.unwrap() - 2.2).abs() < 1e-9);
+    // A sensor without a state class has none.
+    assert!(read("sensor.note", Resolution::Hour).await.is_empty());
+
+    // Eleven days later raw states and 5-minute rows are gone, hourly rows stay.
+    let (states, rows) = service
+        .purge_history(now + Duration::days(11))
+        .await
+        .unwrap();
+    assert_eq!(states, 7);
+    assert_eq!(rows, 48);
+    assert_eq!(read("sensor.energy", Resolution::Hour).await.len(), 2);
+    assert!(read("sensor.temperature", Resolution::FiveMinutes)
+        .await
+        .is_empty());
+    assert!(matches!(
+        service
+            .statistics(
+                &admin,
+                "sensor.energy",
+                Resolution::FiveMinutes,
+                base,
+                base + Duration::days(40)
+            )
+            .await,
+        Err(AutomationError::Invalid(_))
     ));
 }

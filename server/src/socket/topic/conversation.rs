@@ -40,6 +40,7 @@ pub async fn authorize(
                 offset: conversation.last_offset,
             }),
             presence: true,
+            key: None,
             stored: Some(super::History::Conversation(Stored(conversation))),
         })),
         Err(ChatError::NotFound) => Err(JoinRefusal::Unauthorized),

@@ -30,6 +30,7 @@ pub async fn authorize(
                 offset: space.last_cursor,
             }),
             presence: false,
+            key: None,
             stored: Some(super::History::Files(Stored(space))),
         })),
         Err(FilesError::NotFound) => Err(JoinRefusal::Unauthorized),

@@ -3,8 +3,12 @@
 //! unit, area, last_changed, last_updated}` for every new state of an entity, with offsets
 //! (recovered after a reconnect like `user:`). Clients push `control` `{entity_id, action,
 //! brightness?, value?, mode?}` (what `controlEntity` takes, actions in snake case) → `ok`
-//! with the entity (`forbidden` for guests, `invalid_input`, `not_found`,
+//! with the entity (`forbidden` without control access, `invalid_input`, `not_found`,
 //! `device_unavailable`).
+//!
+//! Entities an admin hid from someone (`setEntityAccess … NONE`) never reach them: their join
+//! lives under their own hub key ([`Topic::home_of`]), and when their grants change their
+//! socket re-checks the join and sends `phx_error`, so the client rejoins with the new view.
 
 use serde::Deserialize;
 use taina_protocol::phoenix::Payload;
@@ -13,19 +17,30 @@ use super::{decode, Authorized, Channel, JoinRefusal, Reply, Subscription};
 use crate::contexts::auth::Principal;
 use crate::contexts::automation::{AutomationError, Command};
 use crate::ids::CommunityId;
+use crate::realtime::Topic;
+use crate::state::AppState;
 
 /// A new state of an entity.
 pub const STATE_CHANGED: &str = "state_changed";
 
+/// Someone from whom an admin hid some entities joins their own audience of the topic, which
+/// the bridge publishes only what they may see.
 pub fn authorize(
+    state: &AppState,
     principal: &Principal,
     community_id: &CommunityId,
 ) -> Result<Authorized, JoinRefusal> {
-    if *community_id == principal.community_id {
-        Ok(Authorized::Subscription(Subscription::default()))
-    } else {
-        Err(JoinRefusal::Unauthorized)
+    if *community_id != principal.community_id {
+        return Err(JoinRefusal::Unauthorized);
     }
+    let key = state
+        .automation
+        .is_restricted(principal)
+        .then(|| Topic::home_of(community_id, &principal.user_id));
+    Ok(Authorized::Subscription(Subscription {
+        key,
+        ..Subscription::default()
+    }))
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@
 //! | `upload:{id}` | [`upload`] | the upload's owner | no | — |
 //! | `stream:{file_id}` | [`stream`] | whoever may see the photo | no | — |
 //! | `item:{item_id}` | [`item`] | members of the item's library's community | no | — |
-//! | `home:{community_id}` | [`home`] | the community's members, admins and guests | no | memory |
+//! | `home:{community_id}` | [`home`] | the community's members, admins and guests (each sees the entities they may) | no | memory |
 //!
 //! # The registry
 //!
@@ -90,6 +90,9 @@ pub struct Subscription {
     pub storage: Option<Position>,
     /// Whether the join is tracked in the topic's presence.
     pub presence: bool,
+    /// The hub key to join under when it is not the topic's usual one (someone's own `home:`
+    /// audience); a later re-check that gives another key makes the client rejoin.
+    pub key: Option<String>,
     /// Reads back publications that memory no longer holds.
     stored: Option<History>,
 }
@@ -161,7 +164,7 @@ pub async fn authorize(
         TopicKind::Upload(id) => upload::authorize(state, principal, id).await,
         TopicKind::Stream(id) => stream::authorize(state, principal, id).await,
         TopicKind::Item(id) => item::authorize(state, principal, id).await,
-        TopicKind::Home(id) => home::authorize(principal, id),
+        TopicKind::Home(id) => home::authorize(state, principal, id),
     }
 }
 
