@@ -112,6 +112,7 @@ impl AppState {
         let automation = AutomationService::new(
             db.clone(),
             auth.clone(),
+            chat.clone(),
             bus.clone(),
             config.automation.clone(),
         );
@@ -196,6 +197,12 @@ impl AppState {
         let hub = Arc::downgrade(&self.hub);
         self.automation
             .set_coordinator(move || hub.upgrade().is_some_and(|hub| hub.is_coordinator()));
+        let hub = Arc::downgrade(&self.hub);
+        self.automation.set_online(move |community| {
+            hub.upgrade()
+                .map(|hub| hub.online_users(community))
+                .unwrap_or_default()
+        });
         self.automation.start().await;
         crate::socket::spawn_bridge(&self.bus, &self.hub);
         crate::socket::spawn_gap_repair(

@@ -400,6 +400,8 @@ pub struct AutomationConfig {
     pub community: Option<String>,
     /// Days raw states and 5-minute statistics are kept; hourly statistics stay for good.
     pub keep_days: u32,
+    /// Hosts (`host` or `host:port`) rules' webhooks may call; empty: none.
+    pub webhook_hosts: Vec<String>,
 }
 
 impl Default for AutomationConfig {
@@ -409,6 +411,7 @@ impl Default for AutomationConfig {
             discovery_prefix: "homeassistant".into(),
             community: None,
             keep_days: 10,
+            webhook_hosts: Vec::new(),
         }
     }
 }

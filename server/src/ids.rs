@@ -234,6 +234,10 @@ string_id!(
     /// `entity_id` text (`sensor.kitchen_temperature`) instead.
     EntityRowId
 );
+string_id!(
+    /// An automation rule (`automation.rules.id`).
+    RuleId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ use crate::contexts::auth::AuthService;
 use crate::contexts::automation::graphql::{
     AutomationMutation, AutomationQuery, AutomationSubscription,
 };
+use crate::contexts::automation::rules::graphql::{RuleMutation, RuleQuery};
 use crate::contexts::automation::AutomationService;
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::ChatService;
@@ -40,6 +41,7 @@ pub struct Query(
     FilesQuery,
     StreamingQuery,
     AutomationQuery,
+    RuleQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,6 +53,7 @@ pub struct Mutation(
     FilesMutation,
     StreamingMutation,
     AutomationMutation,
+    RuleMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -102,6 +102,7 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         ALERT_RAISED => alert_raised(hub, event),
         streaming::WATCH_PROGRESS => watch_progress(hub, event),
         automation::ENTITY_STATE_CHANGED => state_changed(hub, event),
+        automation::RULE_ALERT => rule_alert(hub, event),
         auth::USER_SIGNED_UP
         | auth::USER_SIGNED_IN
         | chat::CONVERSATION_CREATED
@@ -111,6 +112,8 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         | streaming::LIBRARY_CHANGED
         // Automation re-checks the person's joins itself once its grants are in step.
         | automation::GRANTS_CHANGED
+        | automation::RULES_CHANGED
+        | automation::SETTINGS_CHANGED
         | crate::contexts::monitoring::health::BUS_PROBE => return Applied::NotForSockets,
         _ => return Applied::Unknown,
     };
@@ -215,6 +218,29 @@ fn state_changed(hub: &Hub, event: &Event) -> Result<(), Malformed> {
     }
     hub.publish_logged(
         Logged::new(&topic, &topic, home::STATE_CHANGED, payload),
+        !event.from_other_node,
+    );
+    Ok(())
+}
+
+/// A rule's alert, to its community's `system:alerts` as `alert` `{level, message, rule_id,
+/// rule, from: "rule", scope: "community"}`.
+fn rule_alert(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let _: automation::RuleAlert = event.data_as()?;
+    let community = event
+        .community_id
+        .as_ref()
+        .ok_or(Malformed::Missing("community_id"))?;
+    let mut payload = object(event)?;
+    payload.insert("from".into(), Value::from("rule"));
+    payload.insert("scope".into(), Value::from("community"));
+    hub.publish_logged(
+        Logged::new(
+            &Topic::alerts_key(community),
+            Topic::SYSTEM_ALERTS,
+            system::ALERT,
+            payload,
+        ),
         !event.from_other_node,
     );
     Ok(())

@@ -4,7 +4,9 @@
 // `home:{community_id}` as `state_changed`, and a `control` push goes out to the device's
 // command topic (seen by `mosquitto_sub`); a member from whom an admin hid an area never gets
 // its entities, and when the admin opens one to them their channel errors and the stock client
-// rejoins by itself into the wider view. Skipped without a broker unless TEST_REQUIRE_MQTT.
+// rejoins by itself into the wider view; a rule "the door opens after 22:00 → an alert and a
+// chat message" fires, seen on system:alerts and on the conversation by the stock client.
+// Skipped without a broker unless TEST_REQUIRE_MQTT.
 //
 // One server per file; `after` stops it with SIGTERM and checks it exits 0.
 
@@ -12,7 +14,7 @@ import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 
-import { Harness, MAX_WAIT_MS, collect, framesOf, graphqlHttp, join, push, seed, show, sleep, until } from "../lib/helpers.js";
+import { Harness, MAX_WAIT_MS, collect, createConversation, framesOf, graphqlHttp, join, push, seed, show, sleep, until } from "../lib/helpers.js";
 
 const url = process.env.TEST_MQTT_URL;
 if (!url && process.env.TEST_REQUIRE_MQTT) throw new Error("TEST_REQUIRE_MQTT is set but TEST_MQTT_URL is not");
@@ -170,4 +172,74 @@ test("hidden entities never reach a member, and a new grant reaches their channe
   }
   assert.ok(changes.items.length > before, "states after the rejoin");
   for (const id of ["heater", "fan"]) mosquittoPub(`${prefix}/switch/${id}/config`, "", true);
+});
+
+/** A fixed-offset zone whose clock now reads between 23:00 and 05:00. */
+function nightZone() {
+  for (let offset = -12; offset <= 14; offset++) {
+    const hour = (new Date().getUTCHours() + offset + 24) % 24;
+    if (hour >= 23 || hour < 5) return offset === 0 ? "Etc/GMT" : offset < 0 ? `Etc/GMT+${-offset}` : `Etc/GMT-${offset}`;
+  }
+  throw new Error("no zone");
+}
+
+test("the door opening at night raises an alert and posts in the family chat", { skip }, async () => {
+  const { admin, members } = world;
+  const gql = async (query, variables = {}) => {
+    const { body } = await graphqlHttp(h.server, query, variables, admin.token);
+    assert.equal(body.errors, undefined, show(body));
+    return body.data;
+  };
+  mosquittoPub(
+    `${prefix}/binary_sensor/door/config`,
+    JSON.stringify({ name: "Front door", uniq_id: "door", dev_cla: "door", stat_t: `${prefix}-dev/door/state` }),
+    true,
+  );
+  for (let i = 0; i < 100 && (await gql("{ entities(kind: BINARY_SENSOR) { entityId } }")).entities.length === 0; i++) {
+    await sleep(100);
+  }
+  const family = await createConversation(h.server, admin.token, [members[0].id], "Family");
+  await gql(`mutation($tz: String!) { setHomeSettings(timeZone: $tz) { timeZone } }`, { tz: nightZone() });
+  const { createRule } = await gql(
+    `mutation($definition: JSON!) { createRule(name: "Door at night", definition: $definition) { id enabled } }`,
+    {
+      definition: {
+        triggers: [{ type: "state", entity_id: "binary_sensor.front_door", to: "on" }],
+        conditions: [{ type: "time", after: "22:00", before: "06:00" }],
+        actions: [
+          { type: "alert", level: "critical", message: "{{ trigger.entity_id }} opened at night" },
+          { type: "message", conversation_id: family.id, text: "The front door opened at {{ time }}" },
+        ],
+      },
+    },
+  );
+  assert.equal(createRule.enabled, true);
+
+  // The member's phone: the stock client on system:alerts and the family conversation.
+  const socket = await h.connected({ token: members[0].token });
+  const alerts = socket.channel("system:alerts", {});
+  const chat = socket.channel(`conversation:${family.id}`, {});
+  const raised = collect(alerts, "alert");
+  const posted = collect(chat, "new_msg");
+  assert.equal((await join(alerts, undefined, () => framesOf(socket))).status, "ok");
+  assert.equal((await join(chat, undefined, () => framesOf(socket))).status, "ok");
+
+  for (let i = 0; raised.items.length === 0 && i < 20; i++) {
+    mosquittoPub(`${prefix}-dev/door/state`, "OFF");
+    mosquittoPub(`${prefix}-dev/door/state`, "ON");
+    await sleep(250);
+  }
+  const [alert] = await raised.atLeast(1, MAX_WAIT_MS, () => framesOf(socket));
+  assert.equal(alert.message, "binary_sensor.front_door opened at night");
+  assert.equal(alert.level, "critical");
+  assert.equal(alert.scope, "community");
+  assert.equal(alert.from, "rule");
+  const [message] = await posted.atLeast(1, MAX_WAIT_MS, () => framesOf(socket));
+  assert.match(message.body, /^The front door opened at \d\d:\d\d$/);
+  assert.equal(message.sender_id, admin.id, "sent as the rule's author");
+
+  const { ruleRuns } = await gql(`query($id: ID!) { ruleRuns(id: $id) { outcome trigger steps } }`, { id: createRule.id });
+  assert.equal(ruleRuns.at(-1).outcome, "done", show(ruleRuns));
+  assert.deepEqual(ruleRuns.at(-1).steps.map((s) => s.action), ["alert", "message"]);
+  mosquittoPub(`${prefix}/binary_sensor/door/config`, "", true);
 });

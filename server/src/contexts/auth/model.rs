@@ -63,6 +63,22 @@ pub struct User {
     pub disabled: bool,
 }
 
+impl User {
+    /// The server acting as this user on its own (an operator's CLI command, a rule), named
+    /// `on_behalf` where a session id would be: the services check roles and communities on a
+    /// principal as for a signed-in request.
+    pub fn acting_as(&self, on_behalf: &str) -> Principal {
+        Principal {
+            user_id: self.id.clone(),
+            community_id: self.community_id.clone(),
+            role: self.role,
+            session_id: on_behalf.into(),
+            email: self.email.clone(),
+            expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Community {
     pub id: CommunityId,

@@ -1,7 +1,9 @@
 //! What automation publishes on the bus: `entity.state_changed` for every new state of an
 //! entity (pushed as `state_changed` on `home:{community_id}` and to `entityChanged`), and
 //! `automation.grants_changed` when someone's access changed (every node's cache follows, and
-//! their sockets re-check their `home:` joins).
+//! their sockets re-check their `home:` joins), `automation.rules_changed` and
+//! `automation.settings_changed` (every node reloads), and `automation.rule_alert` (a rule's
+//! alert, to the community's `system:alerts`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,27 @@ use crate::ids::UserId;
 
 pub const ENTITY_STATE_CHANGED: &str = "entity.state_changed";
 pub const GRANTS_CHANGED: &str = "automation.grants_changed";
+/// A rule was created, changed or deleted: every node reloads it.
+pub const RULES_CHANGED: &str = "automation.rules_changed";
+/// A community's home settings (location, time zone) changed: every node reloads them.
+pub const SETTINGS_CHANGED: &str = "automation.settings_changed";
+/// A rule's `alert` action (or a rule stopped for looping): on the community's `system:alerts`.
+pub const RULE_ALERT: &str = "automation.rule_alert";
+
+/// Which rule changed (`deleted`: it is gone).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleChanged {
+    pub rule_id: crate::ids::RuleId,
+}
+
+/// An alert a rule raised, as `system:alerts` carries it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleAlert {
+    pub level: String,
+    pub message: String,
+    pub rule_id: crate::ids::RuleId,
+    pub rule: String,
+}
 
 /// Someone's grants, all of them, after a change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +99,41 @@ impl AutomationEvent {
             Some(&entity.community_id),
             changed,
         )
+    }
+
+    pub fn rules_changed(
+        community_id: &crate::ids::CommunityId,
+        rule_id: &crate::ids::RuleId,
+    ) -> Event {
+        let changed = RuleChanged {
+            rule_id: rule_id.clone(),
+        };
+        Event::typed(RULES_CHANGED, None, Some(community_id), &changed)
+    }
+
+    pub fn settings_changed(community_id: &crate::ids::CommunityId) -> Event {
+        Event::typed(
+            SETTINGS_CHANGED,
+            None,
+            Some(community_id),
+            &serde_json::json!({}),
+        )
+    }
+
+    pub fn rule_alert(
+        community_id: &crate::ids::CommunityId,
+        rule_id: &crate::ids::RuleId,
+        rule: &str,
+        level: &str,
+        message: &str,
+    ) -> Event {
+        let alert = RuleAlert {
+            level: level.into(),
+            message: message.into(),
+            rule_id: rule_id.clone(),
+            rule: rule.into(),
+        };
+        Event::typed(RULE_ALERT, None, Some(community_id), &alert)
     }
 
     pub fn grants_changed(

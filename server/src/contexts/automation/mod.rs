@@ -4,7 +4,8 @@
 //! [`mqtt`]) and controlled back over MQTT. Owns the `automation` schema. Publishes
 //! `entity.state_changed` ([`events`]), pushed as `state_changed` on `home:{community_id}`.
 //! Areas group devices and entities; per-person grants on entities and areas decide who sees
-//! and controls what ([`access`]).
+//! and controls what ([`access`]). Rules react to states, the clock, the sun and any event on
+//! the bus ([`rules`]).
 
 mod access;
 mod compiler;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod graphql;
 mod model;
 pub mod mqtt;
+pub mod rules;
 mod service;
 mod state;
 mod statistics;

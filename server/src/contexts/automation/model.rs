@@ -100,3 +100,32 @@ pub enum Command {
     SetTemperature(f64),
     SetMode(String),
 }
+
+impl Command {
+    /// A command by its snake-case name (`turn_on`, `set_temperature`, …) with the values it
+    /// needs, as the `control` push and rules write it.
+    pub fn parse(
+        action: &str,
+        brightness: Option<u8>,
+        value: Option<f64>,
+        mode: Option<String>,
+    ) -> Result<Command, super::AutomationError> {
+        let missing = |what: &str| super::AutomationError::Invalid(format!("{what} is required"));
+        Ok(match action {
+            "turn_on" => Command::TurnOn { brightness },
+            "turn_off" => Command::TurnOff,
+            "toggle" => Command::Toggle,
+            "press" => Command::Press,
+            "open" => Command::Open,
+            "close" => Command::Close,
+            "stop" => Command::Stop,
+            "set_temperature" => Command::SetTemperature(value.ok_or_else(|| missing("value"))?),
+            "set_mode" => Command::SetMode(mode.ok_or_else(|| missing("mode"))?),
+            other => {
+                return Err(super::AutomationError::Invalid(format!(
+                    "unknown action {other}"
+                )))
+            }
+        })
+    }
+}

@@ -4,19 +4,22 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 
 use super::access::{Access, AccessRules, Grant, GrantScope};
 use super::discovery::{parse_topic, EntityConfig};
 use super::events::{AutomationEvent, GrantsChanged, StateChanged, GRANTS_CHANGED};
+use super::rules::engine::RuleEngine;
+use super::rules::store::RuleStore;
 use super::state;
 use super::statistics::{Period, Row};
 use super::store::{AutomationStore, NewDevice, NewEntity};
 use super::{AutomationError, Command, Device, Entity, EntityKind, StateRecord};
 use crate::config::AutomationConfig;
 use crate::contexts::auth::{AuthService, Principal, Role};
+use crate::contexts::chat::ChatService;
 use crate::events::{Event, EventBus};
 use crate::ids::{CommunityId, DeviceId, EntityRowId, UserId};
 
@@ -36,6 +39,8 @@ struct Routed {
 type AccessChanged = Box<dyn Fn(&UserId) + Send + Sync>;
 /// Whether this node is the one doing community-wide work.
 type Coordinates = Box<dyn Fn() -> bool + Send + Sync>;
+/// The members of a community with a socket open.
+type Online = Box<dyn Fn(&CommunityId) -> Vec<UserId> + Send + Sync>;
 /// Where a time falls in a reading period.
 type Floor = fn(DateTime<Utc>) -> DateTime<Utc>;
 
@@ -46,8 +51,15 @@ pub struct AutomationService {
 
 pub(super) struct Inner {
     store: AutomationStore,
-    auth: AuthService,
-    bus: Arc<dyn EventBus>,
+    pub(super) auth: AuthService,
+    pub(super) bus: Arc<dyn EventBus>,
+    pub(super) chat: ChatService,
+    /// Rules' webhooks.
+    pub(super) http: reqwest::Client,
+    pub(super) rules: RuleEngine,
+    pub(super) rule_store: RuleStore,
+    /// Who is online in a community (presence conditions); set by the server at start.
+    pub(super) online: OnceLock<Online>,
     pub config: AutomationConfig,
     /// The MQTT client once connected (`automation.mqtt_url`).
     pub mqtt: OnceLock<AsyncClient>,
@@ -67,14 +79,23 @@ impl AutomationService {
     pub fn new(
         db: crate::db::Db,
         auth: AuthService,
+        chat: ChatService,
         bus: Arc<dyn EventBus>,
         config: AutomationConfig,
     ) -> Self {
         AutomationService {
             inner: Arc::new(Inner {
-                store: AutomationStore::new(db),
+                store: AutomationStore::new(db.clone()),
                 auth,
                 bus,
+                chat,
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap_or_default(),
+                rules: RuleEngine::default(),
+                rule_store: RuleStore::new(db),
+                online: OnceLock::new(),
                 config,
                 mqtt: OnceLock::new(),
                 topics: RwLock::new(HashMap::new()),
@@ -119,7 +140,10 @@ impl AutomationService {
         if let Err(e) = self.load_grants().await {
             tracing::error!(error = %e, "cannot load the automation grants");
         }
-        self.follow_grants();
+        self.follow_bus();
+        if let Err(e) = self.start_rules().await {
+            tracing::error!(error = %e, "cannot load the automation rules");
+        }
         self.spawn_compiler();
         let Some(url) = self
             .inner
@@ -164,6 +188,11 @@ impl AutomationService {
         &self.inner.store
     }
 
+    /// How presence conditions learn who is online (set once, at start).
+    pub fn set_online(&self, online: impl Fn(&CommunityId) -> Vec<UserId> + Send + Sync + 'static) {
+        let _ = self.inner.online.set(Box::new(online));
+    }
+
     /// What to do once someone's access changed on this node (set once, at start).
     pub fn on_access_changed(&self, action: impl Fn(&UserId) + Send + Sync + 'static) {
         let _ = self.inner.access_changed.set(Box::new(action));
@@ -184,22 +213,25 @@ impl AutomationService {
         Ok(())
     }
 
-    /// Keeps this node's grants in step with changes made on any node.
-    fn follow_grants(&self) {
+    /// Keeps this node's grants, rules and settings in step with changes made on any node,
+    /// and hands every event to the rules.
+    fn follow_bus(&self) {
         let mut events = self.inner.bus.subscribe();
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(event) if event.kind == GRANTS_CHANGED => {
+                    Ok(event) => {
                         let Some(inner) = weak.upgrade() else { return };
-                        if let Some(user) = apply_grants(&inner.access, &event) {
-                            if let Some(action) = inner.access_changed.get() {
-                                action(&user);
+                        if event.kind == GRANTS_CHANGED {
+                            if let Some(user) = apply_grants(&inner.access, &event) {
+                                if let Some(action) = inner.access_changed.get() {
+                                    action(&user);
+                                }
                             }
                         }
+                        AutomationService { inner }.rules_hear(&event).await;
                     }
-                    Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::error!(missed, "automation fell behind the event bus");
                     }
@@ -355,8 +387,9 @@ impl AutomationService {
             let new_state = update.state.or(entity.state.clone());
             let mut attributes = entity.attributes.clone();
             attributes.extend(update.attributes);
-            self.record(entity, new_state, attributes, Utc::now())
-                .await?;
+            // Both backends keep microseconds: what is published must equal what is read back.
+            let at = Utc::now().trunc_subsecs(6);
+            self.record(entity, new_state, attributes, at).await?;
         }
         Ok(())
     }

@@ -51,6 +51,14 @@ pub fn render(template: Option<&str>, payload: &str) -> Option<String> {
     (!rendered.is_empty() && rendered != "none").then(|| rendered.to_string())
 }
 
+/// A rule's text (`"{{ trigger.entity_id }} opened at {{ time }}"`) rendered against
+/// `context`; the error says what is wrong with the template.
+pub fn render_text(template: &str, context: &serde_json::Value) -> Result<String, String> {
+    environment()
+        .render_str(template, context)
+        .map_err(|e| format!("template {template:?}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

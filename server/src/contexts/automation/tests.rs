@@ -13,6 +13,7 @@ async fn setup() -> (Fixture, AutomationService, Principal) {
     let service = AutomationService::new(
         fixture.db.clone(),
         fixture.auth.clone(),
+        fixture.chat(),
         fixture.bus.clone(),
         AutomationConfig::default(),
     );
@@ -498,4 +499,384 @@ async fn statistics_compile_means_and_meter_sums_and_retention_keeps_the_hours()
             .await,
         Err(AutomationError::Invalid(_))
     ));
+}
+
+/// A time zone whose clock now reads between 22:00 and 06:00 (`night`) or between 10:00 and
+/// 18:00 (`day`): fixed-offset zones cover every hour, so a rule's time condition is tested
+/// against the real clock.
+fn zone_where(night: bool) -> String {
+    use chrono::Timelike;
+    for offset in -12i32..=14 {
+        // Etc/GMT+N is N hours *behind* UTC.
+        let name = match offset {
+            0 => "Etc/GMT".to_string(),
+            o if o < 0 => format!("Etc/GMT+{}", -o),
+            o => format!("Etc/GMT-{o}"),
+        };
+        let hour = (chrono::Utc::now() + chrono::Duration::hours(i64::from(offset))).hour();
+        // Well inside the window, so the test never runs across its edge.
+        let fits = if night {
+            (23..24).contains(&hour) || (0..5).contains(&hour)
+        } else {
+            (11..17).contains(&hour)
+        };
+        if fits {
+            return name;
+        }
+    }
+    unreachable!("some offset puts the clock in any 6-hour window")
+}
+
+async fn runs_until(
+    service: &AutomationService,
+    admin: &Principal,
+    rule: &crate::ids::RuleId,
+    done: impl Fn(&[rules::Run]) -> bool,
+) -> Vec<rules::Run> {
+    for _ in 0..200 {
+        let runs = service.runs(admin, rule, Some(100)).await.unwrap();
+        if done(&runs) {
+            return runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{:?}", service.runs(admin, rule, Some(100)).await.unwrap());
+}
+
+fn finished(outcome: rules::RunOutcome) -> impl Fn(&[rules::Run]) -> bool {
+    move |runs| runs.first().is_some_and(|r| r.outcome == outcome)
+}
+
+#[tokio::test]
+async fn a_door_opening_at_night_raises_an_alert_and_posts_in_the_chat() {
+    use crate::contexts::chat::{ConversationKind, NewConversation};
+    use serde_json::json;
+    let (fixture, service, admin) = setup().await;
+    service.start().await;
+    service
+        .handle_message(
+            "homeassistant/binary_sensor/door/config",
+            br#"{"name": "Front door", "stat_t": "door/state", "dev_cla": "door"}"#,
+        )
+        .await;
+    let chat = fixture.chat();
+    let member = fixture
+        .invited(&admin, "mem@example.org", Role::Member)
+        .await;
+    let family = chat
+        .create_conversation(
+            &admin,
+            NewConversation {
+                kind: ConversationKind::Group,
+                name: Some("Family".into()),
+                participant_ids: vec![member.user_id.clone()],
+            },
+        )
+        .await
+        .unwrap();
+    service
+        .set_settings(
+            &admin,
+            rules::Settings {
+                time_zone: zone_where(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let definition = json!({
+        "triggers": [{ "type": "state", "entity_id": "binary_sensor.front_door", "to": "on" }],
+        "conditions": [{ "type": "time", "after": "22:00", "before": "06:00" }],
+        "actions": [
+            { "type": "alert", "level": "critical", "message": "{{ trigger.entity_id }} opened" },
+            { "type": "message", "conversation_id": family.id, "text": "The front door opened at {{ time }}" },
+            { "type": "choose",
+              "options": [{ "conditions": [{ "type": "presence", "present": false }],
+                            "actions": [{ "type": "delay", "seconds": 0 }] }] }
+        ]
+    });
+    // Members may not write rules; rules may only name entities that exist.
+    assert!(matches!(
+        service
+            .create_rule(&member, "Door", definition.clone(), true)
+            .await,
+        Err(AutomationError::Forbidden(_))
+    ));
+    let mut typo = definition.clone();
+    typo["triggers"][0]["entity_id"] = json!("binary_sensor.back_door");
+    assert!(matches!(
+        service.create_rule(&admin, "Door", typo, true).await,
+        Err(AutomationError::Invalid(e)) if e.contains("binary_sensor.back_door")
+    ));
+    let rule = service
+        .create_rule(&admin, " Door at night ", definition, true)
+        .await
+        .unwrap();
+    assert_eq!(rule.name, "Door at night");
+
+    let mut events = fixture.bus.subscribe();
+    service.handle_message("door/state", b"ON").await;
+    let runs = runs_until(
+        &service,
+        &admin,
+        &rule.id,
+        finished(rules::RunOutcome::Done),
+    )
+    .await;
+    assert_eq!(runs[0].trigger["to_state"], "on");
+    let steps = runs[0].steps.as_array().unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| s["action"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["alert", "message", "choose", "delay"]
+    );
+    let messages = chat.messages(&admin, &family.id, None, None).await.unwrap();
+    assert!(
+        messages[0].body.starts_with("The front door opened at "),
+        "{messages:?}"
+    );
+    let alert = loop {
+        let event = events.recv().await.unwrap();
+        if event.kind == events::RULE_ALERT {
+            break event.data_as::<events::RuleAlert>().unwrap();
+        }
+    };
+    assert_eq!(
+        (alert.level.as_str(), alert.message.as_str()),
+        ("critical", "binary_sensor.front_door opened")
+    );
+
+    // In the daytime the conditions do not hold: logged, nothing done.
+    service
+        .set_settings(
+            &admin,
+            rules::Settings {
+                time_zone: zone_where(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    service.handle_message("door/state", b"OFF").await;
+    service.handle_message("door/state", b"ON").await;
+    runs_until(
+        &service,
+        &admin,
+        &rule.id,
+        finished(rules::RunOutcome::ConditionsFalse),
+    )
+    .await;
+    assert_eq!(
+        chat.messages(&admin, &family.id, None, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Disabled, it does not fire; run by hand it does, conditions skipped if asked.
+    service
+        .update_rule(&admin, &rule.id, None, None, Some(false))
+        .await
+        .unwrap();
+    service.handle_message("door/state", b"OFF").await;
+    service.handle_message("door/state", b"ON").await;
+    service.run_rule(&admin, &rule.id, true).await.unwrap();
+    let runs = runs_until(
+        &service,
+        &admin,
+        &rule.id,
+        finished(rules::RunOutcome::Done),
+    )
+    .await;
+    assert_eq!(runs[0].trigger["type"], "manual");
+    assert_eq!(runs.len(), 3, "the disabled rule's trigger started nothing");
+    service.delete_rule(&admin, &rule.id).await.unwrap();
+    assert!(matches!(
+        service.rule(&admin, &rule.id).await,
+        Err(AutomationError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_rule_feeding_itself_is_stopped_and_logged() {
+    use crate::contexts::chat::{ConversationKind, NewConversation};
+    use serde_json::json;
+    let (fixture, service, admin) = setup().await;
+    service.start().await;
+    let chat = fixture.chat();
+    let member = fixture
+        .invited(&admin, "mem@example.org", Role::Member)
+        .await;
+    let echo = chat
+        .create_conversation(
+            &admin,
+            NewConversation {
+                kind: ConversationKind::Group,
+                name: Some("Echo".into()),
+                participant_ids: vec![member.user_id.clone()],
+            },
+        )
+        .await
+        .unwrap();
+    // Every message in the conversation makes another one.
+    let rule = service
+        .create_rule(
+            &admin,
+            "Echo",
+            json!({
+                "triggers": [{ "type": "event", "event_type": "message.sent",
+                               "data": { "conversation_id": echo.id } }],
+                "actions": [{ "type": "message", "conversation_id": echo.id, "text": "echo" }]
+            }),
+            true,
+        )
+        .await
+        .unwrap();
+    let mut events = fixture.bus.subscribe();
+    chat.send_message(
+        &admin,
+        &echo.id,
+        crate::contexts::chat::NewMessage {
+            body: "hello".into(),
+            client_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let runs = runs_until(&service, &admin, &rule.id, |runs| {
+        runs.iter()
+            .any(|r| r.outcome == rules::RunOutcome::LoopStopped)
+    })
+    .await;
+    let done = runs
+        .iter()
+        .filter(|r| r.outcome == rules::RunOutcome::Done)
+        .count();
+    assert_eq!(done, rules::engine::MAX_RUNS_PER_WINDOW, "{runs:?}");
+    // It stays stopped: no more messages after the last run.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let messages = chat
+        .messages(&admin, &echo.id, None, Some(200))
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1 + rules::engine::MAX_RUNS_PER_WINDOW);
+    let alerted =
+        std::iter::from_fn(|| events.try_recv().ok()).any(|e| e.kind == events::RULE_ALERT);
+    assert!(alerted, "the stop raised an alert");
+}
+
+#[tokio::test]
+async fn webhooks_go_to_listed_hosts_with_retries_and_states_must_hold_for_a_while() {
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A hook answering 503 once, then 200, and recording each request's body.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (bodies, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut answered = 0;
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 8192];
+            let n = socket.read(&mut request).await.unwrap();
+            let text = String::from_utf8_lossy(&request[..n]).to_string();
+            let body = text
+                .split("\r\n\r\n")
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let status = if answered == 0 {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            answered += 1;
+            let _ = bodies.send(body);
+            let _ = socket
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+        }
+    });
+    let fixture = Fixture::new().await;
+    let service = AutomationService::new(
+        fixture.db.clone(),
+        fixture.auth.clone(),
+        fixture.chat(),
+        fixture.bus.clone(),
+        AutomationConfig {
+            webhook_hosts: vec![format!("127.0.0.1:{port}")],
+            ..AutomationConfig::default()
+        },
+    );
+    let admin = fixture.sign_up("ana@example.org", Some("Casa")).await;
+    service.start().await;
+    service
+        .handle_message(
+            "homeassistant/sensor/t/config",
+            r#"{"name": "Freezer", "stat_t": "freezer/t", "unit_of_meas": "°C"}"#.as_bytes(),
+        )
+        .await;
+    let rule = service
+        .create_rule(
+            &admin,
+            "Freezer warm",
+            json!({
+                "triggers": [
+                    { "type": "numeric", "entity_id": "sensor.freezer", "above": -10 },
+                    { "type": "state", "entity_id": "sensor.freezer", "to": "-1", "for_seconds": 1 }
+                ],
+                "actions": [{ "type": "webhook", "url": format!("http://127.0.0.1:{port}/hook"),
+                              "body": { "text": "{{ trigger.entity_id }} {{ trigger.type }}" } }]
+            }),
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        service
+            .create_rule(
+                &admin,
+                "Elsewhere",
+                json!({ "triggers": [{ "type": "time", "at": "07:00" }],
+                        "actions": [{ "type": "webhook", "url": "http://example.com/x" }] }),
+                true,
+            )
+            .await,
+        Err(AutomationError::Invalid(e)) if e.contains("webhook_hosts")
+    ));
+    service.handle_message("freezer/t", b"-18").await;
+    service.handle_message("freezer/t", b"-5").await;
+    let runs = runs_until(
+        &service,
+        &admin,
+        &rule.id,
+        finished(rules::RunOutcome::Done),
+    )
+    .await;
+    assert!(runs[0].steps[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("after 2 attempt"));
+    let first: serde_json::Value = serde_json::from_str(&received.recv().await.unwrap()).unwrap();
+    let second: serde_json::Value = serde_json::from_str(&received.recv().await.unwrap()).unwrap();
+    assert_eq!(first, second, "a retry sends the same body");
+    assert_eq!(first["text"], "sensor.freezer numeric");
+
+    // -1 for a second fires the state trigger; -1 then -2 within the second does not.
+    service.handle_message("freezer/t", b"-1").await;
+    service.handle_message("freezer/t", b"-2").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(service.runs(&admin, &rule.id, None).await.unwrap().len(), 1);
+    service.handle_message("freezer/t", b"-1").await;
+    let runs = runs_until(&service, &admin, &rule.id, |runs| {
+        runs.len() == 2 && runs[0].outcome == rules::RunOutcome::Done
+    })
+    .await;
+    assert_eq!(runs[0].trigger["for_seconds"], 1);
 }

@@ -57,23 +57,7 @@ struct Control {
 
 impl Control {
     fn command(&self) -> Result<Command, AutomationError> {
-        let missing = |what: &str| AutomationError::Invalid(format!("{what} is required"));
-        Ok(match self.action.as_str() {
-            "turn_on" => Command::TurnOn {
-                brightness: self.brightness,
-            },
-            "turn_off" => Command::TurnOff,
-            "toggle" => Command::Toggle,
-            "press" => Command::Press,
-            "open" => Command::Open,
-            "close" => Command::Close,
-            "stop" => Command::Stop,
-            "set_temperature" => {
-                Command::SetTemperature(self.value.ok_or_else(|| missing("value"))?)
-            }
-            "set_mode" => Command::SetMode(self.mode.clone().ok_or_else(|| missing("mode"))?),
-            other => return Err(AutomationError::Invalid(format!("unknown action {other}"))),
-        })
+        Command::parse(&self.action, self.brightness, self.value, self.mode.clone())
     }
 }
 

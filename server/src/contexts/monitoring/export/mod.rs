@@ -60,12 +60,5 @@ fn io(
 
 /// The operator acting as `user` (the services check roles and communities on a principal).
 fn acting_as(user: &User) -> Principal {
-    Principal {
-        user_id: user.id.clone(),
-        community_id: user.community_id.clone(),
-        role: user.role,
-        session_id: "operator".into(),
-        email: user.email.clone(),
-        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-    }
+    user.acting_as("operator")
 }
