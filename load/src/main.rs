@@ -143,6 +143,24 @@ pub enum Scenario {
         #[arg(long, default_value_t = 300)]
         samples: usize,
     },
+    /// Sensor ingest over MQTT: Home Assistant discovery configs for `entities` sensors go to
+    /// the broker at `--mqtt-url` (the server must use the same broker and `--prefix` as its
+    /// `automation.discovery_prefix`), then states at `rate` per second spread over them; a
+    /// Phoenix socket on `home:{community}` counts `state_changed` and the time from publish
+    /// to push.
+    Home {
+        #[arg(long, default_value_t = 1000)]
+        entities: usize,
+        /// States per second over all entities.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        mqtt_url: String,
+        #[arg(long, default_value = "homeassistant")]
+        prefix: String,
+    },
     /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
     Floor {
         #[arg(long, default_value = "127.0.0.1:4100")]

@@ -43,6 +43,17 @@ impl Seeder {
         Ok((status, body))
     }
 
+    /// A GraphQL query's `data` (its errors are an error).
+    pub async fn graphql(&self, account: &Account, query: &str) -> anyhow::Result<Value> {
+        let (status, body) = self
+            .post("/graphql", json!({ "query": query }), Some(&account.token))
+            .await?;
+        if status != 200 || !body["errors"].is_null() {
+            bail!("GraphQL {query}: {status} {body}");
+        }
+        Ok(body["data"].clone())
+    }
+
     async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Account> {
         let (status, body) = self
             .post(

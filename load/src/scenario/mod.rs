@@ -4,6 +4,7 @@
 mod churn;
 mod connect;
 mod fanout;
+mod home;
 mod idle;
 mod rooms;
 mod transfer;
@@ -116,6 +117,13 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
         Scenario::Churn { clients, missed } => {
             no_chart(churn::run(&context, clients, missed).await?)
         }
+        Scenario::Home {
+            entities,
+            rate,
+            duration,
+            mqtt_url,
+            prefix,
+        } => no_chart(home::run(&context, entities, rate, duration, &mqtt_url, &prefix).await?),
         Scenario::Floor { .. } => unreachable!("handled by main"),
     }
 }

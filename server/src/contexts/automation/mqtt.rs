@@ -1,10 +1,12 @@
-//! The MQTT client (`automation.mqtt_url`, `mqtt://[user:password@]host[:port]`): subscribes to
-//! the discovery prefix and every discovered state topic (again on each connection: the broker
-//! forgets a clean session's subscriptions), hands messages to the service in order, and
-//! reconnects with a growing pause after a failure.
+//! The MQTT client (`automation.mqtt_url`, `mqtt://[user:password@]host[:port]`): every node
+//! connects (commands go out from whichever node takes them), but only the coordinating node
+//! subscribes to the discovery prefix and every discovered state topic (again on each
+//! connection: the broker forgets a clean session's subscriptions), so each state is recorded
+//! once. Messages go to the service in order; a failed connection is retried with a growing
+//! pause.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
 use tokio::sync::mpsc;
@@ -16,6 +18,8 @@ const QUEUE: usize = 8_192;
 /// Largest MQTT packet accepted: Zigbee2MQTT's retained bridge messages run to hundreds of KiB.
 const MAX_PACKET: usize = 1024 * 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often a connected node re-checks whether it is the one ingesting.
+const ROLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Where to connect, from `mqtt://[user:password@]host[:port]`.
 #[derive(Debug, PartialEq)]
@@ -65,7 +69,8 @@ pub fn spawn(service: &AutomationService, broker: Broker) {
         broker.host,
         broker.port,
     );
-    options.set_keep_alive(Duration::from_secs(30));
+    // A ping every 10 s at least wakes the loop to re-check which node ingests.
+    options.set_keep_alive(Duration::from_secs(10));
     options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
     if let Some((user, password)) = broker.credentials {
         options.set_credentials(user, password);
@@ -79,26 +84,17 @@ pub fn spawn(service: &AutomationService, broker: Broker) {
     let prefix = service.inner.config.discovery_prefix.clone();
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(250);
+        let (mut connected, mut ingesting) = (false, false);
+        let mut checked = Instant::now();
         // Ends once the service is gone (checked at least every keep-alive).
         while weak.strong_count() > 0 {
-            match eventloop.poll().await {
+            let event = eventloop.poll().await;
+            match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff = Duration::from_millis(250);
-                    let Some(inner) = weak.upgrade() else { return };
-                    let topics = AutomationService { inner }.state_topics();
-                    let mut filters = vec![SubscribeFilter::new(
-                        format!("{prefix}/#"),
-                        QoS::AtLeastOnce,
-                    )];
-                    filters.extend(
-                        topics
-                            .into_iter()
-                            .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce)),
-                    );
-                    // Never awaited here: this task is the one that sends it.
-                    if let Err(e) = client.try_subscribe_many(filters) {
-                        tracing::warn!(error = %e, "MQTT subscribe not queued");
-                    }
+                    connected = true;
+                    // A clean session starts with no subscriptions.
+                    ingesting = false;
                     tracing::info!("connected to the MQTT broker");
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -110,10 +106,55 @@ pub fn spawn(service: &AutomationService, broker: Broker) {
                 }
                 Ok(_) => {}
                 Err(error) => {
+                    connected = false;
                     tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "MQTT connection failed");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
+            }
+            // Only the coordinating node subscribes (and so records states); every node
+            // stays connected to publish commands. Re-checked at most once a second.
+            if !connected || (checked.elapsed() < ROLE_CHECK && ingesting) {
+                continue;
+            }
+            checked = Instant::now();
+            let Some(inner) = weak.upgrade() else { return };
+            let service = AutomationService { inner };
+            match (service.coordinates(), ingesting) {
+                (true, false) => {
+                    // Entities discovered while another node ingested are in the database.
+                    if let Err(e) = service.load_routes().await {
+                        tracing::warn!(error = %e, "cannot load the discovered entities");
+                    }
+                    let mut filters = vec![SubscribeFilter::new(
+                        format!("{prefix}/#"),
+                        QoS::AtLeastOnce,
+                    )];
+                    filters.extend(
+                        service
+                            .state_topics()
+                            .into_iter()
+                            .map(|t| SubscribeFilter::new(t, QoS::AtLeastOnce)),
+                    );
+                    // Never awaited here: this task is the one that sends it.
+                    match client.try_subscribe_many(filters) {
+                        Ok(()) => {
+                            ingesting = true;
+                            tracing::info!("this node ingests MQTT");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "MQTT subscribe not queued"),
+                    }
+                }
+                (false, true) => {
+                    let mut topics = service.state_topics();
+                    topics.push(format!("{prefix}/#"));
+                    for topic in topics {
+                        let _ = client.try_unsubscribe(topic);
+                    }
+                    ingesting = false;
+                    tracing::info!("another node ingests MQTT now");
+                }
+                _ => {}
             }
         }
     });
