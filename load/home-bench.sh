@@ -66,14 +66,15 @@ SERVER_PID=$!
 for _ in $(seq 300); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/healthz" >/dev/null || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
-home() { "$LOAD" --url "$URL" --server-pid "$SERVER_PID" "$@" home --entities "$ENTITIES" --mqtt-url "$MQTT" --prefix load; }
-rooms() { "$LOAD" --url "$URL" --server-pid "$SERVER_PID" "$@" rooms --users "$USERS" --room-size 5 --rate 0.5 --duration "$DURATION"; }
+# home JSON [scenario options…], rooms JSON: one run each, results written to JSON.
+home() { local json=$1; shift; "$LOAD" --url "$URL" --server-pid "$SERVER_PID" --json "$json" home --entities "$ENTITIES" --mqtt-url "$MQTT" --prefix load "$@"; }
+rooms() { "$LOAD" --url "$URL" --server-pid "$SERVER_PID" --json "$1" rooms --users "$USERS" --room-size 5 --rate 0.5 --duration "$DURATION"; }
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][sys.argv[2]])" "$@"; }
 
 echo "== 1. ingest over MQTT, $ENTITIES sensors"
 printf '%-8s %-10s %-10s %-8s %-10s %-10s %-10s\n' rate published pushed lost "states/s" "p50 ms" "p99 ms"
 for rate in $RATES; do
-  home --json "$WORK/home-$rate.json" --rate "$rate" --duration "$DURATION" >/dev/null
+  home "$WORK/home-$rate.json" --rate "$rate" --duration "$DURATION" >/dev/null
   j=$WORK/home-$rate.json
   printf '%-8s %-10s %-10s %-8s %-10.0f %-10.2f %-10.2f\n' "$rate" "$(field "$j" 'states published')" \
     "$(field "$j" 'states pushed')" "$(field "$j" lost)" "$(field "$j" 'states per second')" \
@@ -85,11 +86,11 @@ printf '%-8s %-8s %-10s %-10s %-8s\n' run ingest "p50 ms" "p99 ms" lost
 for i in $(seq "$REPEATS"); do
   for with in no yes; do
     if [ "$with" = yes ]; then
-      home --rate "$INGEST" --duration $((DURATION + 10)) >"$WORK/ingest.log" 2>&1 &
+      home "$WORK/ingest.json" --rate "$INGEST" --duration $((DURATION + 10)) >"$WORK/ingest.log" 2>&1 &
       INGEST_PID=$!
       sleep 5  # past its discovery check, into the states
     fi
-    rooms --json "$WORK/rooms.json" >/dev/null
+    rooms "$WORK/rooms.json" >/dev/null
     if [ "$with" = yes ]; then wait "$INGEST_PID" || true; INGEST_PID=; fi
     printf '%-8s %-8s %-10.2f %-10.2f %-8s\n' "$i" "$with" "$(field "$WORK/rooms.json" 'latency p50 ms')" \
       "$(field "$WORK/rooms.json" 'latency p99 ms')" "$(field "$WORK/rooms.json" lost)"

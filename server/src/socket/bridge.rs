@@ -115,6 +115,10 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         | automation::RULES_CHANGED
         | automation::SETTINGS_CHANGED
         | crate::contexts::monitoring::health::BUS_PROBE => return Applied::NotForSockets,
+        // The security log's entries, for rules; admins read the log itself.
+        kind if kind.starts_with(crate::contexts::monitoring::SECURITY_PREFIX) => {
+            return Applied::NotForSockets
+        }
         _ => return Applied::Unknown,
     };
     match applied {

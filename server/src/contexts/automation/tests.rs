@@ -527,6 +527,31 @@ fn zone_where(night: bool) -> String {
     unreachable!("some offset puts the clock in any 6-hour window")
 }
 
+/// A group conversation of the admin and a new member.
+async fn group(
+    fixture: &Fixture,
+    admin: &Principal,
+    name: &str,
+) -> (crate::contexts::chat::Conversation, Principal) {
+    use crate::contexts::chat::{ConversationKind, NewConversation};
+    let member = fixture
+        .invited(admin, "mem@example.org", Role::Member)
+        .await;
+    let conversation = fixture
+        .chat()
+        .create_conversation(
+            admin,
+            NewConversation {
+                kind: ConversationKind::Group,
+                name: Some(name.into()),
+                participant_ids: vec![member.user_id.clone()],
+            },
+        )
+        .await
+        .unwrap();
+    (conversation, member)
+}
+
 async fn runs_until(
     service: &AutomationService,
     admin: &Principal,
@@ -549,7 +574,6 @@ fn finished(outcome: rules::RunOutcome) -> impl Fn(&[rules::Run]) -> bool {
 
 #[tokio::test]
 async fn a_door_opening_at_night_raises_an_alert_and_posts_in_the_chat() {
-    use crate::contexts::chat::{ConversationKind, NewConversation};
     use serde_json::json;
     let (fixture, service, admin) = setup().await;
     service.start().await;
@@ -560,20 +584,7 @@ async fn a_door_opening_at_night_raises_an_alert_and_posts_in_the_chat() {
         )
         .await;
     let chat = fixture.chat();
-    let member = fixture
-        .invited(&admin, "mem@example.org", Role::Member)
-        .await;
-    let family = chat
-        .create_conversation(
-            &admin,
-            NewConversation {
-                kind: ConversationKind::Group,
-                name: Some("Family".into()),
-                participant_ids: vec![member.user_id.clone()],
-            },
-        )
-        .await
-        .unwrap();
+    let (family, member) = group(&fixture, &admin, "Family").await;
     service
         .set_settings(
             &admin,
@@ -702,25 +713,11 @@ async fn a_door_opening_at_night_raises_an_alert_and_posts_in_the_chat() {
 
 #[tokio::test]
 async fn a_rule_feeding_itself_is_stopped_and_logged() {
-    use crate::contexts::chat::{ConversationKind, NewConversation};
     use serde_json::json;
     let (fixture, service, admin) = setup().await;
     service.start().await;
     let chat = fixture.chat();
-    let member = fixture
-        .invited(&admin, "mem@example.org", Role::Member)
-        .await;
-    let echo = chat
-        .create_conversation(
-            &admin,
-            NewConversation {
-                kind: ConversationKind::Group,
-                name: Some("Echo".into()),
-                participant_ids: vec![member.user_id.clone()],
-            },
-        )
-        .await
-        .unwrap();
+    let (echo, _) = group(&fixture, &admin, "Echo").await;
     // Every message in the conversation makes another one.
     let rule = service
         .create_rule(
@@ -879,4 +876,45 @@ async fn webhooks_go_to_listed_hosts_with_retries_and_states_must_hold_for_a_whi
     })
     .await;
     assert_eq!(runs[0].trigger["for_seconds"], 1);
+}
+
+#[tokio::test]
+async fn an_instance_wide_security_event_reaches_the_only_communitys_rules() {
+    use serde_json::json;
+    let (fixture, service, admin) = setup().await;
+    service.start().await;
+    let rule = service
+        .create_rule(
+            &admin,
+            "Failed sign-ins",
+            json!({
+                "triggers": [{ "type": "event", "event_type": "security.signin_failed" }],
+                "actions": [{ "type": "alert", "message": "sign-in failed from {{ trigger.data.address }}" }]
+            }),
+            true,
+        )
+        .await
+        .unwrap();
+    let mut events = fixture.bus.subscribe();
+    // As monitoring publishes a stored entry without a community (an unknown email).
+    fixture.bus.publish(crate::events::Event::new(
+        "security.signin_failed",
+        None,
+        None,
+        json!({ "kind": "signin_failed", "address": "203.0.113.9", "reason": "unknown email" }),
+    ));
+    runs_until(
+        &service,
+        &admin,
+        &rule.id,
+        finished(rules::RunOutcome::Done),
+    )
+    .await;
+    let alert = loop {
+        let event = events.recv().await.unwrap();
+        if event.kind == events::RULE_ALERT {
+            break event.data_as::<events::RuleAlert>().unwrap();
+        }
+    };
+    assert_eq!(alert.message, "sign-in failed from 203.0.113.9");
 }

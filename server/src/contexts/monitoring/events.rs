@@ -8,6 +8,25 @@ use crate::events::Event;
 /// An instance-wide alert to deliver to every community (`community_id` is `None`).
 pub const ALERT_RAISED: &str = "alert.raised";
 
+/// Every stored security event is also published as `security.<kind>`
+/// (`security.signin_failed`, `security.ban_issued`, …) with the entry as `data`, for rules.
+pub const SECURITY_PREFIX: &str = "security.";
+
+/// The bus event of a stored security log entry.
+pub fn security_event(entry: &super::SecurityEvent) -> Event {
+    let user = entry.user_id.clone().map(crate::ids::UserId::from);
+    let community = entry
+        .community_id
+        .clone()
+        .map(crate::ids::CommunityId::from);
+    Event::typed(
+        &format!("{SECURITY_PREFIX}{}", entry.kind.as_str()),
+        user.as_ref(),
+        community.as_ref(),
+        entry,
+    )
+}
+
 /// The `data` of an [`ALERT_RAISED`] event, and what `system:alerts` subscribers receive.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRaised {

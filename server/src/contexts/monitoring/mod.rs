@@ -30,7 +30,7 @@ mod writer;
 
 pub use ban::{Ban, BanPolicy};
 pub use error::MonitoringError;
-pub use events::{AlertRaised, ALERT_RAISED};
+pub use events::{AlertRaised, ALERT_RAISED, SECURITY_PREFIX};
 pub use model::{Alert, AlertLevel, AlertSource};
 pub use security::{NewSecurityEvent, SecurityEvent, SecurityEventKind, SecurityFilter, MAX_PAGE};
 pub use service::{MonitoringService, SecurityPage};

@@ -52,6 +52,15 @@ pub(super) struct Inner {
     pub(super) live: broadcast::Sender<Arc<SecurityEvent>>,
 }
 
+impl Inner {
+    /// A stored security event, to the live tail (no listener is fine) and to the bus as
+    /// `security.<kind>` (rules react to it).
+    pub(super) fn published(&self, event: super::SecurityEvent) {
+        self.bus.publish(super::events::security_event(&event));
+        let _ = self.live.send(Arc::new(event));
+    }
+}
+
 /// One page of the security log, newest first.
 #[derive(Clone, Debug)]
 pub struct SecurityPage {
@@ -334,7 +343,7 @@ impl MonitoringService {
         match self.inner.store.insert_security_events(vec![event]).await {
             Ok(stored) => {
                 for event in stored {
-                    let _ = self.inner.live.send(Arc::new(event));
+                    self.inner.published(event);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "security log: cannot write an event"),
@@ -691,10 +700,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stored_events_stream_to_live_tails() {
+    async fn stored_events_stream_to_live_tails_and_the_bus() {
         let fx = Fixture::new().await;
         let monitoring = service(&fx, &[]);
         let mut live = monitoring.watch_security_events();
+        let mut bus = fx.bus.subscribe();
         monitoring.record(NewSecurityEvent {
             kind: SecurityEventKind::UpgradeRefused,
             at: Utc::now(),
@@ -710,6 +720,9 @@ mod tests {
             .unwrap();
         assert_eq!(event.kind, SecurityEventKind::UpgradeRefused);
         assert!(event.id > 0, "streamed once stored");
+        let published = bus.recv().await.unwrap();
+        assert_eq!(published.kind, "security.upgrade_refused");
+        assert_eq!(published.data["address"], "192.0.2.3");
     }
 
     #[tokio::test]

@@ -106,8 +106,7 @@ async fn store(inner: &Inner, batch: Vec<Write>) {
     match inner.store.insert_security_events(events).await {
         Ok(stored) => {
             for event in stored {
-                // No live tail listening is fine.
-                let _ = inner.live.send(Arc::new(event));
+                inner.published(event);
             }
         }
         Err(e) => tracing::warn!(error = %e, "security log: cannot write events"),

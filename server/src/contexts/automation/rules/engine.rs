@@ -180,6 +180,16 @@ impl RuleEngine {
         fired
     }
 
+    /// Whether any rule waits for events of this type.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.rules.read().expect("rules lock").values().any(|rule| {
+            rule.definition
+                .triggers
+                .iter()
+                .any(|t| matches!(t, Trigger::Event { event_type: e, .. } if e == event_type))
+        })
+    }
+
     /// The rules an event triggers, with what triggered them; state triggers with a duration
     /// come back as `Wait`s to check once it has passed.
     pub fn matching(&self, event: &Event) -> Vec<Matched> {

@@ -105,6 +105,22 @@ impl AutomationService {
         if !self.coordinates() {
             return;
         }
+        // An instance-wide event (a ban, a sign-in failure for an unknown email) concerns the
+        // instance's community when there is only one.
+        let instance_wide;
+        let event = match &event.community_id {
+            None if self.inner.rules.wants(&event.kind) => {
+                let Ok(Some(community)) = self.inner.auth.sole_community().await else {
+                    return;
+                };
+                instance_wide = Event {
+                    community_id: Some(community),
+                    ..event.clone()
+                };
+                &instance_wide
+            }
+            _ => event,
+        };
         for matched in self.inner.rules.matching(event) {
             match matched {
                 Matched::Now(rule, trigger) => self.fire(rule, trigger, false),
