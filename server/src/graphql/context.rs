@@ -20,8 +20,16 @@ pub struct Caller {
 
 /// The signed-in principal, or an `unauthenticated` error.
 pub fn principal<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Principal, GqlError> {
-    ctx.data::<Caller>()
+    let principal = ctx
+        .data::<Caller>()
         .ok()
         .and_then(|caller| caller.principal.as_ref())
-        .ok_or_else(|| GqlError::new(ErrorCode::Unauthenticated, "sign in first"))
+        .ok_or_else(|| GqlError::new(ErrorCode::Unauthenticated, "sign in first"))?;
+    if principal.role == crate::contexts::auth::Role::Device {
+        return Err(GqlError::new(
+            ErrorCode::Forbidden,
+            "a device token speaks only on its device:{id} topic",
+        ));
+    }
+    Ok(principal)
 }

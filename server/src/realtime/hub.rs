@@ -56,7 +56,10 @@ pub enum ConnCommand {
 /// One live socket.
 pub struct Conn {
     pub id: ConnId,
+    /// The user, or for a device agent the device's id.
     pub user_id: UserId,
+    /// A device agent's socket: not a person, so never online, never in presence.
+    pub device: bool,
     pub community_id: CommunityId,
     pub address: Option<IpAddr>,
     session_id: Mutex<SessionId>,
@@ -331,7 +334,7 @@ impl Hub {
         let mut users: Vec<UserId> = self
             .conns
             .iter()
-            .filter(|c| c.community_id == *community_id)
+            .filter(|c| c.community_id == *community_id && !c.device)
             .map(|c| c.user_id.clone())
             .collect();
         users.extend(self.remote_presence.online_users(community_id));
@@ -562,6 +565,31 @@ impl Hub {
         address: Option<IpAddr>,
         outbox: Arc<Outbox>,
     ) -> Result<(Registration, Commands), Refusal> {
+        self.admit(user_id, community_id, session_id, address, outbox, false)
+    }
+
+    /// Admits a device agent's socket (`device_id` in place of a user): within the per-address
+    /// limit, ended with its session (a revoked token), but never a user coming online.
+    pub fn register_device(
+        self: &Arc<Self>,
+        device_id: &UserId,
+        community_id: &CommunityId,
+        session_id: &SessionId,
+        address: Option<IpAddr>,
+    ) -> Result<(Registration, Commands), Refusal> {
+        let outbox = Arc::new(Outbox::new(self.config.outbox_bytes));
+        self.admit(device_id, community_id, session_id, address, outbox, true)
+    }
+
+    fn admit(
+        self: &Arc<Self>,
+        user_id: &UserId,
+        community_id: &CommunityId,
+        session_id: &SessionId,
+        address: Option<IpAddr>,
+        outbox: Arc<Outbox>,
+        device: bool,
+    ) -> Result<(Registration, Commands), Refusal> {
         if let Some(ip) = address {
             let mut count = self.addresses.entry(ip).or_insert(0);
             if *count >= self.config.max_connections_per_address {
@@ -572,7 +600,9 @@ impl Hub {
             *count += 1;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let first_device = {
+        let first_device = if device {
+            false
+        } else {
             let mut conns = self.users.entry(user_id.clone()).or_default();
             if conns.len() >= self.config.max_connections_per_user {
                 drop(conns);
@@ -587,6 +617,7 @@ impl Hub {
         let conn = Arc::new(Conn {
             id,
             user_id: user_id.clone(),
+            device,
             community_id: community_id.clone(),
             address,
             session_id: Mutex::new(session_id.clone()),
@@ -601,6 +632,15 @@ impl Hub {
             .or_default()
             .push(id);
         self.conns.insert(id, conn.clone());
+        if device {
+            return Ok((
+                Registration {
+                    hub: self.clone(),
+                    conn,
+                },
+                receiver,
+            ));
+        }
         let was_pending_offline = {
             let mut generation = self.user_generation.entry(user_id.clone()).or_insert(0);
             *generation += 1;
@@ -658,6 +698,9 @@ impl Hub {
             ids.retain(|id| *id != conn.id);
         }
         self.sessions.remove_if(&session, |_, ids| ids.is_empty());
+        if conn.device {
+            return;
+        }
         let last_device = {
             match self.users.get_mut(&conn.user_id) {
                 Some(mut ids) => {

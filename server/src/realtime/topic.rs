@@ -10,7 +10,9 @@
 //! subscribers are kept under a key of their own ([`Topic::alerts_key`]), with their own
 //! offsets, so an alert published for one community cannot reach, or be recovered by, another.
 
-use crate::ids::{CommunityId, ConversationId, ItemId, PhotoId, SpaceId, UploadId, UserId};
+use crate::ids::{
+    CommunityId, ConversationId, DeviceId, ItemId, PhotoId, SpaceId, UploadId, UserId,
+};
 
 /// Builds topic names (and the hub keys that differ from them).
 pub struct Topic;
@@ -50,6 +52,11 @@ impl Topic {
     /// A community's smart home: every entity's state changes.
     pub fn home(community_id: &CommunityId) -> String {
         format!("home:{community_id}")
+    }
+
+    /// A device agent's own topic: its states in, commands out.
+    pub fn device(device_id: &DeviceId) -> String {
+        format!("device:{device_id}")
     }
 
     /// The hub key of `home:{community_id}` for someone from whom some entities are hidden:
@@ -96,6 +103,7 @@ pub enum TopicKind {
     Stream(PhotoId),
     Item(ItemId),
     Home(CommunityId),
+    Device(DeviceId),
 }
 
 impl TopicKind {
@@ -123,6 +131,7 @@ impl TopicKind {
             "stream" => Some(TopicKind::Stream(id.into())),
             "item" => Some(TopicKind::Item(id.into())),
             "home" => Some(TopicKind::Home(id.into())),
+            "device" => Some(TopicKind::Device(id.into())),
             _ => None,
         }
     }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use taina_protocol::close;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::topic::{community, conversation, files, home, system, user};
+use super::topic::{community, conversation, device, files, home, system, user};
 use crate::contexts::auth::events as auth;
 use crate::contexts::automation::events as automation;
 use crate::contexts::chat::events as chat;
@@ -103,6 +103,8 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         streaming::WATCH_PROGRESS => watch_progress(hub, event),
         automation::ENTITY_STATE_CHANGED => state_changed(hub, event),
         automation::RULE_ALERT => rule_alert(hub, event),
+        automation::DEVICE_COMMAND => device_command(hub, event),
+        automation::DEVICE_TOKEN_REVOKED => device_token_revoked(hub, event),
         auth::USER_SIGNED_UP
         | auth::USER_SIGNED_IN
         | chat::CONVERSATION_CREATED
@@ -246,6 +248,30 @@ fn rule_alert(hub: &Hub, event: &Event) -> Result<(), Malformed> {
             payload,
         ),
         !event.from_other_node,
+    );
+    Ok(())
+}
+
+/// A command for a device agent, to its `device:` topic on whichever node it is connected to
+/// (every node's bridge sees the event; not kept for a reconnect).
+fn device_command(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let command: automation::DeviceCommand = event.data_as()?;
+    hub.broadcast_ephemeral(
+        &Topic::device(&command.device_id),
+        device::COMMAND,
+        &command.command,
+        None,
+    );
+    Ok(())
+}
+
+/// A revoked device token: the agent's sockets end.
+fn device_token_revoked(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let revoked: automation::DeviceTokenRevoked = event.data_as()?;
+    hub.end_session(
+        &revoked.session_id,
+        close::SESSION_ENDED,
+        "device token revoked",
     );
     Ok(())
 }

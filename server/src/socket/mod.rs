@@ -38,7 +38,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::json;
 
-use crate::contexts::auth::ClientInfo;
+use crate::contexts::auth::{ClientInfo, Principal};
 use crate::contexts::monitoring::{NewSecurityEvent, SecurityEventKind};
 use crate::http::Client;
 use crate::state::AppState;
@@ -84,6 +84,19 @@ struct Refusal(String);
 
 /// # `GET /socket/websocket`
 /// Refusals go to the security log as `upgrade_refused`.
+/// Who a socket's token belongs to: a device agent's (`tdv_…`, docs/automation.md §6), or a
+/// user's session.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    token: &str,
+    client: &ClientInfo,
+) -> Result<Principal, crate::error::AppError> {
+    if token.starts_with(crate::contexts::automation::agents::DEVICE_TOKEN_PREFIX) {
+        return Ok(state.automation.authenticate_device(token).await?);
+    }
+    Ok(state.auth.authenticate_from(token, client).await?)
+}
+
 async fn upgrade(
     State(state): State<AppState>,
     Client(client): Client,
@@ -180,12 +193,11 @@ async fn answer(
     };
     let attached = match token {
         Some(token) => {
-            let principal = match state.auth.authenticate_from(&token, &client).await {
+            let principal = match authenticate(&state, &token, &client).await {
                 Ok(principal) => principal,
                 Err(e) => {
                     // The same code and public message as any other answer (an internal cause
                     // is logged, not sent).
-                    let e = crate::error::AppError::from(e);
                     return refuse(
                         StatusCode::FORBIDDEN,
                         e.code().as_str(),
@@ -193,12 +205,22 @@ async fn answer(
                     );
                 }
             };
-            match state.hub.register(
-                &principal.user_id,
-                &principal.community_id,
-                &principal.session_id,
-                address,
-            ) {
+            let registered = if principal.role == crate::contexts::auth::Role::Device {
+                state.hub.register_device(
+                    &principal.user_id,
+                    &principal.community_id,
+                    &principal.session_id,
+                    address,
+                )
+            } else {
+                state.hub.register(
+                    &principal.user_id,
+                    &principal.community_id,
+                    &principal.session_id,
+                    address,
+                )
+            };
+            match registered {
                 Ok((registration, commands)) => Some(Attached {
                     registration,
                     commands,

@@ -309,7 +309,20 @@ impl PhoenixSession {
 
     /// Re-reads the principal (its role may have changed) and closes joins it may no longer hold.
     async fn reauthorize(&mut self) {
-        match self.state.auth.authenticate(&self.token).await {
+        let again = if self.principal.role == crate::contexts::auth::Role::Device {
+            self.state
+                .automation
+                .authenticate_device(&self.token)
+                .await
+                .map_err(crate::error::AppError::from)
+        } else {
+            self.state
+                .auth
+                .authenticate(&self.token)
+                .await
+                .map_err(crate::error::AppError::from)
+        };
+        match again {
             Ok(principal) => self.principal = principal,
             Err(_) => {
                 self.end(close::SESSION_ENDED, "session ended");

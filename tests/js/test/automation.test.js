@@ -5,7 +5,9 @@
 // command topic (seen by `mosquitto_sub`); a member from whom an admin hid an area never gets
 // its entities, and when the admin opens one to them their channel errors and the stock client
 // rejoins by itself into the wider view; a rule "the door opens after 22:00 → an alert and a
-// chat message" fires, seen on system:alerts and on the conversation by the stock client.
+// chat message" fires, seen on system:alerts and on the conversation by the stock client; a
+// device agent signs in with its device token, pushes states as JSON and as MessagePack, and
+// receives a command when an admin controls its switch.
 // Skipped without a broker unless TEST_REQUIRE_MQTT.
 //
 // One server per file; `after` stops it with SIGTERM and checks it exits 0.
@@ -13,6 +15,8 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+
+import { encode } from "@msgpack/msgpack";
 
 import { Harness, MAX_WAIT_MS, collect, createConversation, framesOf, graphqlHttp, join, push, seed, show, sleep, until } from "../lib/helpers.js";
 
@@ -242,4 +246,61 @@ test("the door opening at night raises an alert and posts in the family chat", {
   assert.equal(ruleRuns.at(-1).outcome, "done", show(ruleRuns));
   assert.deepEqual(ruleRuns.at(-1).steps.map((s) => s.action), ["alert", "message"]);
   mosquittoPub(`${prefix}/binary_sensor/door/config`, "", true);
+});
+
+test("a device agent reports over the socket in JSON and MessagePack and receives commands", { skip }, async () => {
+  const { admin } = world;
+  const gql = async (query, variables = {}, token = admin.token) => {
+    const { body } = await graphqlHttp(h.server, query, variables, token);
+    assert.equal(body.errors, undefined, show(body));
+    return body.data;
+  };
+  const { createAgentDevice } = await gql(`mutation {
+    createAgentDevice(name: "Greenhouse", area: "Garden", entities: [
+      { key: "temp", kind: SENSOR, unit: "°C", stateClass: "measurement" },
+      { key: "pump", kind: SWITCH }
+    ]) { device { id source } entities { entityId } } }`);
+  const deviceId = createAgentDevice.device.id;
+  assert.equal(createAgentDevice.device.source, "socket");
+  const { createDeviceToken } = await gql(
+    `mutation($id: ID!) { createDeviceToken(deviceId: $id, name: "esp32") { token deviceToken { id } } }`,
+    { id: deviceId },
+  );
+  const token = createDeviceToken.token;
+  assert.match(token, /^tdv_/);
+
+  // The agent: the stock client with the device token. Its own topic only.
+  const socket = await h.connected({ token });
+  const channel = socket.channel(`device:${deviceId}`, {});
+  const commands = collect(channel, "command");
+  assert.equal((await join(channel, undefined, () => framesOf(socket))).status, "ok");
+  const elsewhere = socket.channel(`home:${(await gql("{ me { communityId } }")).me.communityId}`, {});
+  const refused = await join(elsewhere, undefined, () => framesOf(socket));
+  assert.equal(refused.status, "error");
+  assert.equal(refused.response.reason, "unauthorized");
+
+  const json = await push(channel, "state", { entity: "temp", state: 19.5, attributes: { battery: 88 } });
+  assert.equal(json.status, "ok", show(json));
+  assert.deepEqual(json.response, { stored: 1 });
+  const packed = encode({ states: [{ entity: "temp", state: 20.25 }, { entity: "pump", state: true }] });
+  const binary = await push(channel, "state", packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength));
+  assert.equal(binary.status, "ok", show(binary));
+  assert.deepEqual(binary.response, { stored: 2 });
+  const bad = await push(channel, "state", { entity: "fan", state: 1 });
+  assert.equal(bad.response.reason, "invalid_input");
+
+  const { entity } = await gql(`{ entity(entityId: "sensor.greenhouse_temp") { state attributes } }`);
+  assert.equal(entity.state, "20.25");
+  assert.equal(entity.attributes.battery, 88);
+
+  // An admin switches the pump off: the agent gets the command.
+  await gql(`mutation { controlEntity(entityId: "switch.greenhouse_pump", action: TURN_OFF) { entityId } }`);
+  const [command] = await commands.atLeast(1, MAX_WAIT_MS, () => framesOf(socket));
+  assert.deepEqual(command, { entity: "pump", entity_id: "switch.greenhouse_pump", action: "turn_off" });
+
+  // Revoking the token closes the agent's socket.
+  let closed = false;
+  socket.onClose(() => (closed = true));
+  await gql(`mutation($id: ID!) { revokeDeviceToken(id: $id) }`, { id: createDeviceToken.deviceToken.id });
+  await until(() => closed, MAX_WAIT_MS, "the agent's socket to close");
 });

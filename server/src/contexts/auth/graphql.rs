@@ -21,7 +21,8 @@ impl From<Role> for GqlRole {
         match role {
             Role::Admin => GqlRole::Admin,
             Role::Member => GqlRole::Member,
-            Role::Guest => GqlRole::Guest,
+            // Devices never reach GraphQL (`graphql::principal` refuses them).
+            Role::Guest | Role::Device => GqlRole::Guest,
         }
     }
 }

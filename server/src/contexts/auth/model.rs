@@ -16,6 +16,10 @@ pub enum Role {
     Admin,
     Member,
     Guest,
+    /// Not a person: a smart-home device agent signed in with a device token
+    /// (`contexts/automation`). It may join its own `device:{id}` and nothing else; no user
+    /// has this role.
+    Device,
 }
 
 impl Role {
@@ -24,6 +28,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Member => "member",
             Role::Guest => "guest",
+            Role::Device => "device",
         }
     }
 }

@@ -46,6 +46,7 @@ impl Access {
         match role {
             Role::Admin | Role::Member => Access::Control,
             Role::Guest => Access::View,
+            Role::Device => Access::None,
         }
     }
 }

@@ -20,6 +20,23 @@ pub const GRANTS_CHANGED: &str = "automation.grants_changed";
 pub const RULES_CHANGED: &str = "automation.rules_changed";
 /// A community's home settings (location, time zone) changed: every node reloads them.
 pub const SETTINGS_CHANGED: &str = "automation.settings_changed";
+/// A command for a device agent: pushed as `command` on `device:{device_id}`.
+pub const DEVICE_COMMAND: &str = "automation.device_command";
+/// A device token was revoked: its sockets end, on every node.
+pub const DEVICE_TOKEN_REVOKED: &str = "automation.device_token_revoked";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCommand {
+    pub device_id: crate::ids::DeviceId,
+    /// `{entity, entity_id, action, brightness?, value?, mode?}`.
+    pub command: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceTokenRevoked {
+    pub session_id: crate::ids::SessionId,
+}
+
 /// A rule's `alert` action (or a rule stopped for looping): on the community's `system:alerts`.
 pub const RULE_ALERT: &str = "automation.rule_alert";
 
@@ -109,6 +126,28 @@ impl AutomationEvent {
             rule_id: rule_id.clone(),
         };
         Event::typed(RULES_CHANGED, None, Some(community_id), &changed)
+    }
+
+    pub fn device_command(
+        community_id: &crate::ids::CommunityId,
+        device_id: &crate::ids::DeviceId,
+        command: Value,
+    ) -> Event {
+        let command = DeviceCommand {
+            device_id: device_id.clone(),
+            command,
+        };
+        Event::typed(DEVICE_COMMAND, None, Some(community_id), &command)
+    }
+
+    pub fn device_token_revoked(
+        community_id: &crate::ids::CommunityId,
+        session_id: &crate::ids::SessionId,
+    ) -> Event {
+        let revoked = DeviceTokenRevoked {
+            session_id: session_id.clone(),
+        };
+        Event::typed(DEVICE_TOKEN_REVOKED, None, Some(community_id), &revoked)
     }
 
     pub fn settings_changed(community_id: &crate::ids::CommunityId) -> Event {

@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::agents::{DeviceToken, NewAgentEntity};
 use super::events::{StateChanged, ENTITY_STATE_CHANGED};
 use super::{
     Access, AutomationError, AutomationService, Command, Device, Entity, EntityKind, Grant,
@@ -179,6 +180,58 @@ impl From<Grant> for GqlGrant {
     }
 }
 
+/// One entity of a device agent: `key` is the agent's name for it.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "AgentEntityInput")]
+pub struct GqlAgentEntity {
+    key: String,
+    kind: GqlEntityKind,
+    name: Option<String>,
+    unit: Option<String>,
+    device_class: Option<String>,
+    state_class: Option<String>,
+}
+
+/// A device agent just made, with its entities.
+#[derive(SimpleObject)]
+#[graphql(name = "AgentDevice")]
+pub struct GqlAgentDevice {
+    device: GqlDevice,
+    entities: Vec<GqlEntity>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "DeviceToken")]
+pub struct GqlDeviceToken {
+    id: ID,
+    device_id: ID,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeviceToken> for GqlDeviceToken {
+    fn from(t: DeviceToken) -> Self {
+        GqlDeviceToken {
+            id: ID(t.id),
+            device_id: ID(t.device_id.into_string()),
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// A new device token; `token` is shown this once.
+#[derive(SimpleObject)]
+#[graphql(name = "CreatedDeviceToken")]
+pub struct GqlCreatedDeviceToken {
+    device_token: GqlDeviceToken,
+    token: String,
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "StatisticsResolution", remote = "Resolution")]
 pub enum GqlResolution {
@@ -275,6 +328,17 @@ impl AutomationQuery {
                 sum: row.sum,
                 change,
             })
+            .collect())
+    }
+
+    /// A device agent's tokens, newest first (admins).
+    async fn device_tokens(&self, ctx: &Context<'_>, device_id: ID) -> Result<Vec<GqlDeviceToken>> {
+        let by = principal(ctx)?;
+        Ok(automation(ctx)
+            .device_tokens(by, &DeviceId::from(device_id.0))
+            .await?
+            .into_iter()
+            .map(GqlDeviceToken::from)
             .collect())
     }
 
@@ -387,6 +451,65 @@ impl AutomationMutation {
         let service = automation(ctx);
         let entity = service.control(by, &entity_id, &command).await?;
         Ok(GqlEntity::seen_by(service, by, entity))
+    }
+
+    /// Creates a device that reports over the socket itself (a device agent) with its entities
+    /// (admins). Entity ids are `<kind>.<device name>_<key>`.
+    async fn create_agent_device(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        area: Option<String>,
+        entities: Vec<GqlAgentEntity>,
+    ) -> Result<GqlAgentDevice> {
+        let by = principal(ctx)?;
+        let service = automation(ctx);
+        let entities = entities
+            .into_iter()
+            .map(|e| NewAgentEntity {
+                name: e.name.unwrap_or_else(|| e.key.clone()),
+                key: e.key,
+                kind: e.kind.into(),
+                unit: e.unit,
+                device_class: e.device_class,
+                state_class: e.state_class,
+            })
+            .collect();
+        let (device, entities) = service
+            .create_agent_device(by, &name, area.as_deref(), entities)
+            .await?;
+        Ok(GqlAgentDevice {
+            device: device.into(),
+            entities: entities
+                .into_iter()
+                .map(|e| GqlEntity::seen_by(service, by, e))
+                .collect(),
+        })
+    }
+
+    /// A token for a device agent (admins): `token` (`tdv_…`) is shown this once; the agent
+    /// connects with it and joins `device:{deviceId}`.
+    async fn create_device_token(
+        &self,
+        ctx: &Context<'_>,
+        device_id: ID,
+        #[graphql(default)] name: String,
+    ) -> Result<GqlCreatedDeviceToken> {
+        let by = principal(ctx)?;
+        let (device_token, token) = automation(ctx)
+            .create_device_token(by, &DeviceId::from(device_id.0), &name)
+            .await?;
+        Ok(GqlCreatedDeviceToken {
+            device_token: device_token.into(),
+            token,
+        })
+    }
+
+    /// Revokes a device token (admins): the agent's sockets close at once.
+    async fn revoke_device_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let by = principal(ctx)?;
+        automation(ctx).revoke_device_token(by, &id.0).await?;
+        Ok(true)
     }
 
     /// Creates an area (admins); creating one that exists is no error.

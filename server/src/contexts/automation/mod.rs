@@ -8,6 +8,7 @@
 //! the bus ([`rules`]).
 
 mod access;
+pub mod agents;
 mod compiler;
 mod discovery;
 mod error;

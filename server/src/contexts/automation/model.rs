@@ -102,6 +102,26 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command as a device agent receives it: `{action, brightness?, value?, mode?}`.
+    pub fn to_wire(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Command::TurnOn { brightness } => {
+                json!({ "action": "turn_on", "brightness": brightness })
+            }
+            Command::TurnOff => json!({ "action": "turn_off" }),
+            Command::Toggle => json!({ "action": "toggle" }),
+            Command::Press => json!({ "action": "press" }),
+            Command::Open => json!({ "action": "open" }),
+            Command::Close => json!({ "action": "close" }),
+            Command::Stop => json!({ "action": "stop" }),
+            Command::SetTemperature(value) => {
+                json!({ "action": "set_temperature", "value": value })
+            }
+            Command::SetMode(mode) => json!({ "action": "set_mode", "mode": mode }),
+        }
+    }
+
     /// A command by its snake-case name (`turn_on`, `set_temperature`, …) with the values it
     /// needs, as the `control` push and rules write it.
     pub fn parse(

@@ -308,6 +308,7 @@ impl AutomationService {
                         .upsert_device(
                             &NewDevice {
                                 community_id: &community,
+                                source: "mqtt",
                                 source_key: &source_key,
                                 name: device.name.as_deref().unwrap_or(object),
                                 manufacturer: device.manufacturer.as_deref(),
@@ -329,7 +330,8 @@ impl AutomationService {
             .upsert_entity(
                 &NewEntity {
                     community_id: &community,
-                    discovery_key: key,
+                    discovery_key: Some(key),
+                    agent_key: None,
                     entity_id: &config.entity_id(kind, object),
                     device_id: device.as_ref(),
                     kind,
@@ -395,7 +397,7 @@ impl AutomationService {
     }
 
     /// Stores a state and publishes it.
-    async fn record(
+    pub(super) async fn record(
         &self,
         entity: Entity,
         state: Option<String>,
@@ -765,6 +767,9 @@ impl AutomationService {
             return Err(AutomationError::Forbidden(format!(
                 "you may look at {entity_id} but not control it"
             )));
+        }
+        if self.command_agent(&entity, command).await? {
+            return Ok(entity);
         }
         let config: EntityConfig = serde_json::from_str(&config).unwrap_or_default();
         let messages = commands(entity.kind, &config, command, entity.state.as_deref())?;

@@ -62,9 +62,11 @@ impl EntityRow {
 const ENTITY_COLUMNS: &str = "id, community_id, entity_id, device_id, kind, name, unit, \
      device_class, state_class, area, state, attributes, last_changed, last_updated";
 
-/// A device as discovery describes it.
+/// A device as discovery (or an admin, for a device agent) describes it.
 pub(super) struct NewDevice<'a> {
     pub community_id: &'a CommunityId,
+    /// `mqtt` or `socket`.
+    pub source: &'a str,
     pub source_key: &'a str,
     pub name: &'a str,
     pub manufacturer: Option<&'a str>,
@@ -72,10 +74,13 @@ pub(super) struct NewDevice<'a> {
     pub area: Option<&'a str>,
 }
 
-/// An entity as discovery describes it.
+/// An entity as discovery (or an admin, for a device agent) describes it.
 pub(super) struct NewEntity<'a> {
     pub community_id: &'a CommunityId,
-    pub discovery_key: &'a str,
+    /// MQTT: `<component>/<node_id>/<object_id>`.
+    pub discovery_key: Option<&'a str>,
+    /// A device agent's name for it.
+    pub agent_key: Option<&'a str>,
     pub entity_id: &'a str,
     pub device_id: Option<&'a DeviceId>,
     pub kind: EntityKind,
@@ -114,7 +119,7 @@ impl AutomationStore {
         let id: DeviceId = query_scalar(
             "INSERT INTO automation.devices (id, community_id, source, source_key, name, \
              manufacturer, model, area, created_at, updated_at) \
-             VALUES ($1, $2, 'mqtt', $3, $4, $5, $6, $7, $8, $8) \
+             VALUES ($1, $2, $9, $3, $4, $5, $6, $7, $8, $8) \
              ON CONFLICT (community_id, source, source_key) DO UPDATE SET name = excluded.name, \
              manufacturer = excluded.manufacturer, model = excluded.model, \
              area = COALESCE(automation.devices.area, excluded.area), updated_at = excluded.updated_at \
@@ -128,6 +133,7 @@ impl AutomationStore {
         .bind(device.model)
         .bind(device.area)
         .bind(now)
+        .bind(device.source)
         .fetch_one(&self.db)
         .await?;
         Ok(id)
@@ -140,13 +146,19 @@ impl AutomationStore {
         entity: &NewEntity<'_>,
         now: DateTime<Utc>,
     ) -> Result<EntityRowId> {
-        let existing: Option<EntityRowId> = query_scalar(
-            "SELECT id FROM automation.entities WHERE community_id = $1 AND discovery_key = $2",
-        )
-        .bind(entity.community_id)
-        .bind(entity.discovery_key)
-        .fetch_optional(&self.db)
-        .await?;
+        let existing: Option<EntityRowId> = match entity.discovery_key {
+            Some(key) => {
+                query_scalar(
+                    "SELECT id FROM automation.entities \
+                     WHERE community_id = $1 AND discovery_key = $2",
+                )
+                .bind(entity.community_id)
+                .bind(key)
+                .fetch_optional(&self.db)
+                .await?
+            }
+            None => None,
+        };
         let _turn = self.db.write_turn().await;
         if let Some(id) = existing {
             query(
@@ -175,8 +187,8 @@ impl AutomationStore {
             };
             let inserted = query(
                 "INSERT INTO automation.entities (id, community_id, entity_id, device_id, kind, \
-                 name, unit, device_class, state_class, area, discovery_key, config, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 name, unit, device_class, state_class, area, discovery_key, config, created_at, \
+                 agent_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(&id)
             .bind(entity.community_id)
@@ -191,6 +203,7 @@ impl AutomationStore {
             .bind(entity.discovery_key)
             .bind(entity.config)
             .bind(now)
+            .bind(entity.agent_key)
             .execute(&self.db)
             .await;
             match inserted {
@@ -389,6 +402,146 @@ impl AutomationStore {
                 source: r.source,
             })
             .collect())
+    }
+
+    // --- device agents ---
+
+    pub async fn insert_device_token(
+        &self,
+        token: &super::agents::DeviceToken,
+        token_hash: &str,
+        created_by: &UserId,
+    ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        query(
+            "INSERT INTO automation.device_tokens (id, device_id, name, token_hash, created_by, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&token.id)
+        .bind(&token.device_id)
+        .bind(&token.name)
+        .bind(token_hash)
+        .bind(created_by)
+        .bind(token.created_at)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn device_tokens(
+        &self,
+        device_id: &DeviceId,
+    ) -> Result<Vec<super::agents::DeviceToken>> {
+        #[derive(FromRow)]
+        struct Row {
+            id: String,
+            device_id: DeviceId,
+            name: String,
+            created_at: DateTime<Utc>,
+            last_used_at: Option<DateTime<Utc>>,
+            revoked_at: Option<DateTime<Utc>>,
+        }
+        let rows = query_as::<Row>(
+            "SELECT id, device_id, name, created_at, last_used_at, revoked_at \
+             FROM automation.device_tokens WHERE device_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(device_id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| super::agents::DeviceToken {
+                id: r.id,
+                device_id: r.device_id,
+                name: r.name,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                revoked_at: r.revoked_at,
+            })
+            .collect())
+    }
+
+    /// Revokes a token of one of the community's devices; false when there is none to revoke.
+    pub async fn revoke_device_token(
+        &self,
+        community_id: &CommunityId,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
+        let revoked = query(
+            "UPDATE automation.device_tokens SET revoked_at = $3 WHERE id = $2 \
+             AND revoked_at IS NULL AND device_id IN \
+             (SELECT id FROM automation.devices WHERE community_id = $1)",
+        )
+        .bind(community_id)
+        .bind(token_id)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(revoked > 0)
+    }
+
+    /// A live token's `(token id, device, community)` by its hash.
+    pub async fn device_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, DeviceId, CommunityId)>> {
+        #[derive(FromRow)]
+        struct Row {
+            id: String,
+            device_id: DeviceId,
+            community_id: CommunityId,
+        }
+        let row = query_as::<Row>(
+            "SELECT t.id, t.device_id, d.community_id FROM automation.device_tokens t \
+             JOIN automation.devices d ON d.id = t.device_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.map(|r| (r.id, r.device_id, r.community_id)))
+    }
+
+    pub async fn touch_device_token(&self, token_id: &str, now: DateTime<Utc>) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        query("UPDATE automation.device_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(token_id)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// An agent device's entity by the agent's key.
+    pub async fn agent_entity(&self, device_id: &DeviceId, key: &str) -> Result<Option<Entity>> {
+        let sql = format!(
+            "SELECT {ENTITY_COLUMNS} FROM automation.entities WHERE device_id = $1 AND agent_key = $2"
+        );
+        let row = query_as::<EntityRow>(sqlx::AssertSqlSafe(sql))
+            .bind(device_id)
+            .bind(key)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(EntityRow::into_entity))
+    }
+
+    /// The device and key of an agent's entity; `None` for any other entity.
+    pub async fn agent_key_of(&self, id: &EntityRowId) -> Result<Option<(DeviceId, String)>> {
+        #[derive(FromRow)]
+        struct Row {
+            device_id: DeviceId,
+            agent_key: String,
+        }
+        let row = query_as::<Row>(
+            "SELECT device_id, agent_key FROM automation.entities \
+             WHERE id = $1 AND agent_key IS NOT NULL AND device_id IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.map(|r| (r.device_id, r.agent_key)))
     }
 
     // --- areas ---

@@ -918,3 +918,146 @@ async fn an_instance_wide_security_event_reaches_the_only_communitys_rules() {
     };
     assert_eq!(alert.message, "sign-in failed from 203.0.113.9");
 }
+
+#[tokio::test]
+async fn a_device_agent_reports_states_takes_commands_and_its_token_can_be_revoked() {
+    use super::agents::{AgentState, NewAgentEntity};
+    use serde_json::json;
+    let (fixture, service, admin) = setup().await;
+    let entity = |key: &str, kind| NewAgentEntity {
+        key: key.into(),
+        kind,
+        name: key.into(),
+        unit: None,
+        device_class: None,
+        state_class: None,
+    };
+    let member = fixture
+        .invited(&admin, "mem@example.org", Role::Member)
+        .await;
+    assert!(matches!(
+        service
+            .create_agent_device(
+                &member,
+                "Greenhouse",
+                None,
+                vec![entity("temp", EntityKind::Sensor)]
+            )
+            .await,
+        Err(AutomationError::Forbidden(_))
+    ));
+    let (device, entities) = service
+        .create_agent_device(
+            &admin,
+            "Greenhouse",
+            Some("Garden"),
+            vec![
+                entity("temp", EntityKind::Sensor),
+                entity("pump", EntityKind::Switch),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(device.source, "socket");
+    let ids: Vec<&str> = entities.iter().map(|e| e.entity_id.as_str()).collect();
+    assert_eq!(ids, ["sensor.greenhouse_temp", "switch.greenhouse_pump"]);
+
+    let (token, secret) = service
+        .create_device_token(&admin, &device.id, "esp32")
+        .await
+        .unwrap();
+    assert!(secret.starts_with(agents::DEVICE_TOKEN_PREFIX));
+    let agent = service.authenticate_device(&secret).await.unwrap();
+    assert_eq!(
+        (agent.role, agent.user_id.as_str()),
+        (Role::Device, device.id.as_str())
+    );
+    assert!(matches!(
+        service.authenticate_device("tdv_forged").await,
+        Err(AutomationError::Forbidden(_))
+    ));
+
+    // States in; a bad push stores nothing.
+    let mut events = fixture.bus.subscribe();
+    let state = |entity: &str, state| AgentState {
+        entity: entity.into(),
+        state: Some(state),
+        attributes: None,
+    };
+    assert_eq!(
+        service
+            .agent_states(
+                &agent,
+                vec![state("temp", json!(24.5)), state("pump", json!(true))]
+            )
+            .await
+            .unwrap(),
+        2
+    );
+    let temp = service
+        .entity(&admin, "sensor.greenhouse_temp")
+        .await
+        .unwrap();
+    assert_eq!(temp.state.as_deref(), Some("24.5"));
+    assert_eq!(
+        service
+            .entity(&admin, "switch.greenhouse_pump")
+            .await
+            .unwrap()
+            .state
+            .as_deref(),
+        Some("on")
+    );
+    assert_eq!(
+        events.try_recv().unwrap().kind,
+        events::ENTITY_STATE_CHANGED
+    );
+    assert!(matches!(
+        service
+            .agent_states(&agent, vec![state("temp", json!(1)), state("fan", json!(1))])
+            .await,
+        Err(AutomationError::Invalid(e)) if e.contains("fan")
+    ));
+    assert_eq!(
+        service
+            .entity(&admin, "sensor.greenhouse_temp")
+            .await
+            .unwrap()
+            .state
+            .as_deref(),
+        Some("24.5")
+    );
+    // A user may not report for a device.
+    assert!(service
+        .agent_states(&admin, vec![state("temp", json!(1))])
+        .await
+        .is_err());
+
+    // Controlling the pump sends the agent a command, not an MQTT message.
+    while events.try_recv().is_ok() {}
+    service
+        .control(&admin, "switch.greenhouse_pump", &Command::TurnOff)
+        .await
+        .unwrap();
+    let command: events::DeviceCommand = events.try_recv().unwrap().data_as().unwrap();
+    assert_eq!(command.device_id, device.id);
+    assert_eq!(
+        command.command,
+        json!({ "entity": "pump", "entity_id": "switch.greenhouse_pump", "action": "turn_off" })
+    );
+
+    // Revoked: the token no longer signs in, and its sockets are told to end.
+    service
+        .revoke_device_token(&admin, &token.id)
+        .await
+        .unwrap();
+    let revoked: events::DeviceTokenRevoked = events.try_recv().unwrap().data_as().unwrap();
+    assert_eq!(revoked.session_id, agents::session_of(&token.id));
+    assert!(service.authenticate_device(&secret).await.is_err());
+    assert!(matches!(
+        service.revoke_device_token(&admin, &token.id).await,
+        Err(AutomationError::NotFound)
+    ));
+    let listed = service.device_tokens(&admin, &device.id).await.unwrap();
+    assert!(listed[0].revoked_at.is_some() && listed[0].last_used_at.is_some());
+}

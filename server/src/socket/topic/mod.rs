@@ -11,6 +11,7 @@
 //! | `upload:{id}` | [`upload`] | the upload's owner | no | — |
 //! | `stream:{file_id}` | [`stream`] | whoever may see the photo | no | — |
 //! | `item:{item_id}` | [`item`] | members of the item's library's community | no | — |
+//! | `device:{device_id}` | [`device`] | that device agent (its token) | no | — |
 //! | `home:{community_id}` | [`home`] | the community's members, admins and guests (each sees the entities they may) | no | memory |
 //!
 //! # The registry
@@ -32,6 +33,7 @@
 
 pub mod community;
 pub mod conversation;
+pub mod device;
 pub mod files;
 pub mod home;
 mod item;
@@ -155,6 +157,13 @@ pub async fn authorize(
     principal: &Principal,
     kind: &TopicKind,
 ) -> Result<Authorized, JoinRefusal> {
+    // A device agent's token opens its own topic and nothing else.
+    if principal.role == crate::contexts::auth::Role::Device {
+        return match kind {
+            TopicKind::Device(id) => device::authorize(principal, id),
+            _ => Err(JoinRefusal::Unauthorized),
+        };
+    }
     match kind {
         TopicKind::User(id) => user::authorize(principal, id),
         TopicKind::Community(id) => community::authorize(principal, id),
@@ -165,6 +174,7 @@ pub async fn authorize(
         TopicKind::Stream(id) => stream::authorize(state, principal, id).await,
         TopicKind::Item(id) => item::authorize(state, principal, id).await,
         TopicKind::Home(id) => home::authorize(state, principal, id),
+        TopicKind::Device(id) => device::authorize(principal, id),
     }
 }
 
@@ -197,6 +207,7 @@ pub async fn handle(
         TopicKind::Upload(id) => upload::handle(channel, id, event, payload).await,
         TopicKind::Stream(_) | TopicKind::Item(_) => stream::handle(channel, event, payload),
         TopicKind::Home(_) => home::handle(channel, event, payload).await,
+        TopicKind::Device(_) => device::handle(channel, event, payload).await,
     }
 }
 
