@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smart-home (Ka'a) figures on this machine (issue "Ka'a", Tests and numbers):
-#   1. sustained sensor ingest over MQTT: `taina-load home` with ENTITIES sensors at each rate
-#      of RATES states/s for DURATION s — states published to Mosquitto, stored (a row each) and
-#      pushed to a phoenix socket on home:, with the publish → push latency;
+#   1. sustained sensor ingest: `taina-load home` with ENTITIES sensors at each rate of RATES
+#      states/s for DURATION s, over MQTT (published to Mosquitto) and over the socket (device
+#      agents of 64 sensors, JSON and MessagePack pushes) — stored (a row each) and pushed to a
+#      phoenix socket on home:, with the sent → push latency;
 #   2. chat p50/p99 (`taina-load rooms`, USERS users in rooms of 5 at 0.5 msg/s, DURATION s)
 #      with no sensor traffic and while INGEST states/s arrive, alternating, REPEATS times.
 #
@@ -71,14 +72,21 @@ home() { local json=$1; shift; "$LOAD" --url "$URL" --server-pid "$SERVER_PID" -
 rooms() { "$LOAD" --url "$URL" --server-pid "$SERVER_PID" --json "$1" rooms --users "$USERS" --room-size 5 --rate 0.5 --duration "$DURATION"; }
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][sys.argv[2]])" "$@"; }
 
-echo "== 1. ingest over MQTT, $ENTITIES sensors"
-printf '%-8s %-10s %-10s %-8s %-10s %-10s %-10s\n' rate published pushed lost "states/s" "p50 ms" "p99 ms"
-for rate in $RATES; do
-  home "$WORK/home-$rate.json" --rate "$rate" --duration "$DURATION" >/dev/null
-  j=$WORK/home-$rate.json
-  printf '%-8s %-10s %-10s %-8s %-10.0f %-10.2f %-10.2f\n' "$rate" "$(field "$j" 'states published')" \
-    "$(field "$j" 'states pushed')" "$(field "$j" lost)" "$(field "$j" 'states per second')" \
-    "$(field "$j" 'publish to push p50 ms')" "$(field "$j" 'publish to push p99 ms')"
+echo "== 1. ingest, $ENTITIES sensors"
+printf '%-22s %-8s %-10s %-10s %-8s %-10s %-10s %-10s\n' via rate sent pushed lost "states/s" "p50 ms" "p99 ms"
+for via in mqtt socket msgpack; do
+  case $via in
+    mqtt) args=() ;;
+    socket) args=(--via socket) ;;
+    msgpack) args=(--via socket --msgpack) ;;
+  esac
+  for rate in $RATES; do
+    j=$WORK/home-$via-$rate.json
+    home "$j" "${args[@]}" --rate "$rate" --duration "$DURATION" >/dev/null
+    printf '%-22s %-8s %-10s %-10s %-8s %-10.0f %-10.2f %-10.2f\n' "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['params']['via'])" "$j")" \
+      "$rate" "$(field "$j" 'states sent')" "$(field "$j" 'states pushed')" "$(field "$j" lost)" \
+      "$(field "$j" 'states per second')" "$(field "$j" 'sent to push p50 ms')" "$(field "$j" 'sent to push p99 ms')"
+  done
 done
 
 echo "== 2. chat in rooms ($USERS users, 5 per room, 0.5 msg/s): quiet vs $INGEST sensor states/s"

@@ -143,11 +143,11 @@ pub enum Scenario {
         #[arg(long, default_value_t = 300)]
         samples: usize,
     },
-    /// Sensor ingest over MQTT: Home Assistant discovery configs for `entities` sensors go to
-    /// the broker at `--mqtt-url` (the server must use the same broker and `--prefix` as its
-    /// `automation.discovery_prefix`), then states at `rate` per second spread over them; a
-    /// Phoenix socket on `home:{community}` counts `state_changed` and the time from publish
-    /// to push.
+    /// Sensor ingest: Home Assistant discovery configs for `entities` sensors go to the broker
+    /// at `--mqtt-url` (the server must use the same broker and `--prefix` as its
+    /// `automation.discovery_prefix`), or with `--via socket` device agents are created; then
+    /// states at `rate` per second spread over the sensors; a Phoenix socket on
+    /// `home:{community}` counts `state_changed` and the time from publish to push.
     Home {
         #[arg(long, default_value_t = 1000)]
         entities: usize,
@@ -160,6 +160,12 @@ pub enum Scenario {
         mqtt_url: String,
         #[arg(long, default_value = "homeassistant")]
         prefix: String,
+        /// `mqtt`, or `socket`: device agents (64 sensors each) push states on `device:{id}`.
+        #[arg(long, default_value = "mqtt")]
+        via: String,
+        /// With `--via socket`: binary pushes of MessagePack instead of JSON.
+        #[arg(long)]
+        msgpack: bool,
     },
     /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
     Floor {

@@ -123,7 +123,19 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
             duration,
             mqtt_url,
             prefix,
-        } => no_chart(home::run(&context, entities, rate, duration, &mqtt_url, &prefix).await?),
+            via,
+            msgpack,
+        } => {
+            let source = match via.as_str() {
+                "mqtt" => home::Source::Mqtt {
+                    url: mqtt_url,
+                    prefix,
+                },
+                "socket" => home::Source::Socket { msgpack },
+                other => anyhow::bail!("--via is mqtt or socket, not {other}"),
+            };
+            no_chart(home::run(&context, entities, rate, duration, source).await?)
+        }
         Scenario::Floor { .. } => unreachable!("handled by main"),
     }
 }
