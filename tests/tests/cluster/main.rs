@@ -12,6 +12,7 @@ mod log;
 mod online;
 mod presence;
 mod relay;
+mod rules;
 mod three;
 
 use taina_tests::TestServer;

@@ -557,6 +557,16 @@ impl AutomationMutation {
             .into())
     }
 
+    /// Deletes a device with its entities, their history and statistics (admins). An MQTT
+    /// device whose retained discovery config is still on the broker comes back.
+    async fn delete_device(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let by = principal(ctx)?;
+        automation(ctx)
+            .delete_device(by, &DeviceId::from(id.0))
+            .await?;
+        Ok(true)
+    }
+
     /// Renames an entity or moves it to an area (`area: null`: none) (admins).
     async fn update_entity(
         &self,

@@ -131,6 +131,14 @@ impl AutomationService {
         topics
     }
 
+    /// Stops listening for an entity's states (it was removed).
+    fn unroute(&self, id: &EntityRowId) {
+        self.inner.routed.write().expect("routed lock").remove(id);
+        for listeners in self.inner.topics.write().expect("topics lock").values_mut() {
+            listeners.retain(|l| l != id);
+        }
+    }
+
     /// Loads the discovered entities' topics, then connects to the MQTT broker when one is
     /// configured (the server's start).
     pub async fn start(&self) {
@@ -286,10 +294,7 @@ impl AutomationService {
         };
         let Some(config) = EntityConfig::parse(payload).map_err(AutomationError::Invalid)? else {
             if let Some(id) = self.inner.store.remove_discovered(&community, key).await? {
-                self.inner.routed.write().expect("routed lock").remove(&id);
-                for listeners in self.inner.topics.write().expect("topics lock").values_mut() {
-                    listeners.retain(|l| *l != id);
-                }
+                self.unroute(&id);
             }
             return Ok(());
         };
@@ -630,6 +635,23 @@ impl AutomationService {
             .into_iter()
             .find(|d| d.id == *id)
             .ok_or(AutomationError::NotFound)
+    }
+
+    /// Deletes a device with its entities, their history and statistics (admins). An MQTT
+    /// device whose discovery config the broker still retains comes back on the next
+    /// connection; a device agent's tokens go with it.
+    pub async fn delete_device(&self, by: &Principal, id: &DeviceId) -> Result<()> {
+        Self::admins_only(by)?;
+        let entities = self
+            .inner
+            .store
+            .delete_device(&by.community_id, id)
+            .await?
+            .ok_or(AutomationError::NotFound)?;
+        for entity in &entities {
+            self.unroute(entity);
+        }
+        Ok(())
     }
 
     /// Renames an entity or moves it to an area (`Some(None)`: to none).

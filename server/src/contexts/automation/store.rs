@@ -404,6 +404,39 @@ impl AutomationStore {
             .collect())
     }
 
+    /// Deletes one of the community's devices with its entities (their history and
+    /// statistics go with them); the entities' row ids, or `None` without such a device.
+    pub async fn delete_device(
+        &self,
+        community_id: &CommunityId,
+        id: &DeviceId,
+    ) -> Result<Option<Vec<EntityRowId>>> {
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.begin().await?;
+        let entities: Vec<EntityRowId> = query_scalar(
+            "SELECT id FROM automation.entities WHERE community_id = $1 AND device_id = $2",
+        )
+        .bind(community_id)
+        .bind(id)
+        .fetch_all(&mut tx)
+        .await?;
+        query("DELETE FROM automation.entities WHERE community_id = $1 AND device_id = $2")
+            .bind(community_id)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        let deleted = query("DELETE FROM automation.devices WHERE community_id = $1 AND id = $2")
+            .bind(community_id)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        if deleted == 0 {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(entities))
+    }
+
     // --- device agents ---
 
     pub async fn insert_device_token(

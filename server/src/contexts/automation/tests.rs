@@ -1060,4 +1060,20 @@ async fn a_device_agent_reports_states_takes_commands_and_its_token_can_be_revok
     ));
     let listed = service.device_tokens(&admin, &device.id).await.unwrap();
     assert!(listed[0].revoked_at.is_some() && listed[0].last_used_at.is_some());
+
+    // Deleting the device takes its entities along; members may not.
+    assert!(matches!(
+        service.delete_device(&member, &device.id).await,
+        Err(AutomationError::Forbidden(_))
+    ));
+    service.delete_device(&admin, &device.id).await.unwrap();
+    assert!(matches!(
+        service.entity(&admin, "sensor.greenhouse_temp").await,
+        Err(AutomationError::NotFound)
+    ));
+    assert!(service.devices(&admin).await.unwrap().is_empty());
+    assert!(matches!(
+        service.delete_device(&admin, &device.id).await,
+        Err(AutomationError::NotFound)
+    ));
 }
