@@ -233,7 +233,8 @@ impl Nodes {
             .expect("start taina");
         self.processes[i] = Some(child);
         let url = format!("{}/healthz", self.url(i));
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // A node waits up to 120 s for JetStream to elect a leader after NATS faults.
+        let deadline = Instant::now() + Duration::from_secs(150);
         loop {
             if let Ok(response) = reqwest::get(&url).await {
                 if response.status().is_success() {

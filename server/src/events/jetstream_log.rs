@@ -33,8 +33,10 @@ use crate::realtime::{Hub, LogError, Logged, Position, TopicLog, ALL_ALERTS_KEY}
 const QUEUE: usize = 16_384;
 /// Appends whose acknowledgement is awaited at once.
 const IN_FLIGHT: usize = 1_024;
-/// How long start-up waits for JetStream to take the stream.
-const JETSTREAM_WAIT: Duration = Duration::from_secs(30);
+/// How long start-up waits for JetStream to take the stream. A cluster that lost its meta
+/// leader (a NATS server killed while another was still catching up) can take well over 30 s
+/// to elect one; a node that gives up sooner just exits and is restarted into the same wait.
+const JETSTREAM_WAIT: Duration = Duration::from_secs(120);
 
 type Ack = oneshot::Sender<Result<Position, LogError>>;
 
@@ -74,11 +76,19 @@ impl JetStreamLog {
         };
         // A NATS cluster that has just started needs a moment to elect its JetStream leader.
         let started = std::time::Instant::now();
+        let mut attempts = 0u32;
         let mut stream = loop {
             match context.get_or_create_stream(stream_config.clone()).await {
                 Ok(stream) => break stream,
                 Err(error) if started.elapsed() < JETSTREAM_WAIT => {
-                    tracing::info!(%error, "waiting for JetStream");
+                    attempts += 1;
+                    // Every 10 s (20 attempts) a warning: an operator should see the wait.
+                    if attempts % 20 == 0 {
+                        let waited = started.elapsed().as_secs();
+                        tracing::warn!(%error, waited, "still waiting for JetStream");
+                    } else {
+                        tracing::info!(%error, "waiting for JetStream");
+                    }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(error) => return Err(unavailable(&error)),
