@@ -7,12 +7,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
+use super::discovery::slug_entity_id;
 use super::events::AutomationEvent;
 use super::service::AutomationService;
 use super::store::{NewDevice, NewEntity};
 use super::{AutomationError, Command, Device, Entity, EntityKind};
+use crate::contexts::auth::token::sha256_hex;
 use crate::contexts::auth::{Principal, Role};
 use crate::ids::{DeviceId, SessionId, UserId};
 
@@ -79,10 +80,6 @@ impl StatePush {
     }
 }
 
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// The socket session a device token's connections belong to (revoking ends them).
 pub fn session_of(token_id: &str) -> SessionId {
     SessionId::from(format!("device-token-{token_id}"))
@@ -101,19 +98,6 @@ fn agent_key(key: &str) -> Result<()> {
             "entity key {key:?}: 1 to 32 letters, digits, `_` or `-`"
         )))
     }
-}
-
-/// An entity id's object part out of a name (`Kitchen sensor` → `kitchen_sensor`).
-fn slug(text: &str) -> String {
-    let mut slug = String::new();
-    for c in text.to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('_') {
-            slug.push('_');
-        }
-    }
-    slug.trim_matches('_').to_string()
 }
 
 impl AutomationService {
@@ -176,12 +160,7 @@ impl AutomationService {
             )
             .await?;
         for entity in &entities {
-            let entity_id = format!(
-                "{}.{}_{}",
-                entity.kind.as_str(),
-                slug(name),
-                slug(&entity.key)
-            );
+            let entity_id = slug_entity_id(entity.kind, &format!("{name} {}", entity.key));
             let label = entity.name.trim();
             self.store()
                 .upsert_entity(
@@ -239,7 +218,7 @@ impl AutomationService {
             revoked_at: None,
         };
         self.store()
-            .insert_device_token(&token, &hash(&secret), &by.user_id)
+            .insert_device_token(&token, &sha256_hex(&secret), &by.user_id)
             .await?;
         Ok((token, secret))
     }
@@ -285,7 +264,7 @@ impl AutomationService {
 
     /// The principal of a device token: role `device`, the device's id in place of a user.
     pub async fn authenticate_device(&self, token: &str) -> Result<Principal> {
-        let found = self.store().device_by_token(&hash(token)).await?;
+        let found = self.store().device_by_token(&sha256_hex(token)).await?;
         let Some((token_id, device_id, community_id)) = found else {
             return Err(AutomationError::Forbidden(
                 "the device token is unknown or revoked".into(),
@@ -397,7 +376,10 @@ mod tests {
         .unwrap();
         assert_eq!(many.into_states().len(), 2);
         assert!(serde_json::from_str::<StatePush>(r#"{"entity": "a", "oops": 1}"#).is_err());
-        assert_eq!(slug("Kitchen Sensor #2"), "kitchen_sensor_2");
+        assert_eq!(
+            slug_entity_id(EntityKind::Sensor, "Kitchen Sensor #2"),
+            "sensor.kitchen_sensor_2"
+        );
         assert!(agent_key("relay-1").is_ok() && agent_key("bad key").is_err());
         assert!(session_of("abc").as_str().ends_with("abc"));
     }

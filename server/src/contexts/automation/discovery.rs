@@ -203,7 +203,9 @@ impl EntityConfig {
     }
 }
 
-fn slug_entity_id(kind: EntityKind, object: &str) -> String {
+/// `<kind>.<object>` with the object lowercased and every run of other characters made `_`
+/// (Home Assistant's slugify), `unnamed` when nothing is left.
+pub(super) fn slug_entity_id(kind: EntityKind, object: &str) -> String {
     let mut slug = String::new();
     for c in object.to_lowercase().chars() {
         if c.is_ascii_alphanumeric() {

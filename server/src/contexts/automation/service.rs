@@ -612,8 +612,7 @@ impl AutomationService {
         area: Option<Option<&str>>,
     ) -> Result<Device> {
         Self::admins_only(by)?;
-        let name = name.map(display_name).transpose()?;
-        let area = area.map(|a| a.map(area_name).transpose()).transpose()?;
+        let (name, area) = renamed(name, area)?;
         let found = self
             .inner
             .store
@@ -663,8 +662,7 @@ impl AutomationService {
         area: Option<Option<&str>>,
     ) -> Result<Entity> {
         Self::admins_only(by)?;
-        let name = name.map(display_name).transpose()?;
-        let area = area.map(|a| a.map(area_name).transpose()).transpose()?;
+        let (name, area) = renamed(name, area)?;
         let found = self
             .inner
             .store
@@ -853,8 +851,19 @@ fn area_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// A new name and area as given (each `None`: unchanged; an area of `Some(None)`: none),
+/// checked and trimmed.
+fn renamed(
+    name: Option<&str>,
+    area: Option<Option<&str>>,
+) -> Result<(Option<String>, Option<Option<String>>)> {
+    let name = name.map(display_name).transpose()?;
+    let area = area.map(|a| a.map(area_name).transpose()).transpose()?;
+    Ok((name, area))
+}
+
 /// A device's or entity's name: trimmed, 1 to 100 characters.
-fn display_name(name: &str) -> Result<String> {
+pub(super) fn display_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AutomationError::Invalid(

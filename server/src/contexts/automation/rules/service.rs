@@ -88,14 +88,13 @@ impl AutomationService {
                 let Some(community) = &event.community_id else {
                     return;
                 };
-                match self.inner.rule_store.all_settings().await {
-                    Ok(all) => {
-                        if let Some((_, settings)) = all.iter().find(|(c, _)| c == community) {
-                            self.inner
-                                .rules
-                                .set_place(community, place_of(settings), now);
-                        }
+                match self.inner.rule_store.settings(community).await {
+                    Ok(Some(settings)) => {
+                        self.inner
+                            .rules
+                            .set_place(community, place_of(&settings), now)
                     }
+                    Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot reload home settings"),
                 }
                 return;
@@ -302,11 +301,8 @@ impl AutomationService {
         Ok(self
             .inner
             .rule_store
-            .all_settings()
+            .settings(&by.community_id)
             .await?
-            .into_iter()
-            .find(|(c, _)| *c == by.community_id)
-            .map(|(_, s)| s)
             .unwrap_or_default())
     }
 

@@ -226,8 +226,25 @@ impl RuleStore {
         Ok(rows.into_iter().map(RunRow::into_run).collect())
     }
 
+    /// One community's home settings, if it has any.
+    pub async fn settings(&self, community_id: &CommunityId) -> Result<Option<Settings>> {
+        Ok(self
+            .all_settings_where(Some(community_id))
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, settings)| settings))
+    }
+
     /// Every community's home settings.
     pub async fn all_settings(&self) -> Result<Vec<(CommunityId, Settings)>> {
+        self.all_settings_where(None).await
+    }
+
+    async fn all_settings_where(
+        &self,
+        community_id: Option<&CommunityId>,
+    ) -> Result<Vec<(CommunityId, Settings)>> {
         #[derive(FromRow)]
         struct Row {
             community_id: CommunityId,
@@ -238,8 +255,9 @@ impl RuleStore {
         }
         let rows = query_as::<Row>(
             "SELECT community_id, latitude, longitude, elevation, time_zone \
-             FROM automation.settings",
+             FROM automation.settings WHERE $1 IS NULL OR community_id = $1",
         )
+        .bind(community_id)
         .fetch_all(&self.db)
         .await?;
         Ok(rows
