@@ -465,6 +465,9 @@ pub struct ChatConfig {
     pub max_body_chars: usize,
     /// Most participants in one conversation.
     pub max_participants: usize,
+    /// How message search stems words: `portuguese`, `english` or `simple` (no stemming),
+    /// or a language tag such as `pt-BR`.
+    pub search_language: String,
 }
 
 impl Default for ChatConfig {
@@ -472,6 +475,7 @@ impl Default for ChatConfig {
         Self {
             max_body_chars: 4000,
             max_participants: 256,
+            search_language: "portuguese".into(),
         }
     }
 }

@@ -142,8 +142,9 @@ fn auth_code(error: &AuthError) -> ErrorCode {
 fn chat_code(error: &ChatError) -> ErrorCode {
     use ErrorCode as C;
     match error {
-        ChatError::NotFound => C::NotFound,
+        ChatError::NotFound | ChatError::MessageNotFound => C::NotFound,
         ChatError::Invalid(_) => C::InvalidInput,
+        ChatError::NotYours(_) | ChatError::GroupAdminsOnly(_) => C::Forbidden,
         ChatError::EmptyBody => C::EmptyBody,
         ChatError::BodyTooLong(_) => C::BodyTooLong,
         ChatError::Forbidden | ChatError::GuestsMayNot(_) => C::Forbidden,

@@ -20,8 +20,9 @@ use tokio::sync::broadcast::error::RecvError;
 use super::topic::{community, conversation, device, files, home, system, user};
 use crate::contexts::auth::events as auth;
 use crate::contexts::automation::events as automation;
+use crate::contexts::chat as chat_context;
 use crate::contexts::chat::events as chat;
-use crate::contexts::chat::Message;
+use crate::contexts::chat::{Activity, Conversation, Message};
 use crate::contexts::files::events as file_events;
 use crate::contexts::files::Change;
 use crate::contexts::media::events as media;
@@ -91,12 +92,24 @@ fn apply(hub: &Hub, event: &Event) {
 fn route(hub: &Hub, event: &Event) -> Applied {
     let applied = match event.kind.as_str() {
         chat::MESSAGE_SENT => message_sent(hub, event),
+        chat::MESSAGE_REACTED | chat::MESSAGE_EDITED | chat::MESSAGE_DELETED => {
+            message_activity(hub, event)
+        }
+        chat::CONVERSATION_READ => conversation_read(hub, event),
+        chat::MESSAGE_MENTIONED => to_user::<chat::Mention>(hub, event, user::MENTION),
+        chat::CONVERSATION_CREATED => {
+            to_participants(hub, event, user::CONVERSATION_CREATED, None)
+        }
+        chat::CONVERSATION_UPDATED => {
+            to_participants(hub, event, user::CONVERSATION_UPDATED, None)
+        }
+        chat::PARTICIPANT_ADDED => to_participants(hub, event, user::PARTICIPANT_ADDED, event.user_id.clone()),
         media::PHOTO_UPLOADED => photo_uploaded(hub, event),
         file_events::FILE_CHANGED => file_changed(hub, event),
         auth::USER_SIGNED_OUT | auth::SESSION_REVOKED => session_ended(hub, event),
         auth::USER_SESSIONS_REVOKED => sessions_revoked(hub, event),
         auth::USER_ROLE_CHANGED => reauthorize::<auth::RoleChanged>(hub, event),
-        chat::PARTICIPANT_REMOVED => reauthorize::<chat::ParticipantRemoved>(hub, event),
+        chat::PARTICIPANT_REMOVED => participant_removed(hub, event),
         USER_ONLINE => presence(hub, event, community::USER_ONLINE),
         USER_OFFLINE => presence(hub, event, community::USER_OFFLINE),
         ALERT_RAISED => alert_raised(hub, event),
@@ -107,7 +120,6 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         automation::DEVICE_TOKEN_REVOKED => device_token_revoked(hub, event),
         auth::USER_SIGNED_UP
         | auth::USER_SIGNED_IN
-        | chat::CONVERSATION_CREATED
         | media::PHOTO_DELETED
         | media::ALBUM_CREATED
         | media::BACKUP_COMPLETED
@@ -161,6 +173,105 @@ fn message_sent(hub: &Hub, event: &Event) -> Result<(), Malformed> {
             offset: message.offset,
         }),
     );
+    Ok(())
+}
+
+/// A reaction, edit or delete, to its conversation at the position storage gave it.
+fn message_activity(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let activity: Activity = event.data_as()?;
+    let event_name = match activity.event.as_str() {
+        chat_context::REACTION => chat_context::REACTION,
+        chat_context::MESSAGE_EDITED => chat_context::MESSAGE_EDITED,
+        chat_context::MESSAGE_DELETED => chat_context::MESSAGE_DELETED,
+        _ => return Err(Malformed::Missing("a known activity event")),
+    };
+    hub.publish(
+        &Topic::conversation(&activity.conversation_id),
+        event_name,
+        object(event)?,
+        Sequence::At(Position {
+            epoch: activity.epoch,
+            offset: activity.offset,
+        }),
+    );
+    Ok(())
+}
+
+/// A read position, live to the conversation (not stored as an offset: the positions
+/// themselves are, in `readStates`) and to the reader's devices on `user:`.
+fn conversation_read(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let read: chat::Read = event.data_as()?;
+    hub.broadcast_ephemeral(
+        &Topic::conversation(&read.conversation_id),
+        conversation::READ,
+        &event.data,
+        None,
+    );
+    let topic = Topic::user(&read.user_id);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, user::READ, object(event)?),
+        !event.from_other_node,
+    );
+    Ok(())
+}
+
+/// The event's data (a `T`), to the `user:` topic of its user.
+fn to_user<T: serde::de::DeserializeOwned>(
+    hub: &Hub,
+    event: &Event,
+    name: &str,
+) -> Result<(), Malformed> {
+    let _: T = event.data_as()?;
+    let topic = Topic::user(user_id(event)?);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, name, object(event)?),
+        !event.from_other_node,
+    );
+    Ok(())
+}
+
+/// A conversation (the event's data), to the `user:` topic of each of its participants, with
+/// `user_id` set to `subject` when given (who was added).
+fn to_participants(
+    hub: &Hub,
+    event: &Event,
+    name: &str,
+    subject: Option<UserId>,
+) -> Result<(), Malformed> {
+    let conversation: Conversation = event.data_as()?;
+    let mut payload = object(event)?;
+    if let Some(subject) = &subject {
+        payload.insert("user_id".into(), Value::from(subject.as_str()));
+    }
+    for participant in &conversation.participant_ids {
+        let topic = Topic::user(participant);
+        hub.publish_logged(
+            Logged::new(&topic, &topic, name, payload.clone()),
+            !event.from_other_node,
+        );
+    }
+    Ok(())
+}
+
+/// The removed participant's joins are re-checked (so they leave the conversation's topic),
+/// their devices hear it on `user:`, and the others on the conversation's topic.
+fn participant_removed(hub: &Hub, event: &Event) -> Result<(), Malformed> {
+    let removed: chat::ParticipantRemoved = event.data_as()?;
+    let who = user_id(event)?;
+    let mut payload = object(event)?;
+    payload.insert("user_id".into(), Value::from(who.as_str()));
+    hub.broadcast_ephemeral(
+        &Topic::conversation(&removed.conversation_id),
+        user::PARTICIPANT_REMOVED,
+        &Value::Object(payload.clone()),
+        None,
+    );
+    let topic = Topic::user(who);
+    hub.publish_logged(
+        Logged::new(&topic, &topic, user::PARTICIPANT_REMOVED, payload),
+        !event.from_other_node,
+    );
+    hub.reauthorize_user(who);
     Ok(())
 }
 
@@ -386,6 +497,12 @@ mod tests {
             inserted_at: chrono::Utc::now(),
             epoch: "e1".into(),
             offset: 7,
+            message_type: "text".into(),
+            metadata: None,
+            reply_to: None,
+            thread_root: None,
+            edited_at: None,
+            deleted_at: None,
         }
     }
 

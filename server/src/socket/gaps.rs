@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::topic::conversation::NEW_MSG;
+use super::topic::conversation::{entry_payload, publication_event};
 use super::topic::files::FILE_CHANGED;
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
@@ -57,13 +57,11 @@ async fn read(storage: &Storage, gap: &Gap) -> Result<Vec<(&'static str, u64, Va
     match TopicKind::parse(&gap.key) {
         Some(TopicKind::Conversation(id)) => storage
             .chat
-            .messages_in_range(&id, &gap.epoch, gap.after, gap.up_to, READ_LIMIT)
+            .log_between(&id, &gap.epoch, gap.after, gap.up_to, READ_LIMIT)
             .await
-            .map(|messages| {
-                let json = |m| serde_json::to_value(m).unwrap_or_default();
-                messages
-                    .iter()
-                    .map(|m| (NEW_MSG, m.offset, json(m)))
+            .map(|log| {
+                log.iter()
+                    .map(|e| (publication_event(e), e.offset(), entry_payload(e)))
                     .collect()
             })
             .map_err(|e| e.to_string()),

@@ -545,6 +545,7 @@ async fn group(
                 kind: ConversationKind::Group,
                 name: Some(name.into()),
                 participant_ids: vec![member.user_id.clone()],
+                encrypted: false,
             },
         )
         .await
@@ -739,6 +740,7 @@ async fn a_rule_feeding_itself_is_stopped_and_logged() {
         crate::contexts::chat::NewMessage {
             body: "hello".into(),
             client_id: None,
+            ..Default::default()
         },
     )
     .await

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Conversation, Message};
+use super::{Activity, Conversation, Message};
 use crate::contexts::auth::Principal;
 use crate::events::Event;
 use crate::ids::{CommunityId, ConversationId, UserId};
@@ -15,6 +15,40 @@ pub const MESSAGE_SENT: &str = "message.sent";
 pub const CONVERSATION_CREATED: &str = "conversation.created";
 /// A participant left or was removed; `user_id` is the participant.
 pub const PARTICIPANT_REMOVED: &str = "conversation.participant_removed";
+/// A participant was added to a group; `user_id` is the new participant, `data` the
+/// [`Conversation`] as it is now.
+pub const PARTICIPANT_ADDED: &str = "conversation.participant_added";
+/// A group was renamed or a participant's role changed; `data` is the [`Conversation`].
+pub const CONVERSATION_UPDATED: &str = "conversation.updated";
+/// A reaction was added or taken away; `data` is the [`Activity`].
+pub const MESSAGE_REACTED: &str = "message.reacted";
+/// A message's body was replaced; `data` is the [`Activity`].
+pub const MESSAGE_EDITED: &str = "message.edited";
+/// A message became a tombstone; `data` is the [`Activity`].
+pub const MESSAGE_DELETED: &str = "message.deleted";
+/// A participant's read position moved; `user_id` is the reader, `data` a [`Read`].
+pub const CONVERSATION_READ: &str = "conversation.read";
+/// A message mentions someone; `user_id` is who is mentioned, `data` a [`Mention`].
+pub const MESSAGE_MENTIONED: &str = "message.mentioned";
+
+/// The `data` of [`CONVERSATION_READ`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Read {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub offset: u64,
+}
+
+/// The `data` of [`MESSAGE_MENTIONED`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub conversation_id: ConversationId,
+    pub message_id: crate::ids::MessageId,
+    pub sender_id: UserId,
+    pub offset: u64,
+    /// The message's first characters.
+    pub preview: String,
+}
 
 /// The `data` of [`PARTICIPANT_REMOVED`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +72,53 @@ impl ChatEvent {
             CONVERSATION_CREATED,
             Some(&by.user_id),
             Some(&by.community_id),
+            conversation,
+        )
+    }
+
+    /// Reactions, edits and deletes: the event kind follows the activity.
+    pub fn activity(by: &Principal, community_id: &CommunityId, activity: &Activity) -> Event {
+        let kind = match activity.event.as_str() {
+            super::activity::REACTION => MESSAGE_REACTED,
+            super::activity::MESSAGE_EDITED => MESSAGE_EDITED,
+            _ => MESSAGE_DELETED,
+        };
+        Event::typed(kind, Some(&by.user_id), Some(community_id), activity)
+    }
+
+    pub fn read(community_id: &CommunityId, read: &Read) -> Event {
+        Event::typed(
+            CONVERSATION_READ,
+            Some(&read.user_id),
+            Some(community_id),
+            read,
+        )
+    }
+
+    pub fn mentioned(community_id: &CommunityId, user_id: &UserId, mention: &Mention) -> Event {
+        Event::typed(
+            MESSAGE_MENTIONED,
+            Some(user_id),
+            Some(community_id),
+            mention,
+        )
+    }
+
+    /// `user_id` is the participant added.
+    pub fn participant_added(conversation: &Conversation, user_id: &UserId) -> Event {
+        Event::typed(
+            PARTICIPANT_ADDED,
+            Some(user_id),
+            Some(&conversation.community_id),
+            conversation,
+        )
+    }
+
+    pub fn conversation_updated(by: &Principal, conversation: &Conversation) -> Event {
+        Event::typed(
+            CONVERSATION_UPDATED,
+            Some(&by.user_id),
+            Some(&conversation.community_id),
             conversation,
         )
     }
@@ -87,6 +168,7 @@ mod tests {
             epoch: "e".into(),
             last_offset: 0,
             created_at: chrono::Utc::now(),
+            encrypted: false,
         };
         let removed = ChatEvent::participant_removed(&by, &conversation, &"u2".into());
         assert_eq!(removed.kind, PARTICIPANT_REMOVED);

@@ -1,15 +1,18 @@
-//! Live messages per conversation for in-process subscribers (the `messageReceived` GraphQL
-//! subscription). One task reads the bus and hands each `message.sent` to its conversation's
+//! Live messages per conversation for in-process subscribers (the `messageReceived` and
+//! `messageActivity` GraphQL subscriptions). One task reads the bus and hands each
+//! `message.sent` (and reaction, edit, delete) to its conversation's
 //! own channel, decoded once and shared, so a subscriber wakes only for its conversation
 //! instead of for every event on the bus.
 
-use super::events::{MESSAGE_SENT, PARTICIPANT_REMOVED};
+use super::events::{
+    MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_REACTED, MESSAGE_SENT, PARTICIPANT_REMOVED,
+};
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::Message;
+use super::{Activity, Message};
 use crate::events::EventBus;
 use crate::ids::{ConversationId, UserId};
 
@@ -20,6 +23,8 @@ const CAPACITY: usize = 256;
 #[derive(Clone, Debug)]
 pub enum FeedItem {
     Message(Arc<Message>),
+    /// A reaction, edit or delete, at its own offset.
+    Activity(Arc<Activity>),
     /// This user is no longer a participant.
     ParticipantRemoved(UserId),
 }
@@ -76,6 +81,12 @@ impl MessageFeed {
                     MESSAGE_SENT => {
                         if let Ok(message) = serde_json::from_value::<Message>(event.data.clone()) {
                             feed.deliver(conversation_id, FeedItem::Message(Arc::new(message)));
+                        }
+                    }
+                    MESSAGE_REACTED | MESSAGE_EDITED | MESSAGE_DELETED => {
+                        if let Ok(activity) = serde_json::from_value::<Activity>(event.data.clone())
+                        {
+                            feed.deliver(conversation_id, FeedItem::Activity(Arc::new(activity)));
                         }
                     }
                     PARTICIPANT_REMOVED => {

@@ -2,20 +2,33 @@
 //!
 //! Only participants read or write a conversation. Each message gets an offset in its
 //! conversation (`seq`), which with the conversation's `epoch` is the recovery position of the
-//! `conversation:{id}` topic: stored messages are that topic's history. Publishes
-//! `message.sent`, `conversation.created` and `conversation.participant_removed` ([`events`]).
+//! `conversation:{id}` topic: stored messages and what happened to them afterwards
+//! (reactions, edits, deletes: [`activity`]) are that topic's history. Read positions and
+//! unread counts are in [`reads`], `@name` mentions in [`mentions`], full-text search in
+//! [`search`]. Publishes the events of [`events`].
 
+mod activity;
 mod body;
 mod error;
 pub mod events;
 mod feed;
 pub mod graphql;
 pub mod http;
+mod membership;
+mod mentions;
 mod model;
+mod reads;
+pub mod search;
 mod service;
 mod store;
 
+pub use activity::{MESSAGE_DELETED, MESSAGE_EDITED, REACTION};
 pub use error::ChatError;
 pub use feed::FeedItem;
-pub use model::{Conversation, ConversationKind, Message, NewConversation, NewMessage};
+pub use model::{
+    Activity, Conversation, ConversationKind, ConversationView, Message, MessageView,
+    NewConversation, NewMessage, ReactionCount, ReadState, ThreadSummary,
+};
+pub use search::SearchHit;
 pub use service::ChatService;
+pub use store::{LogEntry, SearchFilter};

@@ -15,8 +15,14 @@ use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
+use super::search::terms::Terms;
+use super::search::Language;
+use super::store::NewMessageRow;
 use super::store::{ChatStore, NewConversationRow};
-use super::{ChatError, Conversation, ConversationKind, Message, NewConversation, NewMessage};
+use super::{
+    model, ChatError, Conversation, ConversationKind, ConversationView, Message, NewConversation,
+    NewMessage,
+};
 
 type Result<T, E = ChatError> = std::result::Result<T, E>;
 
@@ -25,14 +31,14 @@ const MAX_CLIENT_ID: usize = 128;
 
 #[derive(Clone)]
 pub struct ChatService {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: ChatStore,
-    auth: AuthService,
-    bus: Arc<dyn EventBus>,
-    config: ChatConfig,
+pub(super) struct Inner {
+    pub(super) store: ChatStore,
+    pub(super) auth: AuthService,
+    pub(super) bus: Arc<dyn EventBus>,
+    pub(super) config: ChatConfig,
     /// One lock per conversation, held from storing a message until its event is published,
     /// so `message.sent` events leave in offset order.
     send_locks: DashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>,
@@ -68,8 +74,13 @@ impl ChatService {
         self.inner.feed.subscribe(conversation_id)
     }
 
-    fn store(&self) -> &ChatStore {
+    pub(super) fn store(&self) -> &ChatStore {
         &self.inner.store
+    }
+
+    /// The language a community's messages are indexed and searched in.
+    pub(super) async fn language(&self, _community_id: &CommunityId) -> Language {
+        Language::from_tag(&self.inner.config.search_language)
     }
 
     /// Creates a conversation between the caller and `participant_ids`, all of the caller's
@@ -151,6 +162,7 @@ impl ChatService {
                 name,
                 created_by: &by.user_id,
                 participants: &participants,
+                encrypted: request.encrypted,
                 now: Utc::now(),
             })
             .await?;
@@ -176,8 +188,24 @@ impl ChatService {
             .await
     }
 
-    pub async fn conversations(&self, of: &Principal) -> Result<Vec<Conversation>> {
-        self.store().conversations_of(&of.user_id).await
+    /// The caller's conversations, each with their read position and unread count.
+    pub async fn conversations(&self, of: &Principal) -> Result<Vec<ConversationView>> {
+        let conversations = self.store().conversations_of(&of.user_id).await?;
+        let counts = self.store().unread_counts(&of.user_id).await?;
+        Ok(conversations
+            .into_iter()
+            .map(|conversation| {
+                let (last_read_offset, unread_count) = counts
+                    .iter()
+                    .find(|(id, ..)| *id == conversation.id)
+                    .map_or((0, 0), |(_, read, unread)| (*read, *unread));
+                ConversationView {
+                    conversation,
+                    last_read_offset,
+                    unread_count,
+                }
+            })
+            .collect())
     }
 
     /// The conversation, if `user_id` takes part in it; `NotFound` otherwise.
@@ -215,12 +243,7 @@ impl ChatService {
         message: NewMessage,
     ) -> Result<(Message, bool)> {
         let body = message.body;
-        if super::body::is_blank(&body) {
-            return Err(ChatError::EmptyBody);
-        }
-        if body.chars().count() > self.inner.config.max_body_chars {
-            return Err(ChatError::BodyTooLong(self.inner.config.max_body_chars));
-        }
+        self.check_body(&body)?;
         let client_id = message.client_id.filter(|c| !c.is_empty());
         if client_id.as_ref().is_some_and(|c| c.len() > MAX_CLIENT_ID) {
             return Err(ChatError::Invalid(format!(
@@ -242,6 +265,26 @@ impl ChatService {
                 return Ok((existing, false));
             }
         }
+        let thread_root = match &message.thread_root {
+            Some(root) => {
+                let root = self
+                    .referenced(&conversation.id, &conversation.epoch, root)
+                    .await?;
+                // Threads are one level deep: a reply to a reply goes to the same thread.
+                Some(root.thread_root.unwrap_or(root.id))
+            }
+            None => None,
+        };
+        if let Some(quoted) = &message.reply_to {
+            self.referenced(&conversation.id, &conversation.epoch, quoted)
+                .await?;
+        }
+        let (message_type, search_terms) = if conversation.encrypted {
+            (model::CIPHERTEXT, None)
+        } else {
+            let language = self.language(&conversation.community_id).await;
+            (model::TEXT, Some(Terms::new(language).of_text(&body)))
+        };
         let lock = self
             .inner
             .send_locks
@@ -249,18 +292,21 @@ impl ChatService {
             .or_default()
             .clone();
         let _ordered = lock.lock().await;
-        let stored = self
-            .store()
-            .insert_message(
-                &MessageId::new(),
-                &conversation,
-                &by.user_id,
-                &body,
-                client_id.as_deref(),
-                // Both backends keep microseconds: the reply must equal what is read back later.
-                Utc::now().trunc_subsecs(6),
-            )
-            .await?;
+        let id = MessageId::new();
+        let new = NewMessageRow {
+            id: &id,
+            sender_id: &by.user_id,
+            body: &body,
+            client_id: client_id.as_deref(),
+            message_type,
+            metadata: None,
+            reply_to: message.reply_to.as_ref(),
+            thread_root: thread_root.as_ref(),
+            search_terms: search_terms.as_deref(),
+            // Both backends keep microseconds: the reply must equal what is read back later.
+            now: Utc::now().trunc_subsecs(6),
+        };
+        let stored = self.store().insert_message(&conversation, &new).await?;
         let message = match stored {
             Some(message) => message,
             None => {
@@ -284,10 +330,40 @@ impl ChatService {
             &conversation.community_id,
             &message,
         ));
+        drop(_ordered);
+        if !conversation.encrypted {
+            self.notify_mentions(by, &conversation.community_id, &message)
+                .await;
+        }
         Ok((message, true))
     }
 
-    /// A page of history, newest first, before offset `before`.
+    /// A body must have something in it and fit the limit.
+    pub(super) fn check_body(&self, body: &str) -> Result<()> {
+        if super::body::is_blank(body) {
+            return Err(ChatError::EmptyBody);
+        }
+        if body.chars().count() > self.inner.config.max_body_chars {
+            return Err(ChatError::BodyTooLong(self.inner.config.max_body_chars));
+        }
+        Ok(())
+    }
+
+    /// A message of the conversation that another refers to; `Invalid` when there is none.
+    async fn referenced(
+        &self,
+        conversation_id: &ConversationId,
+        epoch: &str,
+        id: &MessageId,
+    ) -> Result<Message> {
+        self.store()
+            .message(conversation_id, epoch, id)
+            .await?
+            .ok_or_else(|| ChatError::Invalid(format!("no message {id} in this conversation")))
+    }
+
+    /// A page of the main timeline (thread replies are in their thread), newest first,
+    /// before offset `before`.
     pub async fn messages(
         &self,
         of: &Principal,
@@ -338,7 +414,7 @@ impl ChatService {
             .await
     }
 
-    /// Removes a participant: the user themself (leaving) or anyone, by a group's participant.
+    /// Removes a participant: the user themself (leaving), or anyone, by a group's admin.
     pub async fn remove_participant(
         &self,
         by: &Principal,
@@ -352,6 +428,15 @@ impl ChatService {
         if conversation.kind == ConversationKind::Direct && by.user_id != *user_id {
             return Err(ChatError::Forbidden);
         }
+        if by.user_id != *user_id {
+            let roles = self.store().roles(conversation_id).await?;
+            let admin = roles
+                .iter()
+                .any(|(id, role)| *id == by.user_id && role == super::membership::ADMIN);
+            if !admin {
+                return Err(ChatError::GroupAdminsOnly("remove other participants"));
+            }
+        }
         if !self
             .store()
             .remove_participant(conversation_id, user_id)
@@ -362,6 +447,23 @@ impl ChatService {
         self.inner
             .bus
             .publish(ChatEvent::participant_removed(by, &conversation, user_id));
+        // A group is never left without an admin: the longest-standing participant becomes one.
+        let roles = self.store().roles(conversation_id).await?;
+        if conversation.kind == ConversationKind::Group
+            && !roles
+                .iter()
+                .any(|(_, role)| role == super::membership::ADMIN)
+        {
+            if let Some((heir, _)) = roles.first() {
+                self.store()
+                    .set_role(conversation_id, heir, super::membership::ADMIN)
+                    .await?;
+                let now = self.conversation_for(heir, conversation_id).await?;
+                self.inner
+                    .bus
+                    .publish(ChatEvent::conversation_updated(by, &now));
+            }
+        }
         Ok(())
     }
 }
@@ -376,6 +478,7 @@ mod tests {
             kind: ConversationKind::Group,
             name: Some("Family".into()),
             participant_ids: with.iter().map(|p| p.user_id.clone()).collect(),
+            encrypted: false,
         }
     }
 
@@ -383,6 +486,7 @@ mod tests {
         NewMessage {
             body: body.into(),
             client_id: client_id.map(Into::into),
+            ..Default::default()
         }
     }
 
@@ -569,6 +673,7 @@ mod tests {
             kind: ConversationKind::Direct,
             name: None,
             participant_ids: vec![with.user_id.clone()],
+            encrypted: false,
         };
         let first = chat
             .create_conversation(&admin, direct(&ana))

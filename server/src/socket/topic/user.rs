@@ -1,6 +1,8 @@
 //! `user:{user_id}`: one user's own topic, joined by that user only. The server publishes
-//! `photo_uploaded` (the processed photo) and `watch_progress` (the user's position in a
-//! streaming item moved, on any of their devices) on it. Clients push:
+//! `photo_uploaded` (the processed photo), `watch_progress` (the user's position in a
+//! streaming item moved, on any of their devices), and chat's `read`, `mention`,
+//! `conversation_created`, `participant_added`, `participant_removed` and
+//! `conversation_updated` (see the constants) on it. Clients push:
 //! - `echo`: JSON → `ok` with the same payload; binary → a binary reply and a binary push
 //!   `echo` with the same bytes;
 //! - `refresh_token` `{token}`: live auth, answered by the session (`phoenix.rs`);
@@ -25,6 +27,20 @@ use crate::realtime::Topic;
 pub const PHOTO_UPLOADED: &str = "photo_uploaded";
 /// The user's position in a streaming item, to all their devices.
 pub const WATCH_PROGRESS: &str = "watch_progress";
+/// The user read a conversation up to an offset (on one of their devices): `{conversation_id,
+/// user_id, offset}`, so the others clear their badge.
+pub const READ: &str = "read";
+/// A message names the user: `{conversation_id, message_id, sender_id, offset, preview}`.
+pub const MENTION: &str = "mention";
+/// A conversation the user takes part in was created: the conversation.
+pub const CONVERSATION_CREATED: &str = "conversation_created";
+/// The user was added to a group (to them), or someone was (to the others): the conversation
+/// as it is now, with `user_id`, who was added.
+pub const PARTICIPANT_ADDED: &str = "participant_added";
+/// The user left or was removed: `{conversation_id, removed_by, user_id}`.
+pub const PARTICIPANT_REMOVED: &str = "participant_removed";
+/// A group the user takes part in was renamed or its roles changed: the conversation.
+pub const CONVERSATION_UPDATED: &str = "conversation_updated";
 
 pub fn authorize(principal: &Principal, user_id: &UserId) -> Result<Authorized, JoinRefusal> {
     if *user_id == principal.user_id {

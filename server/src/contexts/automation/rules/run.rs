@@ -345,6 +345,7 @@ impl AutomationService {
                         NewMessage {
                             body,
                             client_id: None,
+                            ..Default::default()
                         },
                     )
                     .await

@@ -45,6 +45,9 @@ pub struct ExportedConversation {
     pub name: Option<String>,
     pub participant_ids: Vec<UserId>,
     pub created_at: DateTime<Utc>,
+    /// Bodies are ciphertext (exports from before encryption existed have no such field).
+    #[serde(default)]
+    pub encrypted: bool,
     pub messages: Vec<ExportedMessage>,
 }
 

@@ -124,6 +124,7 @@ pub async fn import_community(
                 .filter(|u| u.id != creator.id)
                 .map(|u| u.id.clone())
                 .collect(),
+            encrypted: conversation.encrypted,
         };
         let created = match chat.create_conversation(&acting_as(creator), request).await {
             Ok(created) => created,
@@ -148,6 +149,7 @@ pub async fn import_community(
             let new = NewMessage {
                 body: message.body.clone(),
                 client_id: message.client_id.clone(),
+                ..Default::default()
             };
             match chat
                 .send_message(&acting_as(sender), &created.id, new)

@@ -78,7 +78,9 @@ pub async fn export_community(
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.offset;
-            messages.extend(page.into_iter().map(|m| ExportedMessage {
+            // A deleted message is a tombstone with nothing left to export.
+            let kept = page.into_iter().filter(|m| m.deleted_at.is_none());
+            messages.extend(kept.map(|m| ExportedMessage {
                 id: m.id,
                 sender_id: m.sender_id,
                 body: m.body,
@@ -97,6 +99,7 @@ pub async fn export_community(
             name: conversation.name,
             participant_ids: conversation.participant_ids,
             created_at: conversation.created_at,
+            encrypted: conversation.encrypted,
             messages,
         });
     }

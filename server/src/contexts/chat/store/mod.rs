@@ -1,4 +1,14 @@
-//! All of chat's SQL (tables in the `chat` schema), each statement next to its one caller.
+//! Chat's SQL for conversations, participants and messages (tables in the `chat` schema),
+//! each statement next to its one caller; what happens to messages after they are sent is in
+//! [`activity`], read positions in [`reads`], search in [`search`].
+
+mod activity;
+mod membership;
+mod reads;
+mod search;
+
+pub use activity::{LogEntry, NewActivity};
+pub use search::SearchFilter;
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
@@ -7,6 +17,7 @@ use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
 use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::{ChatError, Conversation, ConversationKind, Message};
+use serde_json::Value;
 
 type Result<T, E = ChatError> = std::result::Result<T, E>;
 
@@ -15,6 +26,9 @@ pub struct Membership {
     pub id: ConversationId,
     pub community_id: CommunityId,
     pub epoch: String,
+    pub encrypted: bool,
+    /// The participant's role in a group: `admin` or `member`.
+    pub role: String,
 }
 
 #[derive(FromRow)]
@@ -26,7 +40,11 @@ struct ConversationRow {
     epoch: String,
     last_seq: i64,
     created_at: DateTime<Utc>,
+    encrypted: i32,
 }
+
+const CONVERSATION_COLUMNS: &str =
+    "c.id, c.community_id, c.kind, c.name, c.epoch, c.last_seq, c.created_at, c.encrypted";
 
 #[derive(FromRow)]
 struct MessageRow {
@@ -37,6 +55,12 @@ struct MessageRow {
     client_id: Option<String>,
     seq: i64,
     created_at: DateTime<Utc>,
+    message_type: String,
+    metadata: Option<String>,
+    reply_to: Option<MessageId>,
+    thread_root: Option<MessageId>,
+    edited_at: Option<DateTime<Utc>>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 impl MessageRow {
@@ -50,11 +74,35 @@ impl MessageRow {
             inserted_at: self.created_at,
             epoch: epoch.to_string(),
             offset: self.seq as u64,
+            message_type: self.message_type,
+            metadata: self
+                .metadata
+                .and_then(|m| serde_json::from_str::<Value>(&m).ok()),
+            reply_to: self.reply_to,
+            thread_root: self.thread_root,
+            edited_at: self.edited_at,
+            deleted_at: self.deleted_at,
         }
     }
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, sender_id, body, client_id, seq, created_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, sender_id, body, client_id, seq, created_at, \
+     message_type, metadata, reply_to, thread_root, edited_at, deleted_at";
+
+/// A message about to be stored.
+pub(super) struct NewMessageRow<'a> {
+    pub id: &'a MessageId,
+    pub sender_id: &'a UserId,
+    pub body: &'a str,
+    pub client_id: Option<&'a str>,
+    pub message_type: &'a str,
+    pub metadata: Option<&'a Value>,
+    pub reply_to: Option<&'a MessageId>,
+    pub thread_root: Option<&'a MessageId>,
+    /// `None` for what is never indexed (ciphertext).
+    pub search_terms: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
 
 /// A conversation about to be stored with its participants.
 #[derive(Clone, Copy)]
@@ -65,6 +113,7 @@ pub(super) struct NewConversationRow<'a> {
     pub name: Option<&'a str>,
     pub created_by: &'a UserId,
     pub participants: &'a [UserId],
+    pub encrypted: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -100,14 +149,15 @@ impl ChatStore {
             name,
             created_by,
             participants,
+            encrypted,
             now,
         } = *new;
         let epoch = nanoid::nanoid!(8);
         let mut tx = self.db.begin().await?;
         query(
             "INSERT INTO chat.conversations \
-             (id, community_id, kind, name, created_by, epoch, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+             (id, community_id, kind, name, created_by, epoch, created_at, updated_at, encrypted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
         )
         .bind(id)
         .bind(community_id)
@@ -116,16 +166,23 @@ impl ChatStore {
         .bind(created_by)
         .bind(&epoch)
         .bind(now)
+        .bind(i32::from(encrypted))
         .execute(&mut tx)
         .await?;
         for user_id in participants {
+            let role = if user_id == created_by {
+                "admin"
+            } else {
+                "member"
+            };
             query(
-                "INSERT INTO chat.participants (conversation_id, user_id, joined_at) \
-                 VALUES ($1, $2, $3)",
+                "INSERT INTO chat.participants (conversation_id, user_id, joined_at, role) \
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(id)
             .bind(user_id)
             .bind(now)
+            .bind(role)
             .execute(&mut tx)
             .await?;
         }
@@ -134,10 +191,9 @@ impl ChatStore {
     }
 
     pub async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>> {
-        let row: Option<ConversationRow> = query_as(
-            "SELECT id, community_id, kind, name, epoch, last_seq, created_at \
-             FROM chat.conversations WHERE id = $1",
-        )
+        let row: Option<ConversationRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM chat.conversations c WHERE c.id = $1"
+        )))
         .bind(id)
         .fetch_optional(&self.db)
         .await?;
@@ -154,20 +210,24 @@ impl ChatStore {
         id: &ConversationId,
         user_id: &UserId,
     ) -> Result<Option<Membership>> {
-        let row: Option<(ConversationId, CommunityId, String)> = query_as(
-            "SELECT c.id, c.community_id, c.epoch FROM chat.conversations c \
-             WHERE c.id = $1 AND EXISTS (SELECT 1 FROM chat.participants p \
-                                         WHERE p.conversation_id = c.id AND p.user_id = $2)",
+        let row: Option<(ConversationId, CommunityId, String, i32, String)> = query_as(
+            "SELECT c.id, c.community_id, c.epoch, c.encrypted, p.role \
+             FROM chat.conversations c JOIN chat.participants p ON p.conversation_id = c.id \
+             WHERE c.id = $1 AND p.user_id = $2",
         )
         .bind(id)
         .bind(user_id)
         .fetch_optional(&self.db)
         .await?;
-        Ok(row.map(|(id, community_id, epoch)| Membership {
-            id,
-            community_id,
-            epoch,
-        }))
+        Ok(
+            row.map(|(id, community_id, epoch, encrypted, role)| Membership {
+                id,
+                community_id,
+                epoch,
+                encrypted: encrypted != 0,
+                role,
+            }),
+        )
     }
 
     async fn with_participants(&self, row: ConversationRow) -> Result<Conversation> {
@@ -191,16 +251,17 @@ impl ChatStore {
             epoch: row.epoch,
             last_offset: row.last_seq as u64,
             created_at: row.created_at,
+            encrypted: row.encrypted != 0,
         })
     }
 
     /// Conversations the user takes part in, most recently created first.
     pub async fn conversations_of(&self, user_id: &UserId) -> Result<Vec<Conversation>> {
-        let rows: Vec<ConversationRow> = query_as(
-            "SELECT c.id, c.community_id, c.kind, c.name, c.epoch, c.last_seq, c.created_at \
+        let rows: Vec<ConversationRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} \
              FROM chat.conversations c JOIN chat.participants p ON p.conversation_id = c.id \
-             WHERE p.user_id = $1 ORDER BY c.created_at DESC, c.id",
-        )
+             WHERE p.user_id = $1 ORDER BY c.created_at DESC, c.id"
+        )))
         .bind(user_id)
         .fetch_all(&self.db)
         .await?;
@@ -213,10 +274,10 @@ impl ChatStore {
 
     /// Every conversation of a community, oldest first (export).
     pub async fn conversations_in(&self, community_id: &CommunityId) -> Result<Vec<Conversation>> {
-        let rows: Vec<ConversationRow> = query_as(
-            "SELECT id, community_id, kind, name, epoch, last_seq, created_at \
-             FROM chat.conversations WHERE community_id = $1 ORDER BY created_at, id",
-        )
+        let rows: Vec<ConversationRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM chat.conversations c \
+             WHERE c.community_id = $1 ORDER BY c.created_at, c.id"
+        )))
         .bind(community_id)
         .fetch_all(&self.db)
         .await?;
@@ -297,32 +358,34 @@ impl ChatStore {
     /// Assigns the next offset and stores the message atomically. `None` when the sender's
     /// `client_id` was already used (a concurrent retry won); `NotFound` when the
     /// conversation is gone.
-    #[allow(clippy::too_many_arguments, reason = "one row's columns")]
     pub async fn insert_message(
         &self,
-        id: &MessageId,
         conversation: &Membership,
-        sender_id: &UserId,
-        body: &str,
-        client_id: Option<&str>,
-        now: DateTime<Utc>,
+        new: &NewMessageRow<'_>,
     ) -> Result<Option<Message>> {
+        let metadata = new.metadata.map(Value::to_string);
         let _turn = self.db.write_turn().await;
         let result: Result<Option<i64>> = match &self.db {
             // One statement (the trigger of migration 0004 moves last_seq): a single round
             // trip to SQLite's worker thread while holding the write turn.
             Db::Sqlite(..) => query_scalar(
                 "INSERT INTO chat.messages \
-                 (id, conversation_id, sender_id, body, client_id, seq, created_at) \
-                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6 FROM chat.conversations \
-                 WHERE id = $2 RETURNING seq",
+                 (id, conversation_id, sender_id, body, client_id, seq, created_at, \
+                  message_type, metadata, reply_to, thread_root, search_terms) \
+                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6, $7, $8, $9, $10, $11 \
+                 FROM chat.conversations WHERE id = $2 RETURNING seq",
             )
-            .bind(id)
+            .bind(new.id)
             .bind(&conversation.id)
-            .bind(sender_id)
-            .bind(body)
-            .bind(client_id)
-            .bind(now)
+            .bind(new.sender_id)
+            .bind(new.body)
+            .bind(new.client_id)
+            .bind(new.now)
+            .bind(new.message_type)
+            .bind(&metadata)
+            .bind(new.reply_to)
+            .bind(new.thread_root)
+            .bind(new.search_terms)
             .fetch_optional(&self.db)
             .await
             .map_err(ChatError::Database),
@@ -335,7 +398,7 @@ impl ChatStore {
                          WHERE id = $1 RETURNING last_seq",
                     )
                     .bind(&conversation.id)
-                    .bind(now)
+                    .bind(new.now)
                     .fetch_optional(&mut tx)
                     .await?
                     else {
@@ -343,16 +406,22 @@ impl ChatStore {
                     };
                     query(
                         "INSERT INTO chat.messages \
-                         (id, conversation_id, sender_id, body, client_id, seq, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         (id, conversation_id, sender_id, body, client_id, seq, created_at, \
+                          message_type, metadata, reply_to, thread_root, search_terms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     )
-                    .bind(id)
+                    .bind(new.id)
                     .bind(&conversation.id)
-                    .bind(sender_id)
-                    .bind(body)
-                    .bind(client_id)
+                    .bind(new.sender_id)
+                    .bind(new.body)
+                    .bind(new.client_id)
                     .bind(seq)
-                    .bind(now)
+                    .bind(new.now)
+                    .bind(new.message_type)
+                    .bind(&metadata)
+                    .bind(new.reply_to)
+                    .bind(new.thread_root)
+                    .bind(new.search_terms)
                     .execute(&mut tx)
                     .await
                     .map_err(ChatError::Database)?;
@@ -364,14 +433,20 @@ impl ChatStore {
         };
         match result {
             Ok(Some(seq)) => Ok(Some(Message {
-                id: id.clone(),
+                id: new.id.clone(),
                 conversation_id: conversation.id.clone(),
-                sender_id: sender_id.clone(),
-                body: body.to_string(),
-                client_id: client_id.map(str::to_string),
-                inserted_at: now,
+                sender_id: new.sender_id.clone(),
+                body: new.body.to_string(),
+                client_id: new.client_id.map(str::to_string),
+                inserted_at: new.now,
                 epoch: conversation.epoch.clone(),
                 offset: seq as u64,
+                message_type: new.message_type.to_string(),
+                metadata: new.metadata.cloned(),
+                reply_to: new.reply_to.cloned(),
+                thread_root: new.thread_root.cloned(),
+                edited_at: None,
+                deleted_at: None,
             })),
             Ok(None) => Err(ChatError::NotFound),
             Err(ChatError::Database(e)) if is_unique_violation(&e) => Ok(None),
@@ -379,7 +454,25 @@ impl ChatStore {
         }
     }
 
-    /// Newest first, strictly before offset `before` when given.
+    /// One message of a conversation.
+    pub async fn message(
+        &self,
+        conversation_id: &ConversationId,
+        epoch: &str,
+        id: &MessageId,
+    ) -> Result<Option<Message>> {
+        let row: Option<MessageRow> = query_as(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE id = $1 AND conversation_id = $2"
+        )))
+        .bind(id)
+        .bind(conversation_id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.map(|r| r.into_message(epoch)))
+    }
+
+    /// The main timeline (thread replies are in their thread), newest first, strictly before
+    /// offset `before` when given.
     pub async fn messages(
         &self,
         conversation_id: &ConversationId,
@@ -390,7 +483,7 @@ impl ChatStore {
         let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
         let rows: Vec<MessageRow> = query_as(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM chat.messages WHERE conversation_id = $1 AND seq < $2 \
-             ORDER BY seq DESC LIMIT $3"
+             AND thread_root IS NULL ORDER BY seq DESC LIMIT $3"
         )))
         .bind(conversation_id)
         .bind(before)
@@ -460,6 +553,7 @@ mod tests {
                 name: None,
                 created_by: &participants[0],
                 participants,
+                encrypted: false,
                 now: Utc::now(),
             })
             .await
@@ -481,9 +575,19 @@ mod tests {
         let body = format!("message {id}");
         // Microseconds, as the service sends: what both backends keep.
         let now = Utc::now().trunc_subsecs(6);
-        store
-            .insert_message(&id, to, from, &body, client_id, now)
-            .await
+        let new = NewMessageRow {
+            id: &id,
+            sender_id: from,
+            body: &body,
+            client_id,
+            message_type: super::super::model::TEXT,
+            metadata: None,
+            reply_to: None,
+            thread_root: None,
+            search_terms: Some("message"),
+            now,
+        };
+        store.insert_message(to, &new).await
     }
 
     fn offsets(messages: &[Message]) -> Vec<u64> {
@@ -608,6 +712,8 @@ mod tests {
             id: ConversationId::new(),
             community_id: community,
             epoch: "epoch".into(),
+            encrypted: false,
+            role: "member".into(),
         };
         let refused = send(&store, &gone, &people[0], None).await;
         assert!(matches!(refused, Err(ChatError::NotFound)), "{refused:?}");

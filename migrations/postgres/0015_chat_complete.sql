@@ -1,0 +1,62 @@
+-- Chat complete: replies, threads, edits, deletes, reactions, read positions, group roles,
+-- end-to-end encrypted conversations and full-text search.
+
+-- What a message is and what it points at. `metadata` is JSON kept as text (attachments);
+-- a deleted message keeps its row and offset as a tombstone: body '' and `deleted_at`.
+ALTER TABLE chat.messages
+    ADD COLUMN message_type TEXT NOT NULL DEFAULT 'text',
+    ADD COLUMN metadata     TEXT,
+    ADD COLUMN reply_to     VARCHAR(21),
+    ADD COLUMN thread_root  VARCHAR(21),
+    ADD COLUMN edited_at    TIMESTAMPTZ,
+    ADD COLUMN deleted_at   TIMESTAMPTZ,
+    -- The body's words as the search index takes them (folded, stemmed in the community's
+    -- language by the server, the same on both backends); NULL until computed.
+    ADD COLUMN search_terms TEXT;
+ALTER TABLE chat.messages
+    ADD COLUMN search_vector tsvector
+        GENERATED ALWAYS AS (to_tsvector('simple', coalesce(search_terms, ''))) STORED;
+CREATE INDEX messages_search_idx ON chat.messages USING GIN (search_vector);
+CREATE INDEX messages_thread_idx ON chat.messages (thread_root, seq);
+CREATE INDEX messages_sender_idx ON chat.messages (sender_id);
+
+-- Earlier bodies of edited messages, newest last.
+CREATE TABLE chat.message_edits (
+    message_id  VARCHAR(21) NOT NULL REFERENCES chat.messages (id) ON DELETE CASCADE,
+    body        TEXT        NOT NULL,
+    replaced_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX message_edits_message_idx ON chat.message_edits (message_id);
+
+-- One per user per emoji per message.
+CREATE TABLE chat.reactions (
+    message_id VARCHAR(21) NOT NULL REFERENCES chat.messages (id) ON DELETE CASCADE,
+    user_id    VARCHAR(21) NOT NULL,
+    emoji      TEXT        NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (message_id, user_id, emoji)
+);
+
+-- What happened to messages after they were sent (reactions, edits, deletes), each at its
+-- own offset of the conversation: the conversation topic's history is messages and
+-- activity merged by offset, so recovery replays both.
+CREATE TABLE chat.activity (
+    conversation_id VARCHAR(21) NOT NULL REFERENCES chat.conversations (id) ON DELETE CASCADE,
+    seq             BIGINT      NOT NULL,
+    event           TEXT        NOT NULL,
+    message_id      VARCHAR(21),
+    data            TEXT        NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+);
+CREATE INDEX activity_message_idx ON chat.activity (message_id);
+
+-- Group roles (the creator is the first admin) and each participant's read position.
+ALTER TABLE chat.participants
+    ADD COLUMN role          TEXT   NOT NULL DEFAULT 'member',
+    ADD COLUMN last_read_seq BIGINT NOT NULL DEFAULT 0;
+UPDATE chat.participants p SET role = 'admin'
+  FROM chat.conversations c WHERE c.id = p.conversation_id AND c.created_by = p.user_id;
+
+-- Bodies of an encrypted conversation are ciphertext the server cannot read: never indexed.
+ALTER TABLE chat.conversations ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;

@@ -1,0 +1,130 @@
+//! SQL for message search: FTS5 on SQLite, the `search_vector` GIN index on PostgreSQL,
+//! over `search_terms` (see `search::terms`), limited to conversations the searcher takes
+//! part in now. Ranked by relevance, then newest first.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::{ChatStore, MessageRow, Result, MESSAGE_COLUMNS};
+use crate::contexts::chat::search::SearchQuery;
+use crate::contexts::chat::Message;
+use crate::db::{query_as, Db};
+use crate::ids::{ConversationId, UserId};
+
+/// Who searches and the filters they set.
+#[derive(Clone, Debug)]
+pub struct SearchFilter {
+    pub user_id: UserId,
+    pub conversation_id: Option<ConversationId>,
+    pub sender_id: Option<UserId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl SearchFilter {
+    /// No filter: everything `user_id` can read.
+    pub fn for_user(user_id: UserId) -> Self {
+        SearchFilter {
+            user_id,
+            conversation_id: None,
+            sender_id: None,
+            from: None,
+            to: None,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct Hit {
+    #[sqlx(flatten)]
+    row: MessageRow,
+    epoch: String,
+}
+
+impl ChatStore {
+    /// One page of matches: `limit` from the `skip`-th on.
+    pub async fn search(
+        &self,
+        search: &SearchQuery,
+        filter: &SearchFilter,
+        skip: u32,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let columns = MESSAGE_COLUMNS
+            .split(", ")
+            .map(|c| format!("m.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // $1 the query; $2 the searcher; $3–$6 the filters, each NULL when unset.
+        let filters = "AND ($3 IS NULL OR m.conversation_id = $3) \
+                       AND ($4 IS NULL OR m.sender_id = $4) \
+                       AND ($5 IS NULL OR m.created_at >= $5) \
+                       AND ($6 IS NULL OR m.created_at < $6)";
+        let (sql, expression) = match self.db {
+            Db::Sqlite(..) => (
+                format!(
+                    "SELECT {columns}, c.epoch FROM chat.messages_fts \
+                     JOIN chat.messages m ON m.rowid = messages_fts.rowid \
+                     JOIN chat.participants p ON p.conversation_id = m.conversation_id \
+                          AND p.user_id = $2 \
+                     JOIN chat.conversations c ON c.id = m.conversation_id \
+                     WHERE messages_fts MATCH $1 {filters} \
+                     ORDER BY messages_fts.rank, m.created_at DESC LIMIT $7 OFFSET $8"
+                ),
+                search.to_fts5(),
+            ),
+            Db::Postgres(..) => (
+                format!(
+                    "SELECT {columns}, c.epoch FROM chat.messages m \
+                     JOIN chat.participants p ON p.conversation_id = m.conversation_id \
+                          AND p.user_id = $2 \
+                     JOIN chat.conversations c ON c.id = m.conversation_id \
+                     WHERE m.search_vector @@ to_tsquery('simple', $1) {filters} \
+                     ORDER BY ts_rank_cd(m.search_vector, to_tsquery('simple', $1)) DESC, \
+                              m.created_at DESC LIMIT $7 OFFSET $8"
+                ),
+                search.to_tsquery(),
+            ),
+        };
+        let hits: Vec<Hit> = query_as(AssertSqlSafe(sql))
+            .bind(expression)
+            .bind(&filter.user_id)
+            .bind(&filter.conversation_id)
+            .bind(&filter.sender_id)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(i64::from(limit))
+            .bind(i64::from(skip))
+            .fetch_all(&self.db)
+            .await?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| hit.row.into_message(&hit.epoch))
+            .collect())
+    }
+
+    /// Messages whose search terms were never computed (stored before search existed), for
+    /// indexing them: (id, conversation's community, body), at most `limit`.
+    pub async fn unindexed(&self, limit: u32) -> Result<Vec<(String, String, String)>> {
+        Ok(query_as(
+            "SELECT m.id, c.community_id, m.body FROM chat.messages m \
+             JOIN chat.conversations c ON c.id = m.conversation_id \
+             WHERE m.search_terms IS NULL AND m.deleted_at IS NULL AND c.encrypted = 0 \
+             LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    /// Stores the computed search terms of a message.
+    pub async fn set_search_terms(&self, id: &str, terms: &str) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        crate::db::query("UPDATE chat.messages SET search_terms = $2 WHERE id = $1")
+            .bind(id)
+            .bind(terms)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+}
