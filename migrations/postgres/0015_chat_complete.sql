@@ -60,3 +60,22 @@ UPDATE chat.participants p SET role = 'admin'
 
 -- Bodies of an encrypted conversation are ciphertext the server cannot read: never indexed.
 ALTER TABLE chat.conversations ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+
+-- The key directory of end-to-end encrypted conversations: public keys only.
+CREATE TABLE chat.device_keys (
+    user_id      VARCHAR(21) NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
+    device_id    TEXT        NOT NULL,
+    identity_key TEXT        NOT NULL,   -- X25519, base64
+    signing_key  TEXT        NOT NULL,   -- Ed25519, base64
+    updated_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE chat.one_time_prekeys (
+    user_id    VARCHAR(21) NOT NULL,
+    device_id  TEXT        NOT NULL,
+    key_id     BIGINT      NOT NULL,
+    public_key TEXT        NOT NULL,  -- X25519, base64
+    signature  TEXT        NOT NULL,  -- Ed25519 over the public key, base64
+    PRIMARY KEY (user_id, device_id, key_id),
+    FOREIGN KEY (user_id, device_id) REFERENCES chat.device_keys (user_id, device_id) ON DELETE CASCADE
+);

@@ -76,3 +76,21 @@ CREATE TRIGGER chat.messages_fts_update AFTER UPDATE OF search_terms ON messages
     INSERT INTO messages_fts (rowid, search_terms)
     SELECT NEW.rowid, NEW.search_terms WHERE NEW.search_terms IS NOT NULL;
 END;
+
+-- The key directory of end-to-end encrypted conversations: public keys only.
+CREATE TABLE chat.device_keys (
+    user_id      TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
+    identity_key TEXT NOT NULL,   -- X25519, base64
+    signing_key  TEXT NOT NULL,   -- Ed25519, base64
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE chat.one_time_prekeys (
+    user_id    TEXT    NOT NULL,
+    device_id  TEXT    NOT NULL,
+    key_id     INTEGER NOT NULL,
+    public_key TEXT    NOT NULL,  -- X25519, base64
+    signature  TEXT    NOT NULL,  -- Ed25519 over the public key, base64
+    PRIMARY KEY (user_id, device_id, key_id)
+);

@@ -16,6 +16,7 @@ use crate::contexts::automation::graphql::{
 use crate::contexts::automation::rules::graphql::{RuleMutation, RuleQuery};
 use crate::contexts::automation::AutomationService;
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
+use crate::contexts::chat::keys_graphql::{KeysMutation, KeysQuery};
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::graphql::{FilesMutation, FilesQuery, FilesSubscription};
 use crate::contexts::files::FilesService;
@@ -36,6 +37,7 @@ use crate::realtime::Hub;
 pub struct Query(
     AuthQuery,
     ChatQuery,
+    KeysQuery,
     MediaQuery,
     MonitoringQuery,
     FilesQuery,
@@ -48,6 +50,7 @@ pub struct Query(
 pub struct Mutation(
     AuthMutation,
     ChatMutation,
+    KeysMutation,
     MediaMutation,
     MonitoringMutation,
     FilesMutation,

@@ -14,6 +14,8 @@ pub mod events;
 mod feed;
 pub mod graphql;
 pub mod http;
+pub mod keys;
+pub mod keys_graphql;
 mod membership;
 mod mentions;
 mod model;

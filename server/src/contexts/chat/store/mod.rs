@@ -3,6 +3,7 @@
 //! [`activity`], read positions in [`reads`], search in [`search`].
 
 mod activity;
+mod keys;
 mod membership;
 mod reads;
 mod search;
