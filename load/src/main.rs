@@ -167,6 +167,25 @@ pub enum Scenario {
         #[arg(long)]
         msgpack: bool,
     },
+    /// Message search: stores `messages` messages (words drawn from a Zipf distribution over
+    /// a 20,000-word vocabulary, so some words are common and others rare) in
+    /// `conversations` conversations of the admin, then times `searchMessages` over GraphQL
+    /// for common words, rare words and phrases.
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 100)]
+        conversations: usize,
+        /// Queries per kind.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Requests in flight while seeding and querying.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// The messages are there from an earlier run: only query.
+        #[arg(long)]
+        skip_seed: bool,
+    },
     /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
     Floor {
         #[arg(long, default_value = "127.0.0.1:4100")]

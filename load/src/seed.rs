@@ -24,7 +24,8 @@ impl Seeder {
         }
     }
 
-    async fn post(
+    /// A POST with a JSON body: (status, JSON answer).
+    pub async fn post(
         &self,
         path: &str,
         body: Value,

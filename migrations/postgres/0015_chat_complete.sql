@@ -79,3 +79,35 @@ CREATE TABLE chat.one_time_prekeys (
     PRIMARY KEY (user_id, device_id, key_id),
     FOREIGN KEY (user_id, device_id) REFERENCES chat.device_keys (user_id, device_id) ON DELETE CASCADE
 );
+
+-- Browsers subscribed to Web Push (RFC 8030/8291), and the notification each message makes
+-- for a participant with no socket open.
+CREATE TABLE chat.push_subscriptions (
+    id         VARCHAR(21) PRIMARY KEY,
+    user_id    VARCHAR(21) NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
+    endpoint   TEXT        NOT NULL UNIQUE,
+    p256dh     TEXT        NOT NULL,   -- the browser's P-256 key, base64url
+    auth       TEXT        NOT NULL,   -- its 16-byte auth secret, base64url
+    created_at TIMESTAMPTZ NOT NULL,
+    failures   INTEGER     NOT NULL DEFAULT 0
+);
+CREATE INDEX push_subscriptions_user_idx ON chat.push_subscriptions (user_id);
+CREATE TABLE chat.notifications (
+    id              VARCHAR(21) PRIMARY KEY,
+    user_id         VARCHAR(21) NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
+    conversation_id VARCHAR(21) NOT NULL REFERENCES chat.conversations (id) ON DELETE CASCADE,
+    message_id      VARCHAR(21) NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL,
+    pushed          INTEGER     NOT NULL DEFAULT 0   -- subscriptions it reached
+);
+CREATE INDEX notifications_user_idx ON chat.notifications (user_id, created_at);
+
+-- Photos and files messages carry: participants may read them through the conversation.
+CREATE TABLE chat.attachments (
+    message_id      VARCHAR(21) NOT NULL REFERENCES chat.messages (id) ON DELETE CASCADE,
+    conversation_id VARCHAR(21) NOT NULL REFERENCES chat.conversations (id) ON DELETE CASCADE,
+    kind            TEXT        NOT NULL,   -- photo | file
+    item_id         TEXT        NOT NULL,
+    PRIMARY KEY (message_id, kind, item_id)
+);
+CREATE INDEX attachments_item_idx ON chat.attachments (item_id, kind);

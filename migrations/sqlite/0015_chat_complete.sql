@@ -94,3 +94,35 @@ CREATE TABLE chat.one_time_prekeys (
     signature  TEXT    NOT NULL,  -- Ed25519 over the public key, base64
     PRIMARY KEY (user_id, device_id, key_id)
 );
+
+-- Browsers subscribed to Web Push (RFC 8030/8291), and the notification each message makes
+-- for a participant with no socket open.
+CREATE TABLE chat.push_subscriptions (
+    id         TEXT    PRIMARY KEY,
+    user_id    TEXT    NOT NULL,
+    endpoint   TEXT    NOT NULL UNIQUE,
+    p256dh     TEXT    NOT NULL,   -- the browser's P-256 key, base64url
+    auth       TEXT    NOT NULL,   -- its 16-byte auth secret, base64url
+    created_at TEXT    NOT NULL,
+    failures   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX chat.push_subscriptions_user_idx ON push_subscriptions (user_id);
+CREATE TABLE chat.notifications (
+    id              TEXT    PRIMARY KEY,
+    user_id         TEXT    NOT NULL,
+    conversation_id TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    created_at      TEXT    NOT NULL,
+    pushed          INTEGER NOT NULL DEFAULT 0   -- subscriptions it reached
+);
+CREATE INDEX chat.notifications_user_idx ON notifications (user_id, created_at);
+
+-- Photos and files messages carry: participants may read them through the conversation.
+CREATE TABLE chat.attachments (
+    message_id      TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL,
+    kind            TEXT NOT NULL,   -- photo | file
+    item_id         TEXT NOT NULL,
+    PRIMARY KEY (message_id, kind, item_id)
+);
+CREATE INDEX chat.attachments_item_idx ON attachments (item_id, kind);

@@ -17,6 +17,8 @@ use crate::config::Config;
 use crate::contexts::auth::token::{load_or_create_secret, SECRET_FILE};
 use crate::contexts::auth::{AuthService, SecretCipher, TokenKeys};
 use crate::contexts::automation::AutomationService;
+use crate::contexts::chat::attachments::MediaAndFiles;
+use crate::contexts::chat::push::{Notifier, Recipients, Vapid, VAPID_FILE};
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
@@ -109,6 +111,12 @@ impl AppState {
             &config.data_dir,
             &secret,
         );
+        chat.set_attachment_source(Arc::new(MediaAndFiles {
+            media: media.clone(),
+            files: files.clone(),
+        }));
+        media.set_shared_photos(chat.sharing());
+        files.set_shared_files(chat.sharing());
         let automation = AutomationService::new(
             db.clone(),
             auth.clone(),
@@ -140,11 +148,16 @@ impl AppState {
             hub.set_relay(relay);
             JetStreamLog::start(nats.client(), &config.bus, &hub).await?;
         }
+        let vapid =
+            Vapid::load_or_create(&config.data_dir.join(VAPID_FILE), &config.chat.push_subject)?;
+        let notifier = Notifier::new(db.clone(), chat.clone(), vapid, &config.chat);
+        notifier.set_recipients(Arc::new(HubRecipients(Arc::downgrade(&hub))));
         let config = Arc::new(config);
         let graphql = crate::graphql::build_schema(
             config.clone(),
             auth.clone(),
             chat.clone(),
+            notifier.clone(),
             media.clone(),
             monitoring.clone(),
             files.clone(),
@@ -159,6 +172,7 @@ impl AppState {
             bus,
             auth,
             chat,
+            notifier,
             media,
             monitoring,
             files,
@@ -186,6 +200,7 @@ impl AppState {
         self.media.spawn_worker(self.config.bus.nats_url.is_some());
         self.chat.spawn_feed();
         self.chat.spawn_indexer();
+        self.notifier.spawn(&self.bus);
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
         self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);
         self.streaming.start().await;
@@ -245,5 +260,20 @@ impl AppState {
                 }
             }
         });
+    }
+}
+
+/// The hub, as the notifier asks it who is online and whether this node notifies.
+struct HubRecipients(std::sync::Weak<Hub>);
+
+impl Recipients for HubRecipients {
+    fn is_online(&self, user_id: &crate::ids::UserId) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|hub| hub.is_user_online(user_id))
+    }
+
+    fn sends_notifications(&self) -> bool {
+        self.0.upgrade().is_some_and(|hub| hub.is_coordinator())
     }
 }

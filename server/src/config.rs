@@ -468,6 +468,14 @@ pub struct ChatConfig {
     /// How message search stems words: `portuguese`, `english` or `simple` (no stemming),
     /// or a language tag such as `pt-BR`.
     pub search_language: String,
+    /// Who push services may contact about this server's Web Push (VAPID `sub`): a
+    /// `mailto:` or `https:` URL.
+    pub push_subject: String,
+    /// Hosts (`host` or `host:port`) whose plain-`http` push endpoints are accepted: a local
+    /// push service in tests. Everything else must be `https`.
+    pub push_plain_http_hosts: Vec<String>,
+    /// Days notification records are kept.
+    pub notification_keep_days: u32,
 }
 
 impl Default for ChatConfig {
@@ -476,6 +484,9 @@ impl Default for ChatConfig {
             max_body_chars: 4000,
             max_participants: 256,
             search_language: "portuguese".into(),
+            push_subject: "mailto:admin@localhost".into(),
+            push_plain_http_hosts: Vec::new(),
+            notification_keep_days: 30,
         }
     }
 }

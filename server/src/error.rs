@@ -389,6 +389,8 @@ pub enum StartError {
     Media(String),
     #[error("event bus: {0}")]
     Bus(#[from] crate::events::BusError),
+    #[error("web push: {0}")]
+    Push(#[from] crate::contexts::chat::push::PushError),
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use axum::extract::FromRef;
 use crate::config::Config;
 use crate::contexts::auth::AuthService;
 use crate::contexts::automation::AutomationService;
+use crate::contexts::chat::push::Notifier;
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::FilesService;
 use crate::contexts::media::MediaService;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub bus: Arc<dyn EventBus>,
     pub auth: AuthService,
     pub chat: ChatService,
+    pub notifier: Notifier,
     pub media: MediaService,
     pub monitoring: MonitoringService,
     pub files: FilesService,
@@ -63,6 +65,7 @@ parts! {
     bus: Arc<dyn EventBus>,
     auth: AuthService,
     chat: ChatService,
+    notifier: Notifier,
     media: MediaService,
     monitoring: MonitoringService,
     files: FilesService,

@@ -7,6 +7,7 @@ mod fanout;
 mod home;
 mod idle;
 mod rooms;
+mod search;
 mod transfer;
 
 use std::net::IpAddr;
@@ -136,6 +137,25 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
             };
             no_chart(home::run(&context, entities, rate, duration, source).await?)
         }
+        Scenario::Search {
+            messages,
+            conversations,
+            queries,
+            concurrency,
+            skip_seed,
+        } => no_chart(
+            search::run(
+                &context,
+                search::Plan {
+                    messages,
+                    conversations,
+                    queries,
+                    concurrency,
+                    skip_seed,
+                },
+            )
+            .await?,
+        ),
         Scenario::Floor { .. } => unreachable!("handled by main"),
     }
 }

@@ -17,6 +17,8 @@ use crate::contexts::automation::rules::graphql::{RuleMutation, RuleQuery};
 use crate::contexts::automation::AutomationService;
 use crate::contexts::chat::graphql::{ChatMutation, ChatQuery, ChatSubscription};
 use crate::contexts::chat::keys_graphql::{KeysMutation, KeysQuery};
+use crate::contexts::chat::push::Notifier;
+use crate::contexts::chat::push_graphql::{PushMutation, PushQuery};
 use crate::contexts::chat::ChatService;
 use crate::contexts::files::graphql::{FilesMutation, FilesQuery, FilesSubscription};
 use crate::contexts::files::FilesService;
@@ -38,6 +40,7 @@ pub struct Query(
     AuthQuery,
     ChatQuery,
     KeysQuery,
+    PushQuery,
     MediaQuery,
     MonitoringQuery,
     FilesQuery,
@@ -51,6 +54,7 @@ pub struct Mutation(
     AuthMutation,
     ChatMutation,
     KeysMutation,
+    PushMutation,
     MediaMutation,
     MonitoringMutation,
     FilesMutation,
@@ -86,6 +90,7 @@ pub fn build(
     config: Arc<Config>,
     auth: AuthService,
     chat: ChatService,
+    notifier: Notifier,
     media: MediaService,
     monitoring: MonitoringService,
     files: FilesService,
@@ -108,6 +113,7 @@ pub fn build(
         .data(config)
         .data(auth)
         .data(chat)
+        .data(notifier)
         .data(media)
         .data(monitoring)
         .data(files)

@@ -347,6 +347,11 @@ impl Hub {
         self.conns.len()
     }
 
+    /// Whether the user has a connection (not a device agent's) on any node.
+    pub fn is_user_online(&self, user_id: &UserId) -> bool {
+        self.connections_of(user_id) > 0 || self.remote_presence.is_online(user_id)
+    }
+
     /// Connections of one user now.
     pub fn connections_of(&self, user_id: &UserId) -> usize {
         self.users.get(user_id).map_or(0, |conns| conns.len())

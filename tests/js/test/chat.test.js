@@ -8,17 +8,22 @@ import assert from "node:assert/strict";
 
 import {
   Harness,
+  PASSWORD,
   collect,
   createConversation,
+  createInvite,
   framesOf,
   graphqlHttp,
   join,
   push,
   seed,
   show,
+  signIn,
+  signUp,
   sleep,
   within,
 } from "../lib/helpers.js";
+import { gradientPng } from "../lib/png.js";
 
 let h;
 let world;
@@ -253,4 +258,76 @@ test("messageActivity streams reactions to a graphql-ws subscriber", async () =>
     userId: admin.id,
     offset: message.offset + 1,
   });
+});
+
+test("attachments: participants read the photo and the file a message carries, others do not", async () => {
+  const { admin } = world;
+  const [ana, bia] = world.members;
+  // A guest of the community: guests see no photos but public albums' and their shares.
+  const invite = await createInvite(h.server, admin.token, { role: "guest", max_uses: 1 });
+  const guestEmail = `guest-${Date.now()}@example.org`;
+  const up = await signUp(h.server, { email: guestEmail, password: PASSWORD, invite_code: invite.code });
+  const guest = { id: up.user.id, token: (await signIn(h.server, guestEmail)).token };
+
+  // Ana uploads a photo and puts a file in her personal space.
+  const form = new FormData();
+  form.append("file", new Blob([gradientPng(64, 48)], { type: "image/png" }), "gradient.png");
+  const uploaded = await fetch(`${h.server.url}/api/media`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ana.token}` },
+    body: form,
+  });
+  assert.ok(uploaded.status === 201 || uploaded.status === 200, `photo upload: ${uploaded.status}`);
+  const { photo } = await uploaded.json();
+  const spaces = await graphqlHttp(h.server, "{ spaces { id kind } }", {}, ana.token);
+  const space = spaces.body.data.spaces.find((s) => s.kind === "PERSONAL").id;
+  const put = await fetch(`${h.server.url}/api/files/spaces/${space}/content/receita.txt`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${ana.token}` },
+    body: "tapioca: goma, água, sal",
+  });
+  assert.equal(put.status, 201);
+  const file = (await put.json());
+  const fileId = file.node?.id;
+  assert.ok(fileId, `the stored file: ${show(file)}`);
+
+  const read = (token, path) =>
+    fetch(`${h.server.url}${path}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+  const fileUrl = `/api/files/nodes/${fileId}/content`;
+  const photoUrl = `/api/media/${photo.id}/original`;
+  assert.equal(await read(bia.token, fileUrl), 404, "Bia cannot read Ana's personal file yet");
+  assert.equal(await read(guest.token, photoUrl), 404, "the guest cannot see the photo yet");
+
+  const conv = await createConversation(h.server, ana.token, [bia.id, guest.id]);
+  const a = await h.connected({ token: ana.token });
+  const channel = a.channel(`conversation:${conv.id}`);
+  assert.equal((await join(channel)).status, "ok");
+  // Bia's own items are not Ana's to attach; a folder is no attachment.
+  const refused = await push(channel, "new_msg", { body: "", attachments: [{ kind: "file", id: "nosuchnode0000000000x" }] });
+  assert.equal(refused.response.reason, "invalid_input", show(refused));
+  const sent = await push(channel, "new_msg", {
+    body: "",
+    attachments: [{ kind: "photo", id: photo.id }, { kind: "file", id: fileId }],
+  });
+  assert.equal(sent.status, "ok", show(sent));
+  assert.equal(sent.response.message_type, "file");
+  const described = sent.response.metadata.attachments;
+  assert.deepEqual(described.map((x) => [x.kind, x.id]), [["photo", photo.id], ["file", fileId]]);
+  assert.equal(described[0].thumb, `/api/media/${photo.id}/thumb`);
+
+  assert.equal(await read(bia.token, fileUrl), 200, "Bia reads the file through the conversation");
+  assert.equal(await read(guest.token, photoUrl), 200, "the guest sees the photo through the conversation");
+  assert.equal(await read(admin.token, fileUrl), 404, "the admin takes no part in the conversation");
+  const change = await fetch(`${h.server.url}/api/files/spaces/${space}/content/receita.txt`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${bia.token}` },
+    body: "mine now",
+  });
+  assert.ok(change.status === 404 || change.status === 403, `Bia may only read: ${change.status}`);
+
+  // Deleting the message takes the access away.
+  const deleted = await push(channel, "delete", { message_id: sent.response.id });
+  assert.equal(deleted.status, "ok", show(deleted));
+  assert.equal(await read(bia.token, fileUrl), 404, "gone with the message");
+  assert.equal(await read(guest.token, photoUrl), 404, "gone with the message");
 });

@@ -12,6 +12,7 @@ use futures_util::Stream;
 use taina_protocol::ErrorCode;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::attachments::{AttachmentKind, AttachmentRef};
 use super::{
     Activity, ChatError, ChatService, Conversation, ConversationKind, ConversationView, FeedItem,
     LogEntry, Message, MessageView, NewConversation, NewMessage, SearchFilter,
@@ -306,6 +307,20 @@ pub struct SearchConnection {
     page_info: SearchPageInfo,
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "AttachmentKind")]
+pub enum GqlAttachmentKind {
+    Photo,
+    File,
+}
+
+/// A photo (media) or a file (files) a message carries.
+#[derive(InputObject)]
+pub struct AttachmentInput {
+    kind: GqlAttachmentKind,
+    id: String,
+}
+
 /// Where a client was: resume after this position.
 #[derive(InputObject)]
 pub struct SinceInput {
@@ -489,7 +504,9 @@ impl ChatMutation {
     }
 
     /// Stores and broadcasts a message; the same `clientId` again returns the stored one.
-    /// `replyTo` quotes a message; `threadRoot` replies in that message's thread.
+    /// `replyTo` quotes a message; `threadRoot` replies in that message's thread;
+    /// `attachments` are photos and files the caller can read (the body may then be empty).
+    #[allow(clippy::too_many_arguments, reason = "the message's parts")]
     async fn send_message(
         &self,
         ctx: &Context<'_>,
@@ -498,6 +515,7 @@ impl ChatMutation {
         client_id: Option<String>,
         reply_to: Option<String>,
         thread_root: Option<String>,
+        #[graphql(default)] attachments: Vec<AttachmentInput>,
     ) -> Result<GqlMessage> {
         let principal = principal(ctx)?;
         let (message, _) = ctx
@@ -510,6 +528,16 @@ impl ChatMutation {
                     client_id,
                     reply_to: reply_to.map(Into::into),
                     thread_root: thread_root.map(Into::into),
+                    attachments: attachments
+                        .into_iter()
+                        .map(|a| AttachmentRef {
+                            kind: match a.kind {
+                                GqlAttachmentKind::Photo => AttachmentKind::Photo,
+                                GqlAttachmentKind::File => AttachmentKind::File,
+                            },
+                            id: a.id,
+                        })
+                        .collect(),
                 },
             )
             .await?;

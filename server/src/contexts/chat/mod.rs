@@ -8,6 +8,7 @@
 //! [`search`]. Publishes the events of [`events`].
 
 mod activity;
+pub mod attachments;
 mod body;
 mod error;
 pub mod events;
@@ -19,6 +20,8 @@ pub mod keys_graphql;
 mod membership;
 mod mentions;
 mod model;
+pub mod push;
+pub mod push_graphql;
 mod reads;
 pub mod search;
 mod service;

@@ -123,6 +123,9 @@ pub struct NewMessage {
     /// Reply in the thread of this message of the same conversation.
     #[serde(default)]
     pub thread_root: Option<MessageId>,
+    /// Photos and files the sender can read (the body may then be empty).
+    #[serde(default)]
+    pub attachments: Vec<super::attachments::AttachmentRef>,
 }
 
 /// One emoji on a message: how many reacted with it and who.

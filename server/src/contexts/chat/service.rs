@@ -39,6 +39,8 @@ pub(super) struct Inner {
     pub(super) auth: AuthService,
     pub(super) bus: Arc<dyn EventBus>,
     pub(super) config: ChatConfig,
+    /// Media and files, describing attachments (set once at start).
+    pub(super) attachments: std::sync::OnceLock<Arc<dyn super::attachments::AttachmentSource>>,
     /// One lock per conversation, held from storing a message until its event is published,
     /// so `message.sent` events leave in offset order.
     send_locks: DashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>,
@@ -53,6 +55,7 @@ impl ChatService {
                 auth,
                 bus,
                 config,
+                attachments: std::sync::OnceLock::new(),
                 send_locks: DashMap::new(),
                 feed: Arc::new(MessageFeed::default()),
             }),
@@ -243,7 +246,10 @@ impl ChatService {
         message: NewMessage,
     ) -> Result<(Message, bool)> {
         let body = message.body;
-        self.check_body(&body)?;
+        // A message carrying attachments may go without words.
+        if message.attachments.is_empty() || !body.is_empty() {
+            self.check_body(&body)?;
+        }
         let client_id = message.client_id.filter(|c| !c.is_empty());
         if client_id.as_ref().is_some_and(|c| c.len() > MAX_CLIENT_ID) {
             return Err(ChatError::Invalid(format!(
@@ -279,11 +285,20 @@ impl ChatService {
             self.referenced(&conversation.id, &conversation.epoch, quoted)
                 .await?;
         }
-        let (message_type, search_terms) = if conversation.encrypted {
+        let (mut message_type, search_terms) = if conversation.encrypted {
             (model::CIPHERTEXT, None)
         } else {
             let language = self.language(&conversation.community_id).await;
             (model::TEXT, Some(Terms::new(language).of_text(&body)))
+        };
+        let metadata = if message.attachments.is_empty() {
+            None
+        } else {
+            let (metadata, kind) = self.describe_attachments(by, &message.attachments).await?;
+            if !conversation.encrypted {
+                message_type = kind;
+            }
+            Some(metadata)
         };
         let lock = self
             .inner
@@ -292,6 +307,7 @@ impl ChatService {
             .or_default()
             .clone();
         let _ordered = lock.lock().await;
+        let message_attachments = message.attachments;
         let id = MessageId::new();
         let new = NewMessageRow {
             id: &id,
@@ -299,7 +315,7 @@ impl ChatService {
             body: &body,
             client_id: client_id.as_deref(),
             message_type,
-            metadata: None,
+            metadata: metadata.as_ref(),
             reply_to: message.reply_to.as_ref(),
             thread_root: thread_root.as_ref(),
             search_terms: search_terms.as_deref(),
@@ -325,6 +341,9 @@ impl ChatService {
                 return Ok((existing, false));
             }
         };
+        // Recorded before the message is announced: whoever sees it may open what it carries.
+        self.record_attachments(conversation_id, &message.id, &message_attachments)
+            .await?;
         self.inner.bus.publish(ChatEvent::message_sent(
             by,
             &conversation.community_id,

@@ -26,6 +26,7 @@ mod service;
 mod share;
 #[cfg(test)]
 mod share_tests;
+mod shared;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -43,3 +44,4 @@ pub use service::{sort_key, FilesService, OpenLink, MAX_CHANGES_PAGE, MAX_LIST_P
 pub use share::{
     Access, NewShare, NewShareTarget, Rights, Scope, Share, SharePermission, ShareTarget,
 };
+pub use shared::SharedFiles;

@@ -70,6 +70,8 @@ pub(super) struct Inner {
     verified_links: dashmap::DashMap<(ShareId, [u8; 32]), Instant>,
     /// Link password guesses, per client address and per link.
     link_guesses: AttemptLimiter,
+    /// Chat, which lets participants read the files messages carry (set once at start).
+    shared: std::sync::OnceLock<Arc<dyn super::shared::SharedFiles>>,
 }
 
 fn may_read(by: &Principal, space: &Space) -> bool {
@@ -130,6 +132,7 @@ impl FilesService {
             verified: dashmap::DashMap::new(),
             verified_links: dashmap::DashMap::new(),
             link_guesses: AttemptLimiter::per_minute(LINK_GUESSES_PER_MINUTE),
+            shared: std::sync::OnceLock::new(),
         });
         // Weak: media holds the placement, and the service holds media.
         media.set_placement(Arc::new(FilesPlacement(Arc::downgrade(&inner))));
@@ -176,6 +179,11 @@ impl FilesService {
     // --- spaces ---
 
     /// The caller's personal space (made on first use), then their community's spaces.
+    /// Who else may read files (chat's attachments); set once at start.
+    pub fn set_shared_files(&self, shared: Arc<dyn super::shared::SharedFiles>) {
+        let _ = self.inner.shared.set(shared);
+    }
+
     pub async fn spaces(&self, by: &Principal) -> Result<Vec<Space>> {
         let mut spaces = vec![self.personal_space(by).await?];
         spaces.extend(self.store().community_spaces(&by.community_id).await?);

@@ -15,6 +15,7 @@ mod model;
 mod neighbour;
 mod placement;
 mod service;
+mod shared;
 mod store;
 
 pub use blob::{read_file, BlobRead};
@@ -24,3 +25,4 @@ pub use model::{Album, Cursor, JobCounts, Photo, PhotoFilter, Rendition, Upload}
 pub use neighbour::BlobNeighbour;
 pub use placement::{Finished, Placement, UploadPlacement};
 pub use service::{ChunkOutcome, MediaService};
+pub use shared::SharedPhotos;

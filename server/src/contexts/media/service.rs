@@ -66,6 +66,8 @@ pub(super) struct Inner {
     pub neighbour: std::sync::OnceLock<Arc<dyn BlobNeighbour>>,
     /// Files again, taking the socket uploads opened for a space (set once at start).
     pub placement: std::sync::OnceLock<Arc<dyn UploadPlacement>>,
+    /// Chat, which shares the photos messages carry (set once at start).
+    pub shared: std::sync::OnceLock<Arc<dyn super::shared::SharedPhotos>>,
 }
 
 /// What a chunk of a socket upload did.
@@ -104,6 +106,7 @@ impl MediaService {
                 uploads_dir,
                 work: Notify::new(),
                 upload_writers: dashmap::DashMap::new(),
+                shared: std::sync::OnceLock::new(),
                 job_durations: prometheus_client::metrics::histogram::Histogram::new(
                     prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 14),
                 ),
@@ -397,7 +400,17 @@ impl MediaService {
         if self.inner.store.in_public_album(id).await? {
             return Ok(photo);
         }
+        if let (Some(viewer), Some(shared)) = (viewer, self.inner.shared.get()) {
+            if shared.shared_with(&viewer.user_id, id).await {
+                return Ok(photo);
+            }
+        }
         Err(MediaError::NotFound)
+    }
+
+    /// Who else may see photos (chat's attachments); set once at start.
+    pub fn set_shared_photos(&self, shared: Arc<dyn super::shared::SharedPhotos>) {
+        let _ = self.inner.shared.set(shared);
     }
 
     fn key_of(photo: &Photo, rendition: Rendition) -> Result<String> {

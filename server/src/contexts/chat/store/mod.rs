@@ -3,6 +3,7 @@
 //! [`activity`], read positions in [`reads`], search in [`search`].
 
 mod activity;
+mod attachments;
 mod keys;
 mod membership;
 mod reads;

@@ -86,6 +86,20 @@ impl FilesService {
             .shares_reaching(id, &by.user_id, &by.community_id, now())
             .await?;
         let rights = best_share(&shares, &ids, by.role == Role::Guest);
+        if !rights.can_read() && node.kind == NodeKind::File {
+            // A file a message carries: that file, read-only, for the conversation.
+            if let Some(shared) = self.inner.shared.get() {
+                if shared.shared_with(&by.user_id, &node.id).await {
+                    let scope = Scope::Share(node.id.clone());
+                    let rights = Rights {
+                        access: Access::Read,
+                        may_share: false,
+                        scope,
+                    };
+                    return Ok((node, space, rights));
+                }
+            }
+        }
         Ok((node, space, rights))
     }
 

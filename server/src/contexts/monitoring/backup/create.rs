@@ -22,6 +22,7 @@ use super::schedule::backups_in;
 use super::{io, BackupError, BlobEntry, Manifest, BACKUP_PREFIX, POOL_DIR};
 use crate::config::Config;
 use crate::contexts::auth::token::SECRET_FILE;
+use crate::contexts::chat::push::VAPID_FILE;
 use crate::db::{Db, CONTEXT_SCHEMAS, SQLITE_FILE};
 
 /// A backup just written.
@@ -88,10 +89,12 @@ pub async fn create_backup(db: &Db, config: &Config, to: &Path) -> Result<Create
         }
     }
 
-    let secret = config.data_dir.join(SECRET_FILE);
-    if secret.is_file() {
-        std::fs::copy(&secret, backup.join(SECRET_FILE)).map_err(io("cannot copy", &secret))?;
-        files.push(SECRET_FILE.to_string());
+    for name in [SECRET_FILE, VAPID_FILE] {
+        let secret = config.data_dir.join(name);
+        if secret.is_file() {
+            std::fs::copy(&secret, backup.join(name)).map_err(io("cannot copy", &secret))?;
+            files.push(name.to_string());
+        }
     }
     let redacted = backup.join("config.toml");
     std::fs::write(&redacted, config.to_redacted_toml()).map_err(io("cannot write", &redacted))?;

@@ -10,6 +10,7 @@
 //!     db/taina.db, db/chat.db, …    SQLite: `VACUUM … INTO`, one consistent file per database
 //!     db/postgres.dump              PostgreSQL: `pg_dump --format=custom`
 //!     jwt.secret                    the server secret (TOTP secrets are sealed with it)
+//!     vapid.pem                     the Web Push (VAPID) key browsers subscribed with
 //!     config.toml                   the configuration, secrets redacted (for reference)
 //! ```
 //!

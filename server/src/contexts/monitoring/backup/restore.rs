@@ -9,6 +9,7 @@ use super::verify::{pool_of, verify_backup};
 use super::{io, BackupError, Manifest};
 use crate::config::Config;
 use crate::contexts::auth::token::SECRET_FILE;
+use crate::contexts::chat::push::VAPID_FILE;
 use crate::db::{CONTEXT_SCHEMAS, SQLITE_FILE};
 
 /// What a restore wrote.
@@ -64,9 +65,11 @@ pub async fn restore_backup(
         }
     }
 
-    let secret = backup.join(SECRET_FILE);
-    if secret.is_file() {
-        std::fs::copy(&secret, data_dir.join(SECRET_FILE)).map_err(io("cannot copy", &secret))?;
+    for name in [SECRET_FILE, VAPID_FILE] {
+        let secret = backup.join(name);
+        if secret.is_file() {
+            std::fs::copy(&secret, data_dir.join(name)).map_err(io("cannot copy", &secret))?;
+        }
     }
     let pool = pool_of(backup);
     let files = data_dir.join("files");
@@ -88,7 +91,11 @@ pub async fn restore_backup(
 
 /// Removes what a restore replaces, and nothing else.
 fn clear_data_dir(data_dir: &Path) -> Result<(), BackupError> {
-    let mut names = vec![SQLITE_FILE.to_string(), SECRET_FILE.to_string()];
+    let mut names = vec![
+        SQLITE_FILE.to_string(),
+        SECRET_FILE.to_string(),
+        VAPID_FILE.to_string(),
+    ];
     names.extend(CONTEXT_SCHEMAS.iter().map(|s| format!("{s}.db")));
     for name in names {
         for suffix in ["", "-wal", "-shm"] {

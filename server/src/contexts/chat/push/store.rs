@@ -1,0 +1,185 @@
+//! SQL for Web Push subscriptions and notification records (`chat.push_subscriptions`,
+//! `chat.notifications`).
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::notifier::{Notification, Subscription};
+use crate::db::{query, query_as, Db};
+use crate::ids::{ConversationId, MessageId, UserId};
+
+#[derive(Clone)]
+pub struct PushStore {
+    db: Db,
+}
+
+#[derive(FromRow)]
+struct SubscriptionRow {
+    id: String,
+    user_id: UserId,
+    endpoint: String,
+    p256dh: String,
+    auth: String,
+}
+
+impl PushStore {
+    pub fn new(db: Db) -> Self {
+        PushStore { db }
+    }
+
+    /// Stores a browser's subscription; the same endpoint again (a browser subscribing anew,
+    /// perhaps for someone else on a shared computer) replaces what was there.
+    pub async fn subscribe(
+        &self,
+        user_id: &UserId,
+        endpoint: &str,
+        p256dh: &str,
+        auth: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        query(
+            "INSERT INTO chat.push_subscriptions \
+             (id, user_id, endpoint, p256dh, auth, created_at, failures) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0) \
+             ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, \
+             p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at, \
+             failures = 0",
+        )
+        .bind(nanoid::nanoid!())
+        .bind(user_id)
+        .bind(endpoint)
+        .bind(p256dh)
+        .bind(auth)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn unsubscribe(&self, user_id: &UserId, endpoint: &str) -> Result<bool, sqlx::Error> {
+        let removed =
+            query("DELETE FROM chat.push_subscriptions WHERE user_id = $1 AND endpoint = $2")
+                .bind(user_id)
+                .bind(endpoint)
+                .execute(&self.db)
+                .await?;
+        Ok(removed > 0)
+    }
+
+    pub async fn subscriptions(&self, user_id: &UserId) -> Result<Vec<Subscription>, sqlx::Error> {
+        let rows: Vec<SubscriptionRow> = query_as(
+            "SELECT id, user_id, endpoint, p256dh, auth FROM chat.push_subscriptions \
+             WHERE user_id = $1 ORDER BY created_at",
+        )
+        .bind(user_id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Subscription {
+                id: r.id,
+                user_id: r.user_id,
+                endpoint: r.endpoint,
+                p256dh: r.p256dh,
+                auth: r.auth,
+            })
+            .collect())
+    }
+
+    /// Counts a failed delivery; returns how many in a row there have been.
+    pub async fn failed(&self, id: &str) -> Result<i64, sqlx::Error> {
+        let failures: Option<i32> = crate::db::query_scalar(
+            "UPDATE chat.push_subscriptions SET failures = failures + 1 WHERE id = $1 \
+             RETURNING failures",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(i64::from(failures.unwrap_or_default()))
+    }
+
+    pub async fn delivered(&self, id: &str) -> Result<(), sqlx::Error> {
+        query("UPDATE chat.push_subscriptions SET failures = 0 WHERE id = $1 AND failures > 0")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets a subscription the push service says is gone (or that kept failing).
+    pub async fn remove(&self, id: &str) -> Result<(), sqlx::Error> {
+        query("DELETE FROM chat.push_subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record(
+        &self,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
+        message_id: &MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<String, sqlx::Error> {
+        let id = nanoid::nanoid!();
+        query(
+            "INSERT INTO chat.notifications \
+             (id, user_id, conversation_id, message_id, created_at, pushed) \
+             VALUES ($1, $2, $3, $4, $5, 0)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(conversation_id)
+        .bind(message_id)
+        .bind(now)
+        .execute(&self.db)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn set_pushed(&self, id: &str, reached: i32) -> Result<(), sqlx::Error> {
+        query("UPDATE chat.notifications SET pushed = $2 WHERE id = $1")
+            .bind(id)
+            .bind(reached)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The user's notifications, newest first.
+    pub async fn notifications(
+        &self,
+        user_id: &UserId,
+        limit: u32,
+    ) -> Result<Vec<Notification>, sqlx::Error> {
+        let rows: Vec<(String, ConversationId, MessageId, DateTime<Utc>, i32)> = query_as(
+            "SELECT id, conversation_id, message_id, created_at, pushed FROM chat.notifications \
+             WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, conversation_id, message_id, created_at, pushed)| Notification {
+                    id,
+                    conversation_id,
+                    message_id,
+                    created_at,
+                    pushed: pushed.max(0) as u32,
+                },
+            )
+            .collect())
+    }
+
+    /// Drops notification records older than `before`.
+    pub async fn purge(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        query("DELETE FROM chat.notifications WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.db)
+            .await
+    }
+}
