@@ -29,7 +29,11 @@ impl Letter {
             .to
             .parse()
             .map_err(|_| MailError::InvalidRecipient(self.to.clone()))?;
+        // Without the `hostname` feature lettre adds no Message-ID: one under the sender's
+        // domain, as receiving servers expect.
+        let message_id = format!("<{}@{}>", nanoid::nanoid!(), from.email.domain());
         Message::builder()
+            .message_id(Some(message_id))
             .from(from.clone())
             .to(to)
             .subject(self.subject.clone())
@@ -49,6 +53,7 @@ mod tests {
         let letter = Letter::new("ana@example.org", "Olá", "line one\nhttps://x/a?b=c\n");
         let raw = String::from_utf8(letter.to_message(&from).unwrap().formatted()).unwrap();
         assert!(raw.contains("To: ana@example.org"), "{raw}");
+        assert!(raw.contains("@example.org>\r\n"), "a Message-ID: {raw}");
         assert!(
             raw.contains("Content-Type: text/plain; charset=utf-8"),
             "{raw}"
