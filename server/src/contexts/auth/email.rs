@@ -33,27 +33,33 @@ impl AuthService {
         email: &str,
         community_name: &str,
         change: bool,
-    ) -> Result<String> {
+    ) -> Result<()> {
+        let (token, expires_at) = self.issue_confirmation(&user.id, email).await?;
+        self.mail()
+            .send_confirmation(email, community_name, &token, expires_at, change);
+        Ok(())
+    }
+
+    async fn issue_confirmation(
+        &self,
+        user_id: &UserId,
+        email: &str,
+    ) -> Result<(String, DateTime<Utc>)> {
         let token = nanoid::nanoid!(32);
         let now = Utc::now();
         let expires_at = now + Duration::hours(self.config().confirm_link_hours.max(1) as i64);
         self.store()
-            .insert_email_confirmation(&user.id, email, &sha256_hex(&token), expires_at, now)
+            .insert_email_confirmation(user_id, email, &sha256_hex(&token), expires_at, now)
             .await?;
-        self.mail()
-            .send_confirmation(email, community_name, &token, expires_at, change);
-        Ok(token)
+        Ok((token, expires_at))
     }
 
-    /// A confirmation link for the account's own address, for an operator
-    /// (`taina user confirm-link`): also mailed, like the one at sign-up.
-    pub async fn confirm_link_for(&self, user_id: &UserId) -> Result<String> {
+    /// A confirmation link for the account's own address, for an operator to pass on
+    /// (`taina user confirm-link`): printed, not mailed.
+    pub async fn confirm_link_for(&self, user_id: &UserId) -> Result<(String, DateTime<Utc>)> {
         let user = self.user(user_id).await?;
-        let community = self.community(&user.community_id).await?;
-        let token = self
-            .mail_confirmation(&user, &user.email, &community.name, false)
-            .await?;
-        Ok(self.mail().confirm_link(&token))
+        let (token, expires_at) = self.issue_confirmation(&user.id, &user.email).await?;
+        Ok((self.mail().confirm_link(&token), expires_at))
     }
 
     /// `POST /api/auth/email`: after the current password, mails a link to `new_email`; the
