@@ -287,8 +287,10 @@ mod tests {
 
     #[test]
     fn links_point_at_the_configured_base_or_the_panel_or_the_listener() {
-        let mut config = Config::default();
-        config.listen = "192.0.2.1:8080".parse().unwrap();
+        let mut config = Config {
+            listen: "192.0.2.1:8080".parse().unwrap(),
+            ..Config::default()
+        };
         assert_eq!(link_base_url(&config), "http://192.0.2.1:8080");
         config.admin.public_url = Some("https://home.example.org/admin".into());
         assert_eq!(link_base_url(&config), "https://home.example.org");
