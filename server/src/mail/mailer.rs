@@ -50,7 +50,7 @@ impl Mailer {
         })
     }
 
-    /// No mail: every letter is written to the log (warning level) with its text.
+    /// No mail: every letter is written to the log (info level) with its text.
     pub fn log_only() -> Self {
         Self {
             delivery: Arc::new(Delivery::Log),
@@ -72,7 +72,9 @@ impl Mailer {
                 MailError::QueueFull
             }),
             Delivery::Log => {
-                tracing::warn!(
+                // Info, not a warning: without mail this is how links reach the operator,
+                // every sign-up writes one, and nothing is wrong.
+                tracing::info!(
                     to = %letter.to,
                     subject = %letter.subject,
                     "mail is not configured (mail.smtp_url): this letter was not sent:\n{}",
@@ -134,5 +136,75 @@ async fn deliver(
                 "mail not sent"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An SMTP server that accepts connections and never says a word.
+    async fn silent_server() -> (tokio::net::TcpListener, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
+    #[tokio::test]
+    async fn a_stuck_smtp_server_never_holds_up_the_sender_and_a_full_queue_drops() {
+        let (listener, url) = silent_server().await;
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                open.push(conn);
+            }
+        });
+        let mailer = Mailer::start(&MailConfig {
+            smtp_url: Some(url),
+            queue: 1,
+            ..MailConfig::default()
+        })
+        .unwrap();
+        assert!(mailer.sends());
+        let started = std::time::Instant::now();
+        let results: Vec<_> = (0..3)
+            .map(|i| mailer.send(Letter::new(format!("p{i}@example.org"), "s", "t")))
+            .collect();
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(MailError::QueueFull))),
+            "{results:?}"
+        );
+        held.abort();
+    }
+
+    #[test]
+    fn without_a_url_letters_go_to_the_log_and_bad_settings_are_refused() {
+        let mailer = Mailer::start(&MailConfig::default()).unwrap();
+        assert!(!mailer.sends());
+        mailer.send(Letter::new("a@example.org", "s", "t")).unwrap();
+        let bad_from = MailConfig {
+            smtp_url: Some("smtp://127.0.0.1:25".into()),
+            from: "not an address".into(),
+            ..MailConfig::default()
+        };
+        assert!(matches!(
+            Mailer::start(&bad_from),
+            Err(MailError::InvalidFrom(_))
+        ));
+        let bad_url = MailConfig {
+            smtp_url: Some("http://127.0.0.1:25".into()),
+            ..MailConfig::default()
+        };
+        assert!(matches!(
+            Mailer::start(&bad_url),
+            Err(MailError::InvalidUrl(_))
+        ));
     }
 }

@@ -371,3 +371,46 @@ async fn admins_edit_the_community_and_sign_up_follows_registration() {
     let closed = ts.sign_up("late@example.org", "late password", None).await;
     assert_eq!(closed.code(), "invite_required");
 }
+
+/// An SMTP server that accepts and never answers: requests that mail still answer at once.
+#[tokio::test]
+async fn a_stuck_smtp_server_does_not_slow_the_requests_that_mail() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            open.push(conn);
+        }
+    });
+    let ts = TestServer::builder()
+        .with_config(move |c| c.mail.smtp_url = Some(url))
+        .start()
+        .await;
+    let admin = ts.admin().await;
+    let member = ts.invited(&admin, "member@example.org", "member").await;
+    let member_id = ts.user_id(&member).await;
+    let started = std::time::Instant::now();
+    let asked = ts
+        .post(
+            "/api/auth/password/reset",
+            json!({ "email": "member@example.org" }),
+            None,
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    let by_admin = ts
+        .post(
+            &format!("/api/auth/users/{member_id}/password-reset"),
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(by_admin.body["mailed"], true);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}: the requests waited on SMTP",
+        started.elapsed()
+    );
+    held.abort();
+}
