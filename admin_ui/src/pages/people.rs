@@ -150,6 +150,12 @@ fn user_row(user: &UserRow, csrf: &str) -> Markup {
                     (action_form(&format!("{base}/reset-link"), csrf, "inline reset-form", html! {
                         button type="submit" { "Reset password" }
                     }))
+                    @if user.unconfirmed {
+                        " "
+                        (action_form(&format!("{base}/confirm-link"), csrf, "inline confirm-link-form", html! {
+                            button type="submit" { "Confirmation link" }
+                        }))
+                    }
                     " "
                     (action_form(&format!("{base}/remove"), csrf, "inline remove-form", html! {
                         // A removal cannot be undone: the box must be ticked (checked again by the server).
@@ -262,6 +268,7 @@ mod tests {
                     role: "member".into(),
                     online_sockets: 2,
                     disabled: true,
+                    unconfirmed: true,
                     sessions: vec![SessionRow {
                         device: "phone".into(),
                         address: "10.0.0.2".into(),

@@ -15,7 +15,7 @@ use taina_admin_ui::pages;
 use super::error::AdminError;
 use super::pages::{html, render, require};
 use super::session::{self, AdminSession};
-use crate::contexts::auth::{CommunityChanges, NewInvite, ResetDelivery, Role};
+use crate::contexts::auth::{CommunityChanges, ConfirmDelivery, NewInvite, ResetDelivery, Role};
 use crate::db::Upkeep;
 use crate::ids::{AppPasswordId, InviteId, UserId};
 use crate::realtime::{Logged, Topic};
@@ -257,6 +257,47 @@ pub async fn reset_link(
                         super::models::when(reset.expires_at)
                     ),
                     detail: Some(format!("{origin}/admin/reset/{}", reset.token)),
+                }
+            }
+        })
+    })
+    .await
+}
+
+/// A new email confirmation link for a member whose address is unconfirmed: mailed when mail
+/// is configured, else shown to the admin.
+pub async fn confirm_link(
+    State(state): State<AppState>,
+    Path(user_id): Path<UserId>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
+        let user = state.auth.user(&user_id).await?;
+        let delivery = state
+            .auth
+            .send_confirmation_link(&session.principal, &user_id)
+            .await?;
+        Ok(match delivery {
+            ConfirmDelivery::Mailed { to, expires_at } => Flash::ok(format!(
+                "A confirmation link was mailed to {to} (it works once, until {}).",
+                super::models::when(expires_at)
+            )),
+            ConfirmDelivery::Shown { link, expires_at } => {
+                let origin = super::live::panel_origin(&state.config, headers);
+                let path = link
+                    .find("/admin/confirm/")
+                    .map_or(link.as_str(), |at| &link[at..]);
+                Flash {
+                    ok: true,
+                    text: format!(
+                        "No mail is configured: give this link to {} (it works once, until \
+                         {}); opening it confirms their address:",
+                        user.email,
+                        super::models::when(expires_at)
+                    ),
+                    detail: Some(format!("{origin}{path}")),
                 }
             }
         })

@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/enable", post(actions::enable))
         .route("/admin/users/{id}/reset-link", post(actions::reset_link))
         .route("/admin/users/{id}/remove", post(actions::remove_member))
+        .route(
+            "/admin/users/{id}/confirm-link",
+            post(actions::confirm_link),
+        )
         .route("/admin/community", post(actions::update_community))
         .route(
             "/admin/users/{id}/app-passwords/{password}/revoke",

@@ -425,3 +425,91 @@ async fn with_mail_the_panel_mails_the_reset_link_and_a_confirmation_link_opens_
         .await;
     assert_eq!(me.body["email_confirmed"], true);
 }
+
+/// Without mail, an admin hands a member a confirmation link from the panel; it confirms.
+#[tokio::test]
+async fn without_mail_the_panel_shows_a_confirmation_link_that_works() {
+    let ts = TestServer::builder()
+        .with_config(|c| c.auth.require_confirmed_email = true)
+        .start()
+        .await;
+    // The first admin is confirmed by an operator's link (no mail here).
+    let signed_up = ts
+        .sign_up("admin@example.org", "admin password", None)
+        .await;
+    let admin_id = signed_up.body["user"]["id"].as_str().unwrap().to_string();
+    let (link, _) = ts
+        .state
+        .auth
+        .confirm_link_for(&admin_id.as_str().into())
+        .await
+        .unwrap();
+    let token = link.rsplit('/').next().unwrap();
+    ts.state.auth.confirm_email(token).await.unwrap();
+    let admin = ts.token("admin@example.org", "admin password").await;
+    let invite = ts.post("/api/auth/invites", json!({}), Some(&admin)).await;
+    let joined = ts
+        .sign_up(
+            "member@example.org",
+            "member password",
+            invite.body["code"].as_str(),
+        )
+        .await;
+    let member_id = joined.body["user"]["id"].as_str().unwrap().to_string();
+    let refused = ts
+        .post(
+            "/api/auth/signin",
+            json!({ "email": "member@example.org", "password": "member password" }),
+            None,
+        )
+        .await;
+    assert_eq!(refused.code(), "email_unconfirmed");
+
+    let (session, _) = panel_sign_in(&ts, "admin@example.org", "admin password").await;
+    let session = session.unwrap();
+    let client = no_redirects();
+    let people = client
+        .get(format!("{}/admin/people", ts.url))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&people);
+    let answer = client
+        .post(format!("{}/admin/users/{member_id}/confirm-link", ts.url))
+        .header(COOKIE, &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("hx-request", "true")
+        .body(form(&[("csrf_token", &csrf)]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = answer.find("/admin/confirm/").expect("a confirmation link");
+    let path: String = answer[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-'))
+        .collect();
+    let link = format!("{}{path}", ts.url);
+    let opened = client.get(&link).send().await.unwrap();
+    let nonce = cookies(&opened)
+        .into_iter()
+        .next()
+        .expect("the form's nonce cookie");
+    let csrf = csrf_in(&opened.text().await.unwrap());
+    let confirmed = client
+        .post(&link)
+        .header(COOKIE, &nonce)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf_token", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    ts.token("member@example.org", "member password").await;
+}

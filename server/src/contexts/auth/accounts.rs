@@ -205,6 +205,9 @@ impl AuthService {
             .ok_or(AuthError::ResetInvalid)?;
         let ended = self.revoke_all_sessions(&user_id).await?;
         let user = self.user(&user_id).await?;
+        let community = self.community(&user.community_id).await?;
+        self.mail()
+            .send_password_changed(&user.email, &community.name);
         self.bus()
             .publish(AuthEvent::password_changed(&user, true, ended));
         let note = SecurityNote::new(

@@ -13,9 +13,24 @@ use super::security::{AuthSecurityKind, SecurityNote};
 use super::service::{AuthService, Result};
 use super::store::AuthStore;
 use super::token::sha256_hex;
-use super::{AuthError, ClientInfo, Principal, User};
+use super::{AuthError, ClientInfo, Principal, Role, User};
 use crate::db::{is_unique_violation, query, query_as, query_scalar};
 use crate::ids::{CommunityId, UserId};
+
+/// How an admin's confirmation link reached the member.
+#[derive(Clone, Debug)]
+pub enum ConfirmDelivery {
+    /// Mailed to the member's address.
+    Mailed {
+        to: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// No mail configured: the admin hands the link over.
+    Shown {
+        link: String,
+        expires_at: DateTime<Utc>,
+    },
+}
 
 /// A confirmation token claimed: whose, and which address it confirms.
 #[derive(FromRow)]
@@ -60,6 +75,88 @@ impl AuthService {
         let user = self.user(user_id).await?;
         let (token, expires_at) = self.issue_confirmation(&user.id, &user.email).await?;
         Ok((self.mail().confirm_link(&token), expires_at))
+    }
+
+    /// An admin sends a member whose address is unconfirmed a new confirmation link: mailed
+    /// when mail is configured, else returned for the admin to hand over.
+    pub async fn send_confirmation_link(
+        &self,
+        admin: &Principal,
+        user_id: &UserId,
+    ) -> Result<ConfirmDelivery> {
+        admin.require(&[Role::Admin])?;
+        let target = self.user(user_id).await?;
+        if target.community_id != admin.community_id {
+            return Err(AuthError::NotFound("user"));
+        }
+        if target.email_confirmed {
+            return Err(AuthError::Invalid(format!(
+                "{} is confirmed already",
+                target.email
+            )));
+        }
+        let mail = self.mail();
+        if mail.sends() {
+            let community = self.community(&target.community_id).await?;
+            let (token, expires_at) = self.issue_confirmation(&target.id, &target.email).await?;
+            mail.send_confirmation(&target.email, &community.name, &token, expires_at, false);
+            return Ok(ConfirmDelivery::Mailed {
+                to: target.email,
+                expires_at,
+            });
+        }
+        let (link, expires_at) = self.confirm_link_for(&target.id).await?;
+        Ok(ConfirmDelivery::Shown { link, expires_at })
+    }
+
+    /// `POST /api/auth/email/confirm/resend`: like a reset request (the same limits, the same
+    /// answer whatever the address), a new confirmation link for each unconfirmed account of
+    /// `email` that may sign in, mailed from a task of its own.
+    pub async fn request_confirmation_resend(
+        &self,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let email: String = email.trim().to_lowercase().chars().take(256).collect();
+        if let Err(e) = self.reset_limits().check(client.ip.as_deref(), &email) {
+            let reason = format!("confirmation link requests for {email}");
+            self.report(SecurityNote::new(
+                AuthSecurityKind::RateLimited,
+                client,
+                reason,
+            ));
+            return Err(e);
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = service.mail_confirmation_resends(&email).await {
+                tracing::warn!(error = %e, "confirmation link request: no link sent");
+            }
+        });
+        Ok(())
+    }
+
+    /// The work of [`request_confirmation_resend`](Self::request_confirmation_resend): how
+    /// many links went out.
+    pub(super) async fn mail_confirmation_resends(&self, email: &str) -> Result<usize> {
+        let Ok(email) = normalize_email(email) else {
+            return Ok(0);
+        };
+        let mut sent = 0;
+        for row in self.store().users_by_email(&email, None).await? {
+            if row.email_confirmed_at.is_some()
+                || row.disabled_at.is_some()
+                || row.deleted_at.is_some()
+            {
+                continue;
+            }
+            let user = row.to_user()?;
+            let community = self.community(&user.community_id).await?;
+            self.mail_confirmation(&user, &user.email, &community.name, false)
+                .await?;
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     /// `POST /api/auth/email`: after the current password, mails a link to `new_email`; the
@@ -389,5 +486,73 @@ mod tests {
             fx.auth.confirm_email(&token).await,
             Err(AuthError::EmailTaken)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_new_link_goes_to_unconfirmed_accounts_only_and_an_admin_can_hand_one_over() {
+        let fx = Fixture::new().await;
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let member = fx.invited(&admin, "member@example.org", Role::Member).await;
+        // No mail attached yet: the admin gets the link to hand over.
+        match fx
+            .auth
+            .send_confirmation_link(&admin, &member.user_id)
+            .await
+            .unwrap()
+        {
+            ConfirmDelivery::Shown { link, .. } => {
+                let token = token_in(&link);
+                assert!(fx.auth.confirm_email(&token).await.unwrap().email_confirmed);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            fx.auth
+                .send_confirmation_link(&admin, &member.user_id)
+                .await,
+            Err(AuthError::Invalid(_))
+        ));
+        assert!(matches!(
+            fx.auth
+                .send_confirmation_link(&member, &admin.user_id)
+                .await,
+            Err(AuthError::Forbidden)
+        ));
+        let mailer = Mailer::recording();
+        fx.auth.set_mail(mailer.clone(), "https://home.example.org");
+        assert_eq!(
+            fx.auth
+                .mail_confirmation_resends("member@example.org")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            fx.auth
+                .mail_confirmation_resends("nobody@example.org")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            fx.auth
+                .mail_confirmation_resends("Admin@example.org")
+                .await
+                .unwrap(),
+            1
+        );
+        let letters = mailer.recorded();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].to, "admin@example.org");
+        match fx
+            .auth
+            .send_confirmation_link(&admin, &admin.user_id)
+            .await
+            .unwrap()
+        {
+            ConfirmDelivery::Mailed { to, .. } => assert_eq!(to, "admin@example.org"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(mailer.recorded().len(), 1);
     }
 }

@@ -15,8 +15,8 @@ use crate::http::{ApiJson, AuthUser, Client};
 use crate::ids::UserId;
 
 use super::{
-    AuthService, CommunityChanges, CommunitySettings, CreatedInvite, NewInvite, ResetDelivery,
-    Role, SignIn, SignUp, SignedIn, SignedUp, TotpEnabled, TotpSetup, User,
+    AuthService, CommunityChanges, CommunitySettings, ConfirmDelivery, CreatedInvite, NewInvite,
+    ResetDelivery, Role, SignIn, SignUp, SignedIn, SignedUp, TotpEnabled, TotpSetup, User,
 };
 
 type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -48,6 +48,8 @@ where
         .route("/password/reset/confirm", post(reset_password))
         .route("/email", post(change_email))
         .route("/email/confirm", post(confirm_email))
+        .route("/email/confirm/resend", post(resend_confirmation))
+        .route("/users/{id}/confirm-link", post(send_confirmation_link))
         .route("/account", delete(delete_account))
         .route("/community", get(community).patch(update_community))
 }
@@ -133,6 +135,44 @@ async fn confirm_email(
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<Json<User>> {
     Ok(Json(auth.confirm_email(&body.token).await?))
+}
+
+/// # `POST /api/auth/email/confirm/resend` `{"email"}`
+/// Always 202 with the same body (429 over the reset limits): a new confirmation link goes to
+/// each unconfirmed account of the address.
+async fn resend_confirmation(
+    State(auth): State<AuthService>,
+    Client(client): Client,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<(StatusCode, Json<Value>)> {
+    auth.request_confirmation_resend(&body.email, &client)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "message": "if this address has an unconfirmed account, a new link is on its way"
+        })),
+    ))
+}
+
+/// # `POST /api/auth/users/{id}/confirm-link` (admin)
+/// A new confirmation link for a member whose address is unconfirmed: mailed when mail is
+/// configured (`{"mailed": true, "expires_at"}`), else `{"mailed": false, "link",
+/// "expires_at"}` for the admin to hand over.
+async fn send_confirmation_link(
+    State(auth): State<AuthService>,
+    AuthUser(admin): AuthUser,
+    Path(user_id): Path<UserId>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let body = match auth.send_confirmation_link(&admin, &user_id).await? {
+        ConfirmDelivery::Mailed { expires_at, .. } => {
+            json!({ "mailed": true, "expires_at": expires_at })
+        }
+        ConfirmDelivery::Shown { link, expires_at } => {
+            json!({ "mailed": false, "link": link, "expires_at": expires_at })
+        }
+    };
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 #[derive(Deserialize)]

@@ -83,6 +83,21 @@ impl AccountMail {
         ));
     }
 
+    /// Tells the account's address that its password changed (by the person, or through a
+    /// reset link): someone who did not do it knows to act.
+    pub fn send_password_changed(&self, to: &str, community: &str) {
+        let text = format!(
+            "The password of your account {to} in {community} was just changed.\n\nIf it was \
+             not you, ask for a new password with \"forgot password\" in your app (that signs \
+             out every device) and tell an admin of {community}.\n"
+        );
+        self.send(Letter::new(
+            to,
+            format!("{community}: your password was changed"),
+            text,
+        ));
+    }
+
     /// Tells the old address that a change to `new` was asked for (it takes effect only when
     /// the new address confirms).
     pub fn send_change_notice(&self, old: &str, new: &str, community: &str) {

@@ -34,6 +34,7 @@ mod totp;
 
 pub use accounts::{PasswordReset, ResetDelivery, RESET_VALID_HOURS};
 pub use admin::{DeviceSession, OpenInvite};
+pub use email::ConfirmDelivery;
 pub use error::AuthError;
 pub use model::slugify;
 pub use model::{

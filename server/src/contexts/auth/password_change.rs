@@ -38,6 +38,9 @@ impl AuthService {
             self.revoke_other_sessions(principal).await?
         };
         let user = row.to_user()?;
+        let community = self.community(&user.community_id).await?;
+        self.mail()
+            .send_password_changed(&user.email, &community.name);
         self.bus()
             .publish(AuthEvent::password_changed(&user, false, ended));
         let note = SecurityNote::new(
