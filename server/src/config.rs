@@ -995,4 +995,16 @@ mod tests {
         assert!(!text.contains("hunter2"));
         assert!(text.contains("postgres://taina:***@127.0.0.1:5432/taina"));
     }
+
+    #[test]
+    fn the_smtp_password_is_redacted() {
+        let mut config = Config::default();
+        config.mail.smtp_url = Some("smtps://me:s3cret@mail.example.org:465".into());
+        let text = config.to_redacted_toml();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("smtps://me:***@mail.example.org:465"),
+            "{text}"
+        );
+    }
 }

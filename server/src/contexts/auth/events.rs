@@ -202,10 +202,28 @@ mod tests {
                 AuthEvent::session_revoked(&"u1".into(), &"s2".into()),
                 json!({ "session_id": "s2" }),
             ),
+            (
+                AuthEvent::password_changed(&user, true, 2),
+                json!({ "reset": true, "sessions_ended": 2 }),
+            ),
+            (
+                AuthEvent::email_confirmed(&user, false),
+                json!({ "changed": false }),
+            ),
+            (
+                AuthEvent::user_deleted(&"u1".into(), &"c1".into(), true),
+                json!({ "by_admin": true }),
+            ),
         ];
         for (event, data) in cases {
             assert_eq!(event.data, data, "{}", event.kind);
             assert_eq!(event.user_id, Some("u1".into()));
+        }
+        for kind in NOT_FOR_SOCKETS {
+            assert!(
+                kind.starts_with("user.") || kind.starts_with("community."),
+                "{kind}"
+            );
         }
         let revoked = AuthEvent::session_revoked(&"u1".into(), &"s2".into());
         assert_eq!(revoked.kind, SESSION_REVOKED);
