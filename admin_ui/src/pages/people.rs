@@ -323,6 +323,11 @@ mod tests {
             html.contains(r#"action="/admin/users/u2/remove""#),
             "{html}"
         );
+        assert!(
+            html.contains(r#"action="/admin/users/u2/confirm-link""#),
+            "{html}"
+        );
+        assert!(!html.contains("/admin/users/u1/confirm-link"), "{html}");
         assert!(!html.contains("/admin/users/u1/remove"), "{html}");
     }
 

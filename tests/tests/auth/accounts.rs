@@ -233,6 +233,32 @@ async fn deleting_an_account_closes_its_sockets_and_keeps_the_last_admin() {
         .unwrap()
         .iter()
         .all(|u| u["id"] != member_id.as_str()));
+
+    // GraphQL: the same rule.
+    let guest = ts.invited(&admin, "guest@example.org", "guest").await;
+    let wrong = ts
+        .graphql(
+            Some(&guest),
+            "mutation { deleteAccount(currentPassword: \"nope nope\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["code"], "wrong_password",
+        "{wrong}"
+    );
+    let done = ts
+        .graphql(
+            Some(&guest),
+            "mutation { deleteAccount(currentPassword: \"member password\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(done["data"]["deleteAccount"], true, "{done}");
+    assert_eq!(
+        ts.get("/api/auth/me", Some(&guest)).await.code(),
+        "session_revoked"
+    );
 }
 
 #[tokio::test]

@@ -531,12 +531,19 @@ mod tests {
         assert!(expires <= Utc::now() + Duration::minutes(60));
         assert!(expires > Utc::now() + Duration::minutes(55));
 
-        // A second link, then the first used: the second is void too.
+        // A second link, then the first used: the second is void too, and the address hears
+        // that the password changed.
         auth.mail_reset_links("member@example.org").await.unwrap();
         auth.reset_password(&token, "a brand new password")
             .await
             .unwrap();
-        let second = mailer.recorded().remove(0);
+        let mut letters = mailer.recorded();
+        assert_eq!(letters.len(), 2, "{letters:?}");
+        assert!(
+            letters[1].subject.ends_with("your password was changed"),
+            "{letters:?}"
+        );
+        let second = letters.remove(0);
         let start = second.text.find("/admin/reset/").unwrap() + 13;
         let second: String = second.text[start..].chars().take(32).collect();
         assert!(matches!(
