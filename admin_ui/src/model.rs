@@ -101,7 +101,17 @@ pub struct SignIn {
     pub error: Option<String>,
 }
 
-/// The page a password reset link opens.
+/// The page an email confirmation link opens: one button, so that a mail scanner following
+/// the link confirms nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfirmForm {
+    pub csrf_token: String,
+    pub error: Option<String>,
+    /// The confirmed address, once confirmed.
+    pub confirmed: Option<String>,
+}
+
+/// The page a password reset link opens (mailed, made by an admin, or printed by the CLI).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResetForm {
     pub csrf_token: String,
@@ -160,6 +170,19 @@ pub struct People {
     pub invites: Vec<InviteRow>,
     /// The search the user list is filtered by (email or name, case-insensitive).
     pub search: String,
+    /// The admin's community's settings, for its form.
+    pub settings: CommunitySettingsForm,
+}
+
+/// What the community settings form shows and posts (`/admin/community`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommunitySettingsForm {
+    pub name: String,
+    pub slug: String,
+    /// A BCP 47 tag (`pt-BR`).
+    pub default_language: String,
+    /// `open` or `invite_only`.
+    pub registration: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -185,6 +208,8 @@ pub struct UserRow {
     pub is_you: bool,
     /// Disabled by an admin: no sign-in until enabled again.
     pub disabled: bool,
+    /// The address is not confirmed yet (its sign-up or change link was not opened).
+    pub unconfirmed: bool,
     /// WebDAV app passwords (one per device), newest first.
     pub app_passwords: Vec<AppPasswordRow>,
 }

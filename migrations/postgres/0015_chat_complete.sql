@@ -111,3 +111,7 @@ CREATE TABLE chat.attachments (
     PRIMARY KEY (message_id, kind, item_id)
 );
 CREATE INDEX attachments_item_idx ON chat.attachments (item_id, kind);
+
+-- Search walks matches newest first (chat/store/search.rs): for a common word the planner
+-- then reads this index backwards instead of collecting every match from the GIN index.
+CREATE INDEX messages_created_idx ON chat.messages (created_at);

@@ -124,6 +124,13 @@ error_codes! {
     AccountDisabled = "account_disabled",
     /// 400: a password reset token that does not exist, has expired or was used.
     ResetInvalid = "reset_invalid",
+    /// 403: the current password sent to change the password, the email or delete the
+    /// account is wrong.
+    WrongPassword = "wrong_password",
+    /// 403: sign-in refused until the email address is confirmed (`auth.require_confirmed_email`).
+    EmailUnconfirmed = "email_unconfirmed",
+    /// 400: an email confirmation token that does not exist, has expired or was used.
+    ConfirmationInvalid = "confirmation_invalid",
 
     // Chat.
     /// 422: a chat message without text.

@@ -57,7 +57,8 @@ impl AppState {
 
     /// Prepares the data directory (private, 0700), opens and migrates the database, loads
     /// the server secret, seals TOTP secrets still stored in plaintext, and builds the
-    /// services. Starts nothing in the background.
+    /// services. Starts nothing in the background but the outgoing mail task (idle until a
+    /// letter comes).
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let io = |what: &'static str, path: &std::path::Path| {
             let path = path.display().to_string();
@@ -84,6 +85,17 @@ impl AppState {
         };
         let auth =
             AuthService::new(db.clone(), keys, cipher, bus.clone(), config.auth.clone()).await?;
+        let mailer = crate::mail::Mailer::start(&config.mail)?;
+        if mailer.sends()
+            && config.mail.link_base_url.is_none()
+            && config.admin.public_url.is_none()
+        {
+            tracing::warn!(
+                base = %link_base_url(&config),
+                "mail.link_base_url and admin.public_url are unset: links in mails use the listen address"
+            );
+        }
+        auth.set_mail(mailer, &link_base_url(&config));
         let sealed = auth.seal_plaintext_totp_secrets().await?;
         if sealed > 0 {
             tracing::info!(users = sealed, "encrypted TOTP secrets stored in plaintext");
@@ -275,5 +287,45 @@ impl Recipients for HubRecipients {
 
     fn sends_notifications(&self) -> bool {
         self.0.upgrade().is_some_and(|hub| hub.is_coordinator())
+    }
+}
+
+/// Where the links in mails (and those the CLI prints) point: `mail.link_base_url`, else the
+/// origin of `admin.public_url`, else `http://` + `listen`.
+pub(crate) fn link_base_url(config: &Config) -> String {
+    let set = |u: &Option<String>| {
+        u.as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(base) = set(&config.mail.link_base_url) {
+        return base.trim_end_matches('/').to_string();
+    }
+    if let Some(public) = set(&config.admin.public_url) {
+        let after_scheme = public.find("://").map_or(0, |i| i + 3);
+        return match public[after_scheme..].find('/') {
+            Some(slash) => public[..after_scheme + slash].to_string(),
+            None => public,
+        };
+    }
+    format!("http://{}", config.listen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_point_at_the_configured_base_or_the_panel_or_the_listener() {
+        let mut config = Config {
+            listen: "192.0.2.1:8080".parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(link_base_url(&config), "http://192.0.2.1:8080");
+        config.admin.public_url = Some("https://home.example.org/admin".into());
+        assert_eq!(link_base_url(&config), "https://home.example.org");
+        config.mail.link_base_url = Some("https://example.org/taina/".into());
+        assert_eq!(link_base_url(&config), "https://example.org/taina");
     }
 }

@@ -45,6 +45,39 @@ pub struct Config {
     pub bus: BusConfig,
     pub monitoring: MonitoringConfig,
     pub backup: BackupConfig,
+    pub mail: MailConfig,
+}
+
+/// Outgoing mail: password reset and email confirmation links (`crate::mail`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://host:port` (plain), `smtp://host:587?tls=starttls` (STARTTLS, required) or
+    /// `smtps://host:465` (implicit TLS); `user:password@host` to log in. Unset: no mail is
+    /// sent; links are written to the log, shown to admins in the panel and printed by
+    /// `taina user reset-link` / `taina user confirm-link`.
+    pub smtp_url: Option<String>,
+    /// The sender: `Tainá <noreply@example.org>` or a bare address.
+    pub from: String,
+    /// Where the links in mails point: `https://home.example.org`. Unset: `admin.public_url`,
+    /// else `http://` + `listen`.
+    pub link_base_url: Option<String>,
+    /// Letters waiting for the SMTP server; when full, new ones are dropped (and logged).
+    pub queue: usize,
+    /// Seconds one SMTP conversation may take.
+    pub timeout_seconds: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Tainá <noreply@localhost>".into(),
+            link_base_url: None,
+            queue: 256,
+            timeout_seconds: 30,
+        }
+    }
 }
 
 /// The event bus between contexts and sockets: in process by default, NATS for several nodes.
@@ -274,6 +307,15 @@ pub struct AuthConfig {
     pub default_community_name: String,
     /// Issuer shown by authenticator apps for TOTP entries.
     pub totp_issuer: String,
+    /// Password reset requests (`POST /api/auth/password/reset`) allowed per hour, counted
+    /// per client address and per email.
+    pub password_reset_per_hour: u32,
+    /// Minutes a mailed password reset link works (an admin's link: 24 hours).
+    pub reset_link_minutes: u64,
+    /// Hours an email confirmation link works.
+    pub confirm_link_hours: u64,
+    /// Refuse sign-in (`email_unconfirmed`) until the address is confirmed by its link.
+    pub require_confirmed_email: bool,
 }
 
 /// The socket, the hub and recovery.
@@ -515,6 +557,7 @@ impl Default for Config {
             bus: BusConfig::default(),
             monitoring: MonitoringConfig::default(),
             backup: BackupConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -552,6 +595,10 @@ impl Default for AuthConfig {
             invite_max_hours: 24 * 90,
             default_community_name: "Home".into(),
             totp_issuer: "Tainá".into(),
+            password_reset_per_hour: 5,
+            reset_link_minutes: 60,
+            confirm_link_hours: 48,
+            require_confirmed_email: false,
         }
     }
 }
@@ -770,6 +817,7 @@ impl Config {
             .as_deref()
             .map(redact_url_password);
         copy.bus.nats_url = copy.bus.nats_url.as_deref().map(redact_url_password);
+        copy.mail.smtp_url = copy.mail.smtp_url.as_deref().map(redact_url_password);
         if copy.metrics.token.is_some() {
             copy.metrics.token = Some("***".into());
         }
@@ -961,5 +1009,17 @@ mod tests {
         let text = config.to_redacted_toml();
         assert!(!text.contains("hunter2"));
         assert!(text.contains("postgres://taina:***@127.0.0.1:5432/taina"));
+    }
+
+    #[test]
+    fn the_smtp_password_is_redacted() {
+        let mut config = Config::default();
+        config.mail.smtp_url = Some("smtps://me:s3cret@mail.example.org:465".into());
+        let text = config.to_redacted_toml();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("smtps://me:***@mail.example.org:465"),
+            "{text}"
+        );
     }
 }

@@ -121,6 +121,10 @@ fn auth_code(error: &AuthError) -> ErrorCode {
         A::Forbidden => C::Forbidden,
         A::AccountDisabled => C::AccountDisabled,
         A::ResetInvalid => C::ResetInvalid,
+        A::WrongPassword => C::WrongPassword,
+        A::EmailUnconfirmed => C::EmailUnconfirmed,
+        A::ConfirmationInvalid => C::ConfirmationInvalid,
+        A::SlugTaken => C::SlugTaken,
         A::InviteRequired => C::InviteRequired,
         A::InviteInvalid => C::InviteInvalid,
         A::InviteExpired => C::InviteExpired,
@@ -253,6 +257,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::MissingFile
         | C::InviteInvalid
         | C::ResetInvalid
+        | C::ConfirmationInvalid
         | C::UnsupportedProtocol
         | C::NotAWebsocket
         | C::InvalidHeader
@@ -266,6 +271,7 @@ pub fn http_status(code: ErrorCode) -> StatusCode {
         | C::InvalidOtp
         | C::SharePasswordRequired => StatusCode::UNAUTHORIZED,
         C::Forbidden | C::InviteRequired | C::AccountDisabled | C::Banned => StatusCode::FORBIDDEN,
+        C::WrongPassword | C::EmailUnconfirmed => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::CommunityRequired
@@ -391,6 +397,8 @@ pub enum StartError {
     Bus(#[from] crate::events::BusError),
     #[error("web push: {0}")]
     Push(#[from] crate::contexts::chat::push::PushError),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailError),
 }
 
 #[cfg(test)]

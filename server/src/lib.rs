@@ -39,6 +39,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod realtime;
 pub mod socket;

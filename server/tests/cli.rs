@@ -607,6 +607,62 @@ async fn the_data_directory_is_private_and_every_file_owner_only() {
     assert!(served.terminate().success());
 }
 
+/// A community without mail: the operator prints a reset link beside the running server, and
+/// the link sets a new password (once); a confirmation link confirms the address.
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_and_confirm_links_printed_by_the_cli_work_on_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = serve(dir.path(), &data);
+    let client = reqwest::Client::new();
+    admin_token(&client, &served.url).await;
+    let link_of = |what: &str, path: &str| {
+        let mut command = taina(dir.path());
+        command
+            .env("TAINA_DATA_DIR", &data)
+            .env("TAINA_ADMIN__PUBLIC_URL", "https://home.example.org/admin")
+            .args(["user", what, "--email", "Ana@Example.org"]);
+        let out = run(command, "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let printed = text(&out.stdout);
+        let start = printed
+            .find(&format!("https://home.example.org{path}"))
+            .unwrap_or_else(|| panic!("no link in {printed}"));
+        printed[start + "https://home.example.org".len() + path.len()..]
+            .trim()
+            .to_string()
+    };
+    let token = link_of("reset-link", "/admin/reset/");
+    let confirm = |token: String| {
+        client
+            .post(format!("{}/api/auth/password/reset/confirm", served.url))
+            .json(&json!({ "token": token, "password": "a printed new password" }))
+            .send()
+    };
+    assert_eq!(confirm(token.clone()).await.unwrap().status(), 204);
+    assert_eq!(confirm(token).await.unwrap().status(), 400, "once only");
+    let signin = client
+        .post(format!("{}/api/auth/signin", served.url))
+        .json(&json!({ "email": "ana@example.org", "password": "a printed new password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signin.status(), 200);
+
+    let token = link_of("confirm-link", "/admin/confirm/");
+    let confirmed: Value = client
+        .post(format!("{}/api/auth/email/confirm", served.url))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(confirmed["email_confirmed"], true, "{confirmed}");
+    assert!(served.terminate().success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shot_commands_beside_a_busy_server_touch_no_job_and_print_only_their_output() {
     let dir = tempfile::tempdir().unwrap();

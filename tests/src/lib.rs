@@ -9,6 +9,7 @@
 pub mod connections;
 pub mod graphql;
 pub mod hardening;
+pub mod mail;
 pub mod media;
 pub mod socket;
 

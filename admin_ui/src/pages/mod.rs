@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod alerts;
+pub mod confirm;
 pub mod maintenance;
 pub mod overview;
 pub mod people;

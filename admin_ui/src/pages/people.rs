@@ -1,15 +1,20 @@
 //! People: communities, users (role, last seen, sockets open now, sessions per device) and
 //! invites, with the actions an admin takes on them. The three tables are live regions
 //! (`people-communities`, `people-users`, `people-invites`); rows carry `user-<id>` and
-//! `invite-<id>` ids.
+//! `invite-<id>` ids. Above them, the community's settings form (name, slug, default language,
+//! registration).
 
 use maud::{html, Markup, PreEscaped};
 
 use crate::layout::{action_form, page as shell_page};
-use crate::model::{Page, People, Shell, UserRow};
+use crate::model::{CommunitySettingsForm, Page, People, Shell, UserRow};
 use crate::{region, Region, Rendering};
 
 const ROLES: [&str; 3] = ["admin", "member", "guest"];
+const REGISTRATIONS: [(&str, &str); 2] = [
+    ("invite_only", "by invite only"),
+    ("open", "open to anyone"),
+];
 
 pub fn regions(people: &People, csrf: &str, rendering: Rendering) -> Vec<Region> {
     vec![
@@ -89,6 +94,7 @@ fn user_row(user: &UserRow, csrf: &str) -> Markup {
             td.role {
                 span.badge { (user.role) }
                 @if user.disabled { " " span.badge.level-critical.disabled { "disabled" } }
+                @if user.unconfirmed { " " span.badge.unconfirmed title="email address not confirmed" { "unconfirmed" } }
             }
             td { (user.last_seen.as_deref().unwrap_or("never")) }
             td.num.online-sockets.online[user.online_sockets > 0] { (user.online_sockets) }
@@ -142,12 +148,49 @@ fn user_row(user: &UserRow, csrf: &str) -> Markup {
                     }
                     " "
                     (action_form(&format!("{base}/reset-link"), csrf, "inline reset-form", html! {
-                        button type="submit" { "Password reset link" }
+                        button type="submit" { "Reset password" }
+                    }))
+                    @if user.unconfirmed {
+                        " "
+                        (action_form(&format!("{base}/confirm-link"), csrf, "inline confirm-link-form", html! {
+                            button type="submit" { "Confirmation link" }
+                        }))
+                    }
+                    " "
+                    (action_form(&format!("{base}/remove"), csrf, "inline remove-form", html! {
+                        // A removal cannot be undone: the box must be ticked (checked again by the server).
+                        label.muted title="Their sessions end; what they wrote stays, as from a deleted user." {
+                            input type="checkbox" name="confirm" value="yes" required aria-label=(format!("Yes, remove {}", user.email));
+                            " sure"
+                        }
+                        " "
+                        button.danger type="submit" { "Remove" }
                     }))
                 }
             }
         }
     }
+}
+
+fn settings_form(settings: &CommunitySettingsForm, csrf: &str) -> Markup {
+    action_form(
+        "/admin/community",
+        csrf,
+        "stack community-form",
+        html! {
+            label { "Name" input type="text" name="name" value=(settings.name) required maxlength="100"; }
+            label { "Slug" input type="text" name="slug" value=(settings.slug) required maxlength="100"; }
+            label { "Default language" input type="text" name="default_language" value=(settings.default_language) required maxlength="35" placeholder="pt-BR"; }
+            label { "Sign-up"
+                select name="registration" {
+                    @for (value, label) in REGISTRATIONS {
+                        option value=(value) selected[value == settings.registration] { (label) }
+                    }
+                }
+            }
+            button #save-community type="submit" { "Save settings" }
+        },
+    )
 }
 
 fn invites(people: &People, csrf: &str) -> Markup {
@@ -182,6 +225,8 @@ pub fn page(shell: &Shell, people: &People) -> Markup {
         html! {
             h2 { "Communities" }
             (PreEscaped(&regions[0].html))
+            h2 { "Community settings" }
+            (settings_form(&people.settings, &shell.csrf_token))
             h2 { "Users" }
             form.inline method="get" action="/admin/people" {
                 input type="search" name="q" value=(people.search) placeholder="email or name" aria-label="Search users";
@@ -223,6 +268,7 @@ mod tests {
                     role: "member".into(),
                     online_sockets: 2,
                     disabled: true,
+                    unconfirmed: true,
                     sessions: vec![SessionRow {
                         device: "phone".into(),
                         address: "10.0.0.2".into(),
@@ -273,6 +319,34 @@ mod tests {
             html.contains(r#"class="num online-sockets online">2<"#),
             "{html}"
         );
+        assert!(
+            html.contains(r#"action="/admin/users/u2/remove""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"action="/admin/users/u2/confirm-link""#),
+            "{html}"
+        );
+        assert!(!html.contains("/admin/users/u1/confirm-link"), "{html}");
+        assert!(!html.contains("/admin/users/u1/remove"), "{html}");
+    }
+
+    #[test]
+    fn the_settings_form_shows_the_current_values() {
+        let html = settings_form(
+            &CommunitySettingsForm {
+                name: "Aldeia <Nova>".into(),
+                slug: "aldeia-nova".into(),
+                default_language: "pt-BR".into(),
+                registration: "open".into(),
+            },
+            "tok",
+        )
+        .into_string();
+        assert!(html.contains(r#"action="/admin/community""#), "{html}");
+        assert!(html.contains(r#"value="Aldeia &lt;Nova&gt;""#), "{html}");
+        assert!(html.contains(r#"<option value="open" selected>"#), "{html}");
+        assert!(html.contains(r#"name="csrf_token" value="tok""#), "{html}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use taina_admin_ui::pages;
 use super::error::AdminError;
 use super::pages::{html, render, require};
 use super::session::{self, AdminSession};
-use crate::contexts::auth::{NewInvite, Role};
+use crate::contexts::auth::{CommunityChanges, ConfirmDelivery, NewInvite, ResetDelivery, Role};
 use crate::db::Upkeep;
 use crate::ids::{AppPasswordId, InviteId, UserId};
 use crate::realtime::{Logged, Topic};
@@ -223,7 +223,8 @@ async fn set_disabled(
     .await
 }
 
-/// A one-time link for the user to set a new password, shown once to the admin.
+/// A one-time link for the user to set a new password, by the same path as a reset asked
+/// for by email: mailed to them when mail is configured, else shown once to the admin.
 pub async fn reset_link(
     State(state): State<AppState>,
     Path(user_id): Path<UserId>,
@@ -233,21 +234,158 @@ pub async fn reset_link(
     let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
     act(state, headers, &token, Page::People, |session| async move {
         let user = state.auth.user(&user_id).await?;
-        let reset = state
+        let delivery = state
             .auth
-            .create_password_reset(&session.principal, &user_id)
+            .send_password_reset(&session.principal, &user_id)
             .await?;
-        let origin = super::live::panel_origin(&state.config, headers);
-        Ok(Flash {
-            ok: true,
-            text: format!(
-                "Give this link to {} (it works once, until {}); opening it lets them set a \
-                 new password and signs out every device of theirs:",
-                user.email,
-                super::models::when(reset.expires_at)
-            ),
-            detail: Some(format!("{origin}/admin/reset/{}", reset.token)),
+        Ok(match delivery {
+            ResetDelivery::Mailed { to, expires_at } => Flash::ok(format!(
+                "A link to set a new password was mailed to {to} (it works once, until {}).",
+                super::models::when(expires_at)
+            )),
+            ResetDelivery::Shown { reset, .. } => {
+                // The origin the admin uses the panel at: it reaches the server from where
+                // they are.
+                let origin = super::live::panel_origin(&state.config, headers);
+                Flash {
+                    ok: true,
+                    text: format!(
+                        "No mail is configured: give this link to {} (it works once, until \
+                         {}); opening it lets them set a new password and signs out every \
+                         device of theirs:",
+                        user.email,
+                        super::models::when(reset.expires_at)
+                    ),
+                    detail: Some(format!("{origin}/admin/reset/{}", reset.token)),
+                }
+            }
         })
+    })
+    .await
+}
+
+/// A new email confirmation link for a member whose address is unconfirmed: mailed when mail
+/// is configured, else shown to the admin.
+pub async fn confirm_link(
+    State(state): State<AppState>,
+    Path(user_id): Path<UserId>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
+        let user = state.auth.user(&user_id).await?;
+        let delivery = state
+            .auth
+            .send_confirmation_link(&session.principal, &user_id)
+            .await?;
+        Ok(match delivery {
+            ConfirmDelivery::Mailed { to, expires_at } => Flash::ok(format!(
+                "A confirmation link was mailed to {to} (it works once, until {}).",
+                super::models::when(expires_at)
+            )),
+            ConfirmDelivery::Shown { link, expires_at } => {
+                let origin = super::live::panel_origin(&state.config, headers);
+                let path = link
+                    .find("/admin/confirm/")
+                    .map_or(link.as_str(), |at| &link[at..]);
+                Flash {
+                    ok: true,
+                    text: format!(
+                        "No mail is configured: give this link to {} (it works once, until \
+                         {}); opening it confirms their address:",
+                        user.email,
+                        super::models::when(expires_at)
+                    ),
+                    detail: Some(format!("{origin}{path}")),
+                }
+            }
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RemoveForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Removes a member from the community (anonymised: docs/api.md, "Removed accounts"); the
+/// form's box must be ticked.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Path(user_id): Path<UserId>,
+    headers: HeaderMap,
+    Form(form): Form<RemoveForm>,
+) -> Response {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
+        if form.confirm != "yes" {
+            return Err(AdminError::Invalid(
+                "tick the box to confirm the removal".into(),
+            ));
+        }
+        let user = state.auth.user(&user_id).await?;
+        state
+            .auth
+            .remove_member(&session.principal, &user_id)
+            .await?;
+        Ok(Flash::ok(format!(
+            "{} was removed: their sessions have ended; what they wrote stays, as from a \
+             deleted user.",
+            user.email
+        )))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CommunityForm {
+    #[serde(default)]
+    csrf_token: String,
+    name: Option<String>,
+    slug: Option<String>,
+    default_language: Option<String>,
+    registration: Option<String>,
+}
+
+/// The community settings form.
+pub async fn update_community(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CommunityForm>,
+) -> Response {
+    let (state, headers, token) = (&state, &headers, form.csrf_token.clone());
+    act(state, headers, &token, Page::People, |session| async move {
+        let registration = match form.registration.as_deref() {
+            Some(text) => Some(text.parse()?),
+            None => None,
+        };
+        let settings = state
+            .auth
+            .update_community(
+                &session.principal,
+                CommunityChanges {
+                    name: form.name,
+                    slug: form.slug,
+                    default_language: form.default_language,
+                    registration,
+                },
+            )
+            .await?;
+        Ok(Flash::ok(format!(
+            "Saved: {} ({}), language {}, sign-up {}.",
+            settings.name,
+            settings.slug,
+            settings.default_language,
+            match settings.registration {
+                crate::contexts::auth::Registration::Open => "open to anyone",
+                crate::contexts::auth::Registration::InviteOnly => "by invite only",
+            }
+        )))
     })
     .await
 }

@@ -2,13 +2,15 @@
 //! crate), htmx 4 for forms, and one live socket per open page that pushes what changed.
 //!
 //! - `pages.rs`: the pages, sign-in and sign-out; `actions.rs`: the forms an admin posts;
-//!   `live.rs`: `/admin/live`; `reset.rs`: the public page a password reset link opens; `models.rs`: view models from the services; `session.rs`: the
+//!   `live.rs`: `/admin/live`; `reset.rs` and `confirm.rs`: the public pages a password reset
+//!   link and an email confirmation link open; `models.rs`: view models from the services; `session.rs`: the
 //!   cookie and CSRF tokens; `headers.rs`: CSP and friends; `error.rs`: [`AdminError`].
 //!
 //! It is a transport over the contexts, like GraphQL: it owns no tables, and every rule (who
 //! may change a role, revoke, invite) is the services'. Only admins get in.
 
 mod actions;
+mod confirm;
 mod error;
 mod headers;
 mod live;
@@ -45,11 +47,21 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/disable", post(actions::disable))
         .route("/admin/users/{id}/enable", post(actions::enable))
         .route("/admin/users/{id}/reset-link", post(actions::reset_link))
+        .route("/admin/users/{id}/remove", post(actions::remove_member))
+        .route(
+            "/admin/users/{id}/confirm-link",
+            post(actions::confirm_link),
+        )
+        .route("/admin/community", post(actions::update_community))
         .route(
             "/admin/users/{id}/app-passwords/{password}/revoke",
             post(actions::revoke_app_password),
         )
         .route("/admin/reset/{token}", get(reset::form).post(reset::submit))
+        .route(
+            "/admin/confirm/{token}",
+            get(confirm::form).post(confirm::submit),
+        )
         .route("/admin/invites", post(actions::create_invite))
         .route("/admin/invites/{id}/revoke", post(actions::revoke_invite))
         // A page that also takes a form: both methods on the one static route (a static

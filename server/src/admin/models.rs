@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use taina_admin_ui::model::{
     Activity, AlertRow, Alerts, AppPasswordRow, AuditRow, BackupRow, BanRow, CommunityActivity,
-    CommunityRow, InviteRow, Maintenance, MigrationRow, Overview, People, SecurityRow, Series,
-    SessionRow, SignInRow, UserRow,
+    CommunityRow, CommunitySettingsForm, InviteRow, Maintenance, MigrationRow, Overview, People,
+    SecurityRow, Series, SessionRow, SignInRow, UserRow,
 };
 
 use super::error::AdminError;
@@ -149,6 +149,7 @@ pub async fn people(
     search: &str,
 ) -> Result<People, AdminError> {
     let community = state.auth.community_of(admin).await?;
+    let settings = state.auth.community_settings(admin).await?;
     let users = state.auth.list_community_users(admin).await?;
     let sessions = state.auth.live_sessions(admin).await?;
     let invites = state.auth.open_invites(admin).await?;
@@ -176,6 +177,7 @@ pub async fn people(
                     })
                     .collect(),
                 disabled: user.disabled,
+                unconfirmed: !user.email_confirmed,
                 online_sockets: state.hub.connections_of(&user.id) as u64,
                 last_seen: mine.iter().map(|s| s.created_at).max().map(when),
                 sessions: mine
@@ -194,6 +196,12 @@ pub async fn people(
         })
         .collect::<Vec<_>>();
     Ok(People {
+        settings: CommunitySettingsForm {
+            name: settings.name,
+            slug: settings.slug,
+            default_language: settings.default_language,
+            registration: settings.registration.as_str().into(),
+        },
         communities: vec![CommunityRow {
             id: community.id.into_string(),
             name: community.name,

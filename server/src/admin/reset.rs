@@ -84,7 +84,9 @@ pub async fn submit(
             &state,
             &headers,
             StatusCode::GONE,
-            Some(format!("{error}: ask an admin for a new link.")),
+            Some(format!(
+                "{error}: ask for a new link (\"forgot password\" in your app) or ask an admin."
+            )),
             false,
         ),
         Err(error) => {

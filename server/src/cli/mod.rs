@@ -173,6 +173,23 @@ pub enum UserCommand {
         #[arg(long)]
         community: Option<String>,
     },
+    /// Print a one-time password reset link (valid 24 h) for a user: for a community without
+    /// mail, or a person who cannot read theirs.
+    ResetLink {
+        #[arg(long)]
+        email: String,
+        /// Community name or id, when the email exists in several.
+        #[arg(long)]
+        community: Option<String>,
+    },
+    /// Print a link that confirms a user's email address (`auth.require_confirmed_email`).
+    ConfirmLink {
+        #[arg(long)]
+        email: String,
+        /// Community name or id, when the email exists in several.
+        #[arg(long)]
+        community: Option<String>,
+    },
     /// Change a user's role.
     SetRole {
         #[arg(long)]

@@ -1,4 +1,4 @@
-//! `taina user create|list|set-role`.
+//! `taina user create|list|set-role|reset-link|confirm-link`.
 
 use std::io::BufRead;
 
@@ -48,6 +48,25 @@ pub async fn run(state: &AppState, command: UserCommand) -> anyhow::Result<()> {
                     user.email
                 );
             }
+        }
+        UserCommand::ResetLink { email, community } => {
+            let user = state.auth.find_user(&email, community.as_deref()).await?;
+            let (link, until) = state.auth.reset_link_for(&user.id).await?;
+            println!(
+                "password reset link for {} (works once, until {} UTC; opening it signs out \
+                 every device of theirs):\n{link}",
+                user.email,
+                until.format("%Y-%m-%d %H:%M")
+            );
+        }
+        UserCommand::ConfirmLink { email, community } => {
+            let user = state.auth.find_user(&email, community.as_deref()).await?;
+            let (link, until) = state.auth.confirm_link_for(&user.id).await?;
+            println!(
+                "email confirmation link for {} (works once, until {} UTC):\n{link}",
+                user.email,
+                until.format("%Y-%m-%d %H:%M")
+            );
         }
         UserCommand::SetRole {
             email,

@@ -157,14 +157,22 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Self {
-        let db = test_db().await;
-        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(1024));
-        let config = AuthConfig {
+        Self::with_auth_config(Self::auth_config()).await
+    }
+
+    /// The auth configuration of [`new`](Self::new): limits far above what tests reach.
+    pub fn auth_config() -> AuthConfig {
+        AuthConfig {
             // Tests sign in far more often than people do.
             signin_per_minute: 10_000,
             signup_per_minute: 10_000,
             ..AuthConfig::default()
-        };
+        }
+    }
+
+    pub async fn with_auth_config(config: AuthConfig) -> Self {
+        let db = test_db().await;
+        let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new(1024));
         let secret = b"unit tests: a server secret of at least thirty-two bytes";
         let auth = AuthService::new(
             db.clone(),

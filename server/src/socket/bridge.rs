@@ -129,6 +129,8 @@ fn route(hub: &Hub, event: &Event) -> Applied {
         | automation::RULES_CHANGED
         | automation::SETTINGS_CHANGED
         | crate::contexts::monitoring::health::BUS_PROBE => return Applied::NotForSockets,
+        // Account changes: their sockets end through the session events.
+        kind if auth::NOT_FOR_SOCKETS.contains(&kind) => return Applied::NotForSockets,
         // The security log's entries, for rules; admins read the log itself.
         kind if kind.starts_with(crate::contexts::monitoring::SECURITY_PREFIX) => {
             return Applied::NotForSockets

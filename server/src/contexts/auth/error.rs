@@ -25,6 +25,14 @@ pub enum AuthError {
     AccountDisabled,
     #[error("the password reset link is not valid, has expired or was already used")]
     ResetInvalid,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("confirm your email address first: open the link sent to it")]
+    EmailUnconfirmed,
+    #[error("the confirmation link is not valid, has expired or was already used")]
+    ConfirmationInvalid,
+    #[error("a community with this slug already exists")]
+    SlugTaken,
     #[error("sign-up needs an invite code on this instance")]
     InviteRequired,
     #[error("the invite code is not valid")]

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Principal, Role, User};
+use super::{CommunitySettings, Principal, Role, User};
 use crate::events::Event;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{CommunityId, SessionId, UserId};
 
 /// A user signed up (`community_id` is theirs).
 pub const USER_SIGNED_UP: &str = "user.signed_up";
@@ -20,6 +20,23 @@ pub const USER_SESSIONS_REVOKED: &str = "user.sessions_revoked";
 /// Another process (the CLI, another node) revoked a session: its sockets end
 /// (`community_id` is `None`).
 pub const SESSION_REVOKED: &str = "session.revoked";
+/// A user's password changed (by themselves, or through a reset link).
+pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+/// A user confirmed an email address: at sign-up, or the new one of a change.
+pub const USER_EMAIL_CONFIRMED: &str = "user.email_confirmed";
+/// An account was removed (by its owner or an admin) and anonymised; its sessions ended.
+pub const USER_DELETED: &str = "user.deleted";
+/// An admin changed the community's name, slug, language or registration (`user_id` is the
+/// admin).
+pub const COMMUNITY_SETTINGS_CHANGED: &str = "community.settings_changed";
+
+/// Auth's events no socket is told about (the bridge skips them; rules and logs may read them).
+pub const NOT_FOR_SOCKETS: &[&str] = &[
+    USER_PASSWORD_CHANGED,
+    USER_EMAIL_CONFIRMED,
+    USER_DELETED,
+    COMMUNITY_SETTINGS_CHANGED,
+];
 
 /// The `data` of [`USER_SIGNED_UP`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +62,29 @@ pub struct RoleChanged {
 pub struct SessionsRevoked {
     /// How many sessions were still open.
     pub revoked: u64,
+}
+
+/// The `data` of [`USER_PASSWORD_CHANGED`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    /// Through a reset link (else by the user, with the current password).
+    pub reset: bool,
+    /// Sessions that ended with the change.
+    pub sessions_ended: u64,
+}
+
+/// The `data` of [`USER_EMAIL_CONFIRMED`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmailConfirmed {
+    /// The address changed to the confirmed one (else the sign-up address was confirmed).
+    pub changed: bool,
+}
+
+/// The `data` of [`USER_DELETED`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserDeleted {
+    /// Removed by an admin of the community (else by the user themselves).
+    pub by_admin: bool,
 }
 
 /// Builds auth's events.
@@ -87,6 +127,32 @@ impl AuthEvent {
         Event::typed(USER_SESSIONS_REVOKED, Some(user_id), None, &data)
     }
 
+    pub fn password_changed(user: &User, reset: bool, sessions_ended: u64) -> Event {
+        let data = PasswordChanged {
+            reset,
+            sessions_ended,
+        };
+        Self::about(USER_PASSWORD_CHANGED, user, &data)
+    }
+
+    pub fn email_confirmed(user: &User, changed: bool) -> Event {
+        Self::about(USER_EMAIL_CONFIRMED, user, &EmailConfirmed { changed })
+    }
+
+    pub fn user_deleted(user_id: &UserId, community_id: &CommunityId, by_admin: bool) -> Event {
+        let data = UserDeleted { by_admin };
+        Event::typed(USER_DELETED, Some(user_id), Some(community_id), &data)
+    }
+
+    pub fn community_settings_changed(admin: &Principal, settings: &CommunitySettings) -> Event {
+        Event::typed(
+            COMMUNITY_SETTINGS_CHANGED,
+            Some(&admin.user_id),
+            Some(&admin.community_id),
+            settings,
+        )
+    }
+
     pub fn session_revoked(user_id: &UserId, session_id: &SessionId) -> Event {
         let data = SessionChanged {
             session_id: session_id.clone(),
@@ -109,6 +175,7 @@ mod tests {
             display_name: None,
             totp_enabled: false,
             disabled: false,
+            email_confirmed: true,
             created_at: chrono::Utc::now(),
         }
     }
@@ -135,10 +202,28 @@ mod tests {
                 AuthEvent::session_revoked(&"u1".into(), &"s2".into()),
                 json!({ "session_id": "s2" }),
             ),
+            (
+                AuthEvent::password_changed(&user, true, 2),
+                json!({ "reset": true, "sessions_ended": 2 }),
+            ),
+            (
+                AuthEvent::email_confirmed(&user, false),
+                json!({ "changed": false }),
+            ),
+            (
+                AuthEvent::user_deleted(&"u1".into(), &"c1".into(), true),
+                json!({ "by_admin": true }),
+            ),
         ];
         for (event, data) in cases {
             assert_eq!(event.data, data, "{}", event.kind);
             assert_eq!(event.user_id, Some("u1".into()));
+        }
+        for kind in NOT_FOR_SOCKETS {
+            assert!(
+                kind.starts_with("user.") || kind.starts_with("community."),
+                "{kind}"
+            );
         }
         let revoked = AuthEvent::session_revoked(&"u1".into(), &"s2".into());
         assert_eq!(revoked.kind, SESSION_REVOKED);

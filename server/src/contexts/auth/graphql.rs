@@ -1,9 +1,15 @@
-//! Auth's GraphQL part: `me`, `signIn`, `signOut`. Thin: the rules live in `AuthService`.
+//! Auth's GraphQL part: `me`, `community`, `signIn`, `signOut`, `refreshToken`, and the
+//! account mutations (`changePassword`, `changeEmail`, `confirmEmail`, `deleteAccount`,
+//! `requestPasswordReset`; admins: `removeMember`, `updateCommunity`). Thin: the rules live in
+//! `AuthService`.
 
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::{AuthError, AuthService, Role, SignIn, User};
+use super::{
+    AuthError, AuthService, ClientInfo, CommunityChanges, CommunitySettings, Registration, Role,
+    SignIn, User,
+};
 use crate::graphql::{principal, Caller, GqlError};
 
 type Result<T, E = GqlError> = std::result::Result<T, E>;
@@ -53,6 +59,60 @@ impl From<User> for GqlUser {
     }
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Registration")]
+pub enum GqlRegistration {
+    Open,
+    InviteOnly,
+}
+
+impl From<Registration> for GqlRegistration {
+    fn from(registration: Registration) -> Self {
+        match registration {
+            Registration::Open => GqlRegistration::Open,
+            Registration::InviteOnly => GqlRegistration::InviteOnly,
+        }
+    }
+}
+
+impl From<GqlRegistration> for Registration {
+    fn from(registration: GqlRegistration) -> Self {
+        match registration {
+            GqlRegistration::Open => Registration::Open,
+            GqlRegistration::InviteOnly => Registration::InviteOnly,
+        }
+    }
+}
+
+/// A community's settings (`PATCH /api/auth/community`).
+#[derive(SimpleObject)]
+#[graphql(name = "Community")]
+pub struct GqlCommunity {
+    id: String,
+    name: String,
+    slug: String,
+    default_language: String,
+    registration: GqlRegistration,
+}
+
+impl From<CommunitySettings> for GqlCommunity {
+    fn from(settings: CommunitySettings) -> Self {
+        GqlCommunity {
+            id: settings.id.into(),
+            name: settings.name,
+            slug: settings.slug,
+            default_language: settings.default_language,
+            registration: settings.registration.into(),
+        }
+    }
+}
+
+fn client(ctx: &Context<'_>) -> ClientInfo {
+    ctx.data::<Caller>()
+        .map(|c| c.client.clone())
+        .unwrap_or_default()
+}
+
 #[derive(SimpleObject)]
 pub struct SignInPayload {
     token: String,
@@ -71,6 +131,16 @@ impl AuthQuery {
         Ok(ctx
             .data_unchecked::<AuthService>()
             .user(&principal.user_id)
+            .await?
+            .into())
+    }
+
+    /// The caller's community and its settings.
+    async fn community(&self, ctx: &Context<'_>) -> Result<GqlCommunity> {
+        let principal = principal(ctx)?;
+        Ok(ctx
+            .data_unchecked::<AuthService>()
+            .community_settings(principal)
             .await?
             .into())
     }
@@ -143,5 +213,98 @@ impl AuthMutation {
             .sign_out(principal)
             .await?;
         Ok(true)
+    }
+
+    /// Same rules as `POST /api/auth/password`; returns how many other sessions ended.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+        #[graphql(default = false)] keep_other_sessions: bool,
+    ) -> Result<u64> {
+        let principal = principal(ctx)?;
+        Ok(ctx
+            .data_unchecked::<AuthService>()
+            .change_password(
+                principal,
+                &current_password,
+                &new_password,
+                keep_other_sessions,
+                &client(ctx),
+            )
+            .await?)
+    }
+
+    /// Same as `POST /api/auth/password/reset`: always `true` (the link goes by mail).
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        ctx.data_unchecked::<AuthService>()
+            .request_password_reset(&email, &client(ctx))
+            .await?;
+        Ok(true)
+    }
+
+    /// Same as `POST /api/auth/email`: a link goes to the new address.
+    async fn change_email(
+        &self,
+        ctx: &Context<'_>,
+        new_email: String,
+        current_password: String,
+    ) -> Result<bool> {
+        let principal = principal(ctx)?;
+        ctx.data_unchecked::<AuthService>()
+            .request_email_change(principal, &new_email, &current_password, &client(ctx))
+            .await?;
+        Ok(true)
+    }
+
+    /// Same as `POST /api/auth/email/confirm`.
+    async fn confirm_email(&self, ctx: &Context<'_>, token: String) -> Result<GqlUser> {
+        Ok(ctx
+            .data_unchecked::<AuthService>()
+            .confirm_email(&token)
+            .await?
+            .into())
+    }
+
+    /// Same as `DELETE /api/auth/account`: the caller's account is removed.
+    async fn delete_account(&self, ctx: &Context<'_>, current_password: String) -> Result<bool> {
+        let principal = principal(ctx)?;
+        ctx.data_unchecked::<AuthService>()
+            .delete_own_account(principal, &current_password, &client(ctx))
+            .await?;
+        Ok(true)
+    }
+
+    /// Admins: same as `DELETE /api/auth/users/{id}`.
+    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<bool> {
+        let principal = principal(ctx)?;
+        ctx.data_unchecked::<AuthService>()
+            .remove_member(principal, &user_id.to_string().into())
+            .await?;
+        Ok(true)
+    }
+
+    /// Admins: same as `PATCH /api/auth/community`; absent arguments stay as they are.
+    async fn update_community(
+        &self,
+        ctx: &Context<'_>,
+        name: Option<String>,
+        slug: Option<String>,
+        default_language: Option<String>,
+        registration: Option<GqlRegistration>,
+    ) -> Result<GqlCommunity> {
+        let principal = principal(ctx)?;
+        let changes = CommunityChanges {
+            name,
+            slug,
+            default_language,
+            registration: registration.map(Into::into),
+        };
+        Ok(ctx
+            .data_unchecked::<AuthService>()
+            .update_community(principal, changes)
+            .await?
+            .into())
     }
 }

@@ -66,6 +66,10 @@ pub struct User {
     /// Disabled by an admin: sign-in is refused until they enable it again.
     #[serde(default)]
     pub disabled: bool,
+    /// The address was confirmed by its link (or the account predates confirmation, or an
+    /// operator made it).
+    #[serde(default)]
+    pub email_confirmed: bool,
 }
 
 impl User {
@@ -89,6 +93,62 @@ pub struct Community {
     pub id: CommunityId,
     pub name: String,
     pub slug: String,
+}
+
+/// Who may sign up to a community without an invite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// Anyone may sign up (naming the community, or on an instance with one community).
+    Open,
+    /// Sign-up needs an invite code (the default).
+    #[default]
+    InviteOnly,
+}
+
+impl Registration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Open => "open",
+            Registration::InviteOnly => "invite_only",
+        }
+    }
+}
+
+impl FromStr for Registration {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(Registration::Open),
+            "invite_only" => Ok(Registration::InviteOnly),
+            other => Err(AuthError::Invalid(format!(
+                "registration `{other}` is not one of open, invite_only"
+            ))),
+        }
+    }
+}
+
+/// A community's settings as its admins edit them: the name and slug (columns of
+/// `communities`) and what `communities.settings` holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommunitySettings {
+    pub id: CommunityId,
+    pub name: String,
+    pub slug: String,
+    /// A BCP 47 language tag (`pt-BR`, `en`): what clients show by default.
+    pub default_language: String,
+    pub registration: Registration,
+}
+
+/// What an admin changes; absent fields stay as they are.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityChanges {
+    pub name: Option<String>,
+    /// Slugified before it is stored (`Aldeia Nova` → `aldeia-nova`).
+    pub slug: Option<String>,
+    pub default_language: Option<String>,
+    pub registration: Option<Registration>,
 }
 
 /// The signed-in user a request acts as, established from a verified token and its live session.
@@ -197,6 +257,25 @@ pub fn normalize_email(raw: &str) -> Result<String, AuthError> {
     }
 }
 
+/// Checks a BCP 47 language tag's shape (`pt`, `pt-BR`, `zh-Hant-TW`) and returns it trimmed.
+pub fn language_tag(raw: &str) -> Result<String, AuthError> {
+    let tag = raw.trim();
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    let valid = tag.len() <= 35
+        && (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_alphabetic())
+        && parts
+            .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if valid {
+        Ok(tag.to_string())
+    } else {
+        Err(AuthError::Invalid(format!(
+            "`{tag}` is not a language tag such as `en` or `pt-BR`"
+        )))
+    }
+}
+
 /// `Vacation 2025!` → `vacation-2025`.
 pub fn slugify(name: &str) -> String {
     let mut slug = String::with_capacity(name.len());
@@ -230,6 +309,15 @@ mod tests {
         assert!(normalize_email("a@b@c").is_err());
         assert!(normalize_email("a b@c").is_err());
         assert!(normalize_email("@c").is_err());
+    }
+
+    #[test]
+    fn language_tags_are_checked() {
+        assert_eq!(language_tag(" pt-BR ").unwrap(), "pt-BR");
+        assert_eq!(language_tag("zh-Hant-TW").unwrap(), "zh-Hant-TW");
+        for bad in ["", "p", "portuguese", "pt_BR", "pt-", "12"] {
+            assert!(language_tag(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

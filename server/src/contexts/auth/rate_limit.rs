@@ -1,4 +1,5 @@
-//! Sign-in and sign-up attempt limits, per client address and per email (GCRA via `governor`).
+//! Attempt limits (sign-in, sign-up, password reset requests, current-password checks), per
+//! client address and per email or account (GCRA via `governor`).
 
 use std::num::NonZeroU32;
 
@@ -20,6 +21,17 @@ pub struct AttemptLimiter {
 impl AttemptLimiter {
     pub fn per_minute(limit: u32) -> Self {
         let quota = Quota::per_minute(NonZeroU32::new(limit.max(1)).expect("max(1) is non-zero"));
+        Self::with_quota(quota)
+    }
+
+    /// `limit` attempts an hour, the first `limit` of them at once (mails are not to be sent
+    /// every few minutes all day).
+    pub fn per_hour(limit: u32) -> Self {
+        let quota = Quota::per_hour(NonZeroU32::new(limit.max(1)).expect("max(1) is non-zero"));
+        Self::with_quota(quota)
+    }
+
+    fn with_quota(quota: Quota) -> Self {
         Self {
             by_address: RateLimiter::keyed(quota),
             by_email: RateLimiter::keyed(quota),
@@ -78,5 +90,21 @@ mod tests {
             limiter.check(Some("3.3.3.3"), "a@x"),
             Err(AuthError::RateLimited { .. })
         ));
+    }
+
+    #[test]
+    fn an_hourly_limit_says_minutes_not_seconds() {
+        let limiter = AttemptLimiter::per_hour(2);
+        assert!(limiter.check(None, "a@x").is_ok());
+        assert!(limiter.check(None, "a@x").is_ok());
+        match limiter.check(None, "a@x") {
+            Err(AuthError::RateLimited { retry_after_secs }) => {
+                assert!(
+                    (1000..=1800).contains(&retry_after_secs),
+                    "{retry_after_secs}"
+                )
+            }
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
     }
 }

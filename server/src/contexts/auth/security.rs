@@ -21,6 +21,17 @@ pub enum AuthSecurityKind {
     RoleChanged,
     SessionsRevoked,
     InviteCreated,
+    /// A password changed (by its owner, or through a reset link).
+    PasswordChanged,
+    /// A password reset link was asked for by email (whether or not the address has an
+    /// account: the log shows who asks how often).
+    PasswordResetRequested,
+    /// An email address was confirmed or changed.
+    EmailChanged,
+    /// An account was removed, by its owner or an admin.
+    AccountRemoved,
+    /// An admin changed the community's settings.
+    CommunityChanged,
 }
 
 /// One thing to log, with what is known of who did it.

@@ -12,6 +12,7 @@ use crate::events::EventBus;
 use crate::ids::{CommunityId, InviteId, SessionId, UserId};
 
 use super::events::AuthEvent;
+use super::mail::AccountMail;
 use super::model::{normalize_email, slugify};
 use super::rate_limit::AttemptLimiter;
 use super::secret_cipher::SecretCipher;
@@ -23,6 +24,7 @@ use super::{
     password, totp, AuthError, ClientInfo, Community, CreatedInvite, NewInvite, Principal, Role,
     SignIn, SignUp, SignedIn, SignedUp, TotpEnabled, TotpSetup, User,
 };
+use crate::mail::Mailer;
 
 pub(super) type Result<T, E = AuthError> = std::result::Result<T, E>;
 
@@ -40,6 +42,14 @@ struct Inner {
     cache: SessionCache,
     signin_limits: AttemptLimiter,
     signup_limits: AttemptLimiter,
+    /// Password reset requests by email, per address and email.
+    reset_limits: AttemptLimiter,
+    /// Checks of the current password (changing it or the email, deleting the account), per
+    /// address and account.
+    password_limits: AttemptLimiter,
+    /// Reset and confirmation letters, once attached ([`AuthService::set_mail`]); until then
+    /// they go to the log.
+    mail: std::sync::OnceLock<AccountMail>,
     bus: Arc<dyn EventBus>,
     config: AuthConfig,
     /// Hash verified against when the email is unknown, so both failures cost the same time.
@@ -70,6 +80,9 @@ impl AuthService {
                 cache: SessionCache::new(Duration::from_secs(config.session_cache_seconds)),
                 signin_limits: AttemptLimiter::per_minute(config.signin_per_minute),
                 signup_limits: AttemptLimiter::per_minute(config.signup_per_minute),
+                reset_limits: AttemptLimiter::per_hour(config.password_reset_per_hour),
+                password_limits: AttemptLimiter::per_minute(config.signin_per_minute),
+                mail: std::sync::OnceLock::new(),
                 bus,
                 config,
                 decoy_hash,
@@ -89,13 +102,91 @@ impl AuthService {
         &self.inner.store
     }
 
+    pub(super) fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    pub(super) fn bus(&self) -> &Arc<dyn EventBus> {
+        &self.inner.bus
+    }
+
+    pub(super) fn cache(&self) -> &SessionCache {
+        &self.inner.cache
+    }
+
+    pub(super) fn reset_limits(&self) -> &AttemptLimiter {
+        &self.inner.reset_limits
+    }
+
+    /// Attaches outgoing mail and the base URL of the links in it (once; later calls are
+    /// ignored). Until then letters are written to the log.
+    pub fn set_mail(&self, mailer: Mailer, link_base_url: &str) {
+        let _ = self.inner.mail.set(AccountMail::new(mailer, link_base_url));
+    }
+
+    /// The attached mail, or (until then) the log with links relative to `http://localhost`.
+    pub(super) fn mail(&self) -> AccountMail {
+        self.inner
+            .mail
+            .get()
+            .cloned()
+            .unwrap_or_else(|| AccountMail::new(Mailer::log_only(), "http://localhost"))
+    }
+
+    /// Checks `current` against the account's password, limited per client address and
+    /// account; a wrong one is `wrong_password` and goes to the security log like a failed
+    /// sign-in.
+    pub(super) async fn check_current_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        client: &ClientInfo,
+    ) -> Result<UserRow> {
+        if let Err(e) = self
+            .inner
+            .password_limits
+            .check(client.ip.as_deref(), principal.user_id.as_str())
+        {
+            let note = SecurityNote::new(
+                AuthSecurityKind::RateLimited,
+                client,
+                "current password checks",
+            )
+            .about(&principal.user_id, &principal.community_id);
+            self.report(note);
+            return Err(e);
+        }
+        let row = self
+            .store()
+            .user(&principal.user_id)
+            .await?
+            .ok_or(AuthError::NotFound("user"))?;
+        let right = current.len() <= password::MAX_BYTES
+            && self
+                .inner
+                .hasher
+                .verify(current.to_owned(), row.password_hash.clone())
+                .await;
+        if !right {
+            let note = SecurityNote::new(
+                AuthSecurityKind::SigninFailed,
+                client,
+                format!("current password for {}", row.email),
+            )
+            .about(&row.id, &row.community_id);
+            self.report(note);
+            return Err(AuthError::WrongPassword);
+        }
+        Ok(row)
+    }
+
     /// Attaches the security log (once; later calls are ignored). Until then nothing is
     /// reported: one-shot commands and unit tests run without one.
     pub fn set_security_log(&self, log: Arc<dyn SecurityLog>) {
         let _ = self.inner.security.set(log);
     }
 
-    fn report(&self, note: SecurityNote) {
+    pub(super) fn report(&self, note: SecurityNote) {
         if let Some(log) = self.inner.security.get() {
             log.record(note);
         }
@@ -154,7 +245,18 @@ impl AuthService {
                     .await?
                 {
                     Some(()) => community.id,
-                    None => return Err(AuthError::InviteRequired),
+                    None => {
+                        let open = self
+                            .open_community(request.community_name.as_deref())
+                            .await?;
+                        let community_id = open.ok_or(AuthError::InviteRequired)?;
+                        let member = NewUser {
+                            role: Role::Member,
+                            ..new_user
+                        };
+                        self.store().insert_user(&community_id, &member).await?;
+                        community_id
+                    }
                 }
             }
         };
@@ -165,6 +267,8 @@ impl AuthService {
             .await?
             .ok_or(AuthError::NotFound("community"))?;
         self.inner.bus.publish(AuthEvent::signed_up(&user));
+        self.mail_confirmation(&user, &user.email, &community.name, false)
+            .await?;
         Ok(SignedUp {
             user,
             community: community.into(),
@@ -256,8 +360,14 @@ impl AuthService {
             _ => return Err(AuthError::CommunityRequired),
         };
         // Only after the right password: a guesser learns nothing about the account.
+        if row.deleted_at.is_some() {
+            return Err(AuthError::InvalidCredentials);
+        }
         if row.disabled_at.is_some() {
             return Err(AuthError::AccountDisabled);
+        }
+        if self.inner.config.require_confirmed_email && row.email_confirmed_at.is_none() {
+            return Err(AuthError::EmailUnconfirmed);
         }
         if row.totp_enabled {
             self.check_second_factor(&row, request.otp.as_deref())
@@ -547,7 +657,12 @@ impl AuthService {
         Ok(user)
     }
 
-    fn report_admin_action(&self, admin: &Principal, kind: AuthSecurityKind, reason: String) {
+    pub(super) fn report_admin_action(
+        &self,
+        admin: &Principal,
+        kind: AuthSecurityKind,
+        reason: String,
+    ) {
         let note = SecurityNote::new(kind, &ClientInfo::default(), reason)
             .about(&admin.user_id, &admin.community_id);
         self.report(note);
@@ -606,6 +721,8 @@ impl AuthService {
                 },
             )
             .await?;
+        // An operator vouches for the address.
+        self.store().mark_email_confirmed(&user_id, now).await?;
         self.user(&user_id).await
     }
 

@@ -23,10 +23,13 @@ pub(super) struct UserRow {
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 const USER_COLUMNS: &str = "id, community_id, email, password_hash, display_name, role, \
-                            totp_secret, totp_enabled, created_at, disabled_at";
+                            totp_secret, totp_enabled, created_at, disabled_at, \
+                            email_confirmed_at, deleted_at";
 
 impl UserRow {
     pub fn role(&self) -> Result<Role> {
@@ -43,6 +46,7 @@ impl UserRow {
             totp_enabled: self.totp_enabled,
             created_at: self.created_at,
             disabled: self.disabled_at.is_some(),
+            email_confirmed: self.email_confirmed_at.is_some(),
         })
     }
 }
@@ -359,7 +363,7 @@ impl AuthStore {
             Some(cid) => {
                 query_as(AssertSqlSafe(format!(
                     "SELECT {USER_COLUMNS} FROM users WHERE community_id = $1 \
-                     ORDER BY created_at, id"
+                     AND deleted_at IS NULL ORDER BY created_at, id"
                 )))
                 .bind(cid)
                 .fetch_all(&self.db)
@@ -367,7 +371,8 @@ impl AuthStore {
             }
             None => {
                 query_as(AssertSqlSafe(format!(
-                    "SELECT {USER_COLUMNS} FROM users ORDER BY community_id, created_at, id"
+                    "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL \
+                     ORDER BY community_id, created_at, id"
                 )))
                 .fetch_all(&self.db)
                 .await

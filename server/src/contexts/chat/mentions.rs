@@ -117,6 +117,7 @@ mod tests {
             totp_enabled: false,
             created_at: chrono::Utc::now(),
             disabled: false,
+            email_confirmed: true,
         };
         for name in ["joao", "joaopedro", "joao.silva"] {
             assert!(names(&user, name), "{name}");

@@ -20,6 +20,11 @@ pub enum SecurityEventKind {
     RoleChanged,
     SessionsRevoked,
     InviteCreated,
+    PasswordChanged,
+    PasswordResetRequested,
+    EmailChanged,
+    AccountRemoved,
+    CommunityChanged,
     /// A scheduled backup was written and verified.
     BackupCreated,
     /// A scheduled backup failed (an alert is raised too).
@@ -39,6 +44,11 @@ impl SecurityEventKind {
         Self::RoleChanged,
         Self::SessionsRevoked,
         Self::InviteCreated,
+        Self::PasswordChanged,
+        Self::PasswordResetRequested,
+        Self::EmailChanged,
+        Self::AccountRemoved,
+        Self::CommunityChanged,
         Self::BackupCreated,
         Self::BackupFailed,
     ];
@@ -56,6 +66,11 @@ impl SecurityEventKind {
             Self::RoleChanged => "role_changed",
             Self::SessionsRevoked => "sessions_revoked",
             Self::InviteCreated => "invite_created",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::EmailChanged => "email_changed",
+            Self::AccountRemoved => "account_removed",
+            Self::CommunityChanged => "community_changed",
             Self::BackupCreated => "backup_created",
             Self::BackupFailed => "backup_failed",
         }
@@ -77,6 +92,11 @@ impl From<AuthSecurityKind> for SecurityEventKind {
             AuthSecurityKind::RoleChanged => Self::RoleChanged,
             AuthSecurityKind::SessionsRevoked => Self::SessionsRevoked,
             AuthSecurityKind::InviteCreated => Self::InviteCreated,
+            AuthSecurityKind::PasswordChanged => Self::PasswordChanged,
+            AuthSecurityKind::PasswordResetRequested => Self::PasswordResetRequested,
+            AuthSecurityKind::EmailChanged => Self::EmailChanged,
+            AuthSecurityKind::AccountRemoved => Self::AccountRemoved,
+            AuthSecurityKind::CommunityChanged => Self::CommunityChanged,
         }
     }
 }

@@ -17,8 +17,8 @@ use crate::ids::CommunityId;
 
 /// Results per page at most.
 const MAX_PAGE: u32 = 100;
-/// How deep paging goes (relevance ranking past this is noise).
-const MAX_SKIP: u32 = 1_000;
+/// How deep paging goes: within the scored window.
+const MAX_SKIP: u32 = super::store::SEARCH_WINDOW;
 
 /// One match: the message and its highlighted snippet (HTML-escaped, `<mark>` around the
 /// matching words).
@@ -52,6 +52,9 @@ impl ChatService {
         };
         filter.user_id = by.user_id.clone();
         let first = first.clamp(1, MAX_PAGE);
+        if skip >= MAX_SKIP {
+            return Ok(Vec::new());
+        }
         let messages = self
             .store()
             .search(&parsed, &filter, skip.min(MAX_SKIP), first)

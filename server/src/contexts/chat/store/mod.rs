@@ -10,7 +10,7 @@ mod reads;
 mod search;
 
 pub use activity::{LogEntry, NewActivity};
-pub use search::SearchFilter;
+pub use search::{SearchFilter, WINDOW as SEARCH_WINDOW};
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};

@@ -1,6 +1,12 @@
 //! SQL for message search: FTS5 on SQLite, the `search_vector` GIN index on PostgreSQL,
 //! over `search_terms` (see `search::terms`), limited to conversations the searcher takes
-//! part in now. Ranked by relevance, then newest first.
+//! part in now.
+//!
+//! Ranking is by relevance among the newest [`WINDOW`] matches the searcher may read: the
+//! matches are walked newest first (FTS5 by rowid, PostgreSQL by `created_at`), which stops
+//! early however common the word is, and only those are scored. A rare word has fewer
+//! matches than that and is ranked over all of them; a word in half the messages would
+//! otherwise mean scoring half the database for each query.
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
@@ -20,6 +26,9 @@ pub struct SearchFilter {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
+
+/// Matches scored per query at most: the newest the searcher may read.
+pub const WINDOW: u32 = 1_000;
 
 impl SearchFilter {
     /// No filter: everything `user_id` can read.
@@ -60,28 +69,36 @@ impl ChatStore {
                        AND ($4 IS NULL OR m.sender_id = $4) \
                        AND ($5 IS NULL OR m.created_at >= $5) \
                        AND ($6 IS NULL OR m.created_at < $6)";
+        let outer = columns.replace("m.", "hits.");
         let (sql, expression) = match self.db {
             Db::Sqlite(..) => (
                 format!(
-                    "SELECT {columns}, c.epoch FROM chat.messages_fts \
-                     JOIN chat.messages m ON m.rowid = messages_fts.rowid \
-                     JOIN chat.participants p ON p.conversation_id = m.conversation_id \
-                          AND p.user_id = $2 \
-                     JOIN chat.conversations c ON c.id = m.conversation_id \
-                     WHERE messages_fts MATCH $1 {filters} \
-                     ORDER BY messages_fts.rank, m.created_at DESC LIMIT $7 OFFSET $8"
+                    "WITH hits AS (\
+                       SELECT {columns}, c.epoch, messages_fts.rank AS score \
+                       FROM chat.messages_fts \
+                       JOIN chat.messages m ON m.rowid = messages_fts.rowid \
+                       JOIN chat.participants p ON p.conversation_id = m.conversation_id \
+                            AND p.user_id = $2 \
+                       JOIN chat.conversations c ON c.id = m.conversation_id \
+                       WHERE messages_fts MATCH $1 {filters} \
+                       ORDER BY messages_fts.rowid DESC LIMIT {WINDOW}) \
+                     SELECT {outer}, hits.epoch FROM hits \
+                     ORDER BY hits.score, hits.created_at DESC LIMIT $7 OFFSET $8"
                 ),
                 search.to_fts5(),
             ),
             Db::Postgres(..) => (
                 format!(
-                    "SELECT {columns}, c.epoch FROM chat.messages m \
-                     JOIN chat.participants p ON p.conversation_id = m.conversation_id \
-                          AND p.user_id = $2 \
-                     JOIN chat.conversations c ON c.id = m.conversation_id \
-                     WHERE m.search_vector @@ to_tsquery('simple', $1) {filters} \
-                     ORDER BY ts_rank_cd(m.search_vector, to_tsquery('simple', $1)) DESC, \
-                              m.created_at DESC LIMIT $7 OFFSET $8"
+                    "WITH hits AS (\
+                       SELECT {columns}, c.epoch, m.search_vector FROM chat.messages m \
+                       JOIN chat.participants p ON p.conversation_id = m.conversation_id \
+                            AND p.user_id = $2 \
+                       JOIN chat.conversations c ON c.id = m.conversation_id \
+                       WHERE m.search_vector @@ to_tsquery('simple', $1) {filters} \
+                       ORDER BY m.created_at DESC LIMIT {WINDOW}) \
+                     SELECT {outer}, hits.epoch FROM hits \
+                     ORDER BY ts_rank_cd(hits.search_vector, to_tsquery('simple', $1)) DESC, \
+                              hits.created_at DESC LIMIT $7 OFFSET $8"
                 ),
                 search.to_tsquery(),
             ),
