@@ -115,3 +115,11 @@ CREATE INDEX attachments_item_idx ON chat.attachments (item_id, kind);
 -- Search walks matches newest first (chat/store/search.rs): for a common word the planner
 -- then reads this index backwards instead of collecting every match from the GIN index.
 CREATE INDEX messages_created_idx ON chat.messages (created_at);
+
+-- The language each community's messages are indexed in (its default language, else
+-- `chat.search_language`): when the community's language changes, its messages are
+-- indexed again.
+CREATE TABLE chat.search_languages (
+    community_id VARCHAR(21) PRIMARY KEY,
+    language     TEXT NOT NULL
+);

@@ -126,3 +126,11 @@ CREATE TABLE chat.attachments (
     PRIMARY KEY (message_id, kind, item_id)
 );
 CREATE INDEX chat.attachments_item_idx ON attachments (item_id, kind);
+
+-- The language each community's messages are indexed in (its default language, else
+-- `chat.search_language`): when the community's language changes, its messages are
+-- indexed again.
+CREATE TABLE chat.search_languages (
+    community_id TEXT PRIMARY KEY,
+    language     TEXT NOT NULL
+);

@@ -211,7 +211,7 @@ impl AppState {
         self.db.spawn_checkpointer(WAL_CHECKPOINT_EVERY);
         self.media.spawn_worker(self.config.bus.nats_url.is_some());
         self.chat.spawn_feed();
-        self.chat.spawn_indexer();
+        self.chat.spawn_indexer(&self.bus);
         self.notifier.spawn(&self.bus);
         self.files.spawn_trash_purger(TRASH_PURGE_EVERY);
         self.files.spawn_upload_sweeper(UPLOAD_SWEEP_EVERY);

@@ -59,6 +59,15 @@ impl AuthService {
         self.settings_of(&principal.community_id).await
     }
 
+    /// The default language a community's admins chose, if they ever did.
+    pub async fn chosen_language(&self, id: &CommunityId) -> Result<Option<String>> {
+        let Some(row) = self.store().community_settings(id).await? else {
+            return Ok(None);
+        };
+        let stored: Stored = serde_json::from_str(&row.settings).unwrap_or_default();
+        Ok(stored.default_language)
+    }
+
     pub(super) async fn settings_of(&self, id: &CommunityId) -> Result<CommunitySettings> {
         Ok(self
             .store()

@@ -39,6 +39,8 @@ pub(super) struct Inner {
     pub(super) auth: AuthService,
     pub(super) bus: Arc<dyn EventBus>,
     pub(super) config: ChatConfig,
+    /// Each community's search language, as recorded with its index.
+    pub(super) languages: DashMap<CommunityId, Language>,
     /// Media and files, describing attachments (set once at start).
     pub(super) attachments: std::sync::OnceLock<Arc<dyn super::attachments::AttachmentSource>>,
     /// One lock per conversation, held from storing a message until its event is published,
@@ -56,6 +58,7 @@ impl ChatService {
                 bus,
                 config,
                 attachments: std::sync::OnceLock::new(),
+                languages: DashMap::new(),
                 send_locks: DashMap::new(),
                 feed: Arc::new(MessageFeed::default()),
             }),
@@ -81,9 +84,36 @@ impl ChatService {
         &self.inner.store
     }
 
-    /// The language a community's messages are indexed and searched in.
-    pub(super) async fn language(&self, _community_id: &CommunityId) -> Language {
-        Language::from_tag(&self.inner.config.search_language)
+    /// The language a community's messages are indexed and searched in: the one recorded
+    /// with its index, else its default language, else `chat.search_language`.
+    pub(super) async fn language(&self, community_id: &CommunityId) -> Language {
+        if let Some(language) = self.inner.languages.get(community_id) {
+            return *language;
+        }
+        let language = match self.store().indexed_language(community_id).await {
+            Ok(Some(tag)) => Language::from_tag(&tag),
+            _ => {
+                let language = self.chosen_language(community_id).await;
+                if let Err(e) = self
+                    .store()
+                    .set_indexed_language(community_id, language.name())
+                    .await
+                {
+                    tracing::warn!(error = %e, "the search language was not recorded");
+                }
+                language
+            }
+        };
+        self.inner.languages.insert(community_id.clone(), language);
+        language
+    }
+
+    /// The community's default language, else `chat.search_language`.
+    pub(super) async fn chosen_language(&self, community_id: &CommunityId) -> Language {
+        match self.inner.auth.chosen_language(community_id).await {
+            Ok(Some(tag)) => Language::from_tag(&tag),
+            _ => Language::from_tag(&self.inner.config.search_language),
+        }
     }
 
     /// Creates a conversation between the caller and `participant_ids`, all of the caller's

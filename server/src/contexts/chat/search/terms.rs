@@ -39,6 +39,15 @@ impl Language {
         }
     }
 
+    /// The name `from_tag` reads back.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Portuguese => "portuguese",
+            Language::English => "english",
+            Language::Simple => "simple",
+        }
+    }
+
     fn stemmer(self) -> Option<Stemmer> {
         match self {
             Language::Portuguese => Some(Stemmer::create(Algorithm::Portuguese)),

@@ -14,8 +14,8 @@ use sqlx::{AssertSqlSafe, FromRow};
 use super::{ChatStore, MessageRow, Result, MESSAGE_COLUMNS};
 use crate::contexts::chat::search::SearchQuery;
 use crate::contexts::chat::Message;
-use crate::db::{query_as, Db};
-use crate::ids::{ConversationId, UserId};
+use crate::db::{query_as, query_scalar, Db};
+use crate::ids::{CommunityId, ConversationId, UserId};
 
 /// Who searches and the filters they set.
 #[derive(Clone, Debug)]
@@ -143,5 +143,47 @@ impl ChatStore {
             .execute(&self.db)
             .await?;
         Ok(())
+    }
+}
+
+impl ChatStore {
+    /// The language a community's messages are indexed in, once recorded.
+    pub async fn indexed_language(&self, community_id: &CommunityId) -> Result<Option<String>> {
+        Ok(
+            query_scalar("SELECT language FROM chat.search_languages WHERE community_id = $1")
+                .bind(community_id)
+                .fetch_optional(&self.db)
+                .await?,
+        )
+    }
+
+    pub async fn set_indexed_language(
+        &self,
+        community_id: &CommunityId,
+        language: &str,
+    ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
+        crate::db::query(
+            "INSERT INTO chat.search_languages (community_id, language) VALUES ($1, $2) \
+             ON CONFLICT (community_id) DO UPDATE SET language = excluded.language",
+        )
+        .bind(community_id)
+        .bind(language)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the search terms of a community's messages, so the indexer makes them again.
+    pub async fn unindex_community(&self, community_id: &CommunityId) -> Result<u64> {
+        let _turn = self.db.write_turn().await;
+        Ok(crate::db::query(
+            "UPDATE chat.messages SET search_terms = NULL WHERE deleted_at IS NULL \
+             AND conversation_id IN (SELECT id FROM chat.conversations \
+                                     WHERE community_id = $1 AND encrypted = 0)",
+        )
+        .bind(community_id)
+        .execute(&self.db)
+        .await?)
     }
 }
