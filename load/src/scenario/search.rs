@@ -44,6 +44,9 @@ const COMMON: [&str; 24] = [
 ];
 const VOCABULARY: usize = 20_000;
 
+/// The `i`-th query of a kind.
+type QueryFor = fn(usize) -> String;
+
 pub struct Plan {
     pub messages: usize,
     pub conversations: usize,
@@ -157,7 +160,7 @@ pub async fn run(context: &Context, plan: Plan) -> anyhow::Result<Report> {
 
     // Common: the top words; rare: words ranked ~5,000 (a few hundred hits per million);
     // phrase: two common words side by side.
-    let kinds: [(&str, fn(usize) -> String); 3] = [
+    let kinds: [(&str, QueryFor); 3] = [
         ("common word", |i| Words::word(i % 4)),
         ("rare word", |i| Words::word(5_000 + i % 50)),
         ("phrase", |i| {
