@@ -29,6 +29,25 @@ async fn wait_text(client: &Client, css: &str, text: &str) {
     panic!("`{css}` never showed `{text}` (last: `{seen}`)");
 }
 
+/// Clicks the element at `css`, finding it again when the live page swapped it out between
+/// the find and the click (htmx replaces a row when its user's sockets change).
+async fn click(client: &Client, css: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let clicked = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.click().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match clicked {
+            Ok(()) => return,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                panic!("cannot click `{css}`: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 async fn sign_in(client: &Client, ts: &TestServer) {
     client.goto(&format!("{}/admin", ts.url)).await.unwrap();
     client
@@ -98,13 +117,7 @@ async fn the_panel_is_live_in_a_real_browser() {
         .unwrap();
     let row = format!("#user-{member_id}");
     wait_text(client, &format!("{row} .online-sockets"), "1").await;
-    client
-        .find(Locator::Css(&format!("{row} .revoke-form button")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, &format!("{row} .revoke-form button")).await;
     let closed = loop {
         match socket.next_message(WAIT).await {
             Ok(Incoming::Closed { code, .. }) => break code,
@@ -125,22 +138,12 @@ async fn the_panel_is_live_in_a_real_browser() {
     assert!(flash.contains("Revoked 1 session"), "{flash}");
 
     // Change the member's role from the row's form.
-    client
-        .find(Locator::Css(&format!(
-            "{row} select[name=role] option[value=guest]"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css(&format!("{row} .role-form button")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        client,
+        &format!("{row} select[name=role] option[value=guest]"),
+    )
+    .await;
+    click(client, &format!("{row} .role-form button")).await;
     wait_text(client, &format!("{row} .role .badge"), "guest").await;
 
     // An invite made in the panel lets someone sign up; they appear in the table by themselves.
