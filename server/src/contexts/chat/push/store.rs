@@ -37,6 +37,7 @@ impl PushStore {
         auth: &str,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         query(
             "INSERT INTO chat.push_subscriptions \
              (id, user_id, endpoint, p256dh, auth, created_at, failures) \
@@ -57,6 +58,7 @@ impl PushStore {
     }
 
     pub async fn unsubscribe(&self, user_id: &UserId, endpoint: &str) -> Result<bool, sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         let removed =
             query("DELETE FROM chat.push_subscriptions WHERE user_id = $1 AND endpoint = $2")
                 .bind(user_id)
@@ -88,6 +90,7 @@ impl PushStore {
 
     /// Counts a failed delivery; returns how many in a row there have been.
     pub async fn failed(&self, id: &str) -> Result<i64, sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         let failures: Option<i32> = crate::db::query_scalar(
             "UPDATE chat.push_subscriptions SET failures = failures + 1 WHERE id = $1 \
              RETURNING failures",
@@ -99,6 +102,7 @@ impl PushStore {
     }
 
     pub async fn delivered(&self, id: &str) -> Result<(), sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         query("UPDATE chat.push_subscriptions SET failures = 0 WHERE id = $1 AND failures > 0")
             .bind(id)
             .execute(&self.db)
@@ -108,6 +112,7 @@ impl PushStore {
 
     /// Forgets a subscription the push service says is gone (or that kept failing).
     pub async fn remove(&self, id: &str) -> Result<(), sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         query("DELETE FROM chat.push_subscriptions WHERE id = $1")
             .bind(id)
             .execute(&self.db)
@@ -122,6 +127,7 @@ impl PushStore {
         message_id: &MessageId,
         now: DateTime<Utc>,
     ) -> Result<String, sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         let id = nanoid::nanoid!();
         query(
             "INSERT INTO chat.notifications \
@@ -139,6 +145,7 @@ impl PushStore {
     }
 
     pub async fn set_pushed(&self, id: &str, reached: i32) -> Result<(), sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         query("UPDATE chat.notifications SET pushed = $2 WHERE id = $1")
             .bind(id)
             .bind(reached)
@@ -177,6 +184,7 @@ impl PushStore {
 
     /// Drops notification records older than `before`.
     pub async fn purge(&self, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let _turn = self.db.write_turn().await;
         query("DELETE FROM chat.notifications WHERE created_at < $1")
             .bind(before)
             .execute(&self.db)

@@ -12,6 +12,7 @@ impl ChatStore {
         kind: &str,
         item_id: &str,
     ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
         query(
             "INSERT INTO chat.attachments (message_id, conversation_id, kind, item_id) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

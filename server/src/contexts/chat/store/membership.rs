@@ -16,6 +16,7 @@ impl ChatStore {
         role: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
         query(
             "INSERT INTO chat.participants (conversation_id, user_id, joined_at, role, \
              last_read_seq) \
@@ -37,6 +38,7 @@ impl ChatStore {
         name: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
         query("UPDATE chat.conversations SET name = $2, updated_at = $3 WHERE id = $1")
             .bind(conversation_id)
             .bind(name)
@@ -52,6 +54,7 @@ impl ChatStore {
         user_id: &UserId,
         role: &str,
     ) -> Result<()> {
+        let _turn = self.db.write_turn().await;
         query("UPDATE chat.participants SET role = $3 WHERE conversation_id = $1 AND user_id = $2")
             .bind(conversation_id)
             .bind(user_id)

@@ -14,6 +14,7 @@ impl ChatStore {
         user_id: &UserId,
         offset: u64,
     ) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
         let moved = query(
             "UPDATE chat.participants SET last_read_seq = $3 \
              WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 \
