@@ -2,12 +2,16 @@
 //! open it records a notification and queues a push to each of their browsers. Pushes go
 //! through a bounded queue to a few senders, so a slow push service never holds the bus
 //! back: when the queue is full the push is dropped (the record stays) and a warning logged.
+//! The messages waiting on the bus are taken together and their records written in one
+//! transaction, so a busy community's notifications keep up with its messages.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc;
 
 use super::send::{self, Outcome};
 use super::store::PushStore;
@@ -15,13 +19,15 @@ use super::{PushError, Recipients, Vapid};
 use crate::config::ChatConfig;
 use crate::contexts::auth::Principal;
 use crate::contexts::chat::events::MESSAGE_SENT;
-use crate::contexts::chat::{ChatError, ChatService, Message};
+use crate::contexts::chat::{ChatError, ChatService, Conversation, Message};
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::ids::{ConversationId, MessageId, UserId};
 
 /// Pushes waiting for a sender at most.
 const QUEUE: usize = 1024;
+/// Messages taken from the bus at once, their notifications recorded in one transaction.
+const BATCH: usize = 256;
 /// Pushes in flight at once.
 const SENDERS: usize = 4;
 /// Failed deliveries in a row after which a subscription is dropped.
@@ -163,21 +169,35 @@ impl Notifier {
         let mut events = bus.subscribe();
         tokio::spawn(async move {
             let mut purged = std::time::Instant::now();
+            let mut batch = Vec::with_capacity(BATCH);
             loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
+                // Wait for one event, then take every message already waiting behind it, so
+                // a burst costs one transaction instead of one per away participant.
+                match events.recv().await {
+                    Ok(event) => batch.push(event),
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "notifier lagged behind the bus");
                         continue;
                     }
                     Err(RecvError::Closed) => return,
-                };
-                // Every node sees every message; one of them notifies.
-                if event.kind != MESSAGE_SENT || !notifier.sends() {
-                    continue;
                 }
-                if let Ok(message) = event.data_as::<Message>() {
-                    if let Err(e) = notifier.notify(&message, &jobs).await {
+                while batch.len() < BATCH {
+                    match events.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(TryRecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "notifier lagged behind the bus");
+                        }
+                        Err(_) => break,
+                    }
+                }
+                // Every node sees every message; one of them notifies.
+                let messages: Vec<Message> = batch
+                    .drain(..)
+                    .filter(|event| event.kind == MESSAGE_SENT)
+                    .filter_map(|event| event.data_as::<Message>().ok())
+                    .collect();
+                if !messages.is_empty() && notifier.sends() {
+                    if let Err(e) = notifier.notify(&messages, &jobs).await {
                         tracing::warn!(error = %e, "notifications not made");
                     }
                 }
@@ -207,44 +227,68 @@ impl Notifier {
             .is_some_and(|r| r.is_online(user_id))
     }
 
-    /// Records a notification for each away participant and queues their pushes.
-    async fn notify(&self, message: &Message, jobs: &mpsc::Sender<Job>) -> Result<(), ChatError> {
-        let Some(conversation) = self
-            .inner
-            .chat
-            .store()
-            .conversation(&message.conversation_id)
-            .await?
-        else {
-            return Ok(());
-        };
-        let payload = PushPayload {
-            kind: "message".into(),
-            conversation_id: message.conversation_id.clone(),
-            message_id: message.id.clone(),
-            sender_id: message.sender_id.clone(),
-            offset: message.offset,
-            preview: (!conversation.encrypted)
-                .then(|| message.body.chars().take(PREVIEW_CHARS).collect()),
-        };
-        let payload = serde_json::to_vec(&payload).unwrap_or_default();
-        for user_id in &conversation.participant_ids {
-            if *user_id == message.sender_id || self.is_online(user_id) {
-                continue;
+    /// Records a notification for each away participant of each message (one transaction
+    /// for them all) and queues their pushes.
+    async fn notify(
+        &self,
+        messages: &[Message],
+        jobs: &mpsc::Sender<Job>,
+    ) -> Result<(), ChatError> {
+        let mut conversations: HashMap<ConversationId, Option<Conversation>> = HashMap::new();
+        let mut away = Vec::new();
+        let mut payloads = Vec::new();
+        for message in messages {
+            if !conversations.contains_key(&message.conversation_id) {
+                let conversation = self
+                    .inner
+                    .chat
+                    .store()
+                    .conversation(&message.conversation_id)
+                    .await?;
+                conversations.insert(message.conversation_id.clone(), conversation);
             }
-            let notification_id = self
-                .inner
-                .store
-                .record(user_id, &message.conversation_id, &message.id, Utc::now())
-                .await?;
-            let subscriptions = self.inner.store.subscriptions(user_id).await?;
-            if subscriptions.is_empty() {
+            let Some(Some(conversation)) = conversations.get(&message.conversation_id) else {
+                continue;
+            };
+            let payload = PushPayload {
+                kind: "message".into(),
+                conversation_id: message.conversation_id.clone(),
+                message_id: message.id.clone(),
+                sender_id: message.sender_id.clone(),
+                offset: message.offset,
+                preview: (!conversation.encrypted)
+                    .then(|| message.body.chars().take(PREVIEW_CHARS).collect()),
+            };
+            let payload = serde_json::to_vec(&payload).unwrap_or_default();
+            for user_id in &conversation.participant_ids {
+                if *user_id == message.sender_id || self.is_online(user_id) {
+                    continue;
+                }
+                away.push((
+                    user_id.clone(),
+                    message.conversation_id.clone(),
+                    message.id.clone(),
+                ));
+                payloads.push(payload.clone());
+            }
+        }
+        let ids = self.inner.store.record(&away, Utc::now()).await?;
+        let mut subscriptions: HashMap<UserId, Vec<Subscription>> = HashMap::new();
+        for ((user_id, ..), (notification_id, payload)) in
+            away.into_iter().zip(ids.into_iter().zip(payloads))
+        {
+            if !subscriptions.contains_key(&user_id) {
+                let theirs = self.inner.store.subscriptions(&user_id).await?;
+                subscriptions.insert(user_id.clone(), theirs);
+            }
+            let theirs = &subscriptions[&user_id];
+            if theirs.is_empty() {
                 continue;
             }
             let job = Job {
                 notification_id,
-                subscriptions,
-                payload: payload.clone(),
+                subscriptions: theirs.clone(),
+                payload,
             };
             if jobs.try_send(job).is_err() {
                 tracing::warn!(user = %user_id, "push queue full: a push was dropped");
@@ -517,5 +561,84 @@ mod tests {
         .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert_eq!(notifier.notifications(&ana, 10).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_messages_is_recorded_for_every_away_participant_exactly_once() {
+        let fx = Fixture::new().await;
+        let chat = fx.chat();
+        let admin = fx.sign_up("admin@example.org", None).await;
+        let ana = fx.invited(&admin, "ana@example.org", Role::Member).await;
+        let bia = fx.invited(&admin, "bia@example.org", Role::Member).await;
+        let vapid = Vapid::load_or_create(
+            &fx.data_dir.path().join("vapid.pem"),
+            "mailto:ops@example.org",
+        )
+        .unwrap();
+        let notifier = Notifier::new(fx.db.clone(), chat.clone(), vapid, &ChatConfig::default());
+        notifier.set_recipients(Arc::new(Away {
+            online: Mutex::new(vec![bia.user_id.clone()]),
+            sends: AtomicBool::new(true),
+        }));
+        notifier.spawn(&fx.bus);
+        let mut conversations = Vec::new();
+        for _ in 0..3 {
+            let conversation = chat
+                .create_conversation(
+                    &admin,
+                    NewConversation {
+                        kind: ConversationKind::Group,
+                        name: None,
+                        participant_ids: vec![ana.user_id.clone(), bia.user_id.clone()],
+                        encrypted: false,
+                    },
+                )
+                .await
+                .unwrap();
+            conversations.push(conversation.id);
+        }
+        // More messages than one batch, sent at once from several tasks.
+        const SENT: usize = 600;
+        let sends = (0..SENT).map(|i| {
+            let (chat, admin, id) = (chat.clone(), admin.clone(), conversations[i % 3].clone());
+            tokio::spawn(async move {
+                let message = NewMessage {
+                    body: format!("message {i}"),
+                    ..Default::default()
+                };
+                chat.send_message(&admin, &id, message).await.unwrap().0.id
+            })
+        });
+        let mut sent = Vec::new();
+        for send in sends {
+            sent.push(send.await.unwrap().to_string());
+        }
+        let recorded = || async {
+            crate::db::query_as::<(String, String)>(
+                "SELECT user_id, message_id FROM chat.notifications",
+            )
+            .fetch_all(&fx.db)
+            .await
+            .unwrap()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while recorded().await.len() < SENT {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "notifications fell behind"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let rows = recorded().await;
+        // Ana (away) once per message; Bia (online) and the sender never.
+        assert_eq!(rows.len(), SENT);
+        assert!(rows
+            .iter()
+            .all(|(user, _)| user.as_str() == ana.user_id.as_str()));
+        let mut messages: Vec<String> = rows.into_iter().map(|(_, message)| message).collect();
+        messages.sort();
+        sent.sort();
+        assert_eq!(messages, sent);
     }
 }

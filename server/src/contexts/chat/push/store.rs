@@ -120,28 +120,37 @@ impl PushStore {
         Ok(())
     }
 
+    /// Records one notification per (user, conversation, message), all in one transaction
+    /// (one write turn for a whole batch of messages); returns their ids in the same order.
     pub async fn record(
         &self,
-        user_id: &UserId,
-        conversation_id: &ConversationId,
-        message_id: &MessageId,
+        away: &[(UserId, ConversationId, MessageId)],
         now: DateTime<Utc>,
-    ) -> Result<String, sqlx::Error> {
+    ) -> Result<Vec<String>, sqlx::Error> {
+        if away.is_empty() {
+            return Ok(Vec::new());
+        }
         let _turn = self.db.write_turn().await;
-        let id = nanoid::nanoid!();
-        query(
-            "INSERT INTO chat.notifications \
-             (id, user_id, conversation_id, message_id, created_at, pushed) \
-             VALUES ($1, $2, $3, $4, $5, 0)",
-        )
-        .bind(&id)
-        .bind(user_id)
-        .bind(conversation_id)
-        .bind(message_id)
-        .bind(now)
-        .execute(&self.db)
-        .await?;
-        Ok(id)
+        let mut tx = self.db.begin().await?;
+        let mut ids = Vec::with_capacity(away.len());
+        for (user_id, conversation_id, message_id) in away {
+            let id = nanoid::nanoid!();
+            query(
+                "INSERT INTO chat.notifications \
+                 (id, user_id, conversation_id, message_id, created_at, pushed) \
+                 VALUES ($1, $2, $3, $4, $5, 0)",
+            )
+            .bind(&id)
+            .bind(user_id)
+            .bind(conversation_id)
+            .bind(message_id)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     pub async fn set_pushed(&self, id: &str, reached: i32) -> Result<(), sqlx::Error> {
