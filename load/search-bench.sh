@@ -55,14 +55,20 @@ start() { # name, binary, database url (empty: SQLite)
   cat "$work/server-$1.log" >&2
   exit 1
 }
+# Every seeded message has an away participant: the notifier must have kept up with them.
+lagged() {
+  echo "$1: notifier lag warnings: $(grep -c 'notifier lagged' "$work/server-$1.log" || true)"
+}
 load() { "$bin/taina-load" --url "http://127.0.0.1:$port" --server-pid "$server" "$@"; }
 
 start sqlite "$bin/taina"
 load --json "$out/search-sqlite.json" search --messages "$messages"
 du -sh "$work/data-sqlite" | sed 's/^/data directory: /'
+lagged sqlite
 if [ -n "$pg" ]; then
   start postgres "$bin/taina" "$pg"
   load --json "$out/search-postgres.json" search --messages "$messages"
+  lagged postgres
 fi
 # The send path with the index in place, and (with --before) without it, in the same run.
 start rooms-now "$bin/taina"

@@ -18,7 +18,9 @@ use super::store::PushStore;
 use super::{PushError, Recipients, Vapid};
 use crate::config::ChatConfig;
 use crate::contexts::auth::Principal;
-use crate::contexts::chat::events::MESSAGE_SENT;
+use crate::contexts::chat::events::{
+    CONVERSATION_CREATED, MESSAGE_SENT, PARTICIPANT_ADDED, PARTICIPANT_REMOVED,
+};
 use crate::contexts::chat::{ChatError, ChatService, Conversation, Message};
 use crate::db::Db;
 use crate::events::EventBus;
@@ -28,6 +30,15 @@ use crate::ids::{ConversationId, MessageId, UserId};
 const QUEUE: usize = 1024;
 /// Messages taken from the bus at once, their notifications recorded in one transaction.
 const BATCH: usize = 256;
+/// Conversations (with their participants) the notifier remembers between batches; it
+/// forgets them all at any membership change it sees, and when it lags.
+const MAX_CACHED_CONVERSATIONS: usize = 10_000;
+/// Events after which who takes part in a conversation must be read again.
+const MEMBERSHIP_CHANGES: [&str; 3] =
+    [PARTICIPANT_ADDED, PARTICIPANT_REMOVED, CONVERSATION_CREATED];
+
+type Conversations = HashMap<ConversationId, Option<Conversation>>;
+
 /// Pushes in flight at once.
 const SENDERS: usize = 4;
 /// Failed deliveries in a row after which a subscription is dropped.
@@ -170,6 +181,7 @@ impl Notifier {
         tokio::spawn(async move {
             let mut purged = std::time::Instant::now();
             let mut batch = Vec::with_capacity(BATCH);
+            let mut conversations = Conversations::new();
             loop {
                 // Wait for one event, then take every message already waiting behind it, so
                 // a burst costs one transaction instead of one per away participant.
@@ -177,6 +189,7 @@ impl Notifier {
                     Ok(event) => batch.push(event),
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "notifier lagged behind the bus");
+                        conversations.clear();
                         continue;
                     }
                     Err(RecvError::Closed) => return,
@@ -186,9 +199,17 @@ impl Notifier {
                         Ok(event) => batch.push(event),
                         Err(TryRecvError::Lagged(n)) => {
                             tracing::warn!(missed = n, "notifier lagged behind the bus");
+                            conversations.clear();
                         }
                         Err(_) => break,
                     }
+                }
+                // Who takes part may have changed: ask the store again.
+                if batch
+                    .iter()
+                    .any(|event| MEMBERSHIP_CHANGES.contains(&event.kind.as_str()))
+                {
+                    conversations.clear();
                 }
                 // Every node sees every message; one of them notifies.
                 let messages: Vec<Message> = batch
@@ -197,7 +218,7 @@ impl Notifier {
                     .filter_map(|event| event.data_as::<Message>().ok())
                     .collect();
                 if !messages.is_empty() && notifier.sends() {
-                    if let Err(e) = notifier.notify(&messages, &jobs).await {
+                    if let Err(e) = notifier.notify(&messages, &mut conversations, &jobs).await {
                         tracing::warn!(error = %e, "notifications not made");
                     }
                 }
@@ -232,9 +253,12 @@ impl Notifier {
     async fn notify(
         &self,
         messages: &[Message],
+        conversations: &mut Conversations,
         jobs: &mpsc::Sender<Job>,
     ) -> Result<(), ChatError> {
-        let mut conversations: HashMap<ConversationId, Option<Conversation>> = HashMap::new();
+        if conversations.len() > MAX_CACHED_CONVERSATIONS {
+            conversations.clear();
+        }
         let mut away = Vec::new();
         let mut payloads = Vec::new();
         for message in messages {
@@ -564,7 +588,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_burst_of_messages_is_recorded_for_every_away_participant_exactly_once() {
+    async fn a_burst_of_messages_is_recorded_for_every_away_participant_exactly_once_and_newcomers_too(
+    ) {
         let fx = Fixture::new().await;
         let chat = fx.chat();
         let admin = fx.sign_up("admin@example.org", None).await;
@@ -640,5 +665,34 @@ mod tests {
         messages.sort();
         sent.sort();
         assert_eq!(messages, sent);
+
+        // Someone added later is notified too: the notifier does not go by who took part
+        // when it first saw the conversation.
+        let carla = fx.invited(&admin, "carla@example.org", Role::Member).await;
+        chat.add_participants(
+            &admin,
+            &conversations[0],
+            std::slice::from_ref(&carla.user_id),
+        )
+        .await
+        .unwrap();
+        let message = NewMessage {
+            body: "bem-vinda".into(),
+            ..Default::default()
+        };
+        chat.send_message(&admin, &conversations[0], message)
+            .await
+            .unwrap();
+        while !recorded()
+            .await
+            .iter()
+            .any(|(user, _)| user.as_str() == carla.user_id.as_str())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the new participant was not notified"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }

@@ -130,24 +130,44 @@ impl PushStore {
         if away.is_empty() {
             return Ok(Vec::new());
         }
+        let ids: Vec<String> = away.iter().map(|_| nanoid::nanoid!()).collect();
+        if let Db::Postgres(pool, _) = &self.db {
+            // One statement for the whole batch: a round trip per row was what kept the
+            // notifier behind a busy community on PostgreSQL.
+            let column = |pick: fn(&(UserId, ConversationId, MessageId)) -> &str| {
+                away.iter().map(pick).collect::<Vec<&str>>()
+            };
+            sqlx::query(
+                "INSERT INTO chat.notifications \
+                 (id, user_id, conversation_id, message_id, created_at, pushed) \
+                 SELECT id, user_id, conversation_id, message_id, $5, 0 \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+                      AS batch (id, user_id, conversation_id, message_id)",
+            )
+            .bind(&ids)
+            .bind(column(|(user, ..)| user.as_str()))
+            .bind(column(|(_, conversation, _)| conversation.as_str()))
+            .bind(column(|(.., message)| message.as_str()))
+            .bind(now)
+            .execute(pool)
+            .await?;
+            return Ok(ids);
+        }
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin().await?;
-        let mut ids = Vec::with_capacity(away.len());
-        for (user_id, conversation_id, message_id) in away {
-            let id = nanoid::nanoid!();
+        for ((user_id, conversation_id, message_id), id) in away.iter().zip(&ids) {
             query(
                 "INSERT INTO chat.notifications \
                  (id, user_id, conversation_id, message_id, created_at, pushed) \
                  VALUES ($1, $2, $3, $4, $5, 0)",
             )
-            .bind(&id)
+            .bind(id)
             .bind(user_id)
             .bind(conversation_id)
             .bind(message_id)
             .bind(now)
             .execute(&mut tx)
             .await?;
-            ids.push(id);
         }
         tx.commit().await?;
         Ok(ids)
