@@ -23,6 +23,8 @@
 //!   background work.
 //! - [`error`]: the one error table (code, public message, HTTP status) and start-up errors.
 //! - [`cli`]: the `taina` command line.
+//! - [`tls`]: HTTPS/WSS with rustls, certificates reloaded in place, the HTTP redirect.
+//! - [`systemd`]: readiness and watchdog notifications under `Type=notify`.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -44,6 +46,8 @@ pub mod metrics;
 pub mod realtime;
 pub mod socket;
 pub mod state;
+pub mod systemd;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Duration;
@@ -66,10 +70,24 @@ pub async fn serve(
     let db = state.db.clone();
     let hub = state.hub.clone();
     let settings = connections::Settings::from_config(&state.config);
+    let tls = tls::Tls::from_config(&state.config.tls).map_err(std::io::Error::other)?;
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    if let Some(tls) = &tls {
+        tls.spawn_reloader(Duration::from_secs(state.config.tls.reload_check_seconds));
+        if let Some(redirect) = &state.config.tls.redirect_listen {
+            let redirects = TcpListener::bind(redirect.as_str()).await?;
+            let https_port = listener.local_addr()?.port();
+            let mut stopping = stopping_rx.clone();
+            tracing::info!(address = %redirects.local_addr()?, "redirecting plain HTTP to HTTPS");
+            tokio::spawn(tls::redirect::serve(redirects, https_port, async move {
+                let _ = stopping.wait_for(|stopping| *stopping).await;
+            }));
+        }
+    }
     let app = http::router(state);
 
-    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    let server = connections::serve(listener, app, settings, async move {
+    let acceptor = tls.as_ref().map(|tls| tls.acceptor().clone());
+    let server = connections::serve(listener, app, settings, acceptor, async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         hub.close_all(taina_protocol::close::GOING_AWAY, "server shutting down");

@@ -11,6 +11,9 @@
 //! and close (hyper's `graceful_shutdown`), and [`serve`] returns once all of them have.
 //! Upgraded sockets are no longer HTTP connections; the caller closes them through the hub.
 //!
+//! With TLS the handshake runs in the connection's task, after admission, within the
+//! header-read timeout; HTTP is then served on the TLS stream exactly as on TCP.
+//!
 //! [`Activity`]: super::activity::Activity
 
 use std::future::Future;
@@ -24,8 +27,10 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use super::limits::{ConnectionLimits, Refusal};
 use super::service::ConnectionService;
@@ -42,6 +47,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     settings: Settings,
+    tls: Option<TlsAcceptor>,
     signal: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let limits = Arc::new(ConnectionLimits::new(
@@ -88,16 +94,32 @@ pub async fn serve(
             activity: Default::default(),
         });
         let stream = TrackedStream::new(stream, admission.place, tracked.clone());
-        tokio::spawn(run_connection(
-            http.clone(),
-            router.clone(),
-            stream,
+        let connection = Connection {
+            http: http.clone(),
+            router: router.clone(),
             peer,
             tracked,
-            settings.keep_alive_idle,
-            stopping_rx.clone(),
-            done_rx.clone(),
-        ));
+            keep_alive_idle: settings.keep_alive_idle,
+            stopping: stopping_rx.clone(),
+            done: done_rx.clone(),
+        };
+        match &tls {
+            None => {
+                tokio::spawn(connection.run(stream));
+            }
+            Some(tls) => {
+                let (tls, handshake_timeout) = (tls.clone(), settings.header_read_timeout);
+                tokio::spawn(async move {
+                    // The handshake counts against the header-read timeout's budget: a
+                    // client that opens a connection and says nothing holds it no longer.
+                    match tokio::time::timeout(handshake_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => connection.run(stream).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     tracing::debug!(
@@ -110,38 +132,56 @@ pub async fn serve(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_connection(
+/// What one admitted connection is served with.
+struct Connection {
     http: http1::Builder,
     router: Router,
-    stream: TrackedStream,
     peer: SocketAddr,
     tracked: Arc<Tracked>,
     keep_alive_idle: Duration,
-    mut stopping: watch::Receiver<bool>,
-    _done: watch::Receiver<()>,
-) {
-    let io = TokioIo::new(stream);
-    let service = ConnectionService::new(router, peer, tracked.clone());
-    let mut conn = pin!(http.serve_connection(io, service).with_upgrades());
-    let mut idle = pin!(tracked.activity.idle_for(keep_alive_idle));
-    let (mut idle_closing, mut shutting_down) = (false, false);
-    loop {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+    stopping: watch::Receiver<bool>,
+    /// Held until the connection ends; shutdown waits for every one.
+    done: watch::Receiver<()>,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 (with upgrades) on `io`, plain or TLS, until the client goes, the
+    /// connection idles out, or the server stops.
+    async fn run<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            http,
+            router,
+            peer,
+            tracked,
+            keep_alive_idle,
+            mut stopping,
+            done: _done,
+        } = self;
+        let io = TokioIo::new(io);
+        let service = ConnectionService::new(router, peer, tracked.clone());
+        let mut conn = pin!(http.serve_connection(io, service).with_upgrades());
+        let mut idle = pin!(tracked.activity.idle_for(keep_alive_idle));
+        let (mut idle_closing, mut shutting_down) = (false, false);
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    break;
                 }
-                break;
-            }
-            () = &mut idle, if !idle_closing => {
-                // Idle between requests: hyper closes an idle connection at once.
-                idle_closing = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = stopping.wait_for(|stopping| *stopping), if !shutting_down => {
-                shutting_down = true;
-                conn.as_mut().graceful_shutdown();
+                () = &mut idle, if !idle_closing => {
+                    // Idle between requests: hyper closes an idle connection at once.
+                    idle_closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                _ = stopping.wait_for(|stopping| *stopping), if !shutting_down => {
+                    shutting_down = true;
+                    conn.as_mut().graceful_shutdown();
+                }
             }
         }
     }

@@ -129,6 +129,7 @@ async fn the_header_read_timer_restarts_after_each_response() {
         listener,
         router,
         settings,
+        None,
         std::future::pending(),
     ));
     let mut stream = TcpStream::connect(address).await.unwrap();
