@@ -6,14 +6,14 @@
 #   cargo build --release -p taina && (cd tests/js && npm ci)
 #   load/files-bench.sh [SIZE_MIB=1024]
 #
-# TAINA_BIN overrides the binary (default target/release/taina). The server runs on a fresh
+# BENCH_TAINA_BIN overrides the binary (default target/release/taina). The server runs on a fresh
 # temporary data directory (SQLite) with media.max_upload_bytes raised to fit the file; the
 # data directory and the file are removed at the end.
 set -euo pipefail
 
 SIZE_MIB=${1:-1024}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${TAINA_BIN:-$ROOT/target/release/taina}
+BIN=${BENCH_TAINA_BIN:-$ROOT/target/release/taina}
 [ -x "$BIN" ] || { echo "no binary at $BIN: cargo build --release -p taina" >&2; exit 1; }
 [ -d "$ROOT/tests/js/node_modules/tus-js-client" ] || { echo "run npm ci in tests/js first" >&2; exit 1; }
 
@@ -28,11 +28,11 @@ trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
-# Unknown TAINA_ variables make the server refuse to start (TAINA_BIN is this script's).
+# Unknown TAINA_ variables make the server refuse to start: the binary is named by BENCH_TAINA_BIN.
 # Upload chunks count against the socket's message rate (realtime.messages_per_second, 50 by
 # default: 50 MiB/s with 1 MiB chunks); it is lifted as in load/bench.sh, so the figure is the
 # transfer path's, comparable with media's socket upload figure.
-env -u TAINA_BIN TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
+env TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
   TAINA_MEDIA__MAX_UPLOAD_BYTES=$(( (SIZE_MIB + 64) * 1024 * 1024 )) \
   TAINA_REALTIME__MESSAGES_PER_SECOND=1000000 TAINA_REALTIME__MESSAGE_BURST=1000000 \
   "$BIN" serve 2>"$WORK/server.log" &

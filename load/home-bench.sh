@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${TAINA_BIN:-$ROOT/target/release/taina}
+BIN=${BENCH_TAINA_BIN:-$ROOT/target/release/taina}
 LOAD=$(dirname "$BIN")/taina-load
 [ -x "$BIN" ] && [ -x "$LOAD" ] || { echo "build first: cargo build --release -p taina -p taina-load" >&2; exit 1; }
 command -v mosquitto >/dev/null || { echo "mosquitto is needed (apt-get install mosquitto)" >&2; exit 1; }
@@ -57,7 +57,7 @@ MQTT=mqtt://127.0.0.1:$MQTT_PORT
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
-env -u TAINA_BIN TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
+env TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
   TAINA_AUTOMATION__MQTT_URL=$MQTT TAINA_AUTOMATION__DISCOVERY_PREFIX=load \
   TAINA_AUTH__SIGNIN_PER_MINUTE=100000 TAINA_AUTH__SIGNUP_PER_MINUTE=100000 \
   TAINA_REALTIME__MAX_CONNECTIONS_PER_USER=50000 TAINA_REALTIME__MAX_CONNECTIONS_PER_ADDRESS=50000 \

@@ -12,7 +12,7 @@
 #   cargo build --release -p taina -p taina-load
 #   load/streaming-bench.sh [--files 1000] [--users 500] [--duration 15] [--repeats 2]
 #
-# TAINA_BIN overrides the binary (default target/release/taina). The server runs on a fresh
+# BENCH_TAINA_BIN overrides the binary (default target/release/taina). The server runs on a fresh
 # temporary data directory (SQLite), with transcodes stopped after 3 s without a request (so
 # the idle runs are idle); everything is removed at the end.
 set -euo pipefail
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${TAINA_BIN:-$ROOT/target/release/taina}
+BIN=${BENCH_TAINA_BIN:-$ROOT/target/release/taina}
 LOAD=$(dirname "$BIN")/taina-load
 [ -x "$BIN" ] && [ -x "$LOAD" ] || { echo "build first: cargo build --release -p taina -p taina-load" >&2; exit 1; }
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 1; }
@@ -54,7 +54,7 @@ ff -f lavfi -i testsrc2=duration=120:size=1280x720:rate=25 -f lavfi -i sine=dura
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 mkdir -p "$WORK/data"
-env -u TAINA_BIN TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
+env TAINA_DATA_DIR=$WORK/data TAINA_LISTEN=127.0.0.1:$PORT TAINA_LOG=warn \
   TAINA_STREAMING__WATCH=false TAINA_STREAMING__TRANSCODE_IDLE_SECONDS=3 \
   TAINA_AUTH__SIGNIN_PER_MINUTE=100000 TAINA_AUTH__SIGNUP_PER_MINUTE=100000 \
   TAINA_REALTIME__MAX_CONNECTIONS_PER_USER=50000 TAINA_REALTIME__MAX_CONNECTIONS_PER_ADDRESS=50000 \

@@ -1,5 +1,6 @@
-//! The panel's static files, embedded in the binary: htmx and its WebSocket extension exactly
-//! as the lockfile's package ships them (copied by `build.rs`), and our stylesheet. Every name
+//! The static files the binary serves under `/admin/assets/`: htmx and its WebSocket
+//! extension exactly as the lockfile's packages ship them (copied by `build.rs`), our
+//! stylesheet, and GraphiQL with React for `GET /graphql` (so it needs no CDN). Every name
 //! carries a version or a content hash, so the server may let browsers cache them forever.
 
 /// One embedded file.
@@ -31,7 +32,44 @@ pub const STYLESHEET: Asset = Asset {
     bytes: include_bytes!("../assets/admin.css"),
 };
 
-pub const ALL: [Asset; 3] = [HTMX, HTMX_WS, STYLESHEET];
+/// GraphiQL (its UMD build) and the React 18 it runs on, for `GET /graphql`.
+pub const GRAPHIQL: Asset = Asset {
+    name: concat!("graphiql-", env!("TAINA_GRAPHIQL_VERSION"), ".min.js"),
+    content_type: JS,
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/graphiql.min.js")),
+};
+
+pub const GRAPHIQL_STYLESHEET: Asset = Asset {
+    name: concat!("graphiql-", env!("TAINA_GRAPHIQL_VERSION"), ".min.css"),
+    content_type: "text/css; charset=utf-8",
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/graphiql.min.css")),
+};
+
+pub const REACT: Asset = Asset {
+    name: concat!("react-", env!("TAINA_REACT_VERSION"), ".production.min.js"),
+    content_type: JS,
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/react.production.min.js")),
+};
+
+pub const REACT_DOM: Asset = Asset {
+    name: concat!(
+        "react-dom-",
+        env!("TAINA_REACT_DOM_VERSION"),
+        ".production.min.js"
+    ),
+    content_type: JS,
+    bytes: include_bytes!(concat!(env!("OUT_DIR"), "/react-dom.production.min.js")),
+};
+
+pub const ALL: [Asset; 7] = [
+    HTMX,
+    HTMX_WS,
+    STYLESHEET,
+    GRAPHIQL,
+    GRAPHIQL_STYLESHEET,
+    REACT,
+    REACT_DOM,
+];
 
 /// The asset called `name`, if there is one.
 pub fn find(name: &str) -> Option<Asset> {
@@ -56,5 +94,9 @@ mod tests {
             .contains("registerExtension"));
         assert_eq!(find(STYLESHEET.name).unwrap().bytes, STYLESHEET.bytes);
         assert!(find("htmx.min.js").is_none());
+        assert!(std::str::from_utf8(GRAPHIQL.bytes)
+            .unwrap()
+            .contains("GraphiQL"));
+        assert!(find(REACT_DOM.name).is_some());
     }
 }

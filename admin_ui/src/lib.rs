@@ -10,7 +10,8 @@
 //! - [`pages`]: one module per page (sign-in, overview, people, activity, alerts,
 //!   maintenance) plus the refusal page.
 //! - [`assets`]: htmx 4.0.1 and its WebSocket extension (pinned by `assets/package-lock.json`,
-//!   embedded at build time) and the panel's stylesheet, served under `/admin/assets/`.
+//!   embedded at build time), the panel's stylesheet, and GraphiQL with React for
+//!   `GET /graphql`, served under `/admin/assets/`.
 #![forbid(unsafe_code)]
 
 pub mod assets;

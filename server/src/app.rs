@@ -61,7 +61,10 @@ impl AppState {
     /// letter comes).
     pub async fn open(config: Config) -> Result<Self, StartError> {
         let io = |what: &'static str, path: &std::path::Path| {
-            let path = path.display().to_string();
+            let path = std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string();
             move |source| StartError::Io { what, path, source }
         };
         data_dir::create_private(&config.data_dir)
@@ -309,7 +312,12 @@ pub(crate) fn link_base_url(config: &Config) -> String {
             None => public,
         };
     }
-    format!("http://{}", config.listen)
+    let scheme = if config.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{}", config.listen)
 }
 
 #[cfg(test)]
@@ -319,7 +327,7 @@ mod tests {
     #[test]
     fn links_point_at_the_configured_base_or_the_panel_or_the_listener() {
         let mut config = Config {
-            listen: "192.0.2.1:8080".parse().unwrap(),
+            listen: "192.0.2.1:8080".into(),
             ..Config::default()
         };
         assert_eq!(link_base_url(&config), "http://192.0.2.1:8080");

@@ -4,7 +4,6 @@
 //! Unknown keys are refused (`deny_unknown_fields`) so a typo is a start-up error naming the key,
 //! never a setting silently ignored. Secrets are redacted by [`Config::redacted`].
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -18,8 +17,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "taina.toml";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Address the HTTP and socket server listens on.
-    pub listen: SocketAddr,
+    /// Address the HTTP and socket server listens on: `host:port`, the host an IP address
+    /// (`[::1]` for IPv6) or a name resolved at start (`localhost:4000`).
+    pub listen: String,
     /// Directory holding the SQLite database, `files/` and the JWT signing secret.
     pub data_dir: PathBuf,
     /// `postgres://…` switches to PostgreSQL; empty means SQLite in `data_dir`.
@@ -46,6 +46,33 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub backup: BackupConfig,
     pub mail: MailConfig,
+    pub tls: TlsConfig,
+}
+
+/// HTTPS and WSS on `listen` (`crate::tls`). Unset: plain HTTP (behind a reverse proxy
+/// that terminates TLS, set `http.trusted_proxies`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first (e.g. Let's Encrypt's `fullchain.pem`).
+    pub cert: Option<PathBuf>,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// How often the two files are checked for a change (SIGHUP reloads at once).
+    pub reload_check_seconds: u64,
+    /// A plain-HTTP address (`0.0.0.0:80`) that redirects every request to HTTPS.
+    pub redirect_listen: Option<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            key: None,
+            reload_check_seconds: 10,
+            redirect_listen: None,
+        }
+    }
 }
 
 /// Outgoing mail: password reset and email confirmation links (`crate::mail`).
@@ -536,7 +563,7 @@ impl Default for ChatConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            listen: "127.0.0.1:4000".into(),
             data_dir: PathBuf::from("data"),
             database_url: None,
             log: "info".into(),
@@ -558,6 +585,7 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             backup: BackupConfig::default(),
             mail: MailConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -635,6 +663,28 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if !is_listen_address(&self.listen) {
+            return bad(
+                "listen",
+                "must be host:port, the host an IP address or a name (127.0.0.1:4000, \
+                 [::]:443, localhost:4000)",
+            );
+        }
+        let tls = &self.tls;
+        if tls.cert.is_some() != tls.key.is_some() {
+            return bad("tls.cert/tls.key", "set both (or neither)");
+        }
+        if let Some(redirect) = &tls.redirect_listen {
+            if tls.cert.is_none() {
+                return bad(
+                    "tls.redirect_listen",
+                    "redirects to HTTPS: set tls.cert and tls.key",
+                );
+            }
+            if !is_listen_address(redirect) {
+                return bad("tls.redirect_listen", "must be host:port (0.0.0.0:80)");
+            }
+        }
         if let Some(url) = &self.database_url {
             if !url.is_empty()
                 && !url.starts_with("postgres://")
@@ -831,6 +881,24 @@ impl Config {
     }
 }
 
+/// `host:port` with a numeric port and a host that is an IP address (IPv6 in brackets) or
+/// a DNS name.
+fn is_listen_address(listen: &str) -> bool {
+    let Some((host, port)) = listen.rsplit_once(':') else {
+        return false;
+    };
+    if port.parse::<u16>().is_err() {
+        return false;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 /// Flattens a figment error into one line per problem, each naming the key and its source.
 fn describe(error: figment::Error) -> String {
     error
@@ -846,15 +914,30 @@ fn describe(error: figment::Error) -> String {
                     )
                 }
                 Some(m) => match &m.source {
+                    // The whole path: the operator may not know which directory it is in.
+                    Some(figment::Source::File(path)) => {
+                        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                        format!(" (from {} {})", m.name, path.display())
+                    }
                     Some(src) => format!(" (from {} {src})", m.name),
                     None => format!(" (from {})", m.name),
                 },
                 None => String::new(),
             };
+            // figment quotes the expected names inside its own quotes; say it plainly.
+            let problem = match &e.kind {
+                figment::error::Kind::UnknownField(_, known) => {
+                    format!(
+                        "no such setting; the settings here are {}",
+                        known.join(", ")
+                    )
+                }
+                kind => kind.to_string(),
+            };
             if key.is_empty() {
-                format!("{}{source}", e.kind)
+                format!("{problem}{source}")
             } else {
-                format!("setting `{key}`: {}{source}", e.kind)
+                format!("setting `{key}`: {problem}{source}")
             }
         })
         .collect::<Vec<_>>()
@@ -909,7 +992,7 @@ mod tests {
             ("TAINA_LOG", "debug"),
         ])
         .unwrap();
-        assert_eq!(config.listen.port(), 5000);
+        assert_eq!(config.listen, "127.0.0.1:5000");
         assert_eq!(config.auth.token_ttl_hours, 2);
         assert_eq!(config.log, "debug");
     }
@@ -920,6 +1003,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("listn"), "{err}");
+        let err = load_with_env(&[("TAINA_AUTH__TOKN", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "setting `auth.tokn`: no such setting; the settings here are token_ttl_hours, "
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.matches('`').count(),
+            2,
+            "no quotes inside quotes: {err}"
+        );
+    }
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        for good in [
+            "127.0.0.1:4000",
+            "localhost:4100",
+            "[::]:443",
+            "taina.lan:80",
+            "0.0.0.0:0",
+        ] {
+            assert!(is_listen_address(good), "{good}");
+        }
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":4000",
+            "[::1:80",
+            "a..b:80",
+            "x y:80",
+            "1.2.3.4:70000",
+        ] {
+            assert!(!is_listen_address(bad), "{bad}");
+        }
+        let config = load_with_env(&[("TAINA_LISTEN", "localhost:4100")]).unwrap();
+        assert_eq!(config.listen, "localhost:4100");
     }
 
     #[test]

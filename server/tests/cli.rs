@@ -233,6 +233,16 @@ fn user_commands_create_list_and_change_roles() {
         listing.contains("kid@example.org") && listing.contains("member"),
         "{listing}"
     );
+    // The community by its name, under a header that lines up with the rows.
+    let lines: Vec<&str> = listing.lines().collect();
+    assert!(lines[1..].iter().all(|l| l.contains("Aldeia")), "{listing}");
+    let role_column = lines[0].find("role").unwrap();
+    assert!(
+        lines[1..].iter().all(
+            |l| l[role_column..].starts_with("admin") || l[role_column..].starts_with("member")
+        ),
+        "{listing}"
+    );
 
     let mut command = taina(dir.path());
     command.args(["user", "list", "--community", "Nowhere"]);
@@ -249,11 +259,17 @@ struct Served {
 // The child is waited for in `Served::terminate`, or killed and reaped by `Drop` when a test fails.
 #[allow(clippy::zombie_processes)]
 fn serve(dir: &Path, data: &Path) -> Served {
+    serve_on(dir, data, "127.0.0.1:0")
+}
+
+// As `serve`.
+#[allow(clippy::zombie_processes)]
+fn serve_on(dir: &Path, data: &Path, listen: &str) -> Served {
     let mut command = taina(dir);
     command
         .args(["--log-format", "json", "serve"])
         .env("TAINA_DATA_DIR", data)
-        .env("TAINA_LISTEN", "127.0.0.1:0")
+        .env("TAINA_LISTEN", listen)
         .env("TAINA_LOG", "info")
         .env("TAINA_AUTH__SESSION_CACHE_SECONDS", "0");
     let mut child = command
@@ -404,6 +420,52 @@ async fn serve_answers_persists_its_secret_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(me.status(), 401);
+    assert!(served.terminate().success());
+}
+
+#[test]
+fn version_names_the_commit_and_the_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = taina(dir.path());
+    command.arg("--version");
+    let out = run(command, "");
+    assert!(out.status.success());
+    let version = text(&out.stdout);
+    assert!(version.starts_with("taina 0."), "{version}");
+    assert!(version.contains("(commit "), "{version}");
+    assert!(
+        version.contains("SQLite") && version.contains("PostgreSQL") && version.contains("NATS"),
+        "{version}"
+    );
+}
+
+#[test]
+fn a_start_that_fails_says_why_once_with_the_whole_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the data directory should be.
+    std::fs::write(dir.path().join("data"), "not a directory").unwrap();
+    let mut command = taina(dir.path());
+    command.arg("serve").env("TAINA_DATA_DIR", "data");
+    let out = run(command, "");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let whole = dir.path().canonicalize().unwrap().join("data");
+    assert!(lines[0].contains(&whole.display().to_string()), "{stderr}");
+    // Each cause once: the library's message already holds its source's.
+    let cause = lines[0].rsplit(": ").next().unwrap();
+    assert_eq!(lines[0].matches(cause).count(), 1, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_listens_on_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_on(dir.path(), &dir.path().join("data"), "localhost:0");
+    let health = reqwest::get(format!("{}/healthz", served.url))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
     assert!(served.terminate().success());
 }
 

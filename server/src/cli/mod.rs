@@ -9,6 +9,7 @@
 
 mod backup;
 mod ban;
+mod failure;
 mod user;
 
 use std::io::Write;
@@ -24,10 +25,30 @@ use crate::db::Db;
 use crate::events::MemoryBus;
 use crate::state::AppState;
 
+/// `taina --version`: the version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BUILD_GIT_COMMIT"),
+    ")"
+);
+
+/// `taina --version`: also what this build can run on.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BUILD_GIT_COMMIT"),
+    ")\n",
+    "databases: SQLite (built in), PostgreSQL (database_url)\n",
+    "event bus: in-process, NATS JetStream (bus.nats_url)\n",
+    "media store: local files, S3 (media.object_store_url)",
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "taina",
-    version,
+    version = VERSION,
+    long_version = LONG_VERSION,
     about = "Tainá: a community-owned, push-first backend"
 )]
 pub struct Cli {
@@ -50,6 +71,15 @@ pub enum LogFormatArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (migrations run first).
+    ///
+    /// Listens on `listen` (default 127.0.0.1:4000; a host name such as localhost:4000 is
+    /// resolved) and keeps its databases, files and server secret in `data_dir` (default
+    /// ./data). Settings come from ./taina.toml (or --config PATH), then from environment
+    /// variables, which win: TAINA_LISTEN, TAINA_DATA_DIR, TAINA_DATABASE_URL (postgres://…;
+    /// empty means SQLite in data_dir), TAINA_LOG (e.g. info,taina::access=debug for a line
+    /// per request), and any nested setting as TAINA_SECTION__KEY
+    /// (TAINA_AUTH__TOKEN_TTL_HOURS=24). An unknown TAINA_* variable stops start-up. `taina
+    /// config` prints the effective configuration; the README lists every setting.
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
@@ -242,8 +272,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         };
     }
     crate::logging::init(&config.log, config.log_format);
+    let data_dir = config.data_dir.clone();
+    run_command(cli.command, config)
+        .await
+        .map_err(|e| anyhow::anyhow!(failure::explain(&e, &data_dir)))
+}
 
-    match cli.command {
+async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Config => {
             if config.postgres_url().is_none() {
                 let path = config.data_dir.join(crate::db::SQLITE_FILE);
@@ -393,10 +429,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// cannot listen (the port is taken, say by another server on the same data) must not
 /// re-queue that server's jobs or remove its temporary files.
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listen = config.listen;
+    let listen = config.listen.clone();
     let data_dir = config.data_dir.clone();
+    let scheme = if config.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    // A certificate that does not load stops the start before anything else is touched.
+    crate::tls::Tls::from_config(&config.tls).context("while starting")?;
     let state = AppState::open(config).await.context("while starting")?;
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    // A host name is resolved here; the first address that binds is used.
+    let listener = match tokio::net::TcpListener::bind(listen.as_str()).await {
         Ok(listener) => listener,
         Err(e) => {
             state.db.close().await;
@@ -411,8 +455,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         %address,
         database = state.db.backend(),
         data_dir = %data_dir.display(),
-        "listening on http://{address}"
+        "listening on {scheme}://{address}"
     );
+    crate::systemd::ready();
+    crate::systemd::spawn_watchdog();
+    let shutdown = async move {
+        shutdown.await;
+        crate::systemd::stopping();
+    };
     crate::serve(state, listener, shutdown).await?;
     Ok(())
 }

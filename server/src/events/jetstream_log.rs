@@ -83,7 +83,7 @@ impl JetStreamLog {
                 Err(error) if started.elapsed() < JETSTREAM_WAIT => {
                     attempts += 1;
                     // Every 10 s (20 attempts) a warning: an operator should see the wait.
-                    if attempts % 20 == 0 {
+                    if attempts.is_multiple_of(20) {
                         let waited = started.elapsed().as_secs();
                         tracing::warn!(%error, waited, "still waiting for JetStream");
                     } else {

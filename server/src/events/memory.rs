@@ -21,7 +21,11 @@ impl MemoryBus {
 
 impl EventBus for MemoryBus {
     fn publish(&self, event: Event) {
-        tracing::debug!(event = %event.kind, user = ?event.user_id, "event");
+        tracing::debug!(
+            event = %event.kind,
+            user = event.user_id.as_ref().map(|u| u.as_str()),
+            "event"
+        );
         // No subscriber is not an error: nothing listens yet on a fresh node.
         let _ = self.sender.send(Arc::new(event));
     }

@@ -183,7 +183,11 @@ fn subject(prefix: &str, event: &Event) -> String {
 
 impl EventBus for NatsBus {
     fn publish(&self, event: Event) {
-        tracing::debug!(event = %event.kind, user = ?event.user_id, "event");
+        tracing::debug!(
+            event = %event.kind,
+            user = event.user_id.as_ref().map(|u| u.as_str()),
+            "event"
+        );
         if let Err(error) = self.outgoing.try_send(event) {
             tracing::warn!(%error, "the NATS publishing queue is full: event dropped");
         }

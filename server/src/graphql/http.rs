@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::contexts::auth::{AuthError, AuthService};
 use crate::contexts::media::MediaService;
 use crate::error::AppError;
-use crate::http::{ApiJson, Client};
+use crate::http::{AccessUser, ApiJson, Client};
 use crate::metrics::{Metrics, OutcomeLabels};
 
 pub fn routes<S>() -> Router<S>
@@ -38,18 +38,46 @@ where
 
 /// # `GET /graphql`
 /// GraphiQL, pointed at this server for queries and subscriptions; 404 when
-/// `graphql.introspection` is off.
+/// `graphql.introspection` is off. Its scripts and styles are served by this binary
+/// (`/admin/assets/`), so it works on a network with no way out.
 async fn graphiql(State(config): State<Arc<Config>>) -> Result<Html<String>, AppError> {
     if !config.graphql.introspection {
         return Err(AppError::NotFound);
     }
-    Ok(Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/socket/websocket")
-            .title("Tainá GraphQL")
-            .finish(),
-    ))
+    Ok(Html(graphiql_page()))
+}
+
+fn graphiql_page() -> String {
+    use taina_admin_ui::assets::{self, href};
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tainá GraphQL</title>
+<link rel="stylesheet" href="{css}">
+<style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+<div id="graphiql">Loading GraphiQL…</div>
+<script src="{react}"></script>
+<script src="{react_dom}"></script>
+<script src="{graphiql}"></script>
+<script>
+  const socket = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/socket/websocket";
+  const fetcher = GraphiQL.createFetcher({{ url: "/graphql", subscriptionUrl: socket }});
+  ReactDOM.createRoot(document.getElementById("graphiql"))
+    .render(React.createElement(GraphiQL, {{ fetcher, defaultEditorToolsVisibility: true }}));
+</script>
+</body>
+</html>
+"#,
+        css = href(assets::GRAPHIQL_STYLESHEET),
+        react = href(assets::REACT),
+        react_dom = href(assets::REACT_DOM),
+        graphiql = href(assets::GRAPHIQL),
+    )
 }
 
 /// # `POST /graphql`
@@ -69,6 +97,9 @@ async fn execute(
         Some(token) => Some(auth.authenticate_from(token, &client).await?),
         None => None,
     };
+    if let (Some(principal), Some(slot)) = (&principal, request.extensions().get::<AccessUser>()) {
+        slot.set(&principal.user_id);
+    }
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -69,9 +69,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
         let auth = AuthService::from_ref(state);
-        Ok(AuthUser(
-            auth.authenticate_from(token, &client_info(parts)).await?,
-        ))
+        let principal = auth.authenticate_from(token, &client_info(parts)).await?;
+        record_user(parts, &principal);
+        Ok(AuthUser(principal))
     }
 }
 
@@ -90,6 +90,7 @@ where
             Some(token) => {
                 let auth = AuthService::from_ref(state);
                 let principal = auth.authenticate_from(token, &client_info(parts)).await?;
+                record_user(parts, &principal);
                 Ok(MaybeAuthUser(Some(principal)))
             }
             None => Ok(MaybeAuthUser(None)),
@@ -138,4 +139,11 @@ fn client_info(parts: &Parts) -> ClientInfo {
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
     ClientInfo { ip, user_agent }
+}
+
+/// Names the user in the request's access log line.
+fn record_user(parts: &Parts, principal: &Principal) {
+    if let Some(slot) = parts.extensions.get::<super::AccessUser>() {
+        slot.set(&principal.user_id);
+    }
 }

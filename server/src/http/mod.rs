@@ -1,10 +1,12 @@
 //! The HTTP edge: the router, extractors and health endpoints. Handlers here are thin; rules
 //! live in the contexts' services and SQL in their stores.
 
+mod access_log;
 mod download;
 mod extract;
 mod gate;
 mod health;
+mod home;
 mod secret;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use axum::Router;
 use crate::error::AppError;
 use crate::state::AppState;
 
+pub use access_log::AccessUser;
 pub use download::{attachment, respond as download, Download};
 pub use extract::{ApiJson, AuthUser, Client, ClientAddress, MaybeAuthUser};
 pub use gate::client_address;
@@ -36,6 +39,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(health::routes())
+        .merge(home::routes())
         .nest("/api/auth", crate::contexts::auth::http::routes())
         .nest("/api/chat", crate::contexts::chat::http::routes())
         .nest(
@@ -57,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::http::track,
         ))
+        .route_layer(axum::middleware::from_fn(access_log::log))
         // Outermost: banned addresses are refused before anything else runs.
         .layer(axum::middleware::from_fn_with_state(gate, gate::gate))
         .with_state(state)

@@ -130,7 +130,7 @@ pub fn spawn(sources: Sources) {
         let mut n: u64 = 0;
         loop {
             ticker.tick().await;
-            if n % STORAGE_EVERY == 0 {
+            if n.is_multiple_of(STORAGE_EVERY) {
                 storage = read_storage(&sources).await;
             }
             n += 1;

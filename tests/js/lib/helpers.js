@@ -20,7 +20,7 @@ import { createClient } from "graphql-ws";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, "..", "..", "..");
-export const TAINA_BIN = process.env.TAINA_BIN || path.join(REPO_ROOT, "target", "debug", "taina");
+export const TAINA_BIN = process.env.TEST_TAINA_BIN || path.join(REPO_ROOT, "target", "debug", "taina");
 export const PASSWORD = "a long password for tests";
 
 /** Every wait in these tests is at most this long. */
@@ -205,7 +205,7 @@ export class Server {
  */
 export async function startServer({ dataDir: shared, nats, env: extraEnv } = {}) {
   if (!fs.existsSync(TAINA_BIN)) {
-    throw new Error(`no server binary at ${TAINA_BIN}: build it with \`cargo build -p taina --bin taina\` or set TAINA_BIN`);
+    throw new Error(`no server binary at ${TAINA_BIN}: build it with \`cargo build -p taina --bin taina\` or set TEST_TAINA_BIN`);
   }
   const dataDir = shared ?? fs.mkdtempSync(path.join(os.tmpdir(), "taina-js-"));
   const env = {};

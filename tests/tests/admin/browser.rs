@@ -1,6 +1,7 @@
 //! The panel in a real headless Chromium: sign in, watch the overview move when a client
 //! connects, revoke a member and see their socket close and their row change, change a role,
-//! create an invite and sign up with it, and keep working across a server restart.
+//! create an invite and sign up with it, and keep working across a server restart; and
+//! GraphiQL, from the binary's own assets.
 
 use std::time::Duration;
 
@@ -212,4 +213,25 @@ async fn the_panel_is_live_in_a_real_browser() {
     let mut back = ts.socket(&newcomer).await;
     wait_text(client, &format!("#user-{newcomer_id} .online-sockets"), "1").await;
     back.heartbeat().await.unwrap();
+}
+
+/// GraphiQL renders from the binary's own assets, in a browser that can reach nothing but
+/// the server.
+#[tokio::test]
+async fn graphiql_works_without_the_internet() {
+    let ts = TestServer::start().await;
+    let browser = Browser::start().await;
+    let client = &browser.client;
+    client.goto(&format!("{}/graphql", ts.url)).await.unwrap();
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(".graphiql-container .graphiql-execute-button"))
+        .await
+        .expect("GraphiQL rendered its editor");
+    let html = client.source().await.unwrap();
+    assert!(
+        !html.contains("unpkg.com") && !html.contains("cdn."),
+        "{html}"
+    );
 }

@@ -1,4 +1,5 @@
-//! GraphQL limits: introspection and GraphiQL switches, aliases counted toward complexity.
+//! GraphQL limits: introspection and GraphiQL switches (and the home page's link to it),
+//! aliases counted toward complexity.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -15,6 +16,30 @@ async fn introspection_and_graphiql_can_be_switched_off() {
         "{reply}"
     );
     assert_eq!(on.get("/graphql", None).await.status, StatusCode::OK);
+    let home = |url: String| async move {
+        let response = reqwest::get(format!("{url}/")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    };
+    let page = home(on.url.clone()).await;
+    assert!(
+        page.contains("href=\"/graphql\"") && page.contains("href=\"/admin\""),
+        "{page}"
+    );
+    // GraphiQL's scripts come from this server, not a CDN.
+    let graphiql = reqwest::get(format!("{}/graphql", on.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scripts: Vec<&str> = graphiql.split("<script src=\"").skip(1).collect();
+    assert_eq!(scripts.len(), 3, "{graphiql}");
+    for script in scripts {
+        let path = &script[..script.find('"').unwrap()];
+        assert!(path.starts_with("/admin/assets/"), "{path}");
+        assert_eq!(on.get(path, None).await.status, StatusCode::OK, "{path}");
+    }
 
     let off = TestServer::builder()
         .with_config(|c| c.graphql.introspection = false)
@@ -28,6 +53,7 @@ async fn introspection_and_graphiql_can_be_switched_off() {
         off.get("/graphql", None).await.status,
         StatusCode::NOT_FOUND
     );
+    assert!(!home(off.url.clone()).await.contains("/graphql\""));
     // Ordinary queries, `__typename` included, still work.
     let reply = off
         .graphql(Some(&token), "{ __typename me { id } }", json!({}))

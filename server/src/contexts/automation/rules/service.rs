@@ -57,7 +57,7 @@ impl AutomationService {
                 for (rule, trigger) in due {
                     service.fire(rule, trigger, false);
                 }
-                if count % SWEEP_EVERY == 0 {
+                if count.is_multiple_of(SWEEP_EVERY) {
                     let before = super::run::interrupted_before(now);
                     if let Err(e) = service.inner.rule_store.interrupt_runs(before, now).await {
                         tracing::warn!(error = %e, "cannot sweep interrupted rule runs");
