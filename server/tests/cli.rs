@@ -1,45 +1,14 @@
 //! The `taina` binary itself: configuration errors, `config`, the user and session commands,
 //! and `serve` with its signal handling. Runs on a fresh SQLite data directory per test.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_taina");
+mod support;
 
-fn taina(data_dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TAINA_DATA_DIR", data_dir)
-        .env("TAINA_LOG", "warn")
-        .current_dir(data_dir);
-    command
-}
-
-fn run(mut command: Command, stdin: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn taina");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("wait")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{run, serve, serve_on, taina, text, Served};
 
 #[test]
 fn help_exists_for_every_command() {
@@ -247,96 +216,6 @@ fn user_commands_create_list_and_change_roles() {
     let mut command = taina(dir.path());
     command.args(["user", "list", "--community", "Nowhere"]);
     assert!(!run(command, "").status.success());
-}
-
-/// A `taina serve` child process on an ephemeral port.
-struct Served {
-    child: Child,
-    url: String,
-    logs: std::sync::mpsc::Receiver<String>,
-}
-
-// The child is waited for in `Served::terminate`, or killed and reaped by `Drop` when a test fails.
-#[allow(clippy::zombie_processes)]
-fn serve(dir: &Path, data: &Path) -> Served {
-    serve_on(dir, data, "127.0.0.1:0")
-}
-
-// As `serve`.
-#[allow(clippy::zombie_processes)]
-fn serve_on(dir: &Path, data: &Path, listen: &str) -> Served {
-    let mut command = taina(dir);
-    command
-        .args(["--log-format", "json", "serve"])
-        .env("TAINA_DATA_DIR", data)
-        .env("TAINA_LISTEN", listen)
-        .env("TAINA_LOG", "info")
-        .env("TAINA_AUTH__SESSION_CACHE_SECONDS", "0");
-    let mut child = command
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("server started");
-        let entry: Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
-        if let Some(address) = entry["address"].as_str() {
-            return Served {
-                child,
-                url: format!("http://{address}"),
-                logs: rx,
-            };
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Served {
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Everything the process wrote: the reader thread ends at end of file. (A
-                // fixed pause here lost the last lines on a loaded machine.)
-                let mut rest = Vec::new();
-                while let Ok(line) = self.logs.recv_timeout(Duration::from_secs(10)) {
-                    rest.push(line);
-                }
-                assert!(
-                    rest.iter().any(|l| l.contains("stopped")),
-                    "exit {status:?} without the `stopped` line; the last lines: {rest:?}"
-                );
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -157,6 +157,8 @@ macro_rules! on_target {
 pub struct Query<'a> {
     sql: SqlStr,
     binds: Binds<'a>,
+    /// Kept as a prepared statement on the connection (sqlx's default).
+    persistent: bool,
 }
 
 /// `sqlx::query` for either backend.
@@ -164,6 +166,7 @@ pub fn query<'a>(sql: impl SqlSafeStr) -> Query<'a> {
     Query {
         sql: sql.into_sql_str(),
         binds: Vec::new(),
+        persistent: true,
     }
 }
 
@@ -181,7 +184,7 @@ impl<'a> Query<'a> {
 
     /// Runs the statement; returns the number of rows affected.
     pub async fn execute<'c>(self, on: impl Into<Target<'c>>) -> Result<u64, sqlx::Error> {
-        let Query { sql, binds } = self;
+        let Query { sql, binds, .. } = self;
         on_target!(on.into(), binds, |executor, arguments| {
             let done = sqlx::query_with(sql, arguments).execute(executor).await?;
             Ok(done.rows_affected())
@@ -219,14 +222,28 @@ where
         self
     }
 
+    /// Planned with its values at every run instead of prepared once: PostgreSQL switches a
+    /// prepared statement to one generic plan after a few runs, and for a statement whose
+    /// best plan depends on the values (full-text search: a rare word wants the index, a
+    /// common one a walk by date) that plan can be slower by orders of magnitude.
+    pub fn planned_each_time(mut self) -> Self {
+        self.inner.persistent = false;
+        self
+    }
+
     /// The first row, if any.
     pub async fn fetch_optional<'c>(
         self,
         on: impl Into<Target<'c>>,
     ) -> Result<Option<O>, sqlx::Error> {
-        let Query { sql, binds } = self.inner;
+        let Query {
+            sql,
+            binds,
+            persistent,
+        } = self.inner;
         on_target!(on.into(), binds, |executor, arguments| {
             sqlx::query_as_with(sql, arguments)
+                .persistent(persistent)
                 .fetch_optional(executor)
                 .await
         })
@@ -241,9 +258,14 @@ where
 
     /// Every row.
     pub async fn fetch_all<'c>(self, on: impl Into<Target<'c>>) -> Result<Vec<O>, sqlx::Error> {
-        let Query { sql, binds } = self.inner;
+        let Query {
+            sql,
+            binds,
+            persistent,
+        } = self.inner;
         on_target!(on.into(), binds, |executor, arguments| {
             sqlx::query_as_with(sql, arguments)
+                .persistent(persistent)
                 .fetch_all(executor)
                 .await
         })

@@ -76,6 +76,7 @@ impl ChatStore {
             .bind(filter.to)
             .bind(i64::from(limit))
             .bind(i64::from(skip))
+            .planned_each_time()
             .fetch_all(&self.db)
             .await?;
         Ok(hits
