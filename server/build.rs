@@ -21,15 +21,14 @@ fn main() {
 }
 
 fn git_commit() -> Option<String> {
+    // Watch only what exists: cargo reruns a build script whose watched path is missing at
+    // every build, which would rebuild the server each time (refs are loose or packed).
     let git_dir = Path::new("../.git");
-    if git_dir.is_dir() {
-        println!("cargo:rerun-if-changed=../.git/HEAD");
-        if let Ok(head) = std::fs::read_to_string(git_dir.join("HEAD")) {
-            if let Some(reference) = head.trim().strip_prefix("ref: ") {
-                println!("cargo:rerun-if-changed=../.git/{reference}");
-            }
+    for watched in ["HEAD", "refs/heads", "packed-refs"] {
+        let path = git_dir.join(watched);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
-        println!("cargo:rerun-if-changed=../.git/packed-refs");
     }
     let output = Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])

@@ -155,6 +155,7 @@ impl ChatStore {
             now,
         } = *new;
         let epoch = nanoid::nanoid!(8);
+        let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin().await?;
         query(
             "INSERT INTO chat.conversations \
@@ -329,6 +330,7 @@ impl ChatStore {
         conversation_id: &ConversationId,
         user_id: &UserId,
     ) -> Result<bool> {
+        let _turn = self.db.write_turn().await;
         let removed =
             query("DELETE FROM chat.participants WHERE conversation_id = $1 AND user_id = $2")
                 .bind(conversation_id)
