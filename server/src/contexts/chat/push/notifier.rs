@@ -460,6 +460,21 @@ mod tests {
         (address.to_string(), received)
     }
 
+    /// A group of `admin` with `members`.
+    async fn group_of(
+        chat: &ChatService,
+        admin: &Principal,
+        members: &[&Principal],
+    ) -> crate::contexts::chat::Conversation {
+        let new = NewConversation {
+            kind: ConversationKind::Group,
+            name: None,
+            participant_ids: members.iter().map(|m| m.user_id.clone()).collect(),
+            encrypted: false,
+        };
+        chat.create_conversation(admin, new).await.unwrap()
+    }
+
     #[tokio::test]
     async fn an_away_participant_gets_a_record_and_an_encrypted_push_their_browser_can_read() {
         let fx = Fixture::new().await;
@@ -509,18 +524,7 @@ mod tests {
             .await
             .unwrap();
 
-        let group = chat
-            .create_conversation(
-                &admin,
-                NewConversation {
-                    kind: ConversationKind::Group,
-                    name: None,
-                    participant_ids: vec![ana.user_id.clone(), bia.user_id.clone()],
-                    encrypted: false,
-                },
-            )
-            .await
-            .unwrap();
+        let group = group_of(&chat, &admin, &[&ana, &bia]).await;
         let (message, _) = chat
             .send_message(
                 &admin,
@@ -608,19 +612,7 @@ mod tests {
         notifier.spawn(&fx.bus);
         let mut conversations = Vec::new();
         for _ in 0..3 {
-            let conversation = chat
-                .create_conversation(
-                    &admin,
-                    NewConversation {
-                        kind: ConversationKind::Group,
-                        name: None,
-                        participant_ids: vec![ana.user_id.clone(), bia.user_id.clone()],
-                        encrypted: false,
-                    },
-                )
-                .await
-                .unwrap();
-            conversations.push(conversation.id);
+            conversations.push(group_of(&chat, &admin, &[&ana, &bia]).await.id);
         }
         // More messages than one batch, sent at once from several tasks.
         const SENT: usize = 600;
