@@ -5,6 +5,7 @@
 # server in taina-load). Prints every figure as a ratio; JSON results and SVG latency charts
 # are copied to $BENCH_OUT (default /tmp/taina-bench-results).
 # Usage: load/bench.sh [--quick]   (--quick: a few hundred connections, for CI's smoke run)
+# BENCH_TAINA_CONFIG=FILE runs Tainá with that configuration file (deploy/taina-pi.toml, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=${1:-}
@@ -56,7 +57,7 @@ start_taina() {
     TAINA_REALTIME__MAX_CONNECTIONS_PER_USER=50000 TAINA_REALTIME__MAX_CONNECTIONS_PER_ADDRESS=50000 \
     TAINA_REALTIME__MESSAGES_PER_SECOND=1000000 TAINA_REALTIME__MESSAGE_BURST=1000000 \
     TAINA_REALTIME__MAX_CHANNELS_PER_SOCKET=100 \
-    "$bin/taina" serve >"$work/server-$1.log" 2>&1 &
+    "$bin/taina" ${BENCH_TAINA_CONFIG:+--config "$BENCH_TAINA_CONFIG"} serve >"$work/server-$1.log" 2>&1 &
   server=$!
   pids+=("$server")
   for _ in $(seq 1 100); do
