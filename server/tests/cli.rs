@@ -337,6 +337,58 @@ fn a_start_that_fails_says_why_once_with_the_whole_path() {
     assert_eq!(lines[0].matches(cause).count(), 1, "{stderr}");
 }
 
+/// Under systemd's `Type=notify` (deploy/taina.service): READY=1 once it listens, WATCHDOG=1
+/// at half the interval systemd asks for, STOPPING=1 when told to stop.
+#[test]
+fn serve_tells_systemd_it_is_ready_alive_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let systemd = UnixDatagram::bind(&socket_path).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // systemd names the process the watchdog is for; the shell's pid is taina's after exec.
+    let defaults = taina(dir.path());
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" serve", support::BIN])
+        .env_clear()
+        .envs(defaults.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TAINA_LISTEN", "127.0.0.1:0")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .current_dir(dir.path());
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let next = || {
+        let mut buffer = [0u8; 256];
+        let n = systemd
+            .recv(&mut buffer)
+            .expect("a notification within 30 s");
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    assert_eq!(next().trim(), "READY=1");
+    assert_eq!(next().trim(), "WATCHDOG=1");
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Watchdog pings may come before it.
+    let mut last = next();
+    while last.trim() == "WATCHDOG=1" {
+        last = next();
+    }
+    assert_eq!(last.trim(), "STOPPING=1");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_listens_on_a_host_name() {
     let dir = tempfile::tempdir().unwrap();

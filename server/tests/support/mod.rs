@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_taina");
+pub const BIN: &str = env!("CARGO_BIN_EXE_taina");
 
 pub fn taina(data_dir: &Path) -> Command {
     let mut command = Command::new(BIN);
