@@ -205,7 +205,19 @@ impl Nodes {
         nodes
     }
 
+    /// Starts node `i` and waits until it answers. A node that gives up at start because
+    /// JetStream has no leader yet (NATS servers down in this very test) is started again,
+    /// as `Restart=on-failure` does under systemd, until the deadline.
     async fn start_node(&mut self, i: usize) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !self.try_start_node(i).await {
+            assert!(Instant::now() < deadline, "node {i} never started");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// `false` when the node exited at start for want of JetStream.
+    async fn try_start_node(&mut self, i: usize) -> bool {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -238,7 +250,7 @@ impl Nodes {
         loop {
             if let Ok(response) = reqwest::get(&url).await {
                 if response.status().is_success() {
-                    return;
+                    return true;
                 }
             }
             if let Some(Some(child)) = self.processes.get_mut(i) {
@@ -246,6 +258,13 @@ impl Nodes {
                     let log = std::fs::read_to_string(self.data_dir.join(format!("node{i}.log")))
                         .unwrap_or_default();
                     let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                    if tail
+                        .first()
+                        .is_some_and(|last| last.contains("JetStream is not available"))
+                    {
+                        self.processes[i] = None;
+                        return false;
+                    }
                     panic!(
                         "node {i} exited at start with {status}:\n{}",
                         tail.join("\n")
