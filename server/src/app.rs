@@ -312,7 +312,7 @@ pub(crate) fn link_base_url(config: &Config) -> String {
             None => public,
         };
     }
-    let scheme = if config.tls.cert.is_some() {
+    let scheme = if config.tls.enabled() {
         "https"
     } else {
         "http"

@@ -62,6 +62,30 @@ pub struct TlsConfig {
     pub reload_check_seconds: u64,
     /// A plain-HTTP address (`0.0.0.0:80`) that redirects every request to HTTPS.
     pub redirect_listen: Option<String>,
+    /// Certificates by ACME (Let's Encrypt by default) for these names, instead of
+    /// `cert`/`key`: proved by TLS-ALPN-01 on `listen`, which must be reachable from the
+    /// internet on port 443. Setting it agrees to the CA's terms of service. The account and
+    /// the certificate are kept in `data_dir/acme/` and renewed when a third of their
+    /// lifetime is left.
+    pub acme_domains: Vec<String>,
+    /// The contact address given to the CA (optional).
+    pub acme_email: Option<String>,
+    /// The ACME directory: Let's Encrypt's by default; its staging directory
+    /// (`https://acme-staging-v02.api.letsencrypt.org/directory`) for a trial, or a private CA.
+    pub acme_directory: String,
+    /// A PEM file of CA certificates to trust for `acme_directory` instead of the system's
+    /// (a private ACME CA such as step-ca, or a test server).
+    pub acme_directory_ca: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Let's Encrypt's production directory.
+    pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+    /// Whether `listen` speaks HTTPS: a certificate from files or from ACME.
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some() || !self.acme_domains.is_empty()
+    }
 }
 
 impl Default for TlsConfig {
@@ -71,6 +95,10 @@ impl Default for TlsConfig {
             key: None,
             reload_check_seconds: 10,
             redirect_listen: None,
+            acme_domains: Vec::new(),
+            acme_email: None,
+            acme_directory: Self::LETS_ENCRYPT.into(),
+            acme_directory_ca: None,
         }
     }
 }
@@ -674,11 +702,37 @@ impl Config {
         if tls.cert.is_some() != tls.key.is_some() {
             return bad("tls.cert/tls.key", "set both (or neither)");
         }
+        if !tls.acme_domains.is_empty() {
+            if tls.cert.is_some() {
+                return bad(
+                    "tls.acme_domains",
+                    "set either tls.acme_domains or tls.cert/tls.key, not both",
+                );
+            }
+            if let Some(name) = tls.acme_domains.iter().find(|d| !is_acme_domain(d)) {
+                return bad(
+                    "tls.acme_domains",
+                    &format!(
+                        "{name:?} is not a DNS name the CA can check by TLS-ALPN-01 \
+                         (home.example.org; no wildcards, IP addresses or bare host names)"
+                    ),
+                );
+            }
+            if tls.acme_email.as_deref().is_some_and(|e| {
+                let (local, domain) = e.split_once('@').unwrap_or(("", ""));
+                local.is_empty() || domain.is_empty() || e.contains(char::is_whitespace)
+            }) {
+                return bad("tls.acme_email", "must be an email address");
+            }
+            if !tls.acme_directory.starts_with("https://") {
+                return bad("tls.acme_directory", "must be an https:// URL");
+            }
+        }
         if let Some(redirect) = &tls.redirect_listen {
-            if tls.cert.is_none() {
+            if !tls.enabled() {
                 return bad(
                     "tls.redirect_listen",
-                    "redirects to HTTPS: set tls.cert and tls.key",
+                    "redirects to HTTPS: set tls.cert and tls.key, or tls.acme_domains",
                 );
             }
             if !is_listen_address(redirect) {
@@ -899,6 +953,23 @@ fn is_listen_address(listen: &str) -> bool {
         })
 }
 
+/// A name a public CA can issue for and check by TLS-ALPN-01: at least two labels of letters,
+/// digits and hyphens, none of them all digits at the end (not an IP address), no wildcard.
+fn is_acme_domain(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && !labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// Flattens a figment error into one line per problem, each naming the key and its source.
 fn describe(error: figment::Error) -> String {
     error
@@ -1043,6 +1114,50 @@ mod tests {
         }
         let config = load_with_env(&[("TAINA_LISTEN", "localhost:4100")]).unwrap();
         assert_eq!(config.listen, "localhost:4100");
+    }
+
+    #[test]
+    fn acme_takes_public_dns_names_and_not_with_a_certificate_file() {
+        for good in ["home.example.org", "a-b.c.example", "x.y"] {
+            assert!(is_acme_domain(good), "{good}");
+        }
+        for bad in [
+            "localhost",
+            "*.example.org",
+            "1.2.3.4",
+            "-a.example",
+            "a..b",
+            "a b.c",
+        ] {
+            assert!(!is_acme_domain(bad), "{bad}");
+        }
+        let config = load_with_env(&[
+            ("TAINA_TLS__ACME_DOMAINS", "[home.example.org]"),
+            ("TAINA_TLS__ACME_EMAIL", "admin@example.org"),
+        ])
+        .unwrap();
+        assert_eq!(config.tls.acme_domains, ["home.example.org"]);
+        assert!(config.tls.enabled());
+        assert_eq!(config.tls.acme_directory, TlsConfig::LETS_ENCRYPT);
+        let err = load_with_env(&[
+            ("TAINA_TLS__ACME_DOMAINS", "[home.example.org]"),
+            ("TAINA_TLS__CERT", "/etc/cert.pem"),
+            ("TAINA_TLS__KEY", "/etc/key.pem"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not both"), "{err}");
+        let err = load_with_env(&[("TAINA_TLS__ACME_DOMAINS", "[localhost]")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tls.acme_domains"), "{err}");
+        let err = load_with_env(&[
+            ("TAINA_TLS__ACME_DOMAINS", "[home.example.org]"),
+            ("TAINA_TLS__ACME_EMAIL", "nobody"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tls.acme_email"), "{err}");
     }
 
     #[test]

@@ -70,10 +70,12 @@ pub async fn serve(
     let db = state.db.clone();
     let hub = state.hub.clone();
     let settings = connections::Settings::from_config(&state.config);
-    let tls = tls::Tls::from_config(&state.config.tls).map_err(std::io::Error::other)?;
+    let tls = tls::Tls::from_config(&state.config.tls, &state.config.data_dir)
+        .map_err(std::io::Error::other)?;
+    let acceptor = tls.as_ref().map(|tls| tls.acceptor().clone());
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    if let Some(tls) = &tls {
-        tls.spawn_reloader(Duration::from_secs(state.config.tls.reload_check_seconds));
+    if let Some(tls) = tls {
+        tls.spawn_renewal(Duration::from_secs(state.config.tls.reload_check_seconds));
         if let Some(redirect) = &state.config.tls.redirect_listen {
             let redirects = TcpListener::bind(redirect.as_str()).await?;
             let https_port = listener.local_addr()?.port();
@@ -85,8 +87,6 @@ pub async fn serve(
         }
     }
     let app = http::router(state);
-
-    let acceptor = tls.as_ref().map(|tls| tls.acceptor().clone());
     let server = connections::serve(listener, app, settings, acceptor, async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections, finishing in-flight requests");

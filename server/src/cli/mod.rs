@@ -431,13 +431,13 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen.clone();
     let data_dir = config.data_dir.clone();
-    let scheme = if config.tls.cert.is_some() {
+    let scheme = if config.tls.enabled() {
         "https"
     } else {
         "http"
     };
     // A certificate that does not load stops the start before anything else is touched.
-    crate::tls::Tls::from_config(&config.tls).context("while starting")?;
+    crate::tls::Tls::from_config(&config.tls, &config.data_dir).context("while starting")?;
     let state = AppState::open(config).await.context("while starting")?;
     // A host name is resolved here; the first address that binds is used.
     let listener = match tokio::net::TcpListener::bind(listen.as_str()).await {

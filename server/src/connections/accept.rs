@@ -113,6 +113,13 @@ pub async fn serve(
                     // The handshake counts against the header-read timeout's budget: a
                     // client that opens a connection and says nothing holds it no longer.
                     match tokio::time::timeout(handshake_timeout, tls.accept(stream)).await {
+                        // The CA's TLS-ALPN-01 check ends with the handshake (RFC 8737).
+                        Ok(Ok(stream))
+                            if stream.get_ref().1.alpn_protocol()
+                                == Some(crate::tls::ACME_TLS_ALPN) =>
+                        {
+                            tracing::debug!(%peer, "ACME validation handshake answered");
+                        }
                         Ok(Ok(stream)) => connection.run(stream).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
