@@ -159,16 +159,16 @@ export class Server {
   }
 
   get url() {
-    return `http://${this.address}`;
+    return `${this.tls ? "https" : "http"}://${this.address}`;
   }
 
   get socketUrl() {
-    return `ws://${this.address}/socket`;
+    return `${this.tls ? "wss" : "ws"}://${this.address}/socket`;
   }
 
   /** Where graphql-ws clients connect (they offer `graphql-transport-ws`). */
   get graphqlWsUrl() {
-    return `ws://${this.address}/socket/websocket`;
+    return `${this.tls ? "wss" : "ws"}://${this.address}/socket/websocket`;
   }
 
   /** Log lines at WARN or ERROR, for diagnostics. */
@@ -203,7 +203,7 @@ export class Server {
  * `dataDir` makes it another node of an installation (the same SQLite files and secret; the
  * last node stopped removes the directory), `nats` (`{url, prefix}`) puts it on a NATS bus.
  */
-export async function startServer({ dataDir: shared, nats, env: extraEnv } = {}) {
+export async function startServer({ dataDir: shared, nats, env: extraEnv, tls } = {}) {
   if (!fs.existsSync(TAINA_BIN)) {
     throw new Error(`no server binary at ${TAINA_BIN}: build it with \`cargo build -p taina --bin taina\` or set TEST_TAINA_BIN`);
   }
@@ -226,6 +226,11 @@ export async function startServer({ dataDir: shared, nats, env: extraEnv } = {})
     env.TAINA_BUS__NATS_URL = nats.url;
     env.TAINA_BUS__SUBJECT_PREFIX = nats.prefix;
   }
+  // HTTPS and WSS with this certificate and key (PEM files).
+  if (tls) {
+    env.TAINA_TLS__CERT = tls.cert;
+    env.TAINA_TLS__KEY = tls.key;
+  }
   // Settings a test file needs (`TAINA_…` variables).
   Object.assign(env, extraEnv ?? {});
 
@@ -234,6 +239,7 @@ export async function startServer({ dataDir: shared, nats, env: extraEnv } = {})
     stdio: ["ignore", "ignore", "pipe"],
   });
   const server = new Server(child, dataDir);
+  server.tls = Boolean(tls);
   // Another node's directory is removed by that node (stop the sharing nodes first).
   server.ownsDataDir = !shared;
   let pending = "";
