@@ -10,6 +10,7 @@
 mod backup;
 mod ban;
 mod failure;
+mod migrate_to_postgres;
 mod user;
 
 use std::io::Write;
@@ -83,6 +84,22 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the SQLite database of data_dir into an empty PostgreSQL database.
+    ///
+    /// Stop the server first, and take a backup (taina backup create). The SQLite files in
+    /// data_dir are only read (database_url must be unset for this command), each in one read
+    /// transaction; their migrations must be this taina's (run `taina migrate` first when they
+    /// are behind). The target gets the PostgreSQL migrations and must hold no Tainá data:
+    /// nothing is ever merged or overwritten. Every table is copied in one transaction, the id
+    /// sequences are set past the copied ids, and it commits only when every table counts as
+    /// many rows on both sides; on any error no row is left in the target. Then set
+    /// database_url to the same URL and start taina: data_dir stays in use for photos, files
+    /// and jwt.secret (docs/deploy.md, section 8).
+    MigrateToPostgres {
+        /// The PostgreSQL database to fill: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Print the effective configuration, secrets redacted.
     Config,
     /// Manage users.
@@ -299,6 +316,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::MigrateToPostgres { to } => migrate_to_postgres::run(config, &to).await,
         Command::Alert(AlertCommand::Send { message, level }) => {
             // The database and nothing else: the running servers do the delivering.
             let db = Db::connect(&config).await?;

@@ -18,10 +18,15 @@ use crate::config::Config;
 mod query;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod to_postgres;
 mod upkeep;
 
 pub use query::{query, query_as, query_scalar, Query, QueryAs, QueryScalar, Target, Tx};
 pub use upkeep::{AppliedMigration, Upkeep};
+
+/// The migrations of each backend, embedded in the binary.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// Name of the SQLite database file inside the data directory.
 pub const SQLITE_FILE: &str = "taina.db";
@@ -183,8 +188,8 @@ impl Db {
     /// Applies every migration not yet applied. Safe to run on every start.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Db::Sqlite(pool, ..) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool, _) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            Db::Sqlite(pool, ..) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }

@@ -58,13 +58,20 @@ pub fn serve(dir: &Path, data: &Path) -> Served {
 // As `serve`.
 #[allow(clippy::zombie_processes)]
 pub fn serve_on(dir: &Path, data: &Path, listen: &str) -> Served {
+    serve_with(dir, data, listen, &[])
+}
+
+/// As `serve_on`, with more environment (`TAINA_DATABASE_URL`, say).
+#[allow(clippy::zombie_processes)]
+pub fn serve_with(dir: &Path, data: &Path, listen: &str, env: &[(&str, &str)]) -> Served {
     let mut command = taina(dir);
     command
         .args(["--log-format", "json", "serve"])
         .env("TAINA_DATA_DIR", data)
         .env("TAINA_LISTEN", listen)
         .env("TAINA_LOG", "info")
-        .env("TAINA_AUTH__SESSION_CACHE_SECONDS", "0");
+        .env("TAINA_AUTH__SESSION_CACHE_SECONDS", "0")
+        .envs(env.iter().copied());
     let mut child = command
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
