@@ -118,7 +118,7 @@ async fn pebble_root(ca: &[CertificateDer<'static>], management: u16) -> Certifi
         .await
         .unwrap();
     let begin = reply.find("-----BEGIN CERTIFICATE-----").expect(&reply);
-    CertificateDer::from_pem_slice(reply[begin..].as_bytes()).unwrap()
+    CertificateDer::from_pem_slice(&reply.as_bytes()[begin..]).unwrap()
 }
 
 /// Waits until the server presents a chain `trusting` accepts for DOMAIN; its `/healthz`.

@@ -5,7 +5,8 @@
 //! `conversation:{id}` topic: stored messages and what happened to them afterwards
 //! (reactions, edits, deletes: [`activity`]) are that topic's history. Read positions and
 //! unread counts are in [`reads`], `@name` mentions in [`mentions`], full-text search in
-//! [`search`]. Publishes the events of [`events`].
+//! [`search`]. Messages are stored by group commit ([`writer`]). Publishes the events of
+//! [`events`].
 
 mod activity;
 pub mod attachments;
@@ -26,6 +27,7 @@ mod reads;
 pub mod search;
 mod service;
 mod store;
+mod writer;
 
 pub use activity::{MESSAGE_DELETED, MESSAGE_EDITED, REACTION};
 pub use error::ChatError;

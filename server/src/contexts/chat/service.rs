@@ -19,6 +19,7 @@ use super::search::terms::Terms;
 use super::search::Language;
 use super::store::NewMessageRow;
 use super::store::{ChatStore, NewConversationRow};
+use super::writer::MessageWriter;
 use super::{
     model, ChatError, Conversation, ConversationKind, ConversationView, Message, NewConversation,
     NewMessage,
@@ -47,6 +48,8 @@ pub(super) struct Inner {
     /// so `message.sent` events leave in offset order.
     send_locks: DashMap<ConversationId, Arc<tokio::sync::Mutex<()>>>,
     feed: Arc<MessageFeed>,
+    /// Stores messages by group commit; started at the first message.
+    writer: std::sync::OnceLock<MessageWriter>,
 }
 
 impl ChatService {
@@ -61,6 +64,7 @@ impl ChatService {
                 languages: DashMap::new(),
                 send_locks: DashMap::new(),
                 feed: Arc::new(MessageFeed::default()),
+                writer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -338,21 +342,26 @@ impl ChatService {
             .clone();
         let _ordered = lock.lock().await;
         let message_attachments = message.attachments;
-        let id = MessageId::new();
         let new = NewMessageRow {
-            id: &id,
-            sender_id: &by.user_id,
-            body: &body,
-            client_id: client_id.as_deref(),
-            message_type,
-            metadata: metadata.as_ref(),
-            reply_to: message.reply_to.as_ref(),
-            thread_root: thread_root.as_ref(),
-            search_terms: search_terms.as_deref(),
+            conversation_id: conversation.id.clone(),
+            epoch: conversation.epoch.clone(),
+            id: MessageId::new(),
+            sender_id: by.user_id.clone(),
+            body,
+            client_id: client_id.clone(),
+            message_type: message_type.to_owned(),
+            metadata,
+            reply_to: message.reply_to,
+            thread_root,
+            search_terms,
             // Both backends keep microseconds: the reply must equal what is read back later.
             now: Utc::now().trunc_subsecs(6),
         };
-        let stored = self.store().insert_message(&conversation, &new).await?;
+        let writer = self
+            .inner
+            .writer
+            .get_or_init(|| MessageWriter::spawn(self.inner.store.clone()));
+        let stored = writer.store(new).await?;
         let message = match stored {
             Some(message) => message,
             None => {

@@ -15,7 +15,7 @@ pub use search::{SearchFilter, WINDOW as SEARCH_WINDOW};
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::db::{is_unique_violation, query, query_as, query_scalar, Db};
+use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, Tx};
 use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::{ChatError, Conversation, ConversationKind, Message};
@@ -91,19 +91,42 @@ impl MessageRow {
 const MESSAGE_COLUMNS: &str = "id, conversation_id, sender_id, body, client_id, seq, created_at, \
      message_type, metadata, reply_to, thread_root, edited_at, deleted_at";
 
-/// A message about to be stored.
-pub(super) struct NewMessageRow<'a> {
-    pub id: &'a MessageId,
-    pub sender_id: &'a UserId,
-    pub body: &'a str,
-    pub client_id: Option<&'a str>,
-    pub message_type: &'a str,
-    pub metadata: Option<&'a Value>,
-    pub reply_to: Option<&'a MessageId>,
-    pub thread_root: Option<&'a MessageId>,
+/// A message about to be stored in `conversation_id` (whose epoch is `epoch`).
+pub(super) struct NewMessageRow {
+    pub conversation_id: ConversationId,
+    pub epoch: String,
+    pub id: MessageId,
+    pub sender_id: UserId,
+    pub body: String,
+    pub client_id: Option<String>,
+    pub message_type: String,
+    pub metadata: Option<Value>,
+    pub reply_to: Option<MessageId>,
+    pub thread_root: Option<MessageId>,
     /// `None` for what is never indexed (ciphertext).
-    pub search_terms: Option<&'a str>,
+    pub search_terms: Option<String>,
     pub now: DateTime<Utc>,
+}
+
+impl NewMessageRow {
+    fn stored(self, seq: i64) -> Message {
+        Message {
+            id: self.id,
+            conversation_id: self.conversation_id,
+            sender_id: self.sender_id,
+            body: self.body,
+            client_id: self.client_id,
+            inserted_at: self.now,
+            epoch: self.epoch,
+            offset: seq as u64,
+            message_type: self.message_type,
+            metadata: self.metadata,
+            reply_to: self.reply_to,
+            thread_root: self.thread_root,
+            edited_at: None,
+            deleted_at: None,
+        }
+    }
 }
 
 /// A conversation about to be stored with its participants.
@@ -359,103 +382,33 @@ impl ChatStore {
         Ok(row.map(|r| r.into_message(epoch)))
     }
 
-    /// Assigns the next offset and stores the message atomically. `None` when the sender's
-    /// `client_id` was already used (a concurrent retry won); `NotFound` when the
-    /// conversation is gone.
-    pub async fn insert_message(
-        &self,
-        conversation: &Membership,
-        new: &NewMessageRow<'_>,
-    ) -> Result<Option<Message>> {
-        let metadata = new.metadata.map(Value::to_string);
+    /// Stores `batch` in one transaction (group commit: one write of the log for all of
+    /// them), each message with the next offset of its conversation, and answers for each in
+    /// order: the stored message; `None` when its sender's `client_id` was already used (a
+    /// concurrent retry won); `NotFound` when the conversation is gone. Nothing is answered
+    /// as stored before the commit: if it fails, every message fails.
+    pub async fn insert_messages(&self, batch: Vec<NewMessageRow>) -> Vec<Result<Option<Message>>> {
         let _turn = self.db.write_turn().await;
-        let result: Result<Option<i64>> = match &self.db {
-            // One statement (the trigger of migration 0004 moves last_seq): a single round
-            // trip to SQLite's worker thread while holding the write turn.
-            Db::Sqlite(..) => query_scalar(
-                "INSERT INTO chat.messages \
-                 (id, conversation_id, sender_id, body, client_id, seq, created_at, \
-                  message_type, metadata, reply_to, thread_root, search_terms) \
-                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6, $7, $8, $9, $10, $11 \
-                 FROM chat.conversations WHERE id = $2 RETURNING seq",
-            )
-            .bind(new.id)
-            .bind(&conversation.id)
-            .bind(new.sender_id)
-            .bind(new.body)
-            .bind(new.client_id)
-            .bind(new.now)
-            .bind(new.message_type)
-            .bind(&metadata)
-            .bind(new.reply_to)
-            .bind(new.thread_root)
-            .bind(new.search_terms)
-            .fetch_optional(&self.db)
-            .await
-            .map_err(ChatError::Database),
-            // The row lock taken by UPDATE orders concurrent writers, on every node.
-            Db::Postgres(..) => {
-                async {
-                    let mut tx = self.db.begin().await?;
-                    let Some(seq): Option<i64> = query_scalar(
-                        "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 \
-                         WHERE id = $1 RETURNING last_seq",
-                    )
-                    .bind(&conversation.id)
-                    .bind(new.now)
-                    .fetch_optional(&mut tx)
-                    .await?
-                    else {
-                        return Ok(None);
-                    };
-                    query(
-                        "INSERT INTO chat.messages \
-                         (id, conversation_id, sender_id, body, client_id, seq, created_at, \
-                          message_type, metadata, reply_to, thread_root, search_terms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(new.id)
-                    .bind(&conversation.id)
-                    .bind(new.sender_id)
-                    .bind(new.body)
-                    .bind(new.client_id)
-                    .bind(seq)
-                    .bind(new.now)
-                    .bind(new.message_type)
-                    .bind(&metadata)
-                    .bind(new.reply_to)
-                    .bind(new.thread_root)
-                    .bind(new.search_terms)
-                    .execute(&mut tx)
-                    .await
-                    .map_err(ChatError::Database)?;
-                    tx.commit().await?;
-                    Ok(Some(seq))
-                }
-                .await
-            }
+        let mut tx = match self.db.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return failed_batch(batch.len(), &e),
         };
-        match result {
-            Ok(Some(seq)) => Ok(Some(Message {
-                id: new.id.clone(),
-                conversation_id: conversation.id.clone(),
-                sender_id: new.sender_id.clone(),
-                body: new.body.to_string(),
-                client_id: new.client_id.map(str::to_string),
-                inserted_at: new.now,
-                epoch: conversation.epoch.clone(),
-                offset: seq as u64,
-                message_type: new.message_type.to_string(),
-                metadata: new.metadata.cloned(),
-                reply_to: new.reply_to.cloned(),
-                thread_root: new.thread_root.cloned(),
-                edited_at: None,
-                deleted_at: None,
-            })),
-            Ok(None) => Err(ChatError::NotFound),
-            Err(ChatError::Database(e)) if is_unique_violation(&e) => Ok(None),
-            Err(e) => Err(e),
+        let mut seqs = Vec::with_capacity(batch.len());
+        for new in &batch {
+            seqs.push(insert_one(&self.db, &mut tx, new).await);
         }
+        if let Err(e) = tx.commit().await {
+            return failed_batch(batch.len(), &e);
+        }
+        batch
+            .into_iter()
+            .zip(seqs)
+            .map(|(new, seq)| match seq {
+                Ok(Some(seq)) => Ok(Some(new.stored(seq))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 
     /// One message of a conversation.
@@ -521,6 +474,100 @@ impl ChatStore {
     }
 }
 
+/// Every message of a batch whose transaction failed: the one error, said for each.
+fn failed_batch(n: usize, error: &sqlx::Error) -> Vec<Result<Option<Message>>> {
+    (0..n)
+        .map(|_| {
+            Err(ChatError::Database(sqlx::Error::Protocol(format!(
+                "the messages' transaction failed: {error}"
+            ))))
+        })
+        .collect()
+}
+
+/// One message of a batch inside its transaction: its offset; `None` for a repeated
+/// `client_id`; `NotFound` when the conversation is gone.
+async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<i64>> {
+    let metadata = new.metadata.as_ref().map(Value::to_string);
+    match db {
+        // One statement (the trigger of migration 0004 moves last_seq). A failed statement
+        // takes back only itself: the transaction goes on for the others.
+        Db::Sqlite(..) => {
+            let seq = query_scalar(
+                "INSERT INTO chat.messages \
+                 (id, conversation_id, sender_id, body, client_id, seq, created_at, \
+                  message_type, metadata, reply_to, thread_root, search_terms) \
+                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6, $7, $8, $9, $10, $11 \
+                 FROM chat.conversations WHERE id = $2 RETURNING seq",
+            )
+            .bind(&new.id)
+            .bind(&new.conversation_id)
+            .bind(&new.sender_id)
+            .bind(&new.body)
+            .bind(&new.client_id)
+            .bind(new.now)
+            .bind(&new.message_type)
+            .bind(&metadata)
+            .bind(&new.reply_to)
+            .bind(&new.thread_root)
+            .bind(&new.search_terms)
+            .fetch_optional(&mut *tx)
+            .await;
+            match seq {
+                Ok(Some(seq)) => Ok(Some(seq)),
+                Ok(None) => Err(ChatError::NotFound),
+                Err(e) if is_unique_violation(&e) => Ok(None),
+                Err(e) => Err(ChatError::Database(e)),
+            }
+        }
+        // The row lock taken by UPDATE orders concurrent writers, on every node. A repeated
+        // client_id must not abort the transaction (PostgreSQL would fail the whole batch):
+        // ON CONFLICT skips the row, and the offset taken for it is given back while the
+        // row lock is still held, so offsets stay without gaps.
+        Db::Postgres(..) => {
+            let Some(seq): Option<i64> = query_scalar(
+                "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 \
+                 WHERE id = $1 RETURNING last_seq",
+            )
+            .bind(&new.conversation_id)
+            .bind(new.now)
+            .fetch_optional(&mut *tx)
+            .await?
+            else {
+                return Err(ChatError::NotFound);
+            };
+            let inserted: Option<i64> = query_scalar(
+                "INSERT INTO chat.messages \
+                 (id, conversation_id, sender_id, body, client_id, seq, created_at, \
+                  message_type, metadata, reply_to, thread_root, search_terms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING RETURNING seq",
+            )
+            .bind(&new.id)
+            .bind(&new.conversation_id)
+            .bind(&new.sender_id)
+            .bind(&new.body)
+            .bind(&new.client_id)
+            .bind(seq)
+            .bind(new.now)
+            .bind(&new.message_type)
+            .bind(&metadata)
+            .bind(&new.reply_to)
+            .bind(&new.thread_root)
+            .bind(&new.search_terms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if inserted.is_none() {
+                query("UPDATE chat.conversations SET last_seq = last_seq - 1 WHERE id = $1")
+                    .bind(&new.conversation_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(inserted)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::SubsecRound;
@@ -569,29 +616,75 @@ mod tests {
             .expect("a participant's membership")
     }
 
+    fn row(to: &Membership, from: &UserId, client_id: Option<&str>) -> NewMessageRow {
+        let id = MessageId::new();
+        NewMessageRow {
+            conversation_id: to.id.clone(),
+            epoch: to.epoch.clone(),
+            body: format!("message {id}"),
+            id,
+            sender_id: from.clone(),
+            client_id: client_id.map(str::to_owned),
+            message_type: super::super::model::TEXT.to_owned(),
+            metadata: None,
+            reply_to: None,
+            thread_root: None,
+            search_terms: Some("message".to_owned()),
+            // Microseconds, as the service sends: what both backends keep.
+            now: Utc::now().trunc_subsecs(6),
+        }
+    }
+
     async fn send(
         store: &ChatStore,
         to: &Membership,
         from: &UserId,
         client_id: Option<&str>,
     ) -> Result<Option<Message>> {
-        let id = MessageId::new();
-        let body = format!("message {id}");
-        // Microseconds, as the service sends: what both backends keep.
-        let now = Utc::now().trunc_subsecs(6);
-        let new = NewMessageRow {
-            id: &id,
-            sender_id: from,
-            body: &body,
-            client_id,
-            message_type: super::super::model::TEXT,
-            metadata: None,
-            reply_to: None,
-            thread_root: None,
-            search_terms: Some("message"),
-            now,
-        };
-        store.insert_message(to, &new).await
+        let mut results = store.insert_messages(vec![row(to, from, client_id)]).await;
+        results.pop().expect("one result")
+    }
+
+    #[tokio::test]
+    async fn a_batch_commits_together_and_answers_each_message_on_its_own() {
+        let (store, community, people) = setup(2).await;
+        let first = conversation(&store, &community, GROUP, &people).await;
+        let second = conversation(&store, &community, GROUP, &people).await;
+        let mut gone = conversation(&store, &community, GROUP, &people).await;
+        gone.id = ConversationId::new();
+        send(&store, &first, &people[0], Some("taken"))
+            .await
+            .unwrap();
+        let batch = vec![
+            row(&first, &people[0], None),
+            row(&second, &people[1], Some("a")),
+            // A repeated client_id: refused alone, the batch goes on (and on PostgreSQL the
+            // offset it took is given back).
+            row(&first, &people[0], Some("taken")),
+            row(&gone, &people[0], None),
+            row(&first, &people[1], Some("a")),
+            row(&second, &people[1], Some("a")),
+        ];
+        let results = store.insert_messages(batch).await;
+        let offsets: Vec<Option<u64>> = results
+            .iter()
+            .map(|r| r.as_ref().ok().and_then(|m| m.as_ref().map(|m| m.offset)))
+            .collect();
+        assert_eq!(offsets, [Some(2), Some(1), None, None, Some(3), None]);
+        assert!(matches!(results[2], Ok(None)));
+        assert!(matches!(results[3], Err(ChatError::NotFound)));
+        assert!(matches!(results[5], Ok(None)));
+        // Offsets go on without a gap after the batch.
+        let next = send(&store, &first, &people[0], None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.offset, 4);
+        let next = send(&store, &second, &people[0], None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.offset, 2);
     }
 
     fn offsets(messages: &[Message]) -> Vec<u64> {
