@@ -403,6 +403,9 @@ pub struct RealtimeConfig {
     pub recovery_max_messages: u32,
     /// Seconds a user's last device may be gone before `user.offline` (a quick reconnect is silent).
     pub offline_debounce_seconds: u64,
+    /// Presence joins and leaves on one topic within this many milliseconds leave as one
+    /// `presence_diff` (0: each at once, as Phoenix does).
+    pub presence_diff_window_ms: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -422,6 +425,7 @@ impl Default for RealtimeConfig {
             history_seconds: 600,
             recovery_max_messages: 1000,
             offline_debounce_seconds: 3,
+            presence_diff_window_ms: 50,
         }
     }
 }

@@ -31,6 +31,7 @@ use super::history::{History, Position};
 use super::log::{LogError, Logged, TopicLog, ALL_ALERTS_KEY};
 use super::outbox::{Frame, Lane, Outbox, PushError};
 use super::presence::{Meta, Presences};
+use super::presence_batch::PresenceBatches;
 use super::relay::{Relay, Relayed};
 use super::remote_presence::{Leave, OnlineUser, RemotePresence, NODE_EXPIRY};
 use super::stats::{HubCounts, HubStats};
@@ -143,6 +144,9 @@ pub struct Subscriber {
     /// `Some` while the join reply and recovered publications are being sent: live frames
     /// wait here (with their offsets) so none overtakes them and none is lost.
     pending: Mutex<Option<HeldFrames>>,
+    /// The last presence change its `presence_state` held (coalesced diffs up to it are
+    /// not sent to it).
+    presence_seen: AtomicU64,
 }
 
 impl Subscriber {
@@ -282,6 +286,8 @@ pub struct Hub {
     addresses: DashMap<IpAddr, usize>,
     topics: DashMap<String, Topic>,
     presences: Presences,
+    /// This node's presence changes waiting for their topic's window.
+    presence_batches: PresenceBatches,
     next_id: AtomicU64,
     /// Bumped on every connect and disconnect of a user; a pending `user.offline` only fires
     /// if nothing changed while it waited.
@@ -311,6 +317,7 @@ impl Hub {
             addresses: DashMap::new(),
             topics: DashMap::new(),
             presences: Presences::default(),
+            presence_batches: PresenceBatches::default(),
             next_id: AtomicU64::new(1),
             user_generation: DashMap::new(),
             config,
@@ -853,6 +860,7 @@ impl Hub {
             join_ref: join_ref.to_string(),
             after: position.offset,
             pending: Mutex::new(Some(Vec::new())),
+            presence_seen: AtomicU64::new(0),
         });
         if let Some(previous) = entry.subscribers.insert(conn.id, subscriber.clone()) {
             // A second join of the same topic replaces the first (the session sent phx_close).
@@ -871,18 +879,22 @@ impl Hub {
     }
 
     /// Leaves a topic (and its presence).
-    pub fn unsubscribe(&self, topic: &str, conn: &Arc<Conn>) {
+    pub fn unsubscribe(self: &Arc<Self>, topic: &str, conn: &Arc<Conn>) {
         conn.topics.lock().expect("conn lock").remove(topic);
         self.remove_subscriber(topic, conn);
     }
 
-    fn remove_subscriber(&self, topic: &str, conn: &Conn) {
+    fn remove_subscriber(self: &Arc<Self>, topic: &str, conn: &Conn) {
         if let Some(mut entry) = self.topics.get_mut(topic) {
             entry.subscribers.remove(&conn.id);
         }
         if let Some(meta) = self.presences.untrack(topic, &conn.user_id, conn.id) {
-            let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
-            self.broadcast_presence_diff(topic, diff);
+            if self.presence_window().is_zero() {
+                let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
+                self.broadcast_presence_diff(topic, diff);
+            } else if self.presence_batches.leave(topic, &conn.user_id, meta) {
+                self.flush_presence_later(topic);
+            }
         }
     }
 
@@ -1101,17 +1113,72 @@ impl Hub {
         Ok(())
     }
 
-    /// Adds the connection to the topic's presence and broadcasts the diff.
-    pub fn track_presence(&self, topic: &str, conn: &Conn, device: Option<String>) {
+    /// Adds the connection to the topic's presence and broadcasts the diff (after the
+    /// topic's window, with the other changes of that window).
+    pub fn track_presence(self: &Arc<Self>, topic: &str, conn: &Conn, device: Option<String>) {
         let meta = Meta {
             phx_ref: nanoid::nanoid!(12),
             conn_id: conn.id,
             online_at: chrono::Utc::now().timestamp().to_string(),
             device,
         };
-        let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
-        self.presences.track(topic, &conn.user_id, meta);
-        self.broadcast_presence_diff(topic, diff);
+        self.presences.track(topic, &conn.user_id, meta.clone());
+        if self.presence_window().is_zero() {
+            let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
+            self.broadcast_presence_diff(topic, diff);
+        } else if self.presence_batches.join(topic, &conn.user_id, meta) {
+            self.flush_presence_later(topic);
+        }
+    }
+
+    fn presence_window(&self) -> Duration {
+        Duration::from_millis(self.config.presence_diff_window_ms)
+    }
+
+    /// Sends the topic's coalesced diff once its window has passed.
+    fn flush_presence_later(self: &Arc<Self>, topic: &str) {
+        let (hub, topic, window) = (
+            Arc::downgrade(self),
+            topic.to_owned(),
+            self.presence_window(),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(window).await;
+            if let Some(hub) = hub.upgrade() {
+                hub.flush_presence(&topic);
+            }
+        });
+    }
+
+    /// The topic's waiting changes as one `presence_diff`: to the local subscribers that
+    /// do not have them all yet, and to the other nodes.
+    fn flush_presence(&self, topic: &str) {
+        let Some(ready) = self.presence_batches.take(topic) else {
+            return;
+        };
+        if let Some(entry) = self.topics.get(topic) {
+            let frame = Frame::Text(Utf8Bytes::from(phoenix::encode_text(
+                None,
+                None,
+                topic,
+                phoenix::event::PRESENCE_DIFF,
+                &ready.diff,
+            )));
+            let mut sent = 0;
+            for subscriber in entry.subscribers.values() {
+                if subscriber.presence_seen.load(Ordering::Acquire) < ready.last_change {
+                    subscriber.deliver(None, &frame);
+                    sent += 1;
+                }
+            }
+            self.stats.published(sent);
+        }
+        if let Some(relay) = self.relay.get() {
+            relay.forward(Relayed::PresenceDiff {
+                topic: topic.to_owned(),
+                diff: ready.diff,
+            });
+        }
     }
 
     /// A change of this node's presence: to local subscribers, and to the other nodes.
@@ -1123,6 +1190,16 @@ impl Hub {
                 diff,
             });
         }
+    }
+
+    /// `presence_state` for a subscriber about to be sent it: the coalesced diffs of what it
+    /// holds will not be sent to it.
+    pub fn presence_state_for(&self, topic: &str, subscriber: &Subscriber) -> Value {
+        // Read first: every change numbered up to here is already in the state below.
+        let seen = self.presence_batches.current();
+        let state = self.presence_state(topic);
+        subscriber.presence_seen.store(seen, Ordering::Release);
+        state
     }
 
     /// Who is on `topic`, on this node and (with a relay) on the others.

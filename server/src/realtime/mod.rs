@@ -12,6 +12,7 @@ mod hub;
 mod log;
 mod outbox;
 mod presence;
+mod presence_batch;
 mod relay;
 mod remote_presence;
 mod stats;

@@ -177,7 +177,10 @@ impl PhoenixSession {
             .subscriber
             .go_live(recovered.then_some(position.offset));
         if subscription.presence {
-            let state = self.state.hub.presence_state(topic);
+            let state = self
+                .state
+                .hub
+                .presence_state_for(topic, &subscribed.subscriber);
             self.send(
                 Lane::Realtime,
                 text_frame(Some(join_ref), None, topic, event::PRESENCE_STATE, &state),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 use taina_protocol::client::ClientError;
 use taina_protocol::phoenix::{self};
-use taina_tests::socket::{json_of, pair, WAIT};
+use taina_tests::socket::{drain, json_of, pair, WAIT};
 use taina_tests::TestServer;
 
 #[tokio::test]
@@ -95,4 +95,67 @@ async fn online_and_offline_events_are_debounced() {
         }
     }
     assert_eq!(kinds, ["user.online", "user.offline"]);
+}
+
+/// Devices joining one topic together: their joins leave in a few coalesced diffs, not one
+/// diff per join to everyone already there (N² frames), and every device still ends up
+/// seeing all the others (`presence_state`, then the diffs it had not seen).
+#[tokio::test]
+async fn joins_in_one_window_are_coalesced_and_everyone_sees_everyone() {
+    const DEVICES: usize = 12;
+    let server = TestServer::start().await;
+    let p = pair(&server).await;
+    let topic = format!("community:{}", p.community_id);
+    let mut connected = Vec::new();
+    for _ in 0..DEVICES {
+        connected.push(server.socket(&p.admin).await);
+    }
+    let mut tasks = Vec::new();
+    for (i, mut socket) in connected.into_iter().enumerate() {
+        let topic = topic.clone();
+        tasks.push(tokio::spawn(async move {
+            socket
+                .join(&topic, json!({ "device": format!("d{i}") }))
+                .await
+                .unwrap();
+            // Until nothing has come for a while: the last window has been sent.
+            let messages = drain(&mut socket, Duration::from_millis(400)).await;
+            (socket, messages)
+        }));
+    }
+    let mut diffs = 0;
+    let mut sockets = Vec::new();
+    for task in tasks {
+        let (socket, messages) = task.await.unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for message in messages.iter().filter(|m| m.topic == topic) {
+            let payload = json_of(message);
+            let refs = |side: &serde_json::Value| -> Vec<String> {
+                side.as_object()
+                    .into_iter()
+                    .flat_map(|users| users.values())
+                    .flat_map(|user| user["metas"].as_array().cloned().unwrap_or_default())
+                    .map(|meta| meta["phx_ref"].as_str().unwrap().to_owned())
+                    .collect()
+            };
+            match message.event.as_str() {
+                phoenix::event::PRESENCE_STATE => seen.extend(refs(payload)),
+                phoenix::event::PRESENCE_DIFF => {
+                    diffs += 1;
+                    seen.extend(refs(&payload["joins"]));
+                    for gone in refs(&payload["leaves"]) {
+                        seen.remove(&gone);
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(seen.len(), DEVICES, "a device sees every device");
+        sockets.push(socket);
+    }
+    // One diff per join to everyone already there would be DEVICES·(DEVICES+1)/2 = 78.
+    assert!(
+        diffs <= 3 * DEVICES,
+        "{diffs} presence_diff frames for {DEVICES} joins"
+    );
 }
