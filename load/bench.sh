@@ -111,6 +111,7 @@ if [ "$quick" = "--quick" ]; then
   done
   load churn --clients 100 --missed 10 --json "$out/churn.json"
   load transfer --mib 2 --samples 50 --json "$out/transfer.json"
+  load http --clients 10 --duration 2 --members 5 --conversations 5 --messages 20 --photos 5 --json "$out/http.json"
   python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
@@ -124,6 +125,7 @@ for name, v in r.items():
         assert v["lost"] == 0 and v["latency samples"] > 0, (name, v)
 assert r["churn"]["exactly the missed messages, once, in order"] == 100, r["churn"]
 assert r["transfer"]["upload MiB/s"] > 0 and r["transfer"]["streamed MiB"] > 0, r["transfer"]
+assert r["http"]["errors"] == 0 and all(r["http"][f"{k} samples"] > 0 for k in ("GET messages", "GraphQL photos", "GraphQL conversations")), r["http"]
 svg = (out / "fanout-taina.svg").read_text()
 assert svg.startswith("<svg") and "<polyline" in svg, "no latency chart"
 print(f"smoke run: {len(r)} scenario runs on Tainá and its peers completed with no loss")
@@ -160,6 +162,8 @@ echo "== churn"
 load churn --clients 1000 --missed 50 --json "$out/churn.json"
 echo "== transfer: 32 MiB up over the socket, then streamed while chat is sampled"
 load transfer --mib 32 --samples 300 --json "$out/transfer.json"
+echo "== http: 100 clients reading messages, photos and conversations back to back (closed loop)"
+load http --clients 100 --duration 20 --json "$out/http.json"
 python3 load/ratios.py "$out"
 dest=${BENCH_OUT:-/tmp/taina-bench-results}
 rm -rf "$dest"

@@ -5,6 +5,7 @@
 
 mod chart;
 mod floor;
+mod png;
 mod report;
 mod scenario;
 mod seed;
@@ -185,6 +186,57 @@ pub enum Scenario {
         /// The messages are there from an earlier run: only query.
         #[arg(long)]
         skip_seed: bool,
+    },
+    /// HTTP API latency: seeds (through the API) `members` members, `conversations` group
+    /// conversations of `room-size` (the admin included) with `messages` messages each and
+    /// `photos` photos, then `clients` clients, each signed in with a session and a keep-alive
+    /// connection of its own, loop for `duration` seconds over `GET
+    /// /api/chat/conversations/{id}/messages` (newest page of a random conversation of
+    /// theirs), GraphQL `photos` (first page) and GraphQL `conversations`, in turn. Closed
+    /// loop: each client sends its next request when the previous one is answered (and
+    /// `--think-ms` has passed); with no pause that is saturation, latency ≈ clients ÷ req/s.
+    /// Every answer is checked (200, no GraphQL errors, a non-empty list); a failed check is
+    /// an error, not a latency sample. Per kind: count, p50/p90/p99/max, requests/s, errors.
+    Http {
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// Seconds of measurement.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Members the clients sign in as (client i is member i mod N); fixed addresses
+        /// (load-http-I@example.org), so `--skip-seed` finds them again.
+        #[arg(long, default_value_t = 20)]
+        members: usize,
+        #[arg(long, default_value_t = 50)]
+        conversations: usize,
+        /// Participants of each conversation, the admin included.
+        #[arg(long, default_value_t = 5)]
+        room_size: usize,
+        /// Messages per conversation.
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        /// PNG photos uploaded by the admin (the same bytes every run: found again, not
+        /// duplicated).
+        #[arg(long, default_value_t = 100)]
+        photos: usize,
+        /// Requests in flight while seeding.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// The data is there from an earlier run: sign the members in and measure.
+        #[arg(long)]
+        skip_seed: bool,
+        /// The requests each client sends in turn (comma-separated): `messages`, `photos`,
+        /// `conversations`; one alone isolates its cost.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "messages,photos,conversations"
+        )]
+        kinds: Vec<String>,
+        /// A pause after each answer, in milliseconds (drawn between ½× and 1½× this):
+        /// 0 = back to back, the server's saturation; 1000 ≈ people clicking once a second.
+        #[arg(long, default_value_t = 0)]
+        think_ms: u64,
     },
     /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
     Floor {

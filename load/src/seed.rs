@@ -55,7 +55,37 @@ impl Seeder {
         Ok(body["data"].clone())
     }
 
-    async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Account> {
+    /// `POST /api/media` with `bytes` as the multipart part `file`: (status, JSON answer).
+    pub async fn upload(
+        &self,
+        account: &Account,
+        file_name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_string())
+            .mime_str(mime)?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response = self
+            .http
+            .post(format!("{}/api/media", self.base))
+            .bearer_auth(&account.token)
+            .multipart(form)
+            .send()
+            .await
+            .context("POST /api/media")?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// The server's base URL (`http://127.0.0.1:4000`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Account> {
         let (status, body) = self
             .post(
                 "/api/auth/signin",

@@ -5,6 +5,7 @@ mod churn;
 mod connect;
 mod fanout;
 mod home;
+mod http;
 mod idle;
 mod rooms;
 mod search;
@@ -156,6 +157,37 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
             )
             .await?,
         ),
+        Scenario::Http {
+            clients,
+            duration,
+            members,
+            conversations,
+            room_size,
+            messages,
+            photos,
+            concurrency,
+            skip_seed,
+            kinds,
+            think_ms,
+        } => no_chart(
+            http::run(
+                &context,
+                http::Plan {
+                    clients,
+                    duration,
+                    members,
+                    conversations,
+                    room_size,
+                    messages,
+                    photos,
+                    concurrency,
+                    skip_seed,
+                    kinds,
+                    think_ms,
+                },
+            )
+            .await?,
+        ),
         Scenario::Floor { .. } => unreachable!("handled by main"),
     }
 }
@@ -199,8 +231,13 @@ impl Context {
     /// Connection `i` comes from 127.0.0.(1 + i mod N): ephemeral ports run out near 28k per
     /// source address, and TIME_WAIT from earlier runs counts against them.
     pub fn source(&self, i: usize) -> ConnectOptions {
+        ConnectOptions::from_address(self.source_ip(i))
+    }
+
+    /// The address behind [`Context::source`]: 127.0.0.(1 + i mod N).
+    pub fn source_ip(&self, i: usize) -> IpAddr {
         let last = 1 + (i % self.source_addresses as usize) as u8;
-        ConnectOptions::from_address(IpAddr::from([127, 0, 0, last]))
+        IpAddr::from([127, 0, 0, last])
     }
 
     /// The server's resident memory in bytes, when its pid was given.
