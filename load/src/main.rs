@@ -238,6 +238,15 @@ pub enum Scenario {
         #[arg(long, default_value_t = 0)]
         think_ms: u64,
     },
+    /// Presence at scale: N devices join one conversation (presence-tracked) with
+    /// `concurrency` joins in flight, each reading what it is sent; joins per second, time
+    /// until the last `presence_state`, `presence_diff` frames received.
+    Presence {
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Run the minimal tokio-tungstenite broadcast server (the hardware's floor).
     Floor {
         #[arg(long, default_value = "127.0.0.1:4100")]

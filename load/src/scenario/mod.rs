@@ -7,6 +7,7 @@ mod fanout;
 mod home;
 mod http;
 mod idle;
+mod presence;
 mod rooms;
 mod search;
 mod transfer;
@@ -188,6 +189,10 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
             )
             .await?,
         ),
+        Scenario::Presence {
+            devices,
+            concurrency,
+        } => no_chart(presence::run(&context, devices, concurrency).await?),
         Scenario::Floor { .. } => unreachable!("handled by main"),
     }
 }
