@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,29 +16,13 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
-use support::{serve_on, Served};
+use support::{free_port, installed, serve_on, wait_for_port, Served};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 const DOMAIN: &str = "home.taina.test";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn installed(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Kills the CA's processes however the test ends.
 struct Processes(Vec<Child>);
@@ -50,14 +33,6 @@ impl Drop for Processes {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -202,10 +177,10 @@ async fn a_certificate_is_ordered_from_pebble_served_kept_and_served_again_witho
             .expect("pebble"),
     );
     // Its DNS answers on TCP as on UDP once it is up.
-    wait_for_port(challtestsrv_management, "pebble-challtestsrv");
-    wait_for_port(dns, "pebble-challtestsrv's DNS");
-    wait_for_port(directory, "pebble");
-    wait_for_port(management, "pebble's management API");
+    wait_for_port(challtestsrv_management, "pebble-challtestsrv", None);
+    wait_for_port(dns, "pebble-challtestsrv's DNS", None);
+    wait_for_port(directory, "pebble", None);
+    wait_for_port(management, "pebble's management API", None);
 
     std::fs::write(
         dir.path().join("taina.toml"),

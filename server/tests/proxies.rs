@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
-use support::serve_on;
+use support::{free_port, installed, serve_on, wait_for_port};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
@@ -31,22 +31,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const DEPLOY_MD: &str = include_str!("../../docs/deploy.md");
 const PASSWORD: &str = "a long password for proxy tests";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn installed(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// The fenced block that follows the first line starting with `heading` in docs/deploy.md.
 fn snippet(heading: &str) -> String {
@@ -88,17 +72,6 @@ impl Drop for Proxy {
         }
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn wait_for_port(port: u16, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited: {status}");
-        }
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -371,7 +344,7 @@ fn nginx(dir: &Path, taina: &str, cert: &Path, key: &Path) -> (Proxy, u16) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("nginx");
-    wait_for_port(port, "nginx", &mut child);
+    wait_for_port(port, "nginx", Some(&mut child));
     (Proxy(child), port)
 }
 
@@ -400,7 +373,7 @@ fn caddy(dir: &Path, taina: &str) -> (Proxy, u16) {
         .stderr(Stdio::null())
         .spawn()
         .expect("caddy");
-    wait_for_port(port, "caddy", &mut child);
+    wait_for_port(port, "caddy", Some(&mut child));
     (Proxy(child), port)
 }
 
