@@ -2,6 +2,7 @@
 //! the same build as `chromium`), for the admin panel's browser tests. `scripts/test`
 //! installs both when they are missing; without them these tests fail and say so.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,7 +20,10 @@ pub struct Browser {
 impl Browser {
     pub async fn start() -> Browser {
         let port = free_port();
+        // Its own process group: Chromium's processes are chromedriver's children, and are
+        // ended with it (killing chromedriver alone left them running after the tests).
         let driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -84,6 +88,10 @@ fn free_port() -> u16 {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The whole group: chromedriver and every Chromium process it started.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
