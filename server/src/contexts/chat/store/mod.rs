@@ -12,6 +12,8 @@ mod search;
 pub use activity::{LogEntry, NewActivity};
 pub use search::{SearchFilter, WINDOW as SEARCH_WINDOW};
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
@@ -24,6 +26,7 @@ use serde_json::Value;
 type Result<T, E = ChatError> = std::result::Result<T, E>;
 
 /// A conversation as seen by one of its participants about to send.
+#[derive(Clone, Debug)]
 pub struct Membership {
     pub id: ConversationId,
     pub community_id: CommunityId,
@@ -43,6 +46,26 @@ struct ConversationRow {
     last_seq: i64,
     created_at: DateTime<Utc>,
     encrypted: i32,
+}
+
+impl ConversationRow {
+    fn into_conversation(self, participant_ids: Vec<UserId>) -> Conversation {
+        Conversation {
+            kind: if self.kind == "direct" {
+                ConversationKind::Direct
+            } else {
+                ConversationKind::Group
+            },
+            id: self.id,
+            community_id: self.community_id,
+            name: self.name,
+            participant_ids,
+            epoch: self.epoch,
+            last_offset: self.last_seq as u64,
+            created_at: self.created_at,
+            encrypted: self.encrypted != 0,
+        }
+    }
 }
 
 const CONVERSATION_COLUMNS: &str =
@@ -264,21 +287,39 @@ impl ChatStore {
         .bind(&row.id)
         .fetch_all(&self.db)
         .await?;
-        Ok(Conversation {
-            kind: if row.kind == "direct" {
-                ConversationKind::Direct
-            } else {
-                ConversationKind::Group
-            },
-            id: row.id,
-            community_id: row.community_id,
-            name: row.name,
-            participant_ids,
-            epoch: row.epoch,
-            last_offset: row.last_seq as u64,
-            created_at: row.created_at,
-            encrypted: row.encrypted != 0,
-        })
+        Ok(row.into_conversation(participant_ids))
+    }
+
+    /// Conversations with their participants read by one more query, not one per
+    /// conversation: `of_conversations` selects the conversation ids `rows` came from, with
+    /// `$1` bound to `key`.
+    async fn with_all_participants(
+        &self,
+        rows: Vec<ConversationRow>,
+        of_conversations: &str,
+        key: &str,
+    ) -> Result<Vec<Conversation>> {
+        let pairs: Vec<(ConversationId, UserId)> = query_as(AssertSqlSafe(format!(
+            "SELECT conversation_id, user_id FROM chat.participants \
+             WHERE conversation_id IN ({of_conversations}) ORDER BY joined_at, user_id"
+        )))
+        .bind(key)
+        .fetch_all(&self.db)
+        .await?;
+        let mut participants: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
+        for (conversation_id, user_id) in pairs {
+            participants
+                .entry(conversation_id)
+                .or_default()
+                .push(user_id);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let ids = participants.remove(&row.id).unwrap_or_default();
+                row.into_conversation(ids)
+            })
+            .collect())
     }
 
     /// Conversations the user takes part in, most recently created first.
@@ -291,11 +332,12 @@ impl ChatStore {
         .bind(user_id)
         .fetch_all(&self.db)
         .await?;
-        let mut conversations = Vec::with_capacity(rows.len());
-        for row in rows {
-            conversations.push(self.with_participants(row).await?);
-        }
-        Ok(conversations)
+        self.with_all_participants(
+            rows,
+            "SELECT conversation_id FROM chat.participants WHERE user_id = $1",
+            user_id.as_str(),
+        )
+        .await
     }
 
     /// Every conversation of a community, oldest first (export).
@@ -307,11 +349,12 @@ impl ChatStore {
         .bind(community_id)
         .fetch_all(&self.db)
         .await?;
-        let mut conversations = Vec::with_capacity(rows.len());
-        for row in rows {
-            conversations.push(self.with_participants(row).await?);
-        }
-        Ok(conversations)
+        self.with_all_participants(
+            rows,
+            "SELECT id FROM chat.conversations WHERE community_id = $1",
+            community_id.as_str(),
+        )
+        .await
     }
 
     /// The direct conversation between exactly these two users, if one exists.
