@@ -49,11 +49,7 @@ impl ChatService {
         conversation_id: &ConversationId,
         message_id: &MessageId,
     ) -> Result<(super::store::Membership, Message)> {
-        let conversation = self
-            .store()
-            .membership(conversation_id, &by.user_id)
-            .await?
-            .ok_or(ChatError::NotFound)?;
+        let conversation = self.membership(conversation_id, &by.user_id).await?;
         let message = self
             .store()
             .message(conversation_id, &conversation.epoch, message_id)

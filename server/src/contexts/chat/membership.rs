@@ -142,6 +142,7 @@ impl ChatService {
         self.store()
             .set_role(conversation_id, user_id, if admin { ADMIN } else { MEMBER })
             .await?;
+        self.members_changed(conversation_id);
         let conversation = self.conversation_for(&by.user_id, conversation_id).await?;
         self.inner
             .bus

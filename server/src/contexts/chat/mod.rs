@@ -5,7 +5,8 @@
 //! `conversation:{id}` topic: stored messages and what happened to them afterwards
 //! (reactions, edits, deletes: [`activity`]) are that topic's history. Read positions and
 //! unread counts are in [`reads`], `@name` mentions in [`mentions`], full-text search in
-//! [`search`]. Messages are stored by group commit ([`writer`]). Publishes the events of
+//! [`search`]. Messages are stored by group commit ([`writer`]); who may send where is
+//! remembered in [`membership_cache`]. Publishes the events of
 //! [`events`].
 
 mod activity;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod keys_graphql;
 mod membership;
+mod membership_cache;
 mod mentions;
 mod model;
 pub mod push;

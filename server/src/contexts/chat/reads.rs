@@ -18,11 +18,7 @@ impl ChatService {
         conversation_id: &ConversationId,
         offset: u64,
     ) -> Result<u64> {
-        let conversation = self
-            .store()
-            .membership(conversation_id, &by.user_id)
-            .await?
-            .ok_or(ChatError::NotFound)?;
+        let conversation = self.membership(conversation_id, &by.user_id).await?;
         if self
             .store()
             .mark_read(conversation_id, &by.user_id, offset)
@@ -51,10 +47,7 @@ impl ChatService {
         by: &Principal,
         conversation_id: &ConversationId,
     ) -> Result<Vec<ReadState>> {
-        self.store()
-            .membership(conversation_id, &by.user_id)
-            .await?
-            .ok_or(ChatError::NotFound)?;
+        self.membership(conversation_id, &by.user_id).await?;
         self.store().read_states(conversation_id).await
     }
 }

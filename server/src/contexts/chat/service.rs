@@ -15,10 +15,11 @@ use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::events::ChatEvent;
 use super::feed::{FeedItem, MessageFeed};
+use super::membership_cache::MembershipCache;
 use super::search::terms::Terms;
 use super::search::Language;
-use super::store::NewMessageRow;
 use super::store::{ChatStore, NewConversationRow};
+use super::store::{Membership, NewMessageRow};
 use super::writer::MessageWriter;
 use super::{
     model, ChatError, Conversation, ConversationKind, ConversationView, Message, NewConversation,
@@ -50,6 +51,7 @@ pub(super) struct Inner {
     feed: Arc<MessageFeed>,
     /// Stores messages by group commit; started at the first message.
     writer: std::sync::OnceLock<MessageWriter>,
+    memberships: Arc<MembershipCache>,
 }
 
 impl ChatService {
@@ -65,13 +67,43 @@ impl ChatService {
                 send_locks: DashMap::new(),
                 feed: Arc::new(MessageFeed::default()),
                 writer: std::sync::OnceLock::new(),
+                memberships: Arc::default(),
             }),
         }
     }
 
-    /// Starts handing `message.sent` events to [`ChatService::watch`]ers.
+    /// Starts handing `message.sent` events to [`ChatService::watch`]ers, and dropping
+    /// remembered memberships that changed on any node.
     pub fn spawn_feed(&self) {
         self.inner.feed.spawn(&self.inner.bus);
+        self.inner.memberships.spawn_invalidation(&self.inner.bus);
+    }
+
+    /// What `user_id` needs to act in a conversation (`NotFound` when they take no part in
+    /// it), from the cache when it is there.
+    pub(super) async fn membership(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> Result<Membership> {
+        let cache = &self.inner.memberships;
+        if let Some(membership) = cache.get(conversation_id, user_id) {
+            return Ok(membership);
+        }
+        let generation = cache.generation();
+        let membership = self
+            .store()
+            .membership(conversation_id, user_id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        cache.put(generation, user_id, &membership);
+        Ok(membership)
+    }
+
+    /// Called after a conversation's participants or roles change, before the change is
+    /// announced.
+    pub(super) fn members_changed(&self, conversation_id: &ConversationId) {
+        self.inner.memberships.forget(conversation_id);
     }
 
     /// The live messages (and participant removals) of one conversation from now on, for
@@ -290,13 +322,16 @@ impl ChatService {
                 "client_id must be at most {MAX_CLIENT_ID} bytes"
             )));
         }
-        // One query for what sending needs (not the participant list conversation_for reads).
-        let conversation = self
-            .store()
-            .membership(conversation_id, &by.user_id)
-            .await?
-            .ok_or(ChatError::NotFound)?;
-        if let Some(client_id) = &client_id {
+        // What sending needs (not the participant list conversation_for reads), usually
+        // without asking the database.
+        let conversation = self.membership(conversation_id, &by.user_id).await?;
+        // A retry of a plain message is found by the insert itself (the client_id is unique
+        // per sender and conversation); one referring to other messages or carrying
+        // attachments is looked up first, so it is answered even if those are gone since.
+        let refers = message.thread_root.is_some()
+            || message.reply_to.is_some()
+            || !message.attachments.is_empty();
+        if let Some(client_id) = client_id.as_ref().filter(|_| refers) {
             if let Some(existing) = self
                 .store()
                 .message_by_client_id(conversation_id, &by.user_id, client_id, &conversation.epoch)
@@ -495,11 +530,12 @@ impl ChatService {
                 return Err(ChatError::GroupAdminsOnly("remove other participants"));
             }
         }
-        if !self
+        let removed = self
             .store()
             .remove_participant(conversation_id, user_id)
-            .await?
-        {
+            .await?;
+        self.members_changed(conversation_id);
+        if !removed {
             return Err(ChatError::NotFound);
         }
         self.inner
@@ -516,6 +552,7 @@ impl ChatService {
                 self.store()
                     .set_role(conversation_id, heir, super::membership::ADMIN)
                     .await?;
+                self.members_changed(conversation_id);
                 let now = self.conversation_for(heir, conversation_id).await?;
                 self.inner
                     .bus
@@ -598,6 +635,39 @@ mod tests {
             chat.messages(&admin, id, None, None).await.unwrap().len(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn a_removal_through_another_node_reaches_this_nodes_remembered_members() {
+        let fx = Fixture::new().await;
+        // Two services on one database and bus: two nodes.
+        let (here, there) = (fx.chat(), fx.chat());
+        here.spawn_feed();
+        let (admin, ana, _) = people(&fx).await;
+        let id = here
+            .create_conversation(&admin, group(&[&ana]))
+            .await
+            .unwrap()
+            .id;
+        // Ana's membership is now remembered here.
+        here.send_message(&ana, &id, message("olá", None))
+            .await
+            .unwrap();
+        there
+            .remove_participant(&admin, &id, &ana.user_id)
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match here.send_message(&ana, &id, message("ainda?", None)).await {
+                Err(ChatError::NotFound) => break,
+                other => assert!(
+                    std::time::Instant::now() < deadline,
+                    "still a participant here: {other:?}"
+                ),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]
