@@ -83,6 +83,10 @@ pub enum Scenario {
         /// Seconds to hold them before measuring.
         #[arg(long, default_value_t = 3)]
         hold: u64,
+        /// On Tainá, join one of this many conversations instead of the user topic (0: the
+        /// user topic).
+        #[arg(long, default_value_t = 0)]
+        conversations: usize,
     },
     /// One publisher, N subscribers on one topic; delivered messages per second, latency, loss.
     Fanout {

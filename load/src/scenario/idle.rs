@@ -1,6 +1,8 @@
 //! `idle`: hold N connections, each subscribed to a topic of its own (on Tainá: authenticated
-//! and joined to its user topic); the server's memory per connection, from /proc when
-//! `--server-pid` is given. Peers get the same: a room each (the floor has no rooms).
+//! and joined to its user topic, or with `--conversations M` to one of M conversations:
+//! `conversation:{id}` on Phoenix and mux, a `messageReceived` subscription on GraphQL); the
+//! server's memory per connection, from /proc when `--server-pid` is given. Peers get the
+//! same: a room each (the floor has no rooms).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +44,18 @@ impl Held {
     }
 }
 
-async fn hold(ctx: &Context, target: &Target, i: usize) -> anyhow::Result<Held> {
+async fn hold(
+    ctx: &Context,
+    target: &Target,
+    i: usize,
+    conversations: &[String],
+) -> anyhow::Result<Held> {
     Ok(match target {
+        Target::Taina(_) if !conversations.is_empty() => {
+            let admin = ctx.admin()?;
+            let topic = format!("conversation:{}", conversations[i % conversations.len()]);
+            Held::Peer(Link::open(target, &ctx.ws_url, &admin.token, &topic, &ctx.source(i)).await?)
+        }
         Target::Taina(mode) => {
             let admin = ctx.admin()?;
             let topic = format!("user:{}", admin.user_id);
@@ -61,8 +73,22 @@ pub async fn run(
     ctx: &Context,
     target: &Target,
     connections: usize,
+    conversations: usize,
     hold_seconds: u64,
 ) -> anyhow::Result<Report> {
+    let conversations = if target.is_taina() && conversations > 0 {
+        // The admin and one member in each: every socket is one of the admin's devices.
+        let admin = ctx.admin()?;
+        let member = ctx.seeder.members(admin, 1).await?;
+        let mut ids = Vec::with_capacity(conversations);
+        for _ in 0..conversations {
+            ids.push(ctx.seeder.conversation(admin, &[member[0].user_id.clone()]).await?);
+        }
+        ids
+    } else {
+        Vec::new()
+    };
+    let conversations = &conversations;
     let before = ctx.server_rss();
     let counters = Arc::new(Counters::default());
     let guard = progress("idle", counters.clone());
@@ -70,7 +96,7 @@ pub async fn run(
         .map(|i| {
             let counters = counters.clone();
             async move {
-                match hold(ctx, target, i).await {
+                match hold(ctx, target, i, conversations).await {
                     Ok(held) => {
                         Counters::add(&counters.done, 1);
                         Some(held)
@@ -98,7 +124,12 @@ pub async fn run(
     drop(guard);
     let mut report = Report::new(
         "idle",
-        json!({ "connections": connections, "target": target.to_string(), "hold_seconds": hold_seconds }),
+        json!({
+            "connections": connections,
+            "conversations": conversations.len(),
+            "target": target.to_string(),
+            "hold_seconds": hold_seconds,
+        }),
     );
     report.add("connected", open.len());
     report.add("round trips answered (of 50)", alive);

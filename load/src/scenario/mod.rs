@@ -91,8 +91,11 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
             no_chart(connect::run(&context, connections, mode, rate).await?)
         }
         Scenario::Idle {
-            connections, hold, ..
-        } => no_chart(idle::run(&context, &target, connections, hold).await?),
+            connections,
+            hold,
+            conversations,
+            ..
+        } => no_chart(idle::run(&context, &target, connections, conversations, hold).await?),
         Scenario::Fanout {
             subscribers,
             rate,
