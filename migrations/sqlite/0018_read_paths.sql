@@ -1,9 +1,11 @@
--- Indexes for the two slowest reads of `taina-load http` (docs/performance.md, "HTTP API
--- latency"). Unread counts read only the index, not every message row after the read
--- position; the photo timeline's order is an index order, so a page stops after its rows
--- instead of sorting the community's photos.
-CREATE INDEX chat.messages_unread_idx ON messages (conversation_id, seq, sender_id, deleted_at);
+-- The photo timeline's order is now an index order, so a page of `photos` stops after its
+-- rows instead of sorting the community's photos (docs/performance.md, "HTTP API latency").
 CREATE INDEX media.files_community_taken_idx
     ON files (community_id, COALESCE(taken_at, created_at) DESC, id DESC);
 -- Ordered by taken_at, then created_at: no query reads in that order.
 DROP INDEX media.files_community_timeline_idx;
+-- Only replies are looked up by thread: the index no longer holds an entry for every other
+-- message, one page less to write per message stored (docs/performance.md, "Pages written
+-- per message").
+DROP INDEX chat.messages_thread_idx;
+CREATE INDEX chat.messages_thread_idx ON messages (thread_root, seq) WHERE thread_root IS NOT NULL;
