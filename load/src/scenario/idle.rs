@@ -82,7 +82,11 @@ pub async fn run(
         let member = ctx.seeder.members(admin, 1).await?;
         let mut ids = Vec::with_capacity(conversations);
         for _ in 0..conversations {
-            ids.push(ctx.seeder.conversation(admin, &[member[0].user_id.clone()]).await?);
+            ids.push(
+                ctx.seeder
+                    .conversation(admin, &[member[0].user_id.clone()])
+                    .await?,
+            );
         }
         ids
     } else {
