@@ -17,7 +17,11 @@ use crate::events::EventBus;
 use crate::ids::{ConversationId, UserId};
 
 /// Items a conversation's subscriber can fall behind by before it must refill from storage.
-const CAPACITY: usize = 256;
+/// A channel allocates all its slots when made (~75 bytes each): 256 made every conversation
+/// with a `messageReceived` subscriber cost 19 KB, most of an idle GraphQL socket's memory
+/// (docs/performance.md, "Idle sockets joined to a conversation"). A subscriber task that
+/// is 32 messages of one conversation behind is rare, and then refills from storage.
+const CAPACITY: usize = 32;
 
 /// What happened in one conversation.
 #[derive(Clone, Debug)]
