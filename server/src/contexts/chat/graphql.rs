@@ -751,7 +751,10 @@ impl ChatSubscription {
             .await?;
         Ok(async_stream::stream! {
             let mut last = conversation.last_offset;
-            let log = |after: u64, up_to: u64| chat.log_between(&conversation.id, &conversation.epoch, after, up_to, max);
+            // Boxed: the stream lives as long as the subscription, and its size is that of its
+            // largest await; these storage reads (rare) would otherwise make every idle
+            // subscription 4.4 KB instead of a few hundred bytes.
+            let log = |after: u64, up_to: u64| Box::pin(chat.log_between(&conversation.id, &conversation.epoch, after, up_to, max));
             if let Some(since) = since {
                 let gap = conversation.last_offset.saturating_sub(since.offset);
                 if since.epoch != conversation.epoch || gap > u64::from(max) {
@@ -780,7 +783,7 @@ impl ChatSubscription {
                     Ok(FeedItem::ParticipantRemoved(_)) => None,
                     Err(RecvError::Lagged(_)) => {
                         tracing::warn!(conversation = %conversation.id, "messageReceived lagged; refilling from storage");
-                        match chat.conversation_for(&principal.user_id, &conversation.id).await {
+                        match Box::pin(chat.conversation_for(&principal.user_id, &conversation.id)).await {
                             Ok(now) => {
                                 if let Ok(missed) = log(last, now.last_offset).await {
                                     last = missed.last().map_or(last, LogEntry::offset);
