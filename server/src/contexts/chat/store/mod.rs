@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, Tx};
+use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, QueryScalar, Tx};
 use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::{ChatError, Conversation, ConversationKind, Message};
@@ -530,30 +530,51 @@ fn failed_batch(n: usize, error: &sqlx::Error) -> Vec<Result<Option<Message>>> {
 
 /// One message of a batch inside its transaction: its offset; `None` for a repeated
 /// `client_id`; `NotFound` when the conversation is gone.
+/// Binds `$1`…`$11` of a message insert, in the order both backends' statements use: id,
+/// conversation, sender, body, client_id, time, type, metadata, reply_to, thread root, search
+/// terms.
+fn bind_message<'a, O>(
+    statement: QueryScalar<'a, O>,
+    new: &'a NewMessageRow,
+    metadata: &'a Option<String>,
+) -> QueryScalar<'a, O>
+where
+    (O,): for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    statement
+        .bind(&new.id)
+        .bind(&new.conversation_id)
+        .bind(&new.sender_id)
+        .bind(&new.body)
+        .bind(&new.client_id)
+        .bind(new.now)
+        .bind(&new.message_type)
+        .bind(metadata)
+        .bind(&new.reply_to)
+        .bind(&new.thread_root)
+        .bind(&new.search_terms)
+}
+
 async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<i64>> {
     let metadata = new.metadata.as_ref().map(Value::to_string);
     match db {
         // One statement (the trigger of migration 0004 moves last_seq). A failed statement
         // takes back only itself: the transaction goes on for the others.
         Db::Sqlite(..) => {
-            let seq = query_scalar(
-                "INSERT INTO chat.messages \
-                 (id, conversation_id, sender_id, body, client_id, seq, created_at, \
-                  message_type, metadata, reply_to, thread_root, search_terms) \
-                 SELECT $1, id, $3, $4, $5, last_seq + 1, $6, $7, $8, $9, $10, $11 \
-                 FROM chat.conversations WHERE id = $2 RETURNING seq",
+            let seq = bind_message(
+                query_scalar(
+                    "INSERT INTO chat.messages \
+                     (id, conversation_id, sender_id, body, client_id, seq, created_at, \
+                      message_type, metadata, reply_to, thread_root, search_terms) \
+                     SELECT $1, id, $3, $4, $5, last_seq + 1, $6, $7, $8, $9, $10, $11 \
+                     FROM chat.conversations WHERE id = $2 RETURNING seq",
+                ),
+                new,
+                &metadata,
             )
-            .bind(&new.id)
-            .bind(&new.conversation_id)
-            .bind(&new.sender_id)
-            .bind(&new.body)
-            .bind(&new.client_id)
-            .bind(new.now)
-            .bind(&new.message_type)
-            .bind(&metadata)
-            .bind(&new.reply_to)
-            .bind(&new.thread_root)
-            .bind(&new.search_terms)
             .fetch_optional(&mut *tx)
             .await;
             match seq {
@@ -579,25 +600,18 @@ async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<
             else {
                 return Err(ChatError::NotFound);
             };
-            let inserted: Option<i64> = query_scalar(
-                "INSERT INTO chat.messages \
-                 (id, conversation_id, sender_id, body, client_id, seq, created_at, \
-                  message_type, metadata, reply_to, thread_root, search_terms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING RETURNING seq",
+            let inserted: Option<i64> = bind_message(
+                query_scalar(
+                    "INSERT INTO chat.messages \
+                     (id, conversation_id, sender_id, body, client_id, seq, created_at, \
+                      message_type, metadata, reply_to, thread_root, search_terms) \
+                     VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING RETURNING seq",
+                ),
+                new,
+                &metadata,
             )
-            .bind(&new.id)
-            .bind(&new.conversation_id)
-            .bind(&new.sender_id)
-            .bind(&new.body)
-            .bind(&new.client_id)
             .bind(seq)
-            .bind(new.now)
-            .bind(&new.message_type)
-            .bind(&metadata)
-            .bind(&new.reply_to)
-            .bind(&new.thread_root)
-            .bind(&new.search_terms)
             .fetch_optional(&mut *tx)
             .await?;
             if inserted.is_none() {
