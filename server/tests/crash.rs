@@ -22,28 +22,11 @@ const CONVERSATIONS: usize = 6;
 const SENDERS_PER_CONVERSATION: usize = 4;
 
 async fn post(url: &str, path: &str, body: Value, token: Option<&str>) -> Value {
-    let mut request = reqwest::Client::new()
-        .post(format!("{url}{path}"))
-        .json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "POST {path}: {status} {body}");
-    body
+    support::post(&reqwest::Client::new(), url, path, token, body).await
 }
 
 async fn token(url: &str, email: &str) -> String {
-    let session = post(
-        url,
-        "/api/auth/signin",
-        json!({"email": email, "password": PASSWORD}),
-        None,
-    )
-    .await;
-    session["token"].as_str().unwrap().to_owned()
+    support::token(&reqwest::Client::new(), url, (email, PASSWORD)).await
 }
 
 /// Every stored message of a conversation, offset → body.

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::{Connection, Row};
-use support::{run, serve_with, taina, text};
+use support::{call, run, serve_with, taina, text, token};
 
 const ADMIN: (&str, &str) = ("admin@aldeia.example", "fixture admin password");
 const MEMBER: (&str, &str) = ("bia@aldeia.example", "fixture member password");
@@ -122,40 +122,6 @@ async fn count(conn: &mut sqlx::PgConnection, table: &str) -> i64 {
     .fetch_one(conn)
     .await
     .unwrap_or_else(|e| panic!("count {table}: {e}"))
-}
-
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Value {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-async fn token(client: &reqwest::Client, url: &str, (email, password): (&str, &str)) -> String {
-    let body = json!({ "email": email, "password": password });
-    let signed_in = call(
-        client,
-        reqwest::Method::POST,
-        format!("{url}/api/auth/signin"),
-        None,
-        Some(body),
-    )
-    .await;
-    signed_in["token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]

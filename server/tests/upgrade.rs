@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use sqlx::{Connection, Row};
-use support::{run, serve, taina};
+use support::{call, post, run, serve, taina};
 
 const ADMIN: (&str, &str) = ("admin@aldeia.example", "fixture admin password");
 const MEMBER: (&str, &str) = ("bia@aldeia.example", "fixture member password");
@@ -63,54 +63,10 @@ async fn row_counts(data: &Path) -> BTreeMap<String, i64> {
     counts
 }
 
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Value {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{status}: {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> Value {
-    call(
-        client,
-        reqwest::Method::POST,
-        format!("{url}{path}"),
-        token,
-        Some(body),
-    )
-    .await
-}
-
+/// Signs in; the whole answer (token and user).
 async fn sign_in(client: &reqwest::Client, url: &str, (email, password): (&str, &str)) -> Value {
     let body = json!({ "email": email, "password": password });
-    call(
-        client,
-        reqwest::Method::POST,
-        format!("{url}/api/auth/signin"),
-        None,
-        Some(body),
-    )
-    .await
+    post(client, url, "/api/auth/signin", None, body).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

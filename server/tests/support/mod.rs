@@ -1,5 +1,5 @@
-//! Running the `taina` binary in tests: a command on a data directory, one-shot runs, and
-//! `taina serve` as a child process on an ephemeral port.
+//! Running the `taina` binary in tests: a command on a data directory, one-shot runs,
+//! `taina serve` as a child process on an ephemeral port, and calls to its API.
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{BufRead, BufReader, Write};
@@ -168,4 +168,46 @@ pub fn wait_for_port(port: u16, what: &str, mut child: Option<&mut Child>) {
         assert!(Instant::now() < deadline, "{what} did not listen on {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Calls the API and returns the JSON answer (`null` for none); any status but 2xx fails the
+/// test with the body.
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// `POST {url}{path}` through [`call`].
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Value {
+    let url = format!("{url}{path}");
+    call(client, reqwest::Method::POST, url, token, Some(body)).await
+}
+
+/// Signs in and returns the session's token.
+pub async fn token(client: &reqwest::Client, url: &str, (email, password): (&str, &str)) -> String {
+    let body = serde_json::json!({ "email": email, "password": password });
+    let signed_in = post(client, url, "/api/auth/signin", None, body).await;
+    signed_in["token"].as_str().unwrap().to_owned()
 }
