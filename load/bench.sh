@@ -142,7 +142,7 @@ for t in graphql-ws socketio; do
   on "$t" idle --connections 10000 --hold 3 --json "$out/idle-$t.json"
 done
 start_taina main
-for n in 1000 5000; do
+for n in 1000 5000 10000; do
   for round in 1 2; do
     for t in taina floor graphql-ws socketio; do
       echo "== fanout $n subscribers, as fast as possible, $t (round $round)"

@@ -20,7 +20,7 @@ for t in ("taina", "taina-graphql", "taina-mux", "graphql-ws", "socketio"):
               f"RSS {v.get('server RSS after (MiB)', 0):.1f} MiB")
 
 print("\n== fanout, as fast as possible: deliveries per second (Tainá / other)")
-for n in (1000, 5000):
+for n in (1000, 5000, 10000):
     for rnd in (1, 2):
         t = r[f"fanout-{n}-max-taina-{rnd}"]
         line = f"  {n} subscribers, round {rnd}: taina {t['deliveries per second']:.0f}/s lost {t['lost']}"
