@@ -751,9 +751,9 @@ impl ChatSubscription {
             .await?;
         Ok(async_stream::stream! {
             let mut last = conversation.last_offset;
-            // Boxed: the stream lives as long as the subscription, and its size is that of its
-            // largest await; these storage reads (rare) would otherwise make every idle
-            // subscription 4.4 KB instead of a few hundred bytes.
+            // Boxed: the stream lives as long as the subscription and is as large as its
+            // largest await; these storage reads are rare, and inline they added 0.4 KB to
+            // every idle subscription (DHAT).
             let log = |after: u64, up_to: u64| Box::pin(chat.log_between(&conversation.id, &conversation.epoch, after, up_to, max));
             if let Some(since) = since {
                 let gap = conversation.last_offset.saturating_sub(since.offset);
