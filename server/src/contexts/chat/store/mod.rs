@@ -436,13 +436,32 @@ impl ChatStore {
             Ok(tx) => tx,
             Err(e) => return failed_batch(batch.len(), &e),
         };
-        let mut seqs = Vec::with_capacity(batch.len());
-        for new in &batch {
-            seqs.push(insert_one(&self.db, &mut tx, new).await);
+        // Conversations' rows are locked in one order (their ids) by every batch on every
+        // node: two PostgreSQL batches taking two rows in opposite orders deadlock, and one
+        // of them fails. The sort is stable, so a conversation's messages keep their order.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| batch[a].conversation_id.cmp(&batch[b].conversation_id));
+        let mut seqs: Vec<Option<Result<Option<i64>>>> = batch.iter().map(|_| None).collect();
+        for i in order {
+            let seq = insert_one(&self.db, &mut tx, &batch[i]).await;
+            // On PostgreSQL a failed statement aborts the whole transaction, and COMMIT then
+            // rolls back without an error: the messages stored before it would be answered
+            // with offsets that were never kept (and given again). Nothing of the batch is
+            // kept then; SQLite takes back only the failed statement.
+            if let (Db::Postgres(..), Err(ChatError::Database(e))) = (&self.db, &seq) {
+                let error = sqlx::Error::Protocol(e.to_string());
+                // Dropped, the transaction is rolled back.
+                drop(tx);
+                return failed_batch(batch.len(), &error);
+            }
+            seqs[i] = Some(seq);
         }
         if let Err(e) = tx.commit().await {
             return failed_batch(batch.len(), &e);
         }
+        let seqs = seqs
+            .into_iter()
+            .map(|seq| seq.unwrap_or(Err(ChatError::NotFound)));
         batch
             .into_iter()
             .zip(seqs)
@@ -528,8 +547,6 @@ fn failed_batch(n: usize, error: &sqlx::Error) -> Vec<Result<Option<Message>>> {
         .collect()
 }
 
-/// One message of a batch inside its transaction: its offset; `None` for a repeated
-/// `client_id`; `NotFound` when the conversation is gone.
 /// Binds `$1`…`$11` of a message insert, in the order both backends' statements use: id,
 /// conversation, sender, body, client_id, time, type, metadata, reply_to, thread root, search
 /// terms.
@@ -558,6 +575,8 @@ where
         .bind(&new.search_terms)
 }
 
+/// One message of a batch inside its transaction: its offset; `None` for a repeated
+/// `client_id`; `NotFound` when the conversation is gone.
 async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<i64>> {
     let metadata = new.metadata.as_ref().map(Value::to_string);
     match db {
@@ -742,6 +761,45 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(next.offset, 2);
+    }
+
+    /// A statement that fails inside a batch (here a malformed id): on PostgreSQL it aborts
+    /// the transaction, so no message of the batch may be answered as stored, and the next
+    /// offsets are the ones the batch did not keep; on SQLite only that message fails.
+    #[tokio::test]
+    async fn a_failed_statement_is_never_answered_as_stored() {
+        let (store, community, people) = setup(2).await;
+        let first = conversation(&store, &community, GROUP, &people).await;
+        let second = conversation(&store, &community, GROUP, &people).await;
+        let mut broken = row(&second, &people[1], None);
+        broken.id = MessageId::from("short");
+        let batch = vec![
+            row(&first, &people[0], None),
+            broken,
+            row(&second, &people[0], None),
+        ];
+        let results = store.insert_messages(batch).await;
+        assert!(matches!(results[1], Err(ChatError::Database(_))));
+        let kept = |r: &Result<Option<Message>>| {
+            r.as_ref().ok().and_then(|m| m.as_ref().map(|m| m.offset))
+        };
+        let next = send(&store, &first, &people[1], None)
+            .await
+            .unwrap()
+            .unwrap();
+        let stored = store
+            .messages(&first.id, &first.epoch, None, 10)
+            .await
+            .unwrap();
+        if store.db.backend() == "postgres" {
+            assert!(results.iter().all(Result::is_err), "{results:?}");
+            assert_eq!(next.offset, 1);
+            assert_eq!(offsets(&stored), [1]);
+        } else {
+            assert_eq!((kept(&results[0]), kept(&results[2])), (Some(1), Some(1)));
+            assert_eq!(next.offset, 2);
+            assert_eq!(offsets(&stored), [2, 1]);
+        }
     }
 
     fn offsets(messages: &[Message]) -> Vec<u64> {
