@@ -4,6 +4,7 @@
 
 mod activity;
 mod attachments;
+mod insert;
 mod keys;
 mod membership;
 mod reads;
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, QueryScalar, Tx};
+use crate::db::{query, query_as, query_scalar, Db};
 use crate::ids::{CommunityId, ConversationId, MessageId, UserId};
 
 use super::{ChatError, Conversation, ConversationKind, Message};
@@ -115,6 +116,7 @@ const MESSAGE_COLUMNS: &str = "id, conversation_id, sender_id, body, client_id, 
      message_type, metadata, reply_to, thread_root, edited_at, deleted_at";
 
 /// A message about to be stored in `conversation_id` (whose epoch is `epoch`).
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct NewMessageRow {
     pub conversation_id: ConversationId,
     pub epoch: String,
@@ -425,54 +427,6 @@ impl ChatStore {
         Ok(row.map(|r| r.into_message(epoch)))
     }
 
-    /// Stores `batch` in one transaction (group commit: one write of the log for all of
-    /// them), each message with the next offset of its conversation, and answers for each in
-    /// order: the stored message; `None` when its sender's `client_id` was already used (a
-    /// concurrent retry won); `NotFound` when the conversation is gone. Nothing is answered
-    /// as stored before the commit: if it fails, every message fails.
-    pub async fn insert_messages(&self, batch: Vec<NewMessageRow>) -> Vec<Result<Option<Message>>> {
-        let _turn = self.db.write_turn().await;
-        let mut tx = match self.db.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return failed_batch(batch.len(), &e),
-        };
-        // Conversations' rows are locked in one order (their ids) by every batch on every
-        // node: two PostgreSQL batches taking two rows in opposite orders deadlock, and one
-        // of them fails. The sort is stable, so a conversation's messages keep their order.
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by(|&a, &b| batch[a].conversation_id.cmp(&batch[b].conversation_id));
-        let mut seqs: Vec<Option<Result<Option<i64>>>> = batch.iter().map(|_| None).collect();
-        for i in order {
-            let seq = insert_one(&self.db, &mut tx, &batch[i]).await;
-            // On PostgreSQL a failed statement aborts the whole transaction, and COMMIT then
-            // rolls back without an error: the messages stored before it would be answered
-            // with offsets that were never kept (and given again). Nothing of the batch is
-            // kept then; SQLite takes back only the failed statement.
-            if let (Db::Postgres(..), Err(ChatError::Database(e))) = (&self.db, &seq) {
-                let error = sqlx::Error::Protocol(e.to_string());
-                // Dropped, the transaction is rolled back.
-                drop(tx);
-                return failed_batch(batch.len(), &error);
-            }
-            seqs[i] = Some(seq);
-        }
-        if let Err(e) = tx.commit().await {
-            return failed_batch(batch.len(), &e);
-        }
-        let seqs = seqs
-            .into_iter()
-            .map(|seq| seq.unwrap_or(Err(ChatError::NotFound)));
-        batch
-            .into_iter()
-            .zip(seqs)
-            .map(|(new, seq)| match seq {
-                Ok(Some(seq)) => Ok(Some(new.stored(seq))),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            })
-            .collect()
-    }
-
     /// One message of a conversation.
     pub async fn message(
         &self,
@@ -536,114 +490,6 @@ impl ChatStore {
     }
 }
 
-/// Every message of a batch whose transaction failed: the one error, said for each.
-fn failed_batch(n: usize, error: &sqlx::Error) -> Vec<Result<Option<Message>>> {
-    (0..n)
-        .map(|_| {
-            Err(ChatError::Database(sqlx::Error::Protocol(format!(
-                "the messages' transaction failed: {error}"
-            ))))
-        })
-        .collect()
-}
-
-/// Binds `$1`…`$11` of a message insert, in the order both backends' statements use: id,
-/// conversation, sender, body, client_id, time, type, metadata, reply_to, thread root, search
-/// terms.
-fn bind_message<'a, O>(
-    statement: QueryScalar<'a, O>,
-    new: &'a NewMessageRow,
-    metadata: &'a Option<String>,
-) -> QueryScalar<'a, O>
-where
-    (O,): for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
-    statement
-        .bind(&new.id)
-        .bind(&new.conversation_id)
-        .bind(&new.sender_id)
-        .bind(&new.body)
-        .bind(&new.client_id)
-        .bind(new.now)
-        .bind(&new.message_type)
-        .bind(metadata)
-        .bind(&new.reply_to)
-        .bind(&new.thread_root)
-        .bind(&new.search_terms)
-}
-
-/// One message of a batch inside its transaction: its offset; `None` for a repeated
-/// `client_id`; `NotFound` when the conversation is gone.
-async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<i64>> {
-    let metadata = new.metadata.as_ref().map(Value::to_string);
-    match db {
-        // One statement (the trigger of migration 0004 moves last_seq). A failed statement
-        // takes back only itself: the transaction goes on for the others.
-        Db::Sqlite(..) => {
-            let seq = bind_message(
-                query_scalar(
-                    "INSERT INTO chat.messages \
-                     (id, conversation_id, sender_id, body, client_id, seq, created_at, \
-                      message_type, metadata, reply_to, thread_root, search_terms) \
-                     SELECT $1, id, $3, $4, $5, last_seq + 1, $6, $7, $8, $9, $10, $11 \
-                     FROM chat.conversations WHERE id = $2 RETURNING seq",
-                ),
-                new,
-                &metadata,
-            )
-            .fetch_optional(&mut *tx)
-            .await;
-            match seq {
-                Ok(Some(seq)) => Ok(Some(seq)),
-                Ok(None) => Err(ChatError::NotFound),
-                Err(e) if is_unique_violation(&e) => Ok(None),
-                Err(e) => Err(ChatError::Database(e)),
-            }
-        }
-        // The row lock taken by UPDATE orders concurrent writers, on every node. A repeated
-        // client_id must not abort the transaction (PostgreSQL would fail the whole batch):
-        // ON CONFLICT skips the row, and the offset taken for it is given back while the
-        // row lock is still held, so offsets stay without gaps.
-        Db::Postgres(..) => {
-            let Some(seq): Option<i64> = query_scalar(
-                "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 \
-                 WHERE id = $1 RETURNING last_seq",
-            )
-            .bind(&new.conversation_id)
-            .bind(new.now)
-            .fetch_optional(&mut *tx)
-            .await?
-            else {
-                return Err(ChatError::NotFound);
-            };
-            let inserted: Option<i64> = bind_message(
-                query_scalar(
-                    "INSERT INTO chat.messages \
-                     (id, conversation_id, sender_id, body, client_id, seq, created_at, \
-                      message_type, metadata, reply_to, thread_root, search_terms) \
-                     VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11) \
-                     ON CONFLICT (conversation_id, sender_id, client_id) DO NOTHING RETURNING seq",
-                ),
-                new,
-                &metadata,
-            )
-            .bind(seq)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if inserted.is_none() {
-                query("UPDATE chat.conversations SET last_seq = last_seq - 1 WHERE id = $1")
-                    .bind(&new.conversation_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Ok(inserted)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::SubsecRound;
@@ -654,7 +500,7 @@ mod tests {
     const GROUP: ConversationKind = ConversationKind::Group;
 
     /// A store and `n` users of one community: (store, community id, user ids).
-    async fn setup(n: usize) -> (ChatStore, CommunityId, Vec<UserId>) {
+    pub(super) async fn setup(n: usize) -> (ChatStore, CommunityId, Vec<UserId>) {
         let db = test_db().await;
         let community = insert_community(&db).await;
         let mut users = Vec::with_capacity(n);
@@ -665,7 +511,7 @@ mod tests {
     }
 
     /// A conversation between `participants`; returns its membership as the first sees it.
-    async fn conversation(
+    pub(super) async fn conversation(
         store: &ChatStore,
         community_id: &CommunityId,
         kind: ConversationKind,
@@ -692,7 +538,7 @@ mod tests {
             .expect("a participant's membership")
     }
 
-    fn row(to: &Membership, from: &UserId, client_id: Option<&str>) -> NewMessageRow {
+    pub(super) fn row(to: &Membership, from: &UserId, client_id: Option<&str>) -> NewMessageRow {
         let id = MessageId::new();
         NewMessageRow {
             conversation_id: to.id.clone(),
@@ -802,7 +648,7 @@ mod tests {
         }
     }
 
-    fn offsets(messages: &[Message]) -> Vec<u64> {
+    pub(super) fn offsets(messages: &[Message]) -> Vec<u64> {
         messages.iter().map(|m| m.offset).collect()
     }
 
