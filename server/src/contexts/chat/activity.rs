@@ -4,12 +4,14 @@
 //! `conversation:{id}` as `reaction`, `message_edited` or `message_deleted`. Also threads and
 //! the history view of a message (its reactions and thread summary).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Map;
 
 use super::events::ChatEvent;
 use super::search::terms::Terms;
-use super::store::{LogEntry, NewActivity};
+use super::store::{LogEntry, Membership, NewActivity};
 use super::{ChatError, ChatService, Message, MessageView};
 use crate::contexts::auth::{Principal, Role};
 use crate::ids::{ConversationId, MessageId};
@@ -48,7 +50,7 @@ impl ChatService {
         by: &Principal,
         conversation_id: &ConversationId,
         message_id: &MessageId,
-    ) -> Result<(super::store::Membership, Message)> {
+    ) -> Result<(Arc<Membership>, Message)> {
         let conversation = self.membership(conversation_id, &by.user_id).await?;
         let message = self
             .store()

@@ -30,7 +30,7 @@ const MAX_CONVERSATIONS: usize = 50_000;
 
 #[derive(Default)]
 pub(super) struct MembershipCache {
-    conversations: DashMap<ConversationId, HashMap<UserId, (Membership, Instant)>>,
+    conversations: DashMap<ConversationId, HashMap<UserId, (Arc<Membership>, Instant)>>,
     /// Moves on every invalidation: a lookup that started before one must not store what it
     /// read, which may be what was just invalidated.
     generation: AtomicU64,
@@ -41,10 +41,10 @@ impl MembershipCache {
         &self,
         conversation_id: &ConversationId,
         user_id: &UserId,
-    ) -> Option<Membership> {
+    ) -> Option<Arc<Membership>> {
         let members = self.conversations.get(conversation_id)?;
         let (membership, cached_at) = members.get(user_id)?;
-        (cached_at.elapsed() < TTL).then(|| membership.clone())
+        (cached_at.elapsed() < TTL).then(|| Arc::clone(membership))
     }
 
     /// Read before asking the database; hand it back to [`MembershipCache::put`].
@@ -54,14 +54,14 @@ impl MembershipCache {
 
     /// Remembers a membership read from the database, unless the conversation's members
     /// changed since `generation` was read.
-    pub(super) fn put(&self, generation: u64, user_id: &UserId, membership: &Membership) {
+    pub(super) fn put(&self, generation: u64, user_id: &UserId, membership: &Arc<Membership>) {
         if self.conversations.len() >= MAX_CONVERSATIONS {
             self.conversations.clear();
         }
         let mut members = self.conversations.entry(membership.id.clone()).or_default();
         // Checked under the entry's lock, which `forget` takes too.
         if self.generation() == generation {
-            members.insert(user_id.clone(), (membership.clone(), Instant::now()));
+            members.insert(user_id.clone(), (Arc::clone(membership), Instant::now()));
         }
     }
 
@@ -109,14 +109,14 @@ mod tests {
     use super::*;
     use crate::ids::CommunityId;
 
-    fn membership(id: &str) -> Membership {
-        Membership {
+    fn membership(id: &str) -> Arc<Membership> {
+        Arc::new(Membership {
             id: id.into(),
             community_id: CommunityId::from("c1"),
             epoch: "e1".into(),
             encrypted: false,
             role: "member".into(),
-        }
+        })
     }
 
     #[test]

@@ -85,17 +85,18 @@ impl ChatService {
         &self,
         conversation_id: &ConversationId,
         user_id: &UserId,
-    ) -> Result<Membership> {
+    ) -> Result<Arc<Membership>> {
         let cache = &self.inner.memberships;
         if let Some(membership) = cache.get(conversation_id, user_id) {
             return Ok(membership);
         }
         let generation = cache.generation();
-        let membership = self
-            .store()
-            .membership(conversation_id, user_id)
-            .await?
-            .ok_or(ChatError::NotFound)?;
+        let membership = Arc::new(
+            self.store()
+                .membership(conversation_id, user_id)
+                .await?
+                .ok_or(ChatError::NotFound)?,
+        );
         cache.put(generation, user_id, &membership);
         Ok(membership)
     }
