@@ -273,3 +273,11 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
         .as_database_error()
         .is_some_and(|e| e.is_unique_violation())
 }
+
+/// True when the statement broke a constraint (unique, foreign key, not null, check): SQLite
+/// takes back that statement alone and the transaction goes on.
+pub fn is_constraint_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| !matches!(e.kind(), sqlx::error::ErrorKind::Other))
+}

@@ -10,7 +10,10 @@ use sqlx::FromRow;
 
 use super::{ChatStore, NewMessageRow, Result};
 use crate::contexts::chat::{ChatError, Message};
-use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, QueryScalar, Tx};
+use crate::db::{
+    is_constraint_violation, is_unique_violation, query, query_as, query_scalar, Db, QueryScalar,
+    Tx,
+};
 
 /// Each message's offset, in the batch's order: `None` for a repeated `client_id`.
 type Offsets = Vec<Result<Option<i64>>>;
@@ -55,9 +58,9 @@ async fn insert_in_order(
     order: &[usize],
 ) -> Result<Offsets, sqlx::Error> {
     if matches!(db, Db::Sqlite(..)) && batch.len() > 1 {
-        // A failed statement is taken back whole and the transaction goes on: each message
-        // on its own then says which one failed.
-        if let Some(offsets) = insert_together(tx, batch, order).await {
+        // A statement failing on a constraint is taken back whole and the transaction goes
+        // on: each message on its own then says which one failed.
+        if let Some(offsets) = insert_together(tx, batch, order).await? {
             return Ok(offsets);
         }
     }
@@ -66,10 +69,14 @@ async fn insert_in_order(
         let offset = insert_one(db, tx, &batch[i]).await;
         // On PostgreSQL a failed statement aborts the whole transaction, and COMMIT then
         // rolls back without an error: the messages stored before it would be answered
-        // with offsets that were never kept (and given again). Nothing of the batch is
-        // kept then; SQLite takes back only the failed statement.
-        if let (Db::Postgres(..), Err(ChatError::Database(e))) = (db, &offset) {
-            return Err(sqlx::Error::Protocol(e.to_string()));
+        // with offsets that were never kept (and given again). SQLite takes back only a
+        // statement that broke a constraint; after any other error (a full disk, an I/O
+        // error) it may have rolled the transaction back, and what followed would be
+        // stored outside it. Either way nothing of the batch is kept.
+        if let Err(ChatError::Database(e)) = &offset {
+            if matches!(db, Db::Postgres(..)) || !is_constraint_violation(e) {
+                return Err(sqlx::Error::Protocol(e.to_string()));
+            }
         }
         offsets[i] = offset;
     }
@@ -80,9 +87,14 @@ async fn insert_in_order(
 /// message, the rows given as one JSON array. A message's offset is its conversation's
 /// `last_seq` as the statement began plus its place among that conversation's messages in the
 /// batch (rows go in in that order, so the trigger of migration 0004 leaves `last_seq` at the
-/// highest). `None` when the statement failed (a repeated `client_id` fails it whole) or a
-/// text holds a NUL, which the JSON path would not carry whole: then each row goes on its own.
-async fn insert_together(tx: &mut Tx, batch: &[NewMessageRow], order: &[usize]) -> Option<Offsets> {
+/// highest). `Ok(None)` when a constraint failed the statement (a repeated `client_id` fails
+/// it whole) or a text holds a NUL, which the JSON path would not carry whole: then each row
+/// goes on its own. `Err` for any other failure: the batch fails.
+async fn insert_together(
+    tx: &mut Tx,
+    batch: &[NewMessageRow],
+    order: &[usize],
+) -> Result<Option<Offsets>, sqlx::Error> {
     let mut rows = Vec::with_capacity(batch.len());
     let mut place = 0_i64;
     for (n, &i) in order.iter().enumerate() {
@@ -93,7 +105,7 @@ async fn insert_together(tx: &mut Tx, batch: &[NewMessageRow], order: &[usize]) 
             new.search_terms.as_ref(),
         ];
         if texts.into_iter().flatten().any(|text| text.contains('\0')) {
-            return None;
+            return Ok(None);
         }
         let first_of_conversation =
             n == 0 || batch[order[n - 1]].conversation_id != new.conversation_id;
@@ -115,7 +127,7 @@ async fn insert_together(tx: &mut Tx, batch: &[NewMessageRow], order: &[usize]) 
         }));
     }
     // MATERIALIZED: every conversation's last_seq is read before the first row goes in.
-    let stored: Vec<StoredRow> = query_as(
+    let stored = query_as::<StoredRow>(
         "WITH batch (place, message) AS (SELECT key, value FROM json_each($1)), \
               base AS MATERIALIZED (SELECT id, last_seq FROM chat.conversations \
                     WHERE id IN (SELECT message ->> 'conversation' FROM batch)) \
@@ -132,11 +144,15 @@ async fn insert_together(tx: &mut Tx, batch: &[NewMessageRow], order: &[usize]) 
     )
     .bind(Value::Array(rows).to_string())
     .fetch_all(&mut *tx)
-    .await
-    .ok()?;
+    .await;
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(e) if is_constraint_violation(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let offsets: HashMap<String, i64> = stored.into_iter().map(|row| (row.id, row.seq)).collect();
     // A message not stored had no conversation to go to.
-    Some(
+    Ok(Some(
         batch
             .iter()
             .map(|new| match offsets.get(new.id.as_str()) {
@@ -144,7 +160,7 @@ async fn insert_together(tx: &mut Tx, batch: &[NewMessageRow], order: &[usize]) 
                 None => Err(ChatError::NotFound),
             })
             .collect(),
-    )
+    ))
 }
 
 #[derive(FromRow)]
@@ -307,6 +323,7 @@ mod tests {
         let mut tx = store.db.begin().await.unwrap();
         let offsets_of_batch = insert_together(&mut tx, &batch, &order)
             .await
+            .unwrap()
             .expect("one statement for the batch");
         tx.commit().await.unwrap();
         let kept: Vec<Option<i64>> = offsets_of_batch
@@ -344,15 +361,18 @@ mod tests {
                 &expected.message_type
             )
         );
-        // Stored as a single insert stores its time (text that sorts alike).
-        let times: Vec<String> =
-            query_scalar("SELECT created_at FROM chat.messages WHERE id IN ($1, $2) ORDER BY seq")
-                .bind(&quoted.id)
-                .bind(&rich.id)
-                .fetch_all(&store.db)
-                .await
-                .unwrap();
-        assert_eq!(times[0].len(), times[1].len(), "{times:?}");
+        // Its time as the text sqlx binds for it (what a single insert stores, and sorts by).
+        let kept: String = query_scalar("SELECT created_at FROM chat.messages WHERE id = $1")
+            .bind(&rich.id)
+            .fetch_one(&store.db)
+            .await
+            .unwrap();
+        let bound: String = query_scalar("SELECT $1")
+            .bind(rich.now)
+            .fetch_one(&store.db)
+            .await
+            .unwrap();
+        assert_eq!(kept, bound);
         let found: Vec<String> = query_scalar(
             "SELECT m.id FROM chat.messages_fts f JOIN chat.messages m ON m.rowid = f.rowid \
              WHERE messages_fts MATCH 'arara'",
@@ -393,11 +413,17 @@ mod tests {
             row(&chat, &people[0], Some("same")),
         ];
         let mut tx = store.db.begin().await.unwrap();
-        assert!(insert_together(&mut tx, &twice, &[0, 1]).await.is_none());
+        assert!(insert_together(&mut tx, &twice, &[0, 1])
+            .await
+            .unwrap()
+            .is_none());
         let mut nul = row(&chat, &people[0], None);
         nul.body = "a\0b".to_owned();
         let with_nul = vec![nul, row(&chat, &people[0], None)];
-        assert!(insert_together(&mut tx, &with_nul, &[0, 1]).await.is_none());
+        assert!(insert_together(&mut tx, &with_nul, &[0, 1])
+            .await
+            .unwrap()
+            .is_none());
         drop(tx);
 
         let results = store.insert_messages(twice).await;
@@ -419,5 +445,57 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(offsets(&all), [3, 2, 1]);
+    }
+
+    /// A failure other than a broken constraint (here a trigger's `RAISE`, standing in for a
+    /// full disk or an I/O error, after which SQLite may have rolled the transaction back)
+    /// fails the whole batch, on the one-statement path and row by row: nothing is answered
+    /// as stored, nothing is kept.
+    #[tokio::test]
+    async fn any_other_failure_fails_the_whole_batch() {
+        let (store, community, people) = setup(1).await;
+        if store.db.backend() != "sqlite" {
+            return;
+        }
+        query(
+            "CREATE TRIGGER chat.refuse_boom BEFORE INSERT ON messages \
+             WHEN NEW.body = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+        )
+        .execute(&store.db)
+        .await
+        .unwrap();
+        let chat = conversation(&store, &community, ConversationKind::Group, &people).await;
+        let boom = || {
+            let mut boom = row(&chat, &people[0], None);
+            boom.body = "boom".to_owned();
+            boom
+        };
+        let mut nul = row(&chat, &people[0], None);
+        nul.body = "a\0b".to_owned();
+        for batch in [
+            vec![
+                row(&chat, &people[0], None),
+                boom(),
+                row(&chat, &people[0], None),
+            ],
+            // A NUL sends the batch row by row from the start.
+            vec![nul, boom(), row(&chat, &people[0], None)],
+        ] {
+            let results = store.insert_messages(batch).await;
+            assert!(results.iter().all(Result::is_err), "{results:?}");
+        }
+        assert!(store
+            .messages(&chat.id, &chat.epoch, None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let next = store
+            .insert_messages(vec![row(&chat, &people[0], None)])
+            .await
+            .pop()
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.offset, 1);
     }
 }
