@@ -281,7 +281,7 @@ async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<
 mod tests {
     use serde_json::json;
 
-    use super::super::tests::{conversation, offsets, row, setup};
+    use super::super::tests::{conversation, offsets, row, send, setup};
     use super::*;
     use crate::contexts::chat::ConversationKind;
     use crate::ids::{ConversationId, MessageId};
@@ -300,11 +300,8 @@ mod tests {
         let second = conversation(&store, &community, group, &people).await;
         let mut gone = conversation(&store, &community, group, &people).await;
         gone.id = ConversationId::new();
-        let quoted = store
-            .insert_messages(vec![row(&first, &people[0], None)])
+        let quoted = send(&store, &first, &people[0], None)
             .await
-            .pop()
-            .unwrap()
             .unwrap()
             .unwrap();
         let mut rich = row(&first, &people[1], Some("c-1"));
@@ -383,11 +380,8 @@ mod tests {
         assert_eq!(found, [rich.id.to_string()]);
         // Each conversation's offsets go on after the batch's highest.
         for (membership, next) in [(&first, 4), (&second, 3)] {
-            let sent = store
-                .insert_messages(vec![row(membership, &people[0], None)])
+            let sent = send(&store, membership, &people[0], None)
                 .await
-                .pop()
-                .unwrap()
                 .unwrap()
                 .unwrap();
             assert_eq!(sent.offset, next);
@@ -489,11 +483,8 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
-        let next = store
-            .insert_messages(vec![row(&chat, &people[0], None)])
+        let next = send(&store, &chat, &people[0], None)
             .await
-            .pop()
-            .unwrap()
             .unwrap()
             .unwrap();
         assert_eq!(next.offset, 1);

@@ -557,7 +557,7 @@ mod tests {
         }
     }
 
-    async fn send(
+    pub(super) async fn send(
         store: &ChatStore,
         to: &Membership,
         from: &UserId,
