@@ -406,6 +406,13 @@ pub struct RealtimeConfig {
     /// Presence joins and leaves on one topic within this many milliseconds leave as one
     /// `presence_diff` (0: each at once, as Phoenix does).
     pub presence_diff_window_ms: u64,
+    /// The most devices a topic's presence lists. Past it the topic is summarized: joins and
+    /// leaves are no longer sent to every device (N² frames), each device gets
+    /// `presence_summary` counts instead, until the topic is back to three quarters of it.
+    /// 0: every topic lists every device, however many (Phoenix's behaviour).
+    pub presence_list_limit: usize,
+    /// At most one `presence_summary` per summarized topic per this many milliseconds.
+    pub presence_summary_interval_ms: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -426,6 +433,8 @@ impl Default for RealtimeConfig {
             recovery_max_messages: 1000,
             offline_debounce_seconds: 3,
             presence_diff_window_ms: 50,
+            presence_list_limit: 500,
+            presence_summary_interval_ms: 1000,
         }
     }
 }

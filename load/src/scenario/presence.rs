@@ -1,8 +1,9 @@
 //! `presence`: N devices (sockets of the admin) join one conversation, whose topic tracks
 //! presence, as fast as the server lets them (`--concurrency` joins in flight). Every socket
 //! reads everything it is sent while the others join. Reports joins per second, the time until
-//! the last device has its `presence_state`, the `presence_diff` frames (and bytes) all
-//! devices received, and how many were closed on the way (slow consumers).
+//! the last device has its `presence_state`, the `presence_diff` frames (and bytes) and
+//! `presence_summary` frames (a topic past `realtime.presence_list_limit`) all devices
+//! received, and how many were closed on the way (slow consumers).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::stats::{add_latency, histogram};
 struct Tally {
     diffs: AtomicU64,
     diff_bytes: AtomicU64,
+    summaries: AtomicU64,
     closed: AtomicU64,
 }
 
@@ -60,7 +62,11 @@ pub async fn run(ctx: &Context, devices: usize, concurrency: usize) -> anyhow::R
             // Read until told to stop: a device that does not read would be a slow consumer.
             while !stop.load(Ordering::Relaxed) {
                 match client.next_message(Duration::from_millis(200)).await {
-                    Ok(Incoming::Message(m)) if m.event == "presence_state" => {
+                    // The join's own state; a topic switching between listed and
+                    // summarized sends every device another.
+                    Ok(Incoming::Message(m))
+                        if m.event == "presence_state" && state_at.is_none() =>
+                    {
                         state_at = Some(started.elapsed());
                         Counters::add(&counters.done, 1);
                     }
@@ -74,6 +80,9 @@ pub async fn run(ctx: &Context, devices: usize, concurrency: usize) -> anyhow::R
                         };
                         tally.diff_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                         Counters::add(&counters.messages, 1);
+                    }
+                    Ok(Incoming::Message(m)) if m.event == "presence_summary" => {
+                        tally.summaries.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(Incoming::Closed { .. }) => {
                         tally.closed.fetch_add(1, Ordering::Relaxed);
@@ -138,6 +147,10 @@ pub async fn run(ctx: &Context, devices: usize, concurrency: usize) -> anyhow::R
     report.add(
         "presence_diff MiB received",
         tally.diff_bytes.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0),
+    );
+    report.add(
+        "presence_summary frames received",
+        tally.summaries.load(Ordering::Relaxed),
     );
     add_latency(&mut report, "connect and join", &join_times);
     Ok(report)

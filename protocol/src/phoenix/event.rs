@@ -16,3 +16,6 @@ pub const HEARTBEAT: &str = "heartbeat";
 pub const PRESENCE_STATE: &str = "presence_state";
 /// Presence joins and leaves since the last state or diff.
 pub const PRESENCE_DIFF: &str = "presence_diff";
+/// Tainá's own: a large topic's presence as counts, `{devices, users}`, sent instead of
+/// listing every device to every device.
+pub const PRESENCE_SUMMARY: &str = "presence_summary";

@@ -26,12 +26,15 @@ use taina_protocol::close;
 use taina_protocol::phoenix;
 use tokio::sync::Notify;
 
+mod presence;
+
 use super::events::UserPresence;
 use super::history::{History, Position};
 use super::log::{LogError, Logged, TopicLog, ALL_ALERTS_KEY};
 use super::outbox::{Frame, Lane, Outbox, PushError};
-use super::presence::{Meta, Presences};
+use super::presence::Presences;
 use super::presence_batch::PresenceBatches;
+use super::presence_summary::PresenceSummaries;
 use super::relay::{Relay, Relayed};
 use super::remote_presence::{Leave, OnlineUser, RemotePresence, NODE_EXPIRY};
 use super::stats::{HubCounts, HubStats};
@@ -288,6 +291,8 @@ pub struct Hub {
     presences: Presences,
     /// This node's presence changes waiting for their topic's window.
     presence_batches: PresenceBatches,
+    /// Topics with too many devices to list, and the lock presence is sent under.
+    presence_summaries: PresenceSummaries,
     next_id: AtomicU64,
     /// Bumped on every connect and disconnect of a user; a pending `user.offline` only fires
     /// if nothing changed while it waited.
@@ -318,6 +323,7 @@ impl Hub {
             topics: DashMap::new(),
             presences: Presences::default(),
             presence_batches: PresenceBatches::default(),
+            presence_summaries: PresenceSummaries::default(),
             next_id: AtomicU64::new(1),
             user_generation: DashMap::new(),
             config,
@@ -470,11 +476,11 @@ impl Hub {
     }
 
     /// A publication another node (`node`) relayed, delivered to this node's subscribers only.
-    pub fn apply_relayed(&self, node: &str, relayed: Relayed) {
+    pub fn apply_relayed(self: &Arc<Self>, node: &str, relayed: Relayed) {
         match relayed {
             Relayed::PresenceDiff { topic, diff } => {
                 self.remote_presence.apply_diff(node, &topic, &diff);
-                self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+                self.remote_presence_changed(&topic, &diff);
             }
             Relayed::PresenceSnapshot { topics, users } => {
                 self.remote_presence.replace(node, topics, users)
@@ -888,14 +894,7 @@ impl Hub {
         if let Some(mut entry) = self.topics.get_mut(topic) {
             entry.subscribers.remove(&conn.id);
         }
-        if let Some(meta) = self.presences.untrack(topic, &conn.user_id, conn.id) {
-            if self.presence_window().is_zero() {
-                let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
-                self.broadcast_presence_diff(topic, diff);
-            } else if self.presence_batches.leave(topic, &conn.user_id, meta) {
-                self.flush_presence_later(topic);
-            }
-        }
+        self.untrack_presence(topic, conn);
     }
 
     /// Publishes to every subscriber of `topic` with `(epoch, offset)` added to the payload,
@@ -1113,104 +1112,6 @@ impl Hub {
         Ok(())
     }
 
-    /// Adds the connection to the topic's presence and broadcasts the diff (after the
-    /// topic's window, with the other changes of that window).
-    pub fn track_presence(self: &Arc<Self>, topic: &str, conn: &Conn, device: Option<String>) {
-        let meta = Meta {
-            phx_ref: nanoid::nanoid!(12),
-            conn_id: conn.id,
-            online_at: chrono::Utc::now().timestamp().to_string(),
-            device,
-        };
-        self.presences.track(topic, &conn.user_id, meta.clone());
-        if self.presence_window().is_zero() {
-            let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
-            self.broadcast_presence_diff(topic, diff);
-        } else if self.presence_batches.join(topic, &conn.user_id, meta) {
-            self.flush_presence_later(topic);
-        }
-    }
-
-    fn presence_window(&self) -> Duration {
-        Duration::from_millis(self.config.presence_diff_window_ms)
-    }
-
-    /// Sends the topic's coalesced diff once its window has passed.
-    fn flush_presence_later(self: &Arc<Self>, topic: &str) {
-        let (hub, topic, window) = (
-            Arc::downgrade(self),
-            topic.to_owned(),
-            self.presence_window(),
-        );
-        tokio::spawn(async move {
-            tokio::time::sleep(window).await;
-            if let Some(hub) = hub.upgrade() {
-                hub.flush_presence(&topic);
-            }
-        });
-    }
-
-    /// The topic's waiting changes as one `presence_diff`: to the local subscribers that
-    /// do not have them all yet, and to the other nodes.
-    fn flush_presence(&self, topic: &str) {
-        let Some(ready) = self.presence_batches.take(topic) else {
-            return;
-        };
-        if let Some(entry) = self.topics.get(topic) {
-            let frame = Frame::Text(Utf8Bytes::from(phoenix::encode_text(
-                None,
-                None,
-                topic,
-                phoenix::event::PRESENCE_DIFF,
-                &ready.diff,
-            )));
-            let mut sent = 0;
-            for subscriber in entry.subscribers.values() {
-                if subscriber.presence_seen.load(Ordering::Acquire) < ready.last_change {
-                    subscriber.deliver(None, &frame);
-                    sent += 1;
-                }
-            }
-            self.stats.published(sent);
-        }
-        if let Some(relay) = self.relay.get() {
-            relay.forward(Relayed::PresenceDiff {
-                topic: topic.to_owned(),
-                diff: ready.diff,
-            });
-        }
-    }
-
-    /// A change of this node's presence: to local subscribers, and to the other nodes.
-    fn broadcast_presence_diff(&self, topic: &str, diff: Value) {
-        self.broadcast_ephemeral(topic, phoenix::event::PRESENCE_DIFF, &diff, None);
-        if let Some(relay) = self.relay.get() {
-            relay.forward(Relayed::PresenceDiff {
-                topic: topic.to_owned(),
-                diff,
-            });
-        }
-    }
-
-    /// `presence_state` for a subscriber about to be sent it: the coalesced diffs of what it
-    /// holds will not be sent to it.
-    pub fn presence_state_for(&self, topic: &str, subscriber: &Subscriber) -> Value {
-        // Read first: every change numbered up to here is already in the state below.
-        let seen = self.presence_batches.current();
-        let state = self.presence_state(topic);
-        subscriber.presence_seen.store(seen, Ordering::Release);
-        state
-    }
-
-    /// Who is on `topic`, on this node and (with a relay) on the others.
-    pub fn presence_state(&self, topic: &str) -> Value {
-        let mut state = self.presences.state(topic);
-        if let Value::Object(map) = &mut state {
-            self.remote_presence.merge_into(topic, map);
-        }
-        state
-    }
-
     /// This node's heartbeat to the others: every presence and connected user it holds.
     pub fn presence_heartbeat(&self) {
         let Some(relay) = self.relay.get() else {
@@ -1234,13 +1135,13 @@ impl Hub {
 
     /// Forgets the nodes whose heartbeats stopped: this node's subscribers are told their
     /// devices left, and their users that are nowhere else go offline.
-    pub fn forget_silent_nodes(&self) {
+    pub fn forget_silent_nodes(self: &Arc<Self>) {
         let Some(relay) = self.relay.get() else {
             return;
         };
         let expired = self.remote_presence.expire(NODE_EXPIRY);
         for (topic, diff) in expired.leaves {
-            self.broadcast_ephemeral(&topic, phoenix::event::PRESENCE_DIFF, &diff, None);
+            self.remote_presence_changed(&topic, &diff);
         }
         if expired.users.is_empty() {
             return;

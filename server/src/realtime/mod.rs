@@ -13,6 +13,7 @@ mod log;
 mod outbox;
 mod presence;
 mod presence_batch;
+mod presence_summary;
 mod relay;
 mod remote_presence;
 mod stats;

@@ -31,34 +31,55 @@ impl Meta {
 
 #[derive(Default)]
 pub struct Presences {
-    topics: DashMap<String, HashMap<UserId, Vec<Meta>>>,
+    topics: DashMap<String, TopicPresence>,
+}
+
+#[derive(Default)]
+struct TopicPresence {
+    users: HashMap<UserId, Vec<Meta>>,
+    /// Metas in all, kept so a topic's size is known without counting them.
+    devices: usize,
 }
 
 impl Presences {
     pub fn track(&self, topic: &str, user_id: &UserId, meta: Meta) {
-        self.topics
-            .entry(topic.to_string())
-            .or_default()
-            .entry(user_id.clone())
-            .or_default()
-            .push(meta);
+        let mut entry = self.topics.entry(topic.to_string()).or_default();
+        entry.users.entry(user_id.clone()).or_default().push(meta);
+        entry.devices += 1;
     }
 
     /// Removes the connection's meta; returns it when there was one.
     pub fn untrack(&self, topic: &str, user_id: &UserId, conn_id: ConnId) -> Option<Meta> {
         let mut entry = self.topics.get_mut(topic)?;
-        let metas = entry.get_mut(user_id)?;
+        let metas = entry.users.get_mut(user_id)?;
         let position = metas.iter().position(|m| m.conn_id == conn_id)?;
         let meta = metas.remove(position);
         if metas.is_empty() {
-            entry.remove(user_id);
+            entry.users.remove(user_id);
         }
-        let now_empty = entry.is_empty();
+        entry.devices -= 1;
+        let now_empty = entry.users.is_empty();
         drop(entry);
         if now_empty {
-            self.topics.remove_if(topic, |_, users| users.is_empty());
+            self.topics
+                .remove_if(topic, |_, presence| presence.users.is_empty());
         }
         Some(meta)
+    }
+
+    /// This node's devices on the topic.
+    pub fn devices(&self, topic: &str) -> usize {
+        self.topics
+            .get(topic)
+            .map_or(0, |presence| presence.devices)
+    }
+
+    /// This node's users on the topic.
+    pub fn users(&self, topic: &str) -> Vec<UserId> {
+        self.topics
+            .get(topic)
+            .map(|presence| presence.users.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Every topic's presences as JSON metas (what a node's heartbeat tells the others).
@@ -68,6 +89,7 @@ impl Presences {
             .map(|entry| {
                 let users = entry
                     .value()
+                    .users
                     .iter()
                     .map(|(user, metas)| {
                         (user.to_string(), metas.iter().map(Meta::to_json).collect())
@@ -82,7 +104,7 @@ impl Presences {
     pub fn state(&self, topic: &str) -> Value {
         let mut state = Map::new();
         if let Some(entry) = self.topics.get(topic) {
-            for (user, metas) in entry.iter() {
+            for (user, metas) in entry.users.iter() {
                 state.insert(
                     user.to_string(),
                     json!({ "metas": metas.iter().map(Meta::to_json).collect::<Vec<_>>() }),
@@ -121,6 +143,8 @@ mod tests {
         presences.track("community:c", &u1, meta(1));
         presences.track("community:c", &u1, meta(2));
         presences.track("community:c", &u2, meta(3));
+        assert_eq!(presences.devices("community:c"), 3);
+        assert_eq!(presences.users("community:c").len(), 2);
         let state = presences.state("community:c");
         assert_eq!(state["u1"]["metas"].as_array().unwrap().len(), 2);
         assert_eq!(state["u2"]["metas"][0]["device"], "phone");
@@ -132,5 +156,6 @@ mod tests {
         presences.untrack("community:c", &u1, 2);
         presences.untrack("community:c", &u2, 3);
         assert_eq!(presences.state("community:c"), json!({}));
+        assert_eq!(presences.devices("community:c"), 0);
     }
 }

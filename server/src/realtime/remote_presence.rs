@@ -12,7 +12,7 @@
 //! (ordered by the leaving node's clock, then node name, so every node agrees), and for the
 //! users of a dead node by the live node with the smallest name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -200,6 +200,30 @@ impl RemotePresence {
                 }
             }
         }
+    }
+
+    /// The other nodes' devices on `topic`, adding their users to `users`.
+    pub fn count_into(&self, topic: &str, users: &mut HashSet<String>) -> usize {
+        let nodes = self.nodes.lock().expect("presence lock");
+        let mut devices = 0;
+        for topic_users in nodes.values().filter_map(|node| node.topics.get(topic)) {
+            for (user, metas) in topic_users {
+                devices += metas.len();
+                users.insert(user.clone());
+            }
+        }
+        devices
+    }
+
+    /// The other nodes' devices on `topic`.
+    pub fn devices(&self, topic: &str) -> usize {
+        let nodes = self.nodes.lock().expect("presence lock");
+        nodes
+            .values()
+            .filter_map(|node| node.topics.get(topic))
+            .flat_map(|users| users.values())
+            .map(Vec::len)
+            .sum()
     }
 
     /// Forgets nodes silent for `expiry`; returns what they leave behind.

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use taina_protocol::phoenix::{event, Message, Payload};
+use taina_protocol::phoenix::{Message, Payload};
 
 use super::phoenix::{text_frame, PhoenixSession};
 use super::stream::StreamHandle;
@@ -177,14 +177,9 @@ impl PhoenixSession {
             .subscriber
             .go_live(recovered.then_some(position.offset));
         if subscription.presence {
-            let state = self
-                .state
+            self.state
                 .hub
-                .presence_state_for(topic, &subscribed.subscriber);
-            self.send(
-                Lane::Realtime,
-                text_frame(Some(join_ref), None, topic, event::PRESENCE_STATE, &state),
-            );
+                .send_presence_state(topic, &subscribed.subscriber);
             let device = params
                 .device
                 .map(|d| d.chars().take(MAX_DEVICE_CHARS).collect());

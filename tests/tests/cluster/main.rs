@@ -27,6 +27,14 @@ async fn two_nodes() -> Option<(TestServer, TestServer)> {
 
 /// `count` nodes of one installation on one NATS, or `None` (skipped) without a NATS to use.
 async fn nodes(count: usize) -> Option<Vec<TestServer>> {
+    nodes_with(count, |_| {}).await
+}
+
+/// As [`nodes`], each node's configuration changed by `configure` too.
+async fn nodes_with(
+    count: usize,
+    configure: impl Fn(&mut taina::Config) + Clone + Send + Sync + 'static,
+) -> Option<Vec<TestServer>> {
     let Ok(url) = std::env::var("TEST_NATS_URL") else {
         assert!(
             std::env::var("TEST_REQUIRE_NATS").is_err(),
@@ -40,7 +48,9 @@ async fn nodes(count: usize) -> Option<Vec<TestServer>> {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { 'x' })
         .collect();
     let on_nats = move |url: String, prefix: String| {
+        let configure = configure.clone();
         move |config: &mut taina::Config| {
+            configure(config);
             // On a cluster (scripts/test starts three NATS servers) the log is replicated.
             config.bus.log_replicas = url.split(',').count().min(3);
             config.bus.nats_url = Some(url);

@@ -159,3 +159,138 @@ async fn joins_in_one_window_are_coalesced_and_everyone_sees_everyone() {
         "{diffs} presence_diff frames for {DEVICES} joins"
     );
 }
+
+/// Presence events the socket has been sent on `topic`, until nothing has come for a while.
+async fn presence_events(
+    socket: &mut taina_protocol::client::PhoenixClient,
+    topic: &str,
+) -> Vec<(String, serde_json::Value)> {
+    drain(socket, Duration::from_millis(400))
+        .await
+        .into_iter()
+        .filter(|m| m.topic == topic && m.event.starts_with("presence_"))
+        .map(|m| (m.event.clone(), json_of(&m).clone()))
+        .collect()
+}
+
+fn devices_listed(state: &serde_json::Value) -> usize {
+    state
+        .as_object()
+        .map(|users| {
+            users
+                .values()
+                .map(|user| user["metas"].as_array().map_or(0, Vec::len))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Past `realtime.presence_list_limit` devices a topic stops listing them: every device's
+/// list is emptied (`presence_state` `{}`) and it gets `presence_summary` counts instead of
+/// diffs, until the topic is back to three quarters of the limit, when every device gets the
+/// whole list again and diffs resume.
+#[tokio::test]
+async fn a_topic_past_the_list_limit_is_summarized_then_listed_again() {
+    let server = TestServer::builder()
+        .with_config(|c| {
+            c.realtime.presence_list_limit = 4;
+            c.realtime.presence_summary_interval_ms = 100;
+        })
+        .start()
+        .await;
+    let p = pair(&server).await;
+    let topic = format!("conversation:{}", p.conversation);
+    let mut sockets = Vec::new();
+    for i in 0..4 {
+        let mut socket = server.socket(&p.admin).await;
+        socket
+            .join(&topic, json!({ "device": format!("d{i}") }))
+            .await
+            .unwrap();
+        presence_events(&mut socket, &topic).await;
+        sockets.push(socket);
+    }
+    // Four devices: listed as ever (what each was told of the others' joins is read here).
+    for socket in &mut sockets {
+        let seen = presence_events(socket, &topic).await;
+        assert!(
+            seen.iter()
+                .all(|(event, _)| event != phoenix::event::PRESENCE_SUMMARY),
+            "{seen:?}"
+        );
+    }
+    let mut fifth = server.socket(&p.admin).await;
+    fifth.join(&topic, json!({ "device": "d4" })).await.unwrap();
+    let seen = presence_events(&mut fifth, &topic).await;
+    let summary = (
+        phoenix::event::PRESENCE_SUMMARY.to_owned(),
+        json!({ "devices": 5, "users": 1 }),
+    );
+    let emptied = (phoenix::event::PRESENCE_STATE.to_owned(), json!({}));
+    // Its own state lists the four; its join made five, so its list is emptied and it
+    // learns the counts.
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0].0, phoenix::event::PRESENCE_STATE);
+    assert_eq!(devices_listed(&seen[0].1), 4, "{seen:?}");
+    assert_eq!(seen[1..], [emptied.clone(), summary.clone()]);
+    // The four already there: the same, and no diff of the fifth's join.
+    for socket in &mut sockets {
+        let seen = presence_events(socket, &topic).await;
+        assert_eq!(seen, [emptied.clone(), summary.clone()]);
+    }
+    sockets.push(fifth);
+
+    // A sixth device joins a summarized topic: nobody listed, then the counts before it.
+    let mut sixth = server.socket(&p.member).await;
+    sixth.join(&topic, json!({ "device": "m" })).await.unwrap();
+    let seen = presence_events(&mut sixth, &topic).await;
+    assert_eq!(seen[0], (phoenix::event::PRESENCE_STATE.into(), json!({})));
+    assert_eq!(
+        seen[1],
+        (
+            phoenix::event::PRESENCE_SUMMARY.into(),
+            json!({ "devices": 5, "users": 1 })
+        )
+    );
+    // Everyone is told the new counts within the interval, and no diff.
+    for socket in &mut sockets {
+        let seen = presence_events(socket, &topic).await;
+        assert_eq!(
+            seen,
+            [(
+                phoenix::event::PRESENCE_SUMMARY.into(),
+                json!({ "devices": 6, "users": 2 })
+            )]
+        );
+    }
+    sockets.push(sixth);
+
+    // Down to four: still summarized (above three quarters of the limit).
+    for socket in sockets.drain(..2) {
+        socket.close().await.unwrap();
+    }
+    for socket in &mut sockets {
+        let seen = presence_events(socket, &topic).await;
+        assert_eq!(
+            seen.last().unwrap().1,
+            json!({ "devices": 4, "users": 2 }),
+            "{seen:?}"
+        );
+    }
+    // Down to three: every device gets the whole list again, then diffs.
+    sockets.remove(0).close().await.unwrap();
+    for socket in &mut sockets {
+        let seen = presence_events(socket, &topic).await;
+        let (event, state) = seen.last().unwrap();
+        assert_eq!(event, phoenix::event::PRESENCE_STATE, "{seen:?}");
+        assert_eq!(devices_listed(state), 3, "{seen:?}");
+        assert_eq!(state[&p.member_id]["metas"][0]["device"], "m");
+    }
+    sockets.remove(0).close().await.unwrap();
+    for socket in &mut sockets {
+        let seen = presence_events(socket, &topic).await;
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0, phoenix::event::PRESENCE_DIFF);
+        assert_eq!(devices_listed(&seen[0].1["leaves"]), 1);
+    }
+}
