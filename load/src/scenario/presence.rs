@@ -62,10 +62,12 @@ pub async fn run(ctx: &Context, devices: usize, concurrency: usize) -> anyhow::R
             // Read until told to stop: a device that does not read would be a slow consumer.
             while !stop.load(Ordering::Relaxed) {
                 match client.next_message(Duration::from_millis(200)).await {
-                    // The join's own state; a topic switching between listed and
-                    // summarized sends every device another.
+                    // The join's own state (with its join_ref); a topic switching between
+                    // listed and summarized sends every device another, without one.
                     Ok(Incoming::Message(m))
-                        if m.event == "presence_state" && state_at.is_none() =>
+                        if m.event == "presence_state"
+                            && m.join_ref.is_some()
+                            && state_at.is_none() =>
                     {
                         state_at = Some(started.elapsed());
                         Counters::add(&counters.done, 1);

@@ -45,6 +45,9 @@ use crate::ids::{CommunityId, SessionId, UserId};
 
 pub type ConnId = u64;
 
+/// A subscriber's `presence_seen` before its `presence_state`.
+const NO_PRESENCE_STATE_YET: u64 = u64::MAX;
+
 /// Frames a joining subscriber may collect while its join reply and recovery are sent.
 const MAX_BUFFERED_WHILE_JOINING: usize = 10_000;
 
@@ -148,7 +151,9 @@ pub struct Subscriber {
     /// wait here (with their offsets) so none overtakes them and none is lost.
     pending: Mutex<Option<HeldFrames>>,
     /// The last presence change its `presence_state` held (coalesced diffs up to it are
-    /// not sent to it).
+    /// not sent to it); [`NO_PRESENCE_STATE_YET`] until it is sent one, so no diff reaches
+    /// it before its state (the JS helper would apply such a diff after the state, and a
+    /// join held back that way would outlive its leave).
     presence_seen: AtomicU64,
 }
 
@@ -483,7 +488,9 @@ impl Hub {
                 self.remote_presence_changed(&topic, &diff);
             }
             Relayed::PresenceSnapshot { topics, users } => {
-                self.remote_presence.replace(node, topics, users)
+                for topic in self.remote_presence.replace(node, topics, users) {
+                    self.presence_changed(&topic);
+                }
             }
             Relayed::UserArrived { user } => self.remote_presence.user_arrived(node, user),
             Relayed::UserLeft { user_id, at_micros } => {
@@ -866,7 +873,7 @@ impl Hub {
             join_ref: join_ref.to_string(),
             after: position.offset,
             pending: Mutex::new(Some(Vec::new())),
-            presence_seen: AtomicU64::new(0),
+            presence_seen: AtomicU64::new(NO_PRESENCE_STATE_YET),
         });
         if let Some(previous) = entry.subscribers.insert(conn.id, subscriber.clone()) {
             // A second join of the same topic replaces the first (the session sent phx_close).

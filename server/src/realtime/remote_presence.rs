@@ -100,11 +100,27 @@ impl RemotePresence {
         }
     }
 
-    /// A node's heartbeat: everything it holds now, replacing what was known of it.
-    pub fn replace(&self, node: &str, snapshot: Snapshot, users: Vec<OnlineUser>) {
+    /// A node's heartbeat: everything it holds now, replacing what was known of it. Returns
+    /// the topics where that node's devices are not as many as was known (diffs lost, or a
+    /// node back after it was forgotten).
+    pub fn replace(&self, node: &str, snapshot: Snapshot, users: Vec<OnlineUser>) -> Vec<String> {
         let mut nodes = self.nodes.lock().expect("presence lock");
         let entry = nodes.entry(node.to_owned()).or_insert_with(Node::new);
         entry.last_seen = Instant::now();
+        let devices = |topics: &Snapshot, topic: &str| -> usize {
+            topics
+                .get(topic)
+                .map_or(0, |users| users.values().map(Vec::len).sum())
+        };
+        let recounted = entry
+            .topics
+            .keys()
+            .chain(snapshot.keys())
+            .filter(|topic| devices(&entry.topics, topic) != devices(&snapshot, topic))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         entry.topics = snapshot;
         entry.users = users
             .into_iter()
@@ -114,6 +130,7 @@ impl RemotePresence {
         entry
             .left
             .retain(|_, (_, received)| received.elapsed() < LEAVES_KEPT);
+        recounted
     }
 
     /// A user's first device arrived on `node`.

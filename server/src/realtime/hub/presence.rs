@@ -15,7 +15,7 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::{json, Value};
 use taina_protocol::phoenix::{self, event};
 
-use super::{Conn, Hub, Subscriber};
+use super::{Conn, Hub, Subscriber, NO_PRESENCE_STATE_YET};
 use crate::realtime::outbox::{Frame, Lane};
 use crate::realtime::presence::{Meta, Presences};
 use crate::realtime::presence_summary::{should_summarize, PresenceCount, Summary};
@@ -60,7 +60,7 @@ impl Hub {
     pub(super) fn remote_presence_changed(self: &Arc<Self>, topic: &str, diff: &Value) {
         self.presence_summaries.with(topic, |summary| {
             if summary.is_none() {
-                self.broadcast_ephemeral(topic, event::PRESENCE_DIFF, diff, None);
+                self.deliver_presence_diff(topic, diff, None);
             }
         });
         self.presence_changed(topic);
@@ -86,34 +86,23 @@ impl Hub {
     }
 
     /// The topic's waiting changes as one `presence_diff`: to the local subscribers that
-    /// do not have them all yet (while the topic is listed), and to the other nodes.
+    /// do not have them all yet (while the topic is listed), and to the other nodes. Taken
+    /// and sent under the topic's lock, so two windows' diffs never overtake each other.
     fn flush_presence(&self, topic: &str) {
-        let Some(ready) = self.presence_batches.take(topic) else {
-            return;
-        };
         self.presence_summaries.with(topic, |summary| {
-            if summary.is_some() {
-                return;
-            }
-            let Some(entry) = self.topics.get(topic) else {
+            let Some(ready) = self.presence_batches.take(topic) else {
                 return;
             };
-            let frame = presence_frame(topic, event::PRESENCE_DIFF, &ready.diff);
-            let mut sent = 0;
-            for subscriber in entry.subscribers.values() {
-                if subscriber.presence_seen.load(Ordering::Acquire) < ready.last_change {
-                    subscriber.deliver(None, &frame);
-                    sent += 1;
-                }
+            if summary.is_none() {
+                self.deliver_presence_diff(topic, &ready.diff, Some(ready.last_change));
             }
-            self.stats.published(sent);
+            if let Some(relay) = self.relay.get() {
+                relay.forward(Relayed::PresenceDiff {
+                    topic: topic.to_owned(),
+                    diff: ready.diff,
+                });
+            }
         });
-        if let Some(relay) = self.relay.get() {
-            relay.forward(Relayed::PresenceDiff {
-                topic: topic.to_owned(),
-                diff: ready.diff,
-            });
-        }
     }
 
     /// A change of this node's presence sent at once (no window): to local subscribers while
@@ -121,27 +110,47 @@ impl Hub {
     fn send_presence_diff(&self, topic: &str, diff: Value) {
         self.presence_summaries.with(topic, |summary| {
             if summary.is_none() {
-                self.broadcast_ephemeral(topic, event::PRESENCE_DIFF, &diff, None);
+                self.deliver_presence_diff(topic, &diff, None);
+            }
+            if let Some(relay) = self.relay.get() {
+                relay.forward(Relayed::PresenceDiff {
+                    topic: topic.to_owned(),
+                    diff,
+                });
             }
         });
-        if let Some(relay) = self.relay.get() {
-            relay.forward(Relayed::PresenceDiff {
-                topic: topic.to_owned(),
-                diff,
-            });
+    }
+
+    /// A `presence_diff` to this node's subscribers that have had their `presence_state`
+    /// (it holds what came before), and for a coalesced diff (numbered up to `last_change`)
+    /// only to those whose state did not hold all of it.
+    fn deliver_presence_diff(&self, topic: &str, diff: &Value, last_change: Option<u64>) {
+        let Some(entry) = self.topics.get(topic) else {
+            return;
+        };
+        let frame = presence_frame(topic, event::PRESENCE_DIFF, diff);
+        let mut sent = 0;
+        for subscriber in entry.subscribers.values() {
+            let seen = subscriber.presence_seen.load(Ordering::Acquire);
+            if seen != NO_PRESENCE_STATE_YET && last_change.is_none_or(|last| seen < last) {
+                subscriber.deliver(None, &frame);
+                sent += 1;
+            }
         }
+        self.stats.published(sent);
     }
 
     /// After a change of the topic's presence, here or on another node: switches the topic
     /// between listed and summarized when its devices crossed the limit, and has a summary
     /// sent after the interval while it is summarized.
-    fn presence_changed(self: &Arc<Self>, topic: &str) {
+    pub(super) fn presence_changed(self: &Arc<Self>, topic: &str) {
         let limit = self.config.presence_list_limit;
         if limit == 0 {
             return;
         }
-        let devices = self.presences.devices(topic) + self.remote_presence.devices(topic);
         let summary_due = self.presence_summaries.with(topic, |summary| {
+            // Counted under the lock: concurrent changes decide in the order they count.
+            let devices = self.presences.devices(topic) + self.remote_presence.devices(topic);
             let summarized = summary.is_some();
             match (summarized, should_summarize(devices, limit, summarized)) {
                 (false, false) => false,
