@@ -10,7 +10,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{PgPool, SqlitePool};
 
 use crate::config::Config;
@@ -93,11 +95,56 @@ impl QueryTimes {
 /// taken sleeps in SQLite's busy handler (1, 2, 5, 10, 15, 20, 25 ms… between tries), which
 /// put tens of milliseconds on busy chat sends. Hot write paths queue here, in process, so
 /// the next writer starts the moment the previous one commits.
+///
+/// The turn also holds a connection of its own for the busiest writer, chat's group commit
+/// ([`Db::begin_in_turn`]): SQLite drops a connection's page cache whenever another
+/// connection wrote since its last transaction, so batches landing on whichever pooled
+/// connection was free re-read their pages from the file each time.
 #[derive(Clone, Debug, Default)]
-pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
+pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<Writer>>);
+
+impl WriteQueue {
+    /// A queue whose writer connection is opened (on first use) with `options`, then
+    /// `attach` run on it (the context schemas, as on every pooled connection).
+    pub(crate) fn with_writer(
+        options: SqliteConnectOptions,
+        attach: std::sync::Arc<String>,
+    ) -> Self {
+        Self(std::sync::Arc::new(tokio::sync::Mutex::new(Writer {
+            open: Some((options, attach)),
+            connection: None,
+        })))
+    }
+}
+
+/// What the write turn holds: how to open the writer's connection, and the connection once
+/// open.
+#[derive(Debug, Default)]
+pub struct Writer {
+    open: Option<(SqliteConnectOptions, std::sync::Arc<String>)>,
+    connection: Option<SqliteConnection>,
+}
+
+impl Writer {
+    /// The writer's connection, opened if it is not (`None` without one to open).
+    async fn connection(&mut self) -> Result<Option<&mut SqliteConnection>, sqlx::Error> {
+        let Some((options, attach)) = &self.open else {
+            return Ok(None);
+        };
+        if self.connection.is_none() {
+            use sqlx::{ConnectOptions, Executor};
+            let mut connection = options.connect().await?;
+            connection
+                .execute(sqlx::AssertSqlSafe(attach.as_str()))
+                .await?;
+            self.connection = Some(connection);
+        }
+        Ok(self.connection.as_mut())
+    }
+}
 
 /// A turn to write; the next writer goes when it is dropped.
-pub type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
+pub type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, Writer>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -161,6 +208,7 @@ impl Db {
             })
             .collect();
         let attach = std::sync::Arc::new(attach.join(" "));
+        let writer = WriteQueue::with_writer(options.clone(), attach.clone());
         let pool = SqlitePoolOptions::new()
             .after_connect(move |conn, _meta| {
                 let attach = attach.clone();
@@ -178,11 +226,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Db::Sqlite(
-            pool,
-            WriteQueue::default(),
-            QueryTimes::default(),
-        ))
+        Ok(Db::Sqlite(pool, writer, QueryTimes::default()))
     }
 
     /// Applies every migration not yet applied. Safe to run on every start.
@@ -200,6 +244,30 @@ impl Db {
         match self {
             Db::Sqlite(_, queue, _) => Some(queue.0.lock().await),
             Db::Postgres(..) => None,
+        }
+    }
+
+    /// Begins a transaction for a writer holding `turn`: on SQLite, on the write turn's own
+    /// connection (opened on first use); elsewhere on the pool.
+    pub async fn begin_in_turn<'t>(
+        &self,
+        turn: &'t mut WriteTurn<'_>,
+    ) -> Result<Tx<'t>, sqlx::Error> {
+        if let (Db::Sqlite(_, _, times), Some(writer)) = (self, turn.as_deref_mut()) {
+            if let Some(connection) = writer.connection().await? {
+                let tx = sqlx::Connection::begin(connection).await?;
+                return Ok(Tx::Sqlite(tx, times.clone()));
+            }
+        }
+        self.begin().await
+    }
+
+    /// Closes the write turn's own connection after a failure: the next
+    /// [`Db::begin_in_turn`] opens a fresh one rather than trusting one an I/O error may have
+    /// left broken.
+    pub fn reset_writer(turn: &mut WriteTurn<'_>) {
+        if let Some(writer) = turn.as_deref_mut() {
+            writer.connection = None;
         }
     }
 

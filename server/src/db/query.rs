@@ -72,14 +72,16 @@ fn encode_error(index: usize, error: BoxDynError) -> sqlx::Error {
     sqlx::Error::Encode(format!("Encoding argument ${} failed: {error}", index + 1).into())
 }
 
-/// An open transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
+/// An open transaction on either backend, on a pooled connection (`Tx<'static>`) or on one
+/// it borrows (SQLite's writer connection, [`Db::begin_in_turn`]). Dropped without
+/// [`Tx::commit`], it rolls back.
 #[derive(Debug)]
-pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>, QueryTimes),
-    Postgres(sqlx::Transaction<'static, Postgres>, QueryTimes),
+pub enum Tx<'c> {
+    Sqlite(sqlx::Transaction<'c, Sqlite>, QueryTimes),
+    Postgres(sqlx::Transaction<'c, Postgres>, QueryTimes),
 }
 
-impl Tx {
+impl Tx<'_> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx, _) => tx.commit().await,
@@ -95,7 +97,7 @@ impl Tx {
 
 impl Db {
     /// Begins a transaction on the pool.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+    pub async fn begin(&self) -> Result<Tx<'static>, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool, _, times) => Tx::Sqlite(pool.begin().await?, times.clone()),
             Db::Postgres(pool, times) => Tx::Postgres(pool.begin().await?, times.clone()),
@@ -106,7 +108,8 @@ impl Db {
 /// Where a statement runs: `&Db` (any pooled connection) or `&mut Tx`.
 pub enum Target<'c> {
     Pool(&'c Db),
-    Tx(&'c mut Tx),
+    Sqlite(&'c mut sqlx::SqliteConnection, &'c QueryTimes),
+    Postgres(&'c mut sqlx::PgConnection, &'c QueryTimes),
 }
 
 impl<'c> From<&'c Db> for Target<'c> {
@@ -115,9 +118,12 @@ impl<'c> From<&'c Db> for Target<'c> {
     }
 }
 
-impl<'c> From<&'c mut Tx> for Target<'c> {
-    fn from(tx: &'c mut Tx) -> Self {
-        Target::Tx(tx)
+impl<'c, 't> From<&'c mut Tx<'t>> for Target<'c> {
+    fn from(tx: &'c mut Tx<'t>) -> Self {
+        match tx {
+            Tx::Sqlite(tx, times) => Target::Sqlite(tx, times),
+            Tx::Postgres(tx, times) => Target::Postgres(tx, times),
+        }
     }
 }
 
@@ -136,15 +142,13 @@ macro_rules! on_target {
                 let $arguments = postgres_arguments($binds)?;
                 (times.clone(), async { $run }.await)
             }
-            Target::Tx(Tx::Sqlite(tx, times)) => {
-                let times = times.clone();
-                let ($executor, $arguments) = (&mut **tx, sqlite_arguments($binds)?);
-                (times, async { $run }.await)
+            Target::Sqlite(connection, times) => {
+                let ($executor, $arguments) = (connection, sqlite_arguments($binds)?);
+                (times.clone(), async { $run }.await)
             }
-            Target::Tx(Tx::Postgres(tx, times)) => {
-                let times = times.clone();
-                let ($executor, $arguments) = (&mut **tx, postgres_arguments($binds)?);
-                (times, async { $run }.await)
+            Target::Postgres(connection, times) => {
+                let ($executor, $arguments) = (connection, postgres_arguments($binds)?);
+                (times.clone(), async { $run }.await)
             }
         };
         times.observe(started.elapsed());
@@ -340,6 +344,59 @@ mod tests {
         .bind("info")
         .bind(message)
         .bind(chrono::Utc::now())
+    }
+
+    /// Whether the connection `tx` runs on holds the TEMP table `mark` (TEMP tables belong
+    /// to one connection).
+    async fn holds_mark(on: impl Into<Target<'_>>) -> bool {
+        let found: i64 =
+            query_scalar("SELECT count(*) FROM sqlite_temp_master WHERE name = 'mark'")
+                .fetch_one(on)
+                .await
+                .unwrap();
+        found == 1
+    }
+
+    #[tokio::test]
+    async fn a_writer_in_its_turn_keeps_one_connection_of_its_own_on_sqlite() {
+        let db = test_db().await;
+        let Db::Sqlite(pool, ..) = &db else {
+            return; // PostgreSQL has no write turn.
+        };
+        let mut turn = db.write_turn().await;
+        let mut tx = db.begin_in_turn(&mut turn).await.unwrap();
+        query("CREATE TEMP TABLE mark (x)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        insert_alert("in turn").execute(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        drop(turn);
+        // Not one of the pool's connections (all of them held at once), and what it
+        // committed is there for them.
+        let mut held = Vec::new();
+        for _ in 0..pool.options().get_max_connections() {
+            held.push(pool.acquire().await.unwrap());
+        }
+        for connection in &mut held {
+            let found: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM sqlite_temp_master WHERE name = 'mark'")
+                    .fetch_one(&mut **connection)
+                    .await
+                    .unwrap();
+            assert_eq!(found, 0, "the writer used a pooled connection");
+        }
+        drop(held);
+        assert_eq!(alerts(&db).await, [("info".into(), "in turn".into())]);
+        // The next turn writes on the same connection...
+        let mut turn = db.write_turn().await;
+        let mut tx = db.begin_in_turn(&mut turn).await.unwrap();
+        assert!(holds_mark(&mut tx).await);
+        drop(tx);
+        // ...until it is reset after a failure: then on a fresh one.
+        Db::reset_writer(&mut turn);
+        let mut tx = db.begin_in_turn(&mut turn).await.unwrap();
+        assert!(!holds_mark(&mut tx).await);
     }
 
     #[tokio::test]

@@ -37,11 +37,10 @@ pub const DATABASE_ENV: &str = "TEST_DATABASE_URL";
 pub async fn test_db() -> Db {
     let db = match std::env::var(DATABASE_ENV).ok().filter(|u| !u.is_empty()) {
         Some(admin_url) => fresh_postgres(&admin_url).await,
-        None => Db::Sqlite(
-            in_memory_sqlite().await,
-            WriteQueue::default(),
-            QueryTimes::default(),
-        ),
+        None => {
+            let (pool, writer) = in_memory_sqlite().await;
+            Db::Sqlite(pool, writer, QueryTimes::default())
+        }
     };
     db.migrate().await.expect("migrate the test database");
     db
@@ -53,7 +52,8 @@ fn unique_name() -> String {
     format!("taina_unit_{}", nanoid::nanoid!(16, &alphabet))
 }
 
-async fn in_memory_sqlite() -> SqlitePool {
+/// The pool, and the write queue whose own connection opens on the same database.
+async fn in_memory_sqlite() -> (SqlitePool, WriteQueue) {
     let name = unique_name();
     let attach: String = CONTEXT_SCHEMAS
         .iter()
@@ -68,7 +68,8 @@ async fn in_memory_sqlite() -> SqlitePool {
         .shared_cache(true)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    SqlitePoolOptions::new()
+    let writer = WriteQueue::with_writer(options.clone(), attach.clone());
+    let pool = SqlitePoolOptions::new()
         .after_connect(move |conn, _meta| {
             let attach = attach.clone();
             Box::pin(async move {
@@ -86,7 +87,8 @@ async fn in_memory_sqlite() -> SqlitePool {
         .test_before_acquire(false)
         .connect_with(options)
         .await
-        .expect("open in-memory SQLite")
+        .expect("open in-memory SQLite");
+    (pool, writer)
 }
 
 /// Creates an empty database on the server at `admin_url` and opens a pool on it.

@@ -296,7 +296,7 @@ const SUBTREE: &str = "WITH RECURSIVE down (id) AS ( \
 /// One transaction that changes the tree and journals it.
 pub(super) struct Write<'a> {
     _turn: WriteTurn<'a>,
-    tx: Tx,
+    tx: Tx<'static>,
 }
 
 impl Write<'_> {

@@ -39,7 +39,7 @@ pub struct NewActivity<'a> {
 }
 
 /// Takes the conversation's next offset and stores the activity there.
-async fn append(tx: &mut Tx, new: NewActivity<'_>) -> Result<Activity> {
+async fn append(tx: &mut Tx<'_>, new: NewActivity<'_>) -> Result<Activity> {
     let seq: Option<i64> = query_scalar(
         "UPDATE chat.conversations SET last_seq = last_seq + 1, updated_at = $2 \
          WHERE id = $1 RETURNING last_seq",

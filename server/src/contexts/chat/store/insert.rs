@@ -12,7 +12,7 @@ use super::{ChatStore, NewMessageRow, Result};
 use crate::contexts::chat::{ChatError, Message};
 use crate::db::{
     is_constraint_violation, is_unique_violation, query, query_as, query_scalar, Db, QueryScalar,
-    Tx,
+    Tx, WriteTurn,
 };
 
 /// Each message's offset, in the batch's order: `None` for a repeated `client_id`.
@@ -25,35 +25,44 @@ impl ChatStore {
     /// concurrent retry won); `NotFound` when the conversation is gone. Nothing is answered
     /// as stored before the commit: if it fails, every message fails.
     pub async fn insert_messages(&self, batch: Vec<NewMessageRow>) -> Vec<Result<Option<Message>>> {
-        let _turn = self.db.write_turn().await;
-        let mut tx = match self.db.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return failed_batch(batch.len(), &e),
-        };
-        // Conversations' rows are locked in one order (their ids) by every batch on every
-        // node: two PostgreSQL batches taking two rows in opposite orders deadlock, and one
-        // of them fails. The sort is stable, so a conversation's messages keep their order.
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by(|&a, &b| batch[a].conversation_id.cmp(&batch[b].conversation_id));
-        let offsets = match insert_in_order(&self.db, &mut tx, &batch, &order).await {
-            Ok(offsets) => offsets,
-            Err(e) => return failed_batch(batch.len(), &e),
-        };
-        if let Err(e) = tx.commit().await {
-            return failed_batch(batch.len(), &e);
+        let mut turn = self.db.write_turn().await;
+        match insert_batch(&self.db, &mut turn, &batch).await {
+            Ok(offsets) => batch
+                .into_iter()
+                .zip(offsets)
+                .map(|(new, offset)| offset.map(|seq| seq.map(|seq| new.stored(seq))))
+                .collect(),
+            Err(e) => {
+                // Whatever failed may have left the writer's connection broken.
+                Db::reset_writer(&mut turn);
+                failed_batch(batch.len(), &e)
+            }
         }
-        batch
-            .into_iter()
-            .zip(offsets)
-            .map(|(new, offset)| offset.map(|seq| seq.map(|seq| new.stored(seq))))
-            .collect()
     }
+}
+
+/// The batch in one transaction, on the write turn's own connection on SQLite. `Err` means
+/// nothing of it was kept.
+async fn insert_batch(
+    db: &Db,
+    turn: &mut WriteTurn<'_>,
+    batch: &[NewMessageRow],
+) -> Result<Offsets, sqlx::Error> {
+    let mut tx = db.begin_in_turn(turn).await?;
+    // Conversations' rows are locked in one order (their ids) by every batch on every
+    // node: two PostgreSQL batches taking two rows in opposite orders deadlock, and one
+    // of them fails. The sort is stable, so a conversation's messages keep their order.
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|&a, &b| batch[a].conversation_id.cmp(&batch[b].conversation_id));
+    let offsets = insert_in_order(db, &mut tx, batch, &order).await?;
+    tx.commit().await?;
+    Ok(offsets)
 }
 
 /// Inserts the batch's messages in `order`. `Err` means nothing of the batch may be kept.
 async fn insert_in_order(
     db: &Db,
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     batch: &[NewMessageRow],
     order: &[usize],
 ) -> Result<Offsets, sqlx::Error> {
@@ -91,7 +100,7 @@ async fn insert_in_order(
 /// it whole) or a text holds a NUL, which the JSON path would not carry whole: then each row
 /// goes on its own. `Err` for any other failure: the batch fails.
 async fn insert_together(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     batch: &[NewMessageRow],
     order: &[usize],
 ) -> Result<Option<Offsets>, sqlx::Error> {
@@ -210,7 +219,7 @@ where
 
 /// One message of a batch inside its transaction: its offset; `None` for a repeated
 /// `client_id`; `NotFound` when the conversation is gone.
-async fn insert_one(db: &Db, tx: &mut Tx, new: &NewMessageRow) -> Result<Option<i64>> {
+async fn insert_one(db: &Db, tx: &mut Tx<'_>, new: &NewMessageRow) -> Result<Option<i64>> {
     let metadata = new.metadata.as_ref().map(Value::to_string);
     match db {
         // One statement (the trigger of migration 0004 moves last_seq). A failed statement
