@@ -9,6 +9,7 @@
 // `harness.closeSockets()` (graphql-ws clients too), and `harness.stop()` sends SIGTERM and
 // expects exit code 0.
 
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -389,6 +390,19 @@ export async function seed(server, members = 2) {
 /**
  * One server plus the sockets made against it, so a test file can clean up everything.
  */
+/**
+ * A test file's `after`: stops the harness's server with SIGTERM, prints the WARN/ERROR lines
+ * it logged, and checks it exited 0 within 15 s. Nothing to do when it never started.
+ */
+export async function stopChecked(h) {
+  if (!h) return;
+  const problems = h.server.problems();
+  const result = await h.stop();
+  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
+  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
+  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+}
+
 export class Harness {
   constructor(server) {
     this.server = server;

@@ -18,7 +18,7 @@ import { execFileSync, spawn } from "node:child_process";
 
 import { encode } from "@msgpack/msgpack";
 
-import { Harness, MAX_WAIT_MS, collect, createConversation, framesOf, graphqlHttp, join, push, seed, show, sleep, until } from "../lib/helpers.js";
+import { Harness, MAX_WAIT_MS, collect, createConversation, framesOf, graphqlHttp, join, push, seed, show, sleep, until, stopChecked } from "../lib/helpers.js";
 
 const url = process.env.TEST_MQTT_URL;
 if (!url && process.env.TEST_REQUIRE_MQTT) throw new Error("TEST_REQUIRE_MQTT is set but TEST_MQTT_URL is not");
@@ -43,12 +43,7 @@ afterEach(async () => {
 });
 
 after(async () => {
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 function mosquittoPub(topic, message, retain = false) {

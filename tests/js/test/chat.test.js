@@ -22,6 +22,7 @@ import {
   signUp,
   sleep,
   within,
+  stopChecked,
 } from "../lib/helpers.js";
 import { gradientPng } from "../lib/png.js";
 
@@ -38,11 +39,7 @@ afterEach(async () => {
 });
 
 after(async () => {
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 async function joined(token, topic, params) {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as tus from "tus-js-client";
 
-import { Harness, MAX_WAIT_MS, getBytes, graphqlHttp, seed, sleep, within } from "../lib/helpers.js";
+import { Harness, MAX_WAIT_MS, getBytes, graphqlHttp, seed, sleep, within, stopChecked } from "../lib/helpers.js";
 
 const MiB = 1024 * 1024;
 
@@ -27,12 +27,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 /** Deterministic bytes that are not a photo. */

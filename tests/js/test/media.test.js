@@ -28,6 +28,7 @@ import {
   sleep,
   until,
   within,
+  stopChecked,
 } from "../lib/helpers.js";
 import { gradientPng } from "../lib/png.js";
 
@@ -49,12 +50,7 @@ afterEach(async () => {
 });
 
 after(async () => {
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 

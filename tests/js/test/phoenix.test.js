@@ -27,6 +27,7 @@ import {
   toHex,
   until,
   within,
+  stopChecked,
 } from "../lib/helpers.js";
 
 let h;
@@ -42,12 +43,7 @@ afterEach(async () => {
 });
 
 after(async () => {
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 /** A fresh group conversation of the admin and the first member. */

@@ -7,7 +7,7 @@ import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { Presence } from "phoenix";
 
-import { Harness, createConversation, framesOf, join, leave, seed, show, until } from "../lib/helpers.js";
+import { Harness, createConversation, framesOf, join, leave, seed, show, until, stopChecked } from "../lib/helpers.js";
 
 let h;
 let world;
@@ -24,12 +24,7 @@ afterEach(async () => {
 });
 
 after(async () => {
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 /** A device of `token` on `topic`, with the stock Presence helper and the summaries it got. */

@@ -27,6 +27,7 @@ import {
   seed,
   show,
   until,
+  stopChecked,
 } from "../lib/helpers.js";
 
 let h;
@@ -52,12 +53,7 @@ afterEach(async () => {
 
 after(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
-  if (!h) return;
-  const problems = h.server.problems();
-  const result = await h.stop();
-  if (problems.length) console.log(`server WARN/ERROR lines:\n${problems.join("\n")}`);
-  assert.equal(result.timedOut, undefined, "the server did not exit within 15 s of SIGTERM");
-  assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, "server exit after SIGTERM");
+  await stopChecked(h);
 });
 
 async function gql(query, variables) {
