@@ -1,4 +1,5 @@
-//! The database handle: one pool, SQLite (embedded default) or PostgreSQL, chosen once at start-up.
+//! The database handle: one pool, SQLite (embedded default) or PostgreSQL, chosen once at start-up;
+//! on SQLite also the write turn and the connection it keeps for the message writer.
 //!
 //! Stores keep one dialect-neutral SQL string (`$1` bind parameters work on both) and run it with
 //! [`query`], [`query_as`] or [`query_scalar`] on a [`Db`] or a [`Tx`]; the backend is chosen
@@ -248,7 +249,8 @@ impl Db {
     }
 
     /// Begins a transaction for a writer holding `turn`: on SQLite, on the write turn's own
-    /// connection (opened on first use); elsewhere on the pool.
+    /// connection (opened on first use); on PostgreSQL, or once the database is closed, on
+    /// the pool (which then refuses it).
     pub async fn begin_in_turn<'t>(
         &self,
         turn: &'t mut WriteTurn<'_>,
@@ -262,7 +264,7 @@ impl Db {
         self.begin().await
     }
 
-    /// Closes the write turn's own connection after a failure: the next
+    /// Drops the write turn's own connection after a failure: the next
     /// [`Db::begin_in_turn`] opens a fresh one rather than trusting one an I/O error may have
     /// left broken.
     pub fn reset_writer(turn: &mut WriteTurn<'_>) {
@@ -311,10 +313,25 @@ impl Db {
             .unwrap_or(false)
     }
 
-    /// Closes the pool, waiting for checked-out connections to come back.
+    /// Closes the pool, waiting for checked-out connections to come back; on SQLite first
+    /// waits for the write turn (a batch in it finishes) and closes the writer's connection,
+    /// which no later turn reopens.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool, ..) => pool.close().await,
+            Db::Sqlite(pool, queue, _) => {
+                let connection = {
+                    let mut writer = queue.0.lock().await;
+                    writer.open = None;
+                    writer.connection.take()
+                };
+                if let Some(connection) = connection {
+                    use sqlx::Connection;
+                    if let Err(error) = connection.close().await {
+                        tracing::warn!(%error, "closing the writer's connection failed");
+                    }
+                }
+                pool.close().await
+            }
             Db::Postgres(pool, _) => pool.close().await,
         }
     }

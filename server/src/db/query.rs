@@ -397,6 +397,12 @@ mod tests {
         Db::reset_writer(&mut turn);
         let mut tx = db.begin_in_turn(&mut turn).await.unwrap();
         assert!(!holds_mark(&mut tx).await);
+        drop(tx);
+        drop(turn);
+        // Closed, the database takes no more writes, on that connection or another.
+        db.close().await;
+        let mut turn = db.write_turn().await;
+        assert!(db.begin_in_turn(&mut turn).await.is_err());
     }
 
     #[tokio::test]
