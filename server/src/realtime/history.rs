@@ -141,7 +141,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::extract::ws::Utf8Bytes;
+    use tokio_tungstenite::tungstenite::Utf8Bytes;
 
     fn frame(n: u64) -> Frame {
         Frame::Text(Utf8Bytes::from(n.to_string()))

@@ -9,9 +9,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Priority of a queued frame; lower drains first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +166,12 @@ impl Outbox {
                 if let Some(closing) = &state.closing {
                     return Next::Close(closing.clone());
                 }
+                // Going idle: give the lanes' buffers back. An idle socket would otherwise
+                // keep the largest queue it ever had (320 bytes on most, DHAT).
+                state
+                    .lanes
+                    .iter_mut()
+                    .for_each(|lane| *lane = VecDeque::new());
             }
             // notify_one stores a permit when nobody waits, so a push between the check
             // above and this await is not lost.
@@ -228,6 +234,31 @@ mod tests {
         outbox.push(Lane::Realtime, text("queued")).unwrap();
         outbox.close_now(4508, "slow consumer");
         assert!(matches!(outbox.next().await, Next::Close(c) if c.code == 4508));
+    }
+
+    #[tokio::test]
+    async fn an_idle_outbox_gives_its_buffers_back() {
+        let outbox = std::sync::Arc::new(Outbox::new(1024));
+        for _ in 0..8 {
+            outbox.push(Lane::Realtime, text("x")).unwrap();
+        }
+        outbox.push(Lane::Control, text("y")).unwrap();
+        let capacity = |outbox: &Outbox| -> usize {
+            let state = outbox.state.lock().unwrap();
+            state.lanes.iter().map(VecDeque::capacity).sum()
+        };
+        assert!(capacity(&outbox) >= 9);
+        while outbox.try_next().is_some() {}
+        // Drained but not idle yet: the writer may be mid-batch.
+        assert!(capacity(&outbox) >= 9);
+        let writer = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.next().await })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(capacity(&outbox), 0);
+        outbox.push(Lane::Realtime, text("z")).unwrap();
+        assert_eq!(writer.await.unwrap(), Next::Send(text("z")));
     }
 
     #[tokio::test]

@@ -106,9 +106,9 @@ mod tests {
 
     fn meta(conn: u64) -> Meta {
         Meta {
-            phx_ref: format!("ref{conn}"),
+            phx_ref: 0xa0 + conn,
             conn_id: conn,
-            online_at: "1700000000".into(),
+            online_at: 1_700_000_000,
             device: None,
         }
     }
@@ -126,8 +126,8 @@ mod tests {
         assert_eq!(batches.current(), 4);
         let joins = &ready.diff["joins"];
         assert_eq!(joins["u1"]["metas"].as_array().unwrap().len(), 2);
-        assert_eq!(joins["u2"]["metas"][0]["phx_ref"], "ref3");
-        assert_eq!(ready.diff["leaves"]["u2"]["metas"][0]["phx_ref"], "ref4");
+        assert_eq!(joins["u2"]["metas"][0]["phx_ref"], "a3");
+        assert_eq!(ready.diff["leaves"]["u2"]["metas"][0]["phx_ref"], "a4");
         assert!(batches.take("t").is_none());
     }
 

@@ -1,5 +1,5 @@
-//! One socket from upgrade to close: the reader loop (this task), the writer task draining the
-//! outbox, and the protocol sides the mode calls for. Timers live here: idle timeout, token
+//! One socket from upgrade to close: the reader loop (this task, which also completes the
+//! upgrade), the writer task draining the outbox, and the protocol sides the mode calls for. Timers live here: idle timeout, token
 //! expiry, the graphql-transport-ws init timeout and keep-alive pings.
 //!
 //! In mux mode frames are routed by shape: text `[` → Phoenix, `{` → GraphQL; binary
@@ -10,15 +10,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use taina_protocol::close;
 use taina_protocol::envelope::{self, Envelope};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
 use super::graphql_ws::{Authenticated, GraphqlSession};
 use super::phoenix::{refuse_unauthenticated, PhoenixSession};
+use super::upgrade::{Pending, WebSocket};
 use super::{Refreshed, SocketLink};
 use crate::contexts::auth::{ClientInfo, Principal};
 use crate::metrics::{FrameCounters, Metrics, SocketMode};
@@ -99,30 +102,47 @@ fn until(deadline: chrono::DateTime<chrono::Utc>) -> Instant {
             .unwrap_or(Duration::ZERO)
 }
 
-pub async fn run(
-    state: AppState,
-    socket: WebSocket,
-    mode: Mode,
-    attached: Option<Attached>,
-    client: ClientInfo,
-    address: Option<IpAddr>,
-) {
+/// What a socket starts with, decided before the upgrade.
+pub struct Start {
+    pub state: AppState,
+    pub config: WebSocketConfig,
+    pub mode: Mode,
+    pub attached: Option<Attached>,
+    pub client: ClientInfo,
+    pub address: Option<IpAddr>,
+}
+
+/// The socket's task: completes the upgrade, then serves the socket.
+///
+/// What lives in a task's state is what it holds across an `.await`, and the compiler keeps
+/// some of it longer than it looks (`-Zprint-type-sizes`): an argument keeps its slot for the
+/// task's whole life, so the arguments are small and the rest arrives boxed; the upgrade
+/// awaits here, apart from the session loop, so its state does not sit beside the loop's;
+/// and the sides are set up by a plain function ([`sides`]), whose locals stay out of it.
+pub async fn run(socket: Pending, start: Box<Start>) {
+    let Some(socket) = socket.open(start.config).await else {
+        return;
+    };
+    let (sink, stream) = socket.split();
+    serve(sink, stream, start).await;
+}
+
+/// A socket's protocol sides and links, set up from what the upgrade decided.
+struct Sides {
+    outbox: Arc<Outbox>,
+    graphql: Option<Box<GraphqlSession>>,
+    phoenix: Option<Box<PhoenixSession>>,
+    link: Link,
+    refreshed: Option<Arc<Refreshed>>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn sides(state: &AppState, mode: Mode, attached: Option<Attached>, client: &ClientInfo) -> Sides {
     let outbox = match &attached {
         Some(attached) => attached.registration.conn.outbox.clone(),
         None => Arc::new(Outbox::new(state.config.realtime.outbox_bytes)),
     };
-    let _open = state.metrics.socket_opened(mode.metric());
-    let counters = state.metrics.frame_counters(mode.metric());
-    let (sink, mut stream) = socket.split();
-    let mut writer = tokio::spawn(write_loop(
-        outbox.clone(),
-        sink,
-        counters.clone(),
-        state.metrics.clone(),
-    ));
-
-    let preauth = attached.as_ref().map(|a| a.principal.clone());
-    // Boxed, like the handlers' futures below: a Phoenix socket does not carry an empty
+    // Boxed, like the handlers' futures in the loop: a Phoenix socket does not carry an empty
     // GraphQL session inline in its task, nor the reverse. A mux socket that authenticated at
     // the upgrade starts its GraphQL side with its first GraphQL frame (many never send one);
     // without a token, GraphQL's connection_init is how it authenticates, so it starts now.
@@ -132,41 +152,93 @@ pub async fn run(
             state.clone(),
             outbox.clone(),
             client.clone(),
-            preauth,
+            attached.as_ref().map(|a| a.principal.clone()),
         ))
     });
-    let mut phoenix: Option<Box<PhoenixSession>> = None;
-    let mut link = Link {
-        registration: None,
-        commands: None,
-    };
-    let expiry = tokio::time::sleep(NEVER);
-    tokio::pin!(expiry);
-    // Only GraphQL operations (`refreshToken`) hand sessions over this way; created with the
-    // first GraphQL session's link.
-    let mut refreshed: Option<Arc<Refreshed>> = None;
-    let link_for = |conn: &Arc<crate::realtime::Conn>, refreshed: &mut Option<Arc<Refreshed>>| {
-        Arc::new(SocketLink {
-            hub: state.hub.clone(),
-            conn: conn.clone(),
-            refreshed: refreshed.get_or_insert_with(Default::default).clone(),
-        })
+    let mut sides = Sides {
+        outbox,
+        graphql: None,
+        phoenix: None,
+        link: Link {
+            registration: None,
+            commands: None,
+        },
+        // Only GraphQL operations (`refreshToken`) hand sessions over this way; created with
+        // the first GraphQL session's link.
+        refreshed: None,
+        expires_at: None,
     };
     if let Some(attached) = attached {
         if let Some(graphql) = &mut graphql {
-            graphql.set_link(link_for(&attached.registration.conn, &mut refreshed));
+            graphql.set_link(link_for(
+                state,
+                &attached.registration.conn,
+                &mut sides.refreshed,
+            ));
         }
         if mode != Mode::Graphql {
-            phoenix = Some(Box::new(PhoenixSession::new(
+            sides.phoenix = Some(Box::new(PhoenixSession::new(
                 state.clone(),
                 attached.registration.conn.clone(),
                 attached.principal.clone(),
                 attached.token,
             )));
         }
-        expiry.as_mut().reset(until(attached.principal.expires_at));
-        link.registration = Some(attached.registration);
-        link.commands = Some(attached.commands);
+        sides.expires_at = Some(attached.principal.expires_at);
+        sides.link.registration = Some(attached.registration);
+        sides.link.commands = Some(attached.commands);
+    }
+    sides.graphql = graphql;
+    sides
+}
+
+fn link_for(
+    state: &AppState,
+    conn: &Arc<crate::realtime::Conn>,
+    refreshed: &mut Option<Arc<Refreshed>>,
+) -> Arc<SocketLink> {
+    Arc::new(SocketLink {
+        hub: state.hub.clone(),
+        conn: conn.clone(),
+        refreshed: refreshed.get_or_insert_with(Default::default).clone(),
+    })
+}
+
+async fn serve(
+    sink: SplitSink<WebSocket, WsMessage>,
+    mut stream: SplitStream<WebSocket>,
+    start: Box<Start>,
+) {
+    // `*{ start }`: the box moves into a temporary, freed at the end of this statement (a
+    // box only moved out of is freed when its variable ends, with the task).
+    let Start {
+        state,
+        mode,
+        attached,
+        client,
+        address,
+        ..
+    } = *{ start };
+    let Sides {
+        outbox,
+        mut graphql,
+        mut phoenix,
+        mut link,
+        mut refreshed,
+        expires_at,
+    } = sides(&state, mode, attached, &client);
+    let _open = state.metrics.socket_opened(mode.metric());
+    let counters = state.metrics.frame_counters(mode.metric());
+    let mut writer = tokio::spawn(write_loop(
+        outbox.clone(),
+        sink,
+        counters.clone(),
+        state.metrics.clone(),
+    ));
+    let expiry = tokio::time::sleep(NEVER);
+    tokio::pin!(expiry);
+    if let Some(expires_at) = expires_at {
+        expiry.as_mut().reset(until(expires_at));
     }
 
     let idle = Duration::from_secs(state.config.realtime.idle_timeout_seconds);
@@ -212,7 +284,9 @@ pub async fn run(
                     WsMessage::Binary(_) => counters.in_binary.inc(),
                     _ => 0,
                 };
-                if outbox.is_closing() || matches!(message, WsMessage::Ping(_) | WsMessage::Pong(_)) {
+                if outbox.is_closing()
+                    || matches!(message, WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))
+                {
                     continue;
                 }
                 let route = route(mode, &message);
@@ -244,7 +318,7 @@ pub async fn run(
                                 client.clone(),
                                 Some(phoenix.principal().clone()),
                             ));
-                            session.set_link(link_for(&registration.conn, &mut refreshed));
+                            session.set_link(link_for(&state, &registration.conn, &mut refreshed));
                             graphql = Some(session);
                             keepalive = Some(tokio::time::interval_at(Instant::now() + KEEPALIVE, KEEPALIVE));
                         }
@@ -257,7 +331,7 @@ pub async fn run(
                                     match attach(&state, &outbox, authenticated, address) {
                                         Ok((registration, commands, principal, token)) => {
                                             expiry.as_mut().reset(until(principal.expires_at));
-                                            session.set_link(link_for(&registration.conn, &mut refreshed));
+                                            session.set_link(link_for(&state, &registration.conn, &mut refreshed));
                                             if mode == Mode::Mux {
                                                 phoenix = Some(Box::new(PhoenixSession::new(
                                                     state.clone(),
@@ -415,28 +489,13 @@ fn route(mode: Mode, message: &WsMessage) -> Route {
 /// limit, 1007 invalid UTF-8 in a text message, 1002 any other violation of RFC 6455
 /// (unmasked or fragmented control frames, reserved bits, bad opcodes…). `None` for I/O
 /// errors: the peer is gone and there is nobody to tell.
-fn refused_frame(error: &axum::Error) -> Option<(u16, &'static str)> {
-    use std::error::Error as _;
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(ws) = cause.downcast_ref::<WsError>() {
-            return match ws {
-                WsError::Capacity(_) => {
-                    Some((close::MESSAGE_TOO_BIG, "frame larger than the limit"))
-                }
-                WsError::Utf8(_) => {
-                    Some((close::INVALID_PAYLOAD, "invalid UTF-8 in a text message"))
-                }
-                WsError::Protocol(_) => {
-                    Some((close::PROTOCOL_ERROR, "WebSocket protocol violation"))
-                }
-                _ => None,
-            };
-        }
-        source = cause.source();
+fn refused_frame(error: &WsError) -> Option<(u16, &'static str)> {
+    match error {
+        WsError::Capacity(_) => Some((close::MESSAGE_TOO_BIG, "frame larger than the limit")),
+        WsError::Utf8(_) => Some((close::INVALID_PAYLOAD, "invalid UTF-8 in a text message")),
+        WsError::Protocol(_) => Some((close::PROTOCOL_ERROR, "WebSocket protocol violation")),
+        _ => None,
     }
-    None
 }
 
 /// Drains the outbox into the socket, flushing once per batch, until the close. Frames are
@@ -459,7 +518,7 @@ async fn write_loop(
                 }
                 let _ = sink
                     .send(WsMessage::Close(Some(CloseFrame {
-                        code: closing.code,
+                        code: CloseCode::from(closing.code),
                         reason: Utf8Bytes::from(reason),
                     })))
                     .await;

@@ -21,6 +21,7 @@ mod link;
 mod phoenix;
 mod stream;
 mod topic;
+mod upgrade;
 
 /// The event `system:alerts` carries alerts as (the admin panel publishes it too).
 pub use topic::system::ALERT as ALERT_EVENT;
@@ -28,8 +29,6 @@ pub use topic::system::ALERT as ALERT_EVENT;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +42,8 @@ use crate::contexts::monitoring::{NewSecurityEvent, SecurityEventKind};
 use crate::http::Client;
 use crate::state::AppState;
 use connection::{Attached, Mode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use upgrade::{Handshake, NotAWebSocket};
 
 pub use bridge::spawn_bridge;
 pub use gaps::{spawn_gap_repair, Storage};
@@ -102,7 +103,7 @@ async fn upgrade(
     Client(client): Client,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Handshake, NotAWebSocket>,
 ) -> Response {
     let monitoring = state.monitoring.clone();
     let response = answer(state, client.clone(), params, headers, upgrade).await;
@@ -125,7 +126,7 @@ async fn answer(
     client: ClientInfo,
     params: HashMap<String, String>,
     headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Handshake, NotAWebSocket>,
 ) -> Response {
     let offered: Vec<String> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -168,13 +169,7 @@ async fn answer(
     };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "not_a_websocket",
-                &rejection.body_text(),
-            )
-        }
+        Err(refused) => return refused.into_response(),
     };
     let address = client
         .ip
@@ -249,24 +244,31 @@ async fn answer(
     let max_message = limits
         .max_text_frame_bytes
         .max(limits.max_binary_frame_bytes);
-    let answer = match mode {
+    let protocol = match mode {
         Mode::Phoenix => "phoenix",
         Mode::Graphql => GRAPHQL_PROTOCOL,
         Mode::Mux => MUX_PROTOCOL,
     };
-    upgrade
-        .protocols([answer])
-        // tungstenite's defaults (128 KiB each) would cost ~256 KiB per idle socket; frames are
-        // batched by the writer anyway, and larger reads simply take more than one call.
+    // tungstenite's default buffers (128 KiB each) would cost ~256 KiB per idle socket; frames
+    // are batched by the writer anyway, and larger reads simply take more than one call.
+    let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(max_message)
-        .max_frame_size(max_message)
-        .on_upgrade(move |socket| {
-            Box::pin(connection::run(
-                state, socket, mode, attached, client, address,
-            ))
-        })
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    // A subprotocol is named only when the client offered it (phoenix.js without a token
+    // offers none, and a browser fails a socket answered with one it did not offer).
+    let (response, socket) = upgrade.accept(offers(protocol).then_some(protocol));
+    let start = Box::new(connection::Start {
+        state,
+        config,
+        mode,
+        attached,
+        client,
+        address,
+    });
+    tokio::spawn(connection::run(socket, start));
+    response
 }
 
 /// The token inside `base64url.bearer.phx.<b64>`: phoenix.js encodes with the standard

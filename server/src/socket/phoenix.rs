@@ -7,11 +7,11 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 use taina_protocol::close;
 use taina_protocol::phoenix::{self, event, DecodeError, Message, Payload};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 use super::join::Joined;
 use super::joins::Joins;
@@ -168,7 +168,9 @@ impl PhoenixSession {
                     }
                 }
             }
-            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Close(_) => return,
+            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Close(_) | WsMessage::Frame(_) => {
+                return
+            }
         };
         self.dispatch(message).await;
     }

@@ -11,9 +11,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use serde_json::{json, Value};
 use taina_protocol::phoenix::{self, event};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::{Conn, Hub, Subscriber, NO_PRESENCE_STATE_YET};
 use crate::realtime::outbox::{Frame, Lane};
@@ -26,9 +26,9 @@ impl Hub {
     /// topic's window, with the other changes of that window).
     pub fn track_presence(self: &Arc<Self>, topic: &str, conn: &Conn, device: Option<String>) {
         let meta = Meta {
-            phx_ref: nanoid::nanoid!(12),
+            phx_ref: rand::random(),
             conn_id: conn.id,
-            online_at: chrono::Utc::now().timestamp().to_string(),
+            online_at: chrono::Utc::now().timestamp(),
             device,
         };
         self.presences.track(topic, &conn.user_id, meta.clone());
