@@ -1,6 +1,7 @@
 //! One socket from upgrade to close: the reader loop (this task, which also completes the
-//! upgrade), the writer task draining the outbox, and the protocol sides the mode calls for. Timers live here: idle timeout, token
-//! expiry, the graphql-transport-ws init timeout and keep-alive pings.
+//! upgrade), the writer task draining the outbox, and the protocol sides the mode calls
+//! for. Timers live here: idle timeout, token expiry, the graphql-transport-ws init timeout
+//! and keep-alive pings.
 //!
 //! In mux mode frames are routed by shape: text `[` → Phoenix, `{` → GraphQL; binary
 //! `0x00`–`0x02` → Phoenix, a MessagePack map or array → an envelope. A GraphQL fatal error

@@ -63,11 +63,28 @@ pub struct GraphqlSession {
 }
 
 /// Queues a text frame; a full outbox ends the connection as a slow consumer.
-fn send(outbox: &Outbox, value: &Value) {
-    let frame = Frame::Text(Utf8Bytes::from(value.to_string()));
-    if let Err(PushError::Full) = outbox.push(Lane::Realtime, frame) {
+fn send(outbox: &Outbox, message: &impl serde::Serialize) {
+    let text = match serde_json::to_string(message) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::error!(%error, "a graphql-transport-ws message could not be encoded");
+            return;
+        }
+    };
+    if let Err(PushError::Full) = outbox.push(Lane::Realtime, Frame::Text(Utf8Bytes::from(text))) {
         outbox.close_now(close::SLOW_CONSUMER, "slow consumer: outbox full");
     }
+}
+
+/// An operation's result as `next`, encoded straight from the response: this runs for every
+/// subscriber at every event, and going through a `serde_json::Value` first built the whole
+/// tree once more only to encode it.
+#[derive(serde::Serialize)]
+struct Next<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payload: &'a async_graphql::Response,
 }
 
 impl GraphqlSession {
@@ -311,7 +328,11 @@ async fn run_operation(
         first = false;
         send(
             &outbox,
-            &json!({ "id": id, "type": "next", "payload": response }),
+            &Next {
+                id: &id,
+                kind: "next",
+                payload: &response,
+            },
         );
     }
     done.store(true, Ordering::Release);
