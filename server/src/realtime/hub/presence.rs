@@ -36,7 +36,7 @@ impl Hub {
             let diff = Presences::diff(Some((&conn.user_id, &meta)), None);
             self.send_presence_diff(topic, diff);
         } else if self.presence_batches.join(topic, &conn.user_id, meta) {
-            self.flush_presence_later(topic);
+            self.after(self.presence_window(), topic, Hub::flush_presence);
         }
         self.presence_changed(topic);
     }
@@ -50,7 +50,7 @@ impl Hub {
             let diff = Presences::diff(None, Some((&conn.user_id, &meta)));
             self.send_presence_diff(topic, diff);
         } else if self.presence_batches.leave(topic, &conn.user_id, meta) {
-            self.flush_presence_later(topic);
+            self.after(self.presence_window(), topic, Hub::flush_presence);
         }
         self.presence_changed(topic);
     }
@@ -70,17 +70,14 @@ impl Hub {
         Duration::from_millis(self.config.presence_diff_window_ms)
     }
 
-    /// Sends the topic's coalesced diff once its window has passed.
-    fn flush_presence_later(self: &Arc<Self>, topic: &str) {
-        let (hub, topic, window) = (
-            Arc::downgrade(self),
-            topic.to_owned(),
-            self.presence_window(),
-        );
+    /// Runs `then` on the topic after `delay`, unless the hub is gone by then (a coalesced
+    /// diff's window, a summary's interval).
+    fn after(self: &Arc<Self>, delay: Duration, topic: &str, then: fn(&Hub, &str)) {
+        let (hub, topic) = (Arc::downgrade(self), topic.to_owned());
         tokio::spawn(async move {
-            tokio::time::sleep(window).await;
+            tokio::time::sleep(delay).await;
             if let Some(hub) = hub.upgrade() {
-                hub.flush_presence(&topic);
+                then(&hub, &topic);
             }
         });
     }
@@ -181,19 +178,9 @@ impl Hub {
             }
         });
         if summary_due {
-            self.send_presence_summary_later(topic);
+            let interval = Duration::from_millis(self.config.presence_summary_interval_ms);
+            self.after(interval, topic, Hub::send_presence_summary);
         }
-    }
-
-    fn send_presence_summary_later(self: &Arc<Self>, topic: &str) {
-        let (hub, topic) = (Arc::downgrade(self), topic.to_owned());
-        let interval = Duration::from_millis(self.config.presence_summary_interval_ms);
-        tokio::spawn(async move {
-            tokio::time::sleep(interval).await;
-            if let Some(hub) = hub.upgrade() {
-                hub.send_presence_summary(&topic);
-            }
-        });
     }
 
     /// The summarized topic's counts to its subscribers here, unless they are what the last
