@@ -5,23 +5,23 @@
 //! any result arrive as an `error` message; results as `next`, then `complete`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection,
+};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-use taina_protocol::close;
 use taina_protocol::close::graphql as code;
 use taina_protocol::graphql_ws::{
     parse_client_message, ClientMessage, MessageType, ParseError, SubscribePayload,
 };
-use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::operation::{push, Handover, Rendered, Sent, SocketOperation};
 use super::SocketLink;
 use crate::contexts::auth::{ClientInfo, Principal};
 use crate::graphql::Caller;
-use crate::realtime::{Frame, Lane, Outbox, PushError};
+use crate::realtime::Outbox;
 use crate::state::AppState;
 
 /// A protocol violation that ends the GraphQL (sub-)session with a close code.
@@ -44,12 +44,6 @@ pub struct Authenticated {
     pub token: String,
 }
 
-struct Operation {
-    task: JoinHandle<()>,
-    /// Set just before the final `complete`/`error` goes out, so the id may be reused at once.
-    done: Arc<AtomicBool>,
-}
-
 pub struct GraphqlSession {
     state: AppState,
     outbox: Arc<Outbox>,
@@ -58,33 +52,13 @@ pub struct GraphqlSession {
     principal: Option<Principal>,
     init_received: bool,
     acked: bool,
-    operations: HashMap<String, Operation>,
+    operations: HashMap<String, Arc<SocketOperation>>,
     link: Option<Arc<SocketLink>>,
 }
 
-/// Queues a text frame; a full outbox ends the connection as a slow consumer.
-fn send(outbox: &Outbox, message: &impl serde::Serialize) {
-    let text = match serde_json::to_string(message) {
-        Ok(text) => text,
-        Err(error) => {
-            tracing::error!(%error, "a graphql-transport-ws message could not be encoded");
-            return;
-        }
-    };
-    if let Err(PushError::Full) = outbox.push(Lane::Realtime, Frame::Text(Utf8Bytes::from(text))) {
-        outbox.close_now(close::SLOW_CONSUMER, "slow consumer: outbox full");
-    }
-}
-
-/// An operation's result as `next`, encoded straight from the response: this runs for every
-/// subscriber at every event, and going through a `serde_json::Value` first built the whole
-/// tree once more only to encode it.
-#[derive(serde::Serialize)]
-struct Next<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    payload: &'a async_graphql::Response,
+/// Queues a protocol message; a full outbox ends the connection as a slow consumer.
+fn send(outbox: &Outbox, message: &Value) {
+    push(outbox, message.to_string());
 }
 
 impl GraphqlSession {
@@ -114,7 +88,7 @@ impl GraphqlSession {
     /// `connection_init` may start over).
     pub fn reset(&mut self) {
         for (_, operation) in self.operations.drain() {
-            operation.task.abort();
+            operation.cancel();
         }
         self.init_received = false;
         self.acked = false;
@@ -160,7 +134,7 @@ impl GraphqlSession {
             }
             ClientMessage::Complete { id } => {
                 if let Some(operation) = self.operations.remove(&id) {
-                    operation.task.abort();
+                    operation.cancel();
                 }
                 Ok(None)
             }
@@ -242,44 +216,88 @@ impl GraphqlSession {
     /// An id may be reused once its operation is done, never while it still runs.
     fn claim_id(&mut self, id: &str) -> Result<(), Fatal> {
         if let Some(existing) = self.operations.get(id) {
-            if !existing.done.load(Ordering::Acquire) {
+            if !existing.is_done() {
                 return Err(fatal(
                     code::SUBSCRIBER_EXISTS,
                     format!("Subscriber for {id} already exists"),
                 ));
             }
         }
-        self.operations
-            .retain(|_, operation| !operation.done.load(Ordering::Acquire));
+        self.operations.retain(|_, operation| !operation.is_done());
         Ok(())
     }
 
     /// Starts operation `id`, whose id was claimed.
     fn subscribe(&mut self, id: String, payload: SubscribePayload) {
-        let mut request = async_graphql::Request::new(payload.query);
-        if let Some(name) = payload.operation_name {
+        let operation = SocketOperation::new(&id, self.outbox.clone());
+        let variables = payload.variables.map(Value::Object);
+        let mut request = async_graphql::Request::new(payload.query.clone());
+        if let Some(name) = &payload.operation_name {
             request = request.operation_name(name);
         }
-        if let Some(variables) = payload.variables {
-            request = request.variables(async_graphql::Variables::from_json(Value::Object(
-                variables,
-            )));
+        if let Some(variables) = &variables {
+            request = request.variables(async_graphql::Variables::from_json(variables.clone()));
+        }
+        let handover = request.parsed_query().is_ok_and(|document| {
+            is_one_root_field_subscription(document, payload.operation_name.as_deref())
+        });
+        if handover {
+            request = request.data(Handover {
+                operation: operation.clone(),
+                schema: self.state.graphql.clone(),
+                query: payload.query.into_boxed_str(),
+                operation_name: payload.operation_name.map(String::into_boxed_str),
+                variables: variables
+                    .unwrap_or_else(|| Value::Object(Map::new()))
+                    .to_string()
+                    .into_boxed_str(),
+            });
         }
         let request = request.data(Caller {
             principal: self.principal.clone(),
             client: self.client.clone(),
             socket: self.link.clone(),
         });
-        let done = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run_operation(
             self.state.graphql.clone(),
-            self.outbox.clone(),
-            id.clone(),
+            operation.clone(),
             Box::new(request),
-            done.clone(),
         ));
-        self.operations.insert(id, Operation { task, done });
+        operation.keep_task(task.abort_handle());
+        self.operations.insert(id, operation);
     }
+}
+
+/// Whether the operation to run is a subscription of exactly one root field: only such a
+/// subscription's resolver may take it over ([`Handover`]), since nothing else then produces
+/// its results. As async-graphql runs a subscription, only the fields written at its root
+/// count (it runs no fragment there, and every field whatever its directives).
+fn is_one_root_field_subscription(document: &ExecutableDocument, name: Option<&str>) -> bool {
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
+            Some(operation) => operation,
+            None => return false,
+        },
+        // A named operation alone in its document runs without being named.
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            match operations.values().next() {
+                Some(operation) => operation,
+                None => return false,
+            }
+        }
+        _ => return false,
+    };
+    operation.node.ty == OperationType::Subscription
+        && operation
+            .node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .filter(|selection| matches!(selection.node, Selection::Field(_)))
+            .count()
+            == 1
 }
 
 fn unauthorized() -> Fatal {
@@ -289,52 +307,29 @@ fn unauthorized() -> Fatal {
 impl Drop for GraphqlSession {
     fn drop(&mut self) {
         for (_, operation) in self.operations.drain() {
-            operation.task.abort();
+            operation.cancel();
         }
     }
 }
 
 async fn run_operation(
     schema: crate::graphql::AppSchema,
-    outbox: Arc<Outbox>,
-    id: String,
+    operation: Arc<SocketOperation>,
     // Boxed: an argument keeps its slot in the task's state for the operation's whole life,
     // even once moved into the stream (344 bytes on every subscription).
     request: Box<async_graphql::Request>,
-    done: Arc<AtomicBool>,
 ) {
     let mut results = schema.execute_stream(*request);
-    let mut first = true;
     while let Some(response) = results.next().await {
-        let only_notice = response.errors.iter().all(|e| {
-            e.extensions.as_ref().and_then(|x| x.get("code"))
-                == Some(&async_graphql::Value::from("not_recovered"))
-        });
-        if first
-            && response.data == async_graphql::Value::Null
-            && !response.errors.is_empty()
-            && !only_notice
-        {
-            // Nothing ran (validation, authorisation): the protocol's `error`, which ends
-            // the operation without `complete`. A `not_recovered` notice is not such an
-            // error: the subscription goes on live, so it travels as `next`.
-            done.store(true, Ordering::Release);
-            send(
-                &outbox,
-                &json!({ "id": id, "type": "error", "payload": response.errors }),
-            );
-            return;
+        if operation.send(&Rendered::of(&response)) == Sent::Ended {
+            break;
         }
-        first = false;
-        send(
-            &outbox,
-            &Next {
-                id: &id,
-                kind: "next",
-                payload: &response,
-            },
-        );
     }
-    done.store(true, Ordering::Release);
-    send(&outbox, &json!({ "id": id, "type": "complete" }));
+    drop(results);
+    match operation.task_ended() {
+        // Its resolver took the operation over: its own results are out, the rest follows.
+        Some(served) if !operation.is_done() => served.start(),
+        Some(served) => served.stop(),
+        None => operation.complete(),
+    }
 }

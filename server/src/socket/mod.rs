@@ -18,6 +18,7 @@ mod graphql_ws;
 mod join;
 mod joins;
 mod link;
+mod operation;
 mod phoenix;
 mod stream;
 mod topic;
@@ -48,6 +49,7 @@ use upgrade::{Handshake, NotAWebSocket};
 pub use bridge::spawn_bridge;
 pub use gaps::{spawn_gap_repair, Storage};
 pub use link::{Refreshed, SocketLink};
+pub use operation::{Handover, Rendered, Sent, Served, SocketOperation};
 
 /// The subprotocol of GraphQL-only sockets.
 pub const GRAPHQL_PROTOCOL: &str = "graphql-transport-ws";

@@ -187,9 +187,9 @@ async fn graphql_recovery_with_since() {
     );
 }
 
-/// A burst larger than a conversation's live channel (group commit stores it in a few
-/// transactions and the feed hands it over at once): a subscriber that falls behind refills
-/// from storage, and receives every message once, in order.
+/// A burst (group commit stores it in a few transactions and the feed hands it over at once)
+/// reaches two subscribers of the same request, served by one group, every message once, in
+/// order.
 #[tokio::test]
 async fn a_burst_reaches_every_subscriber_whole_and_in_order() {
     const BURST: u64 = 200;
@@ -239,4 +239,194 @@ async fn a_burst_reaches_every_subscriber_whole_and_in_order() {
         }
         assert_eq!(offsets, (1..=BURST).collect::<Vec<_>>());
     }
+}
+
+async fn subscribe(socket: &mut taina_tests::graphql::Socket, id: &str, query: &str, c: &str) {
+    send(
+        socket,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query,
+            "variables": { "c": c } } }),
+    )
+    .await;
+}
+
+async fn say(server: &TestServer, token: &str, conversation: &str, body: &str) -> u64 {
+    let answer = gql(
+        server,
+        Some(token),
+        "mutation($c: String!, $b: String!) { sendMessage(conversationId: $c, body: $b) { offset } }",
+        json!({ "c": conversation, "b": body }),
+    )
+    .await;
+    answer["data"]["sendMessage"]["offset"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{answer}"))
+}
+
+/// Subscribers of one conversation with the same request share a group, with another request
+/// another: each gets its own shape; completing one leaves the others; a subscriber removed
+/// from the conversation gets `not_found` and `complete`, the others go on.
+#[tokio::test]
+async fn subscribers_served_together_end_one_by_one() {
+    let server = TestServer::start().await;
+    let p = pair(&server).await;
+    let bodies = "subscription($c: String!) { messageReceived(conversationId: $c) { body } }";
+    let offsets =
+        "subscription Offsets($c: String!) { m: messageReceived(conversationId: $c) { offset } }";
+    let mut admin = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut admin, &p.admin).await;
+    subscribe(&mut admin, "a1", bodies, &p.conversation).await;
+    subscribe(&mut admin, "a2", offsets, &p.conversation).await;
+    let mut member = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut member, &p.member).await;
+    subscribe(&mut member, "m1", bodies, &p.conversation).await;
+    subscribe(&mut member, "m2", bodies, &p.conversation).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let first = say(&server, &p.admin, &p.conversation, "one").await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        seen.push(recv(&mut admin).await);
+    }
+    seen.sort_by_key(|frame| frame["id"].as_str().map(String::from));
+    assert_eq!(
+        seen,
+        vec![
+            json!({ "id": "a1", "type": "next", "payload": { "data": { "messageReceived": { "body": "one" } } } }),
+            json!({ "id": "a2", "type": "next", "payload": { "data": { "m": { "offset": first } } } }),
+        ]
+    );
+    for id in ["m1", "m2"] {
+        let next = recv(&mut member).await;
+        assert_eq!(next["id"], id, "{next}");
+        assert_eq!(next["payload"]["data"]["messageReceived"]["body"], "one");
+    }
+
+    // m1 completes; m2 goes on.
+    send(&mut member, json!({ "id": "m1", "type": "complete" })).await;
+    say(&server, &p.admin, &p.conversation, "two").await;
+    let next = recv(&mut member).await;
+    assert_eq!(next["id"], "m2", "{next}");
+    assert_eq!(next["payload"]["data"]["messageReceived"]["body"], "two");
+    for _ in 0..2 {
+        recv(&mut admin).await;
+    }
+
+    // The member is removed: its subscription ends with not_found; the admin's go on.
+    let member_id = server.user_id(&p.member).await;
+    let removed = gql(
+        &server,
+        Some(&p.admin),
+        "mutation($c: String!, $u: String!) { removeParticipant(conversationId: $c, userId: $u) }",
+        json!({ "c": p.conversation, "u": member_id }),
+    )
+    .await;
+    assert_eq!(removed["data"]["removeParticipant"], true, "{removed}");
+    let ended = recv(&mut member).await;
+    assert_eq!(ended["id"], "m2", "{ended}");
+    assert_eq!(ended["type"], "next", "{ended}");
+    assert_eq!(
+        ended["payload"]["errors"][0]["extensions"]["code"], "not_found",
+        "{ended}"
+    );
+    assert_eq!(
+        ended["payload"]["errors"][0]["path"],
+        json!(["messageReceived"])
+    );
+    assert_eq!(
+        recv(&mut member).await,
+        json!({ "id": "m2", "type": "complete" })
+    );
+    let third = say(&server, &p.admin, &p.conversation, "three").await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        seen.push(recv(&mut admin).await);
+    }
+    seen.sort_by_key(|frame| frame["id"].as_str().map(String::from));
+    assert_eq!(
+        seen[0]["payload"]["data"]["messageReceived"]["body"],
+        "three"
+    );
+    assert_eq!(seen[1]["payload"]["data"]["m"]["offset"], third);
+    // The member's socket has nothing more.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), recv(&mut member))
+            .await
+            .is_err(),
+        "nothing after complete"
+    );
+}
+
+/// Messages whose events never reached this node (stored through another node sharing the
+/// database, without a bus between them) are a gap in the offsets: filled from storage, in
+/// order, before the next live message.
+#[tokio::test]
+async fn a_gap_in_live_messages_is_filled_from_storage() {
+    let server = TestServer::start().await;
+    let p = pair(&server).await;
+    let other = TestServer::builder().sharing(&server).start().await;
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &p.member).await;
+    subscribe(
+        &mut socket,
+        "s",
+        "subscription($c: String!) { messageReceived(conversationId: $c) { body offset } }",
+        &p.conversation,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut sent = vec![say(&server, &p.admin, &p.conversation, "here 1").await];
+    sent.push(say(&other, &p.admin, &p.conversation, "there 2").await);
+    sent.push(say(&other, &p.admin, &p.conversation, "there 3").await);
+    sent.push(say(&server, &p.admin, &p.conversation, "here 4").await);
+    let mut received = Vec::new();
+    for _ in 0..4 {
+        let next = recv(&mut socket).await;
+        let message = &next["payload"]["data"]["messageReceived"];
+        received.push((message["offset"].as_u64().unwrap(), message["body"].clone()));
+    }
+    assert_eq!(
+        received,
+        vec![
+            (sent[0], json!("here 1")),
+            (sent[1], json!("there 2")),
+            (sent[2], json!("there 3")),
+            (sent[3], json!("here 4")),
+        ]
+    );
+}
+
+/// `messageReceived` must be its subscription's one root field (GraphQL's single root field
+/// rule; served in groups, it cannot share an operation with another field's stream), and the
+/// refusal leaves the socket as it was.
+#[tokio::test]
+async fn message_received_beside_another_root_field_is_refused() {
+    let server = TestServer::start().await;
+    let p = pair(&server).await;
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &p.member).await;
+    subscribe(
+        &mut socket,
+        "two",
+        "subscription($c: String!) { messageReceived(conversationId: $c) { body } messageActivity(conversationId: $c) { offset } }",
+        &p.conversation,
+    )
+    .await;
+    let refused = recv(&mut socket).await;
+    assert_eq!(refused["id"], "two", "{refused}");
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["payload"][0]["extensions"]["code"], "invalid_input");
+    // The id is free again, and the socket serves the subscription alone.
+    subscribe(
+        &mut socket,
+        "two",
+        "subscription($c: String!) { messageReceived(conversationId: $c) { body } }",
+        &p.conversation,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    say(&server, &p.admin, &p.conversation, "alone").await;
+    let next = recv(&mut socket).await;
+    assert_eq!(next["id"], "two", "{next}");
+    assert_eq!(next["payload"]["data"]["messageReceived"]["body"], "alone");
 }

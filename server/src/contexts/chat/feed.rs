@@ -1,8 +1,8 @@
 //! Live messages per conversation for in-process subscribers (the `messageReceived` and
 //! `messageActivity` GraphQL subscriptions). One task reads the bus and hands each
-//! `message.sent` (and reaction, edit, delete) to its conversation's
-//! own channel, decoded once and shared, so a subscriber wakes only for its conversation
-//! instead of for every event on the bus.
+//! `message.sent` (and reaction, edit, delete) to its conversation's own channel and
+//! `messageReceived` groups ([`SubscriptionGroups`]), decoded once and shared, so a subscriber
+//! wakes only for its conversation instead of for every event on the bus.
 
 use super::events::{
     MESSAGE_DELETED, MESSAGE_EDITED, MESSAGE_REACTED, MESSAGE_SENT, PARTICIPANT_REMOVED,
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::subscription_groups::SubscriptionGroups;
 use super::{Activity, Message};
 use crate::events::EventBus;
 use crate::ids::{ConversationId, UserId};
@@ -37,6 +38,7 @@ pub enum FeedItem {
 #[derive(Default)]
 pub struct MessageFeed {
     channels: DashMap<ConversationId, broadcast::Sender<FeedItem>>,
+    pub(super) groups: Arc<SubscriptionGroups>,
 }
 
 impl MessageFeed {
@@ -48,6 +50,7 @@ impl MessageFeed {
     }
 
     fn deliver(&self, conversation_id: &str, item: FeedItem) {
+        self.groups.deliver(conversation_id, &item);
         let Some(sender) = self.channels.get(conversation_id).map(|s| s.clone()) else {
             return;
         };
@@ -78,7 +81,9 @@ impl MessageFeed {
                 else {
                     continue;
                 };
-                if feed.channels.get(conversation_id).is_none() {
+                if feed.channels.get(conversation_id).is_none()
+                    && !feed.groups.watches(conversation_id)
+                {
                     continue;
                 }
                 match event.kind.as_str() {

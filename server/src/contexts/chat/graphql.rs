@@ -13,6 +13,7 @@ use taina_protocol::ErrorCode;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::attachments::{AttachmentKind, AttachmentRef};
+use super::subscription_groups::Render;
 use super::{
     Activity, ChatError, ChatService, Conversation, ConversationKind, ConversationView, FeedItem,
     LogEntry, Message, MessageView, NewConversation, NewMessage, SearchFilter,
@@ -20,6 +21,7 @@ use super::{
 use crate::config::Config;
 use crate::graphql::{principal, GqlError};
 use crate::ids::{ConversationId, UserId};
+use crate::socket::{Handover, Served};
 
 type Result<T, E = GqlError> = std::result::Result<T, E>;
 
@@ -730,90 +732,69 @@ impl ChatSubscription {
 
     /// New messages of a conversation (participants only). With `since`, the messages after
     /// that position come first, in order, then live ones: none missed, none twice. When the
-    /// gap cannot be served, the first item is an error with code `not_recovered`.
+    /// gap cannot be served, the first item is an error with code `not_recovered`. Over the
+    /// socket only, as its subscription's one root field; subscribers asking the same are
+    /// served together (`subscription_groups`).
     async fn message_received(
         &self,
         ctx: &Context<'_>,
         conversation_id: String,
         since: Option<SinceInput>,
     ) -> Result<impl Stream<Item = Result<GqlMessage>>> {
+        // A group rendering one result for its members.
+        if let Some(render) = ctx.data_opt::<Render>() {
+            return Ok(futures_util::stream::iter(
+                render.take().into_iter().collect::<Vec<_>>(),
+            ));
+        }
         let principal = principal(ctx)?.clone();
-        let chat = ctx.data_unchecked::<ChatService>().clone();
+        let handover = ctx.data_opt::<Handover>().ok_or_else(|| {
+            GqlError::new(
+                ErrorCode::InvalidInput,
+                "messageReceived runs over the socket, as its subscription's only root field",
+            )
+        })?;
+        let chat = ctx.data_unchecked::<ChatService>();
         let max = ctx
             .data_unchecked::<Arc<Config>>()
             .realtime
             .recovery_max_messages;
-        // Subscribe before reading the position so nothing falls between the two.
         let conversation_id = ConversationId::from(conversation_id);
-        let mut feed = chat.watch(&conversation_id);
+        // Join before reading the position so nothing falls between the two.
+        let membership = chat.join_received(&conversation_id, &principal.user_id, handover, max);
+        if !handover.operation.hand_over(membership.clone()) {
+            // Completed by the client meanwhile.
+            membership.stop();
+            return Ok(futures_util::stream::iter(Vec::new()));
+        }
+        // On an error the operation ends, and with it the membership.
         let conversation = chat
             .conversation_for(&principal.user_id, &conversation_id)
             .await?;
-        Ok(async_stream::stream! {
-            let mut last = conversation.last_offset;
-            // Boxed: the stream lives as long as the subscription and is as large as its
-            // largest await; these storage reads are rare, and inline they added 0.4 KB to
-            // every idle subscription (DHAT).
-            let log = |after: u64, up_to: u64| Box::pin(chat.log_between(&conversation.id, &conversation.epoch, after, up_to, max));
-            if let Some(since) = since {
-                let gap = conversation.last_offset.saturating_sub(since.offset);
-                if since.epoch != conversation.epoch || gap > u64::from(max) {
-                    yield Err(not_recovered());
-                } else if gap > 0 {
-                    // Offsets are messages and activity: storage must hold every one.
-                    match log(since.offset, conversation.last_offset).await {
-                        Ok(missed) if missed.len() as u64 == gap => {
-                            for message in messages_of(missed) {
-                                yield Ok(message);
-                            }
-                        }
-                        Ok(_) => yield Err(not_recovered()),
-                        Err(e) => yield Err(e.into()),
-                    }
+        membership.set_position(&conversation.epoch, conversation.last_offset);
+        let mut missed = Vec::new();
+        if let Some(since) = since {
+            let gap = conversation.last_offset.saturating_sub(since.offset);
+            if since.epoch != conversation.epoch || gap > u64::from(max) {
+                missed.push(Err(not_recovered()));
+            } else if gap > 0 {
+                // Offsets are messages and activity: storage must hold every one.
+                let log = chat
+                    .log_between(
+                        &conversation.id,
+                        &conversation.epoch,
+                        since.offset,
+                        conversation.last_offset,
+                        max,
+                    )
+                    .await;
+                match log {
+                    Ok(log) if log.len() as u64 == gap => missed.extend(messages_of(log).map(Ok)),
+                    Ok(_) => missed.push(Err(not_recovered())),
+                    Err(e) => missed.push(Err(e.into())),
                 }
             }
-            loop {
-                let offset = match feed.recv().await {
-                    Ok(FeedItem::Message(message)) => Some((message.offset, Some(message))),
-                    Ok(FeedItem::Activity(activity)) => Some((activity.offset, None)),
-                    Ok(FeedItem::ParticipantRemoved(user_id)) if user_id == principal.user_id => {
-                        yield Err(ChatError::NotFound.into());
-                        break;
-                    }
-                    Ok(FeedItem::ParticipantRemoved(_)) => None,
-                    Err(RecvError::Lagged(_)) => {
-                        tracing::warn!(conversation = %conversation.id, "messageReceived lagged; refilling from storage");
-                        match Box::pin(chat.conversation_for(&principal.user_id, &conversation.id)).await {
-                            Ok(now) => {
-                                if let Ok(missed) = log(last, now.last_offset).await {
-                                    last = missed.last().map_or(last, LogEntry::offset);
-                                    for m in messages_of(missed) {
-                                        yield Ok(m);
-                                    }
-                                }
-                            }
-                            Err(e) => { yield Err(e.into()); break; }
-                        }
-                        None
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                let Some((offset, message)) = offset else { continue };
-                if offset <= last {
-                    continue;
-                }
-                if offset > last + 1 {
-                    // Something was missed (the feed lagged): fill the gap from storage.
-                    match log(last, offset - 1).await {
-                        Ok(missed) => for m in messages_of(missed) { yield Ok(m); },
-                        Err(e) => { yield Err(e.into()); break; }
-                    }
-                }
-                last = offset;
-                if let Some(message) = message {
-                    yield Ok(GqlMessage::from(Message::clone(&message)));
-                }
-            }
-        })
+        }
+        Ok(futures_util::stream::iter(missed))
     }
 }

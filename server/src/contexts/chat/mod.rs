@@ -29,6 +29,7 @@ mod reads;
 pub mod search;
 mod service;
 mod store;
+mod subscription_groups;
 mod writer;
 
 pub use activity::{MESSAGE_DELETED, MESSAGE_EDITED, REACTION};

@@ -117,6 +117,22 @@ impl ChatService {
         self.inner.feed.subscribe(conversation_id)
     }
 
+    /// Joins `user` to the `messageReceived` group of the handed-over request (made if
+    /// there is none), waiting: check access with `conversation_for` after joining, so nothing
+    /// falls between the two.
+    pub(super) fn join_received(
+        &self,
+        conversation_id: &ConversationId,
+        user: &UserId,
+        handover: &crate::socket::Handover,
+        recovery_max: u32,
+    ) -> Arc<super::subscription_groups::Membership> {
+        self.inner
+            .feed
+            .groups
+            .join(self, conversation_id, user, handover, recovery_max)
+    }
+
     pub(super) fn store(&self) -> &ChatStore {
         &self.inner.store
     }
