@@ -339,6 +339,11 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Seconds to wait for a pooled connection before failing the request.
     pub acquire_timeout_seconds: u64,
+    /// SQLite only: page cache for each database file (main and each context's), in MiB,
+    /// shared out among the pooled connections and the writer. SQLite's own default is 2 MB
+    /// per connection and file, copies of the same hot pages; what falls out is read again
+    /// from the operating system's file cache.
+    pub sqlite_page_cache_mib: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -649,6 +654,7 @@ impl Default for DatabaseConfig {
         Self {
             max_connections: 16,
             acquire_timeout_seconds: 5,
+            sqlite_page_cache_mib: 8,
         }
     }
 }

@@ -155,6 +155,15 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// Each SQLite connection's page cache per database file, in KiB: the configured budget shared
+/// out among the pooled connections and the writer (at 10,000 joined sockets, 16 connections
+/// at SQLite's default 2 MB were 3.3 KB of each socket's share of the server's memory;
+/// docs/performance.md), at least 128 KiB.
+fn page_cache_kib(config: &Config) -> u32 {
+    let connections = config.database.max_connections.max(1) + 1;
+    (config.database.sqlite_page_cache_mib.saturating_mul(1024) / connections).max(128)
+}
+
 impl Db {
     /// Opens the configured database: PostgreSQL when `database_url` is set, else SQLite (WAL)
     /// at `data_dir/taina.db`, created if missing.
@@ -192,6 +201,7 @@ impl Db {
             // writer happens to cross the threshold: that writer held everyone's write turn
             // while it copied pages and fsynced.
             .pragma("wal_autocheckpoint", "0")
+            .pragma("cache_size", format!("-{}", page_cache_kib(config)))
             .busy_timeout(Duration::from_secs(5));
         let data_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let attach: Vec<String> = CONTEXT_SCHEMAS
@@ -204,7 +214,8 @@ impl Db {
                     .replace('\'', "''");
                 format!(
                     "ATTACH DATABASE '{file}' AS {schema}; PRAGMA {schema}.journal_mode = WAL; \
-                     PRAGMA {schema}.synchronous = NORMAL;"
+                     PRAGMA {schema}.synchronous = NORMAL; PRAGMA {schema}.cache_size = -{};",
+                    page_cache_kib(config)
                 )
             })
             .collect();
@@ -365,4 +376,79 @@ pub fn is_constraint_violation(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .is_some_and(|e| !matches!(e.kind(), sqlx::error::ErrorKind::Other))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_page_cache_budget_is_shared_out_on_every_database_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: None,
+            ..Config::default()
+        };
+        config.database.max_connections = 3;
+        config.database.sqlite_page_cache_mib = 1;
+        let db = Db::connect(&config).await.expect("SQLite");
+        let Db::Sqlite(pool, ..) = &db else {
+            panic!("SQLite expected")
+        };
+        // 1 MiB among 3 pooled connections and the writer.
+        for schema in std::iter::once("main").chain(CONTEXT_SCHEMAS.iter().copied()) {
+            let kib: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {schema}.cache_size")))
+                    .fetch_one(pool)
+                    .await
+                    .expect("cache_size");
+            assert_eq!(kib, -256, "{schema}");
+        }
+        config.database.max_connections = 64;
+        assert_eq!(page_cache_kib(&config), 128, "never under 128 KiB");
+    }
+
+    /// Writers going on all the while, the log is still restarted: without checkpoints it
+    /// would hold a frame per commit at least. (Passes outside the write turn alone do not do
+    /// it: a writer whose transaction began before a pass caught up appends to the log, and
+    /// back-to-back writers always have one.)
+    #[tokio::test]
+    async fn the_checkpointer_keeps_restarting_a_log_written_to_all_the_time() {
+        const COMMITS: i64 = 1_500;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: None,
+            ..Config::default()
+        };
+        let db = Db::connect(&config).await.expect("SQLite");
+        let Db::Sqlite(pool, ..) = &db else {
+            panic!("SQLite expected")
+        };
+        sqlx::query("CREATE TABLE chat.notes (n INTEGER)")
+            .execute(pool)
+            .await
+            .expect("table");
+        db.spawn_checkpointer(Duration::from_millis(5));
+        for n in 0..COMMITS {
+            let _turn = db.write_turn().await;
+            sqlx::query("INSERT INTO chat.notes VALUES ($1)")
+                .bind(n)
+                .execute(pool)
+                .await
+                .expect("insert");
+        }
+        let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA chat.wal_checkpoint(PASSIVE)")
+            .fetch_one(pool)
+            .await
+            .expect("checkpoint");
+        assert!(frames < COMMITS, "{frames} frames after {COMMITS} commits");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM chat.notes")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        assert_eq!(count, COMMITS);
+        db.close().await;
+    }
 }
