@@ -17,11 +17,10 @@ use super::{Activity, Message};
 use crate::events::EventBus;
 use crate::ids::{ConversationId, UserId};
 
-/// Items a conversation's subscriber can fall behind by before it must refill from storage.
-/// A channel allocates all its slots when made (~75 bytes each): 256 made every conversation
-/// with a `messageReceived` subscriber cost 19 KB, most of an idle GraphQL socket's memory
-/// (docs/performance.md, "Idle sockets joined to a conversation"). A subscriber task that
-/// is 32 messages of one conversation behind is rare, and then refills from storage.
+/// Items a conversation's `messageActivity` subscriber can fall behind by. A channel
+/// allocates all its slots when made (~75 bytes each): 256 made every conversation with a
+/// subscriber cost 19 KB (docs/performance.md, "Idle sockets joined to a conversation").
+/// `messageReceived` is served by groups instead, which need no channel.
 const CAPACITY: usize = 32;
 
 /// What happened in one conversation.
