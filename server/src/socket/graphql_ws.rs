@@ -319,6 +319,8 @@ async fn run_operation(
     // even once moved into the stream (344 bytes on every subscription).
     request: Box<async_graphql::Request>,
 ) {
+    // Should the task panic, what took the operation over is stopped all the same.
+    let unwinding = CancelOnDrop(Some(operation.clone()));
     let mut results = schema.execute_stream(*request);
     while let Some(response) = results.next().await {
         if operation.send(&Rendered::of(&response)) == Sent::Ended {
@@ -326,10 +328,32 @@ async fn run_operation(
         }
     }
     drop(results);
+    drop(unwinding.disarm());
     match operation.task_ended() {
         // Its resolver took the operation over: its own results are out, the rest follows.
         Some(served) if !operation.is_done() => served.start(),
-        Some(served) => served.stop(),
+        Some(served) => {
+            served.stop();
+            operation.let_go();
+        }
+        // (Nothing when the client completed it meanwhile: `cancel` made it done.)
         None => operation.complete(),
+    }
+}
+
+/// Cancels an operation when dropped armed: its task ended without reaching its end.
+struct CancelOnDrop(Option<Arc<SocketOperation>>);
+
+impl CancelOnDrop {
+    fn disarm(mut self) -> Option<Arc<SocketOperation>> {
+        self.0.take()
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(operation) = self.0.take() {
+            operation.cancel();
+        }
     }
 }

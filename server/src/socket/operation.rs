@@ -192,8 +192,16 @@ impl SocketOperation {
         state.served.clone()
     }
 
-    /// The client completed the operation or the socket closed: stop whatever runs it.
+    /// What served the operation ended it: let go of it (it holds its group).
+    pub fn let_go(&self) {
+        let served = self.state.lock().expect("operation lock").served.take();
+        drop(served);
+    }
+
+    /// The client completed the operation, the socket closed, or its task failed: stop
+    /// whatever runs it, and send nothing more for it (the client may reuse its id at once).
     pub(super) fn cancel(&self) {
+        self.done.store(true, Ordering::Release);
         let (task, served) = {
             let mut state = self.state.lock().expect("operation lock");
             state.cancelled = true;
@@ -294,5 +302,14 @@ mod tests {
         operation.cancel();
         assert_eq!(*served.0.lock().unwrap(), vec!["stop"]);
         assert!(!operation.hand_over(served.clone()));
+        // Nothing more goes out for a cancelled operation.
+        assert_eq!(
+            operation.send(&Rendered::of(&async_graphql::Response::new(
+                async_graphql::Value::Null
+            ))),
+            Sent::Ended
+        );
+        operation.complete();
+        assert!(operation.outbox.try_next().is_none());
     }
 }

@@ -430,3 +430,72 @@ async fn message_received_beside_another_root_field_is_refused() {
     assert_eq!(next["id"], "two", "{next}");
     assert_eq!(next["payload"]["data"]["messageReceived"]["body"], "alone");
 }
+
+/// Subscribing with `since` while messages keep arriving: those stored before the position is
+/// read come as the recovery prefix, those after live (held while the prefix goes out), each
+/// once and in order.
+#[tokio::test]
+async fn a_subscription_made_while_messages_arrive_misses_none_and_repeats_none() {
+    const MESSAGES: u64 = 120;
+    let server = TestServer::start().await;
+    let p = pair(&server).await;
+    let first = gql(
+        &server,
+        Some(&p.admin),
+        "mutation($c: String!) { sendMessage(conversationId: $c, body: \"1\") { epoch } }",
+        json!({ "c": p.conversation }),
+    )
+    .await;
+    let epoch = first["data"]["sendMessage"]["epoch"].clone();
+    let sender = {
+        let (url, admin, conversation) =
+            (server.url.clone(), p.admin.clone(), p.conversation.clone());
+        let client = server.client.clone();
+        tokio::spawn(async move {
+            for n in 2..=MESSAGES {
+                let answer: serde_json::Value = client
+                    .post(format!("{url}/graphql"))
+                    .bearer_auth(&admin)
+                    .json(&json!({
+                        "query": "mutation($c: String!, $b: String!) { sendMessage(conversationId: $c, body: $b) { offset } }",
+                        "variables": { "c": conversation, "b": n.to_string() } }))
+                    .send()
+                    .await
+                    .expect("sent")
+                    .json()
+                    .await
+                    .expect("JSON");
+                assert!(answer["errors"].is_null(), "{answer}");
+            }
+        })
+    };
+    // Some messages in, more on the way.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut socket = connect(&server, "graphql-transport-ws", "").await;
+    init(&mut socket, &p.member).await;
+    send(
+        &mut socket,
+        json!({ "id": "r", "type": "subscribe", "payload": {
+            "query": "subscription($c: String!, $s: SinceInput) { messageReceived(conversationId: $c, since: $s) { body offset } }",
+            "variables": { "c": p.conversation, "s": { "epoch": epoch, "offset": 0 } } } }),
+    )
+    .await;
+    let mut offsets = Vec::new();
+    while offsets.len() < MESSAGES as usize {
+        let next = recv(&mut socket).await;
+        let message = &next["payload"]["data"]["messageReceived"];
+        let offset = message["offset"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{next}"));
+        assert_eq!(message["body"], offset.to_string(), "{next}");
+        offsets.push(offset);
+    }
+    sender.await.expect("sender");
+    assert_eq!(offsets, (1..=MESSAGES).collect::<Vec<_>>());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), recv(&mut socket))
+            .await
+            .is_err(),
+        "nothing twice"
+    );
+}

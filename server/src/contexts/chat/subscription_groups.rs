@@ -24,8 +24,8 @@ use crate::graphql::{AppSchema, GqlError};
 use crate::ids::{ConversationId, UserId};
 use crate::socket::{Handover, Rendered, Sent, Served, SocketOperation};
 
-/// Items a group may have waiting to be rendered. Beyond it a message or activity is dropped
-/// and the gap it leaves is filled from storage when the next one arrives.
+/// Items a group may have waiting to be rendered. Beyond it the newest message or activity
+/// takes the place of the one queued last, whose gap is then filled from storage.
 const MAILBOX: usize = 1024;
 
 /// In a render's request data: the one result the resolver yields.
@@ -196,13 +196,16 @@ impl Group {
 
     /// Queues an item; true when no task renders this group's items yet.
     fn enqueue(&self, item: &FeedItem) -> bool {
+        let droppable = |item: &FeedItem| !matches!(item, FeedItem::ParticipantRemoved(_));
         let mut mailbox = self.mailbox.lock().expect("mailbox lock");
-        let droppable = !matches!(item, FeedItem::ParticipantRemoved(_));
-        if mailbox.items.len() >= MAILBOX && droppable {
-            tracing::warn!(conversation = %self.conversation, "messageReceived group fell behind; refilling from storage");
-        } else {
-            mailbox.items.push_back(item.clone());
+        if mailbox.items.len() >= MAILBOX && droppable(item) {
+            // The newest offset stays queued, so a gap up to it is read from storage.
+            if let Some(last) = mailbox.items.iter().rposition(droppable) {
+                tracing::warn!(conversation = %self.conversation, "messageReceived group fell behind; refilling from storage");
+                mailbox.items.remove(last);
+            }
         }
+        mailbox.items.push_back(item.clone());
         !std::mem::replace(&mut mailbox.scheduled, true)
     }
 
@@ -238,8 +241,14 @@ impl Group {
                 self.advance(activity.offset, groups).await;
             }
             FeedItem::ParticipantRemoved(user) => {
-                let rendered = self.render(Err(ChatError::NotFound.into())).await;
-                self.end(Some(&user), &rendered, groups);
+                let affected = {
+                    let members = self.members.lock().expect("members lock");
+                    members.iter().any(|m| m.user == user)
+                };
+                if affected {
+                    let rendered = self.render(Err(ChatError::NotFound.into())).await;
+                    self.end(|member| member.user == user, &rendered, groups);
+                }
             }
         }
     }
@@ -260,33 +269,8 @@ impl Group {
             members.iter().filter_map(|m| m.after).min()
         });
         if let (Some(from), Some(epoch)) = (from, epoch) {
-            if offset > from + 1 {
-                let missed = self
-                    .chat
-                    .log_between(
-                        &self.conversation,
-                        &epoch,
-                        from,
-                        offset - 1,
-                        self.recovery_max,
-                    )
-                    .await;
-                match missed {
-                    Ok(missed) => {
-                        for entry in missed {
-                            if let LogEntry::Message(message) = entry {
-                                let at = message.offset;
-                                let rendered = self.render(Ok(GqlMessage::from(message))).await;
-                                self.deliver(at, &rendered, groups);
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        let rendered = self.render(Err(error.into())).await;
-                        self.end(None, &rendered, groups);
-                        return false;
-                    }
-                }
+            if offset > from + 1 && !self.fill(&epoch, from, offset - 1, groups).await {
+                return false;
             }
         }
         let mut position = self.position.lock().expect("position lock");
@@ -294,7 +278,54 @@ impl Group {
         true
     }
 
-    /// Runs the subscriber's document on one result, as its own execution would.
+    /// Sends the messages of `(from, up_to]` from storage, in chunks of the recovery limit;
+    /// false when storage failed (the members that needed them are ended).
+    async fn fill(
+        &self,
+        epoch: &str,
+        mut from: u64,
+        up_to: u64,
+        groups: &SubscriptionGroups,
+    ) -> bool {
+        while from < up_to {
+            let log = self
+                .chat
+                .log_between(&self.conversation, epoch, from, up_to, self.recovery_max)
+                .await;
+            let entries = match log {
+                Ok(entries) => entries,
+                Err(error) => {
+                    let rendered = self.render(Err(error.into())).await;
+                    // Members already past the gap lose nothing and go on.
+                    self.end(
+                        |member| member.after.is_none_or(|after| after < up_to),
+                        &rendered,
+                        groups,
+                    );
+                    return false;
+                }
+            };
+            let Some(last) = entries.last().map(LogEntry::offset) else {
+                break;
+            };
+            for entry in entries {
+                if let LogEntry::Message(message) = entry {
+                    let at = message.offset;
+                    let rendered = self.render(Ok(GqlMessage::from(message))).await;
+                    self.deliver(at, &rendered, groups);
+                }
+            }
+            if last <= from {
+                break;
+            }
+            from = last;
+        }
+        true
+    }
+
+    /// Runs the subscriber's document on one result, as its own execution would. No caller
+    /// in it: what `Message` shows does not depend on who asks (a plain `SimpleObject`), which
+    /// is what lets one result serve every member.
     async fn render(&self, result: Result<GqlMessage, GqlError>) -> Arc<Rendered> {
         let variables = serde_json::from_str(&self.variables).unwrap_or_default();
         let mut request = async_graphql::Request::new(&*self.query)
@@ -323,7 +354,13 @@ impl Group {
                     true
                 }
                 None if member.after.is_some_and(|after| offset <= after) => true,
-                None => member.operation.send(rendered) == Sent::Continues,
+                None => {
+                    let goes_on = member.operation.send(rendered) == Sent::Continues;
+                    if !goes_on {
+                        member.operation.let_go();
+                    }
+                    goes_on
+                }
             });
             members.is_empty()
         };
@@ -332,13 +369,17 @@ impl Group {
         }
     }
 
-    /// Ends the operations of `user`'s members (of every member without one) with a last
-    /// result.
-    fn end(&self, user: Option<&UserId>, rendered: &Arc<Rendered>, groups: &SubscriptionGroups) {
+    /// Ends the operations of the members `which` picks with a last result.
+    fn end(
+        &self,
+        which: impl Fn(&Member) -> bool,
+        rendered: &Arc<Rendered>,
+        groups: &SubscriptionGroups,
+    ) {
         let empty = {
             let mut members = self.members.lock().expect("members lock");
             members.retain_mut(|member| {
-                if user.is_some_and(|user| *user != member.user) {
+                if !which(member) {
                     return true;
                 }
                 match &mut member.waiting {
@@ -365,6 +406,7 @@ fn finish(operation: &SocketOperation, rendered: &Rendered) {
     if operation.send(rendered) == Sent::Continues {
         operation.complete();
     }
+    operation.let_go();
 }
 
 impl Membership {
@@ -398,6 +440,7 @@ impl Served for Membership {
                     Waited::Result(offset, _) if member.after.is_some_and(|a| offset <= a) => {}
                     Waited::Result(_, rendered) => {
                         if member.operation.send(&rendered) == Sent::Ended {
+                            member.operation.let_go();
                             ended = true;
                             break;
                         }
