@@ -230,28 +230,30 @@ impl GraphqlSession {
     /// Starts operation `id`, whose id was claimed.
     fn subscribe(&mut self, id: String, payload: SubscribePayload) {
         let operation = SocketOperation::new(&id, self.outbox.clone());
-        let variables = payload.variables.map(Value::Object);
-        let mut request = async_graphql::Request::new(payload.query.clone());
+        let mut request = async_graphql::Request::new(payload.query);
         if let Some(name) = &payload.operation_name {
             request = request.operation_name(name);
         }
-        if let Some(variables) = &variables {
-            request = request.variables(async_graphql::Variables::from_json(variables.clone()));
-        }
+        let variables = payload.variables.map(Value::Object);
+        // Parsed here rather than in the task; the execution uses this parse.
         let handover = request.parsed_query().is_ok_and(|document| {
             is_one_root_field_subscription(document, payload.operation_name.as_deref())
         });
         if handover {
-            request = request.data(Handover {
+            let handover = Handover {
                 operation: operation.clone(),
                 schema: self.state.graphql.clone(),
-                query: payload.query.into_boxed_str(),
+                query: request.query.clone().into_boxed_str(),
                 operation_name: payload.operation_name.map(String::into_boxed_str),
                 variables: variables
-                    .unwrap_or_else(|| Value::Object(Map::new()))
-                    .to_string()
+                    .as_ref()
+                    .map_or_else(|| "{}".to_string(), Value::to_string)
                     .into_boxed_str(),
-            });
+            };
+            request = request.data(handover);
+        }
+        if let Some(variables) = variables {
+            request = request.variables(async_graphql::Variables::from_json(variables));
         }
         let request = request.data(Caller {
             principal: self.principal.clone(),
