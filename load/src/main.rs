@@ -44,6 +44,12 @@ pub struct Cli {
     /// Where to draw latency over time as SVG (fanout and rooms).
     #[arg(long, global = true)]
     pub chart: Option<PathBuf>,
+    /// Members kept between runs, one `user_id token` per line: taken from this file when it
+    /// holds enough, else signed up and written to it. With a copy of the server's data
+    /// directory from the run that wrote it, later runs skip the sign-ups (two Argon2 hashes
+    /// per member, minutes for thousands).
+    #[arg(long, global = true)]
+    pub accounts: Option<PathBuf>,
     /// The server's process id, to read its memory from /proc.
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 
 /// A signed-in user.
 #[derive(Clone, Debug)]
@@ -14,6 +15,7 @@ pub struct Account {
 pub struct Seeder {
     base: String,
     http: reqwest::Client,
+    accounts_file: Option<PathBuf>,
 }
 
 impl Seeder {
@@ -21,7 +23,14 @@ impl Seeder {
         Self {
             base: base.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
+            accounts_file: None,
         }
+    }
+
+    /// Members are taken from `file` when it holds enough, and new ones written to it.
+    pub fn keeping_accounts_in(mut self, file: Option<PathBuf>) -> Self {
+        self.accounts_file = file;
+        self
     }
 
     /// A POST with a JSON body: (status, JSON answer).
@@ -117,8 +126,27 @@ impl Seeder {
         self.sign_in(email, password).await
     }
 
-    /// `count` new members (one invite, many uses), signed in.
+    /// `count` members, signed in: kept ones from the accounts file when it holds enough,
+    /// else new ones (then written to it).
     pub async fn members(&self, admin: &Account, count: usize) -> anyhow::Result<Vec<Account>> {
+        let Some(file) = &self.accounts_file else {
+            return self.new_members(admin, count).await;
+        };
+        let kept = kept_accounts(file)?;
+        if kept.len() >= count {
+            return Ok(kept.into_iter().take(count).collect());
+        }
+        let members = self.new_members(admin, count).await?;
+        let lines: String = members
+            .iter()
+            .map(|m| format!("{} {}\n", m.user_id, m.token))
+            .collect();
+        std::fs::write(file, lines).with_context(|| format!("writing {}", file.display()))?;
+        Ok(members)
+    }
+
+    /// `count` new members (one invite, many uses), signed in.
+    async fn new_members(&self, admin: &Account, count: usize) -> anyhow::Result<Vec<Account>> {
         if count == 0 {
             return Ok(Vec::new());
         }
@@ -185,5 +213,46 @@ impl Seeder {
             "{}/socket/websocket",
             self.base.replacen("http://", "ws://", 1)
         )
+    }
+}
+
+/// The accounts in a file `Seeder::members` wrote (none when it does not exist).
+fn kept_accounts(file: &Path) -> anyhow::Result<Vec<Account>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    text.lines()
+        .map(|line| match line.split_once(' ') {
+            Some((user_id, token)) => Ok(Account {
+                token: token.to_string(),
+                user_id: user_id.to_string(),
+            }),
+            None => bail!("{}: not `user_id token`: {line}", file.display()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_accounts_are_read_back_line_by_line() {
+        let file = std::env::temp_dir().join(format!("taina-load-accounts-{}", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        assert!(kept_accounts(&file).expect("no file yet").is_empty());
+        std::fs::write(&file, "u1 token.one\nu2 token.two\n").expect("write");
+        let kept = kept_accounts(&file).expect("read");
+        let pairs: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|a| (a.user_id.as_str(), a.token.as_str()))
+            .collect();
+        assert_eq!(pairs, [("u1", "token.one"), ("u2", "token.two")]);
+        std::fs::write(&file, "u1 token.one\nbroken\n").expect("write");
+        let error = kept_accounts(&file).expect_err("a line without a token");
+        assert!(error.to_string().contains("broken"), "{error}");
+        std::fs::remove_file(&file).expect("remove");
     }
 }

@@ -54,7 +54,7 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> anyhow::Result<(Report, Optio
         (1..=250).contains(&cli.source_addresses),
         "--source-addresses is between 1 and 250"
     );
-    let seeder = Seeder::new(&cli.url);
+    let seeder = Seeder::new(&cli.url).keeping_accounts_in(cli.accounts.clone());
     // Only Tainá needs accounts; the peers are open.
     let admin = match target {
         Target::Taina(_) => Some(seeder.admin(&cli.admin_email, &cli.admin_password).await?),
