@@ -195,6 +195,7 @@ impl AppState {
             automation,
             hub,
             graphql,
+            graphql_documents: Arc::default(),
             metrics,
             started: Arc::new(AtomicBool::new(false)),
         })

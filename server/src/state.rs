@@ -21,7 +21,7 @@ use crate::contexts::monitoring::MonitoringService;
 use crate::contexts::streaming::StreamingService;
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::graphql::AppSchema;
+use crate::graphql::{AppSchema, Documents};
 use crate::metrics::Metrics;
 use crate::realtime::Hub;
 
@@ -40,6 +40,8 @@ pub struct AppState {
     pub automation: AutomationService,
     pub hub: Arc<Hub>,
     pub graphql: AppSchema,
+    /// Parsed documents of the GraphQL requests seen lately, by their text.
+    pub graphql_documents: Arc<Documents>,
     pub metrics: Arc<Metrics>,
     /// Set by the first [`AppState::start`], so background work never runs twice (two media
     /// workers would re-queue each other's running jobs).
@@ -73,5 +75,6 @@ parts! {
     automation: AutomationService,
     hub: Arc<Hub>,
     graphql: AppSchema,
+    graphql_documents: Arc<Documents>,
     metrics: Arc<Metrics>,
 }

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{AppSchema, Caller};
+use super::{AppSchema, Caller, Documents};
 use crate::config::Config;
 use crate::contexts::auth::{AuthError, AuthService};
 use crate::contexts::media::MediaService;
@@ -26,6 +26,7 @@ where
     AuthService: FromRef<S>,
     MediaService: FromRef<S>,
     AppSchema: FromRef<S>,
+    Arc<Documents>: FromRef<S>,
     Arc<Metrics>: FromRef<S>,
 {
     Router::new().route(
@@ -84,11 +85,13 @@ fn graphiql_page() -> String {
 /// A GraphQL request as JSON, or a GraphQL multipart request (file uploads). A bearer token,
 /// when sent, must be valid (401 otherwise); without one only `signIn` is useful, and a
 /// multipart request is refused (401) before its body is read.
+#[allow(clippy::too_many_arguments, reason = "one extractor per part of the state")]
 async fn execute(
     State(config): State<Arc<Config>>,
     State(auth): State<AuthService>,
     State(media): State<MediaService>,
     State(schema): State<AppSchema>,
+    State(documents): State<Arc<Documents>>,
     State(metrics): State<Arc<Metrics>>,
     Client(client): Client,
     request: Request,
@@ -105,7 +108,7 @@ async fn execute(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let graphql_request = match content_type
+    let mut graphql_request = match content_type
         .as_deref()
         .filter(|t| t.starts_with("multipart/form-data"))
     {
@@ -126,6 +129,7 @@ async fn execute(
         }
     };
     let started = std::time::Instant::now();
+    documents.prepare(&mut graphql_request);
     let response = schema
         .execute(graphql_request.data(Caller {
             principal,

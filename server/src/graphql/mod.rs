@@ -4,12 +4,14 @@
 //! - `schema`: the merged [`Query`], [`Mutation`] and [`Subscription`], limits, and the data
 //!   resolvers read (each service under its own type).
 //! - `context`: [`Caller`], who is asking, and [`principal`].
+//! - `documents`: [`Documents`], parsed documents kept by their text (parsed once, copied).
 //! - `error`: [`GqlError`], errors with a stable `extensions.code` (the same codes as the REST
 //!   API and socket replies; resolvers use `?` on context errors).
 //! - `http`: `POST /graphql` (JSON and multipart uploads) and GraphiQL.
 //! - `presence`: `userPresence`, which belongs to no context.
 
 mod context;
+mod documents;
 mod error;
 mod http;
 mod presence;
@@ -17,6 +19,7 @@ mod schema;
 mod typename_complexity;
 
 pub use context::{principal, Caller};
+pub use documents::Documents;
 pub use error::GqlError;
 pub use http::routes;
 pub use presence::PresenceSubscription;

@@ -235,15 +235,18 @@ impl GraphqlSession {
             request = request.operation_name(name);
         }
         let variables = payload.variables.map(Value::Object);
-        // Parsed here rather than in the task; the execution uses this parse.
-        let handover = request.parsed_query().is_ok_and(|document| {
+        // Parsed here rather than in the task (or copied from the parse kept for this text);
+        // the execution uses it.
+        let document = self.state.graphql_documents.prepare(&mut request);
+        let handed_over = document.filter(|document| {
             is_one_root_field_subscription(document, payload.operation_name.as_deref())
         });
-        if handover {
+        if let Some(document) = handed_over {
             let handover = Handover {
                 operation: operation.clone(),
                 schema: self.state.graphql.clone(),
                 query: request.query.clone().into_boxed_str(),
+                document,
                 operation_name: payload.operation_name.map(String::into_boxed_str),
                 variables: variables
                     .as_ref()

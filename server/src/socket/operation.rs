@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use async_graphql::parser::types::ExecutableDocument;
 use taina_protocol::close;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -82,6 +83,8 @@ pub struct Handover {
     pub operation: Arc<SocketOperation>,
     pub schema: AppSchema,
     pub query: Box<str>,
+    /// `query` parsed, shared with whoever else sent the same text.
+    pub document: Arc<ExecutableDocument>,
     pub operation_name: Option<Box<str>>,
     /// The variables as JSON (an object), so equal requests compare equal.
     pub variables: Box<str>,

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use async_graphql::parser::types::ExecutableDocument;
 use dashmap::DashMap;
 use futures_util::StreamExt;
 
@@ -47,6 +48,8 @@ pub(super) struct SubscriptionGroups {
 struct Group {
     conversation: ConversationId,
     query: Box<str>,
+    /// The query parsed: each render runs a copy rather than parsing it again.
+    document: Arc<ExecutableDocument>,
     operation_name: Option<Box<str>>,
     variables: Box<str>,
     schema: AppSchema,
@@ -124,6 +127,7 @@ impl SubscriptionGroups {
                 let group = Arc::new(Group {
                     conversation: conversation.clone(),
                     query: handover.query.clone(),
+                    document: handover.document.clone(),
                     operation_name: handover.operation_name.clone(),
                     variables: handover.variables.clone(),
                     schema: handover.schema.clone(),
@@ -331,6 +335,7 @@ impl Group {
         let mut request = async_graphql::Request::new(&*self.query)
             .variables(async_graphql::Variables::from_json(variables))
             .data(Render(Mutex::new(Some(result))));
+        request.set_parsed_query(ExecutableDocument::clone(&self.document));
         if let Some(name) = &self.operation_name {
             request = request.operation_name(&**name);
         }
