@@ -3,7 +3,9 @@
 # then B A … in the second half, so neither always runs first), on one seeded data directory:
 # the members are signed up once (`taina-load --accounts`), and every run starts from a copy of
 # that directory, so a run takes seconds of sign-in-free set-up instead of minutes of Argon2.
-# Prints each run and, per build, the median p50 and p99 over its runs.
+# Prints each run and, per build, the median p50 and p99 over its runs, and the server's CPU time
+# per delivered message (user and system time of the whole run, start-up and joins included),
+# which varies less than latency on a shared machine.
 #
 #   load/rooms-ab.sh A_TAINA B_TAINA TAINA_LOAD USERS ROUNDS
 #
@@ -49,18 +51,22 @@ run() {
   start_server "$bin" "$work/data" $extra
   "$load" --url "http://127.0.0.1:$port" --server-pid "$server" --accounts "$work/accounts" \
     rooms --mode "$mode" --users "$users" --room-size 5 --rate 0.5 --duration 20 >"$work/rooms.txt" 2>&1 || true
+  local ticks
+  ticks=$(awk '{ print $14 + $15 }' "/proc/$server/stat")
   kill "$server"
   wait "$server" || true
-  local p50 p99 lost
+  local p50 p99 lost deliveries cpu_us
   p50=$(awk '/latency p50 ms/ { print $4 }' "$work/rooms.txt")
   p99=$(awk '/latency p99 ms/ { print $4 }' "$work/rooms.txt")
   lost=$(awk '/^ *lost/ { print $2 }' "$work/rooms.txt")
+  deliveries=$(awk '$1 == "deliveries" && $2 ~ /^[0-9]+$/ { print $2 }' "$work/rooms.txt")
+  cpu_us=$(python3 -c "print(round($ticks / $(getconf CLK_TCK) * 1e6 / max(${deliveries:-0}, 1), 1))")
   if [ -z "$p99" ]; then
     echo "$which: no result: $(tail -3 "$work/rooms.txt")" >&2
     return
   fi
-  echo "$which $p50 $p99 $lost" >>"$work/results"
-  echo "$which ($bin $extra), $mode, $users users: p50 $p50 ms, p99 $p99 ms, lost $lost"
+  echo "$which $p50 $p99 $lost $cpu_us" >>"$work/results"
+  echo "$which ($bin $extra), $mode, $users users: p50 $p50 ms, p99 $p99 ms, lost $lost, server CPU $cpu_us µs per delivery"
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -74,10 +80,11 @@ python3 - "$work/results" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    which, p50, p99, lost = line.split()
-    runs.setdefault(which, []).append((float(p50), float(p99), int(lost)))
+    which, p50, p99, lost, cpu = line.split()
+    runs.setdefault(which, []).append((float(p50), float(p99), int(lost), float(cpu)))
 for which in sorted(runs):
     r = runs[which]
     print(f"{which}: {len(r)} runs, median p50 {statistics.median(x[0] for x in r):.1f} ms, "
-          f"median p99 {statistics.median(x[1] for x in r):.1f} ms, lost {sum(x[2] for x in r)}")
+          f"median p99 {statistics.median(x[1] for x in r):.1f} ms, lost {sum(x[2] for x in r)}, "
+          f"median server CPU {statistics.median(x[3] for x in r):.1f} µs per delivery")
 PY
