@@ -4,8 +4,8 @@
 # the members are signed up once (`taina-load --accounts`), and every run starts from a copy of
 # that directory, so a run takes seconds of sign-in-free set-up instead of minutes of Argon2.
 # Prints each run and, per build, the median p50 and p99 over its runs, and the server's CPU time
-# per delivered message (user and system time of the whole run, start-up and joins included),
-# which varies less than latency on a shared machine.
+# and the load tool's CPU time per delivered message (user and system time of the whole run,
+# start-up and joins included), which vary less than latency on a shared machine.
 #
 #   load/rooms-ab.sh A_TAINA B_TAINA TAINA_LOAD USERS ROUNDS
 #
@@ -49,24 +49,30 @@ run() {
   cp -a "$work/seed" "$work/data"
   # shellcheck disable=SC2086 # extra is a list of NAME=value words
   start_server "$bin" "$work/data" $extra
-  "$load" --url "http://127.0.0.1:$port" --server-pid "$server" --accounts "$work/accounts" \
-    rooms --mode "$mode" --users "$users" --room-size 5 --rate 0.5 --duration 20 >"$work/rooms.txt" 2>&1 || true
+  # The load tool's own CPU time too (it shares the machine): its rusage once it has ended.
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], stdout=open(sys.argv[1], "w"), stderr=subprocess.STDOUT)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime, file=open(sys.argv[1] + ".cpu", "w"))' "$work/rooms.txt" \
+    "$load" --url "http://127.0.0.1:$port" --server-pid "$server" --accounts "$work/accounts" \
+    rooms --mode "$mode" --users "$users" --room-size 5 --rate 0.5 --duration 20
   local ticks
   ticks=$(awk '{ print $14 + $15 }' "/proc/$server/stat")
   kill "$server"
   wait "$server" || true
-  local p50 p99 lost deliveries cpu_us
+  local p50 p99 lost deliveries cpu_us load_us
   p50=$(awk '/latency p50 ms/ { print $4 }' "$work/rooms.txt")
   p99=$(awk '/latency p99 ms/ { print $4 }' "$work/rooms.txt")
   lost=$(awk '/^ *lost/ { print $2 }' "$work/rooms.txt")
   deliveries=$(awk '$1 == "deliveries" && $2 ~ /^[0-9]+$/ { print $2 }' "$work/rooms.txt")
   cpu_us=$(python3 -c "print(round($ticks / $(getconf CLK_TCK) * 1e6 / max(${deliveries:-0}, 1), 1))")
+  load_us=$(python3 -c "print(round($(cat "$work/rooms.txt.cpu") * 1e6 / max(${deliveries:-0}, 1), 1))")
   if [ -z "$p99" ]; then
     echo "$which: no result: $(tail -3 "$work/rooms.txt")" >&2
     return
   fi
-  echo "$which $p50 $p99 $lost $cpu_us" >>"$work/results"
-  echo "$which ($bin $extra), $mode, $users users: p50 $p50 ms, p99 $p99 ms, lost $lost, server CPU $cpu_us µs per delivery"
+  echo "$which $p50 $p99 $lost $cpu_us $load_us" >>"$work/results"
+  echo "$which ($bin $extra), $mode, $users users: p50 $p50 ms, p99 $p99 ms, lost $lost, CPU per delivery: server $cpu_us µs, load tool $load_us µs"
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -80,11 +86,12 @@ python3 - "$work/results" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    which, p50, p99, lost, cpu = line.split()
-    runs.setdefault(which, []).append((float(p50), float(p99), int(lost), float(cpu)))
+    which, p50, p99, lost, cpu, load = line.split()
+    runs.setdefault(which, []).append((float(p50), float(p99), int(lost), float(cpu), float(load)))
 for which in sorted(runs):
     r = runs[which]
     print(f"{which}: {len(r)} runs, median p50 {statistics.median(x[0] for x in r):.1f} ms, "
           f"median p99 {statistics.median(x[1] for x in r):.1f} ms, lost {sum(x[2] for x in r)}, "
-          f"median server CPU {statistics.median(x[3] for x in r):.1f} µs per delivery")
+          f"median CPU per delivery: server {statistics.median(x[3] for x in r):.1f} µs, "
+          f"load tool {statistics.median(x[4] for x in r):.1f} µs")
 PY
