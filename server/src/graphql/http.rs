@@ -85,7 +85,10 @@ fn graphiql_page() -> String {
 /// A GraphQL request as JSON, or a GraphQL multipart request (file uploads). A bearer token,
 /// when sent, must be valid (401 otherwise); without one only `signIn` is useful, and a
 /// multipart request is refused (401) before its body is read.
-#[allow(clippy::too_many_arguments, reason = "one extractor per part of the state")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one extractor per part of the state"
+)]
 async fn execute(
     State(config): State<Arc<Config>>,
     State(auth): State<AuthService>,
