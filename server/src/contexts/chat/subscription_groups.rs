@@ -3,8 +3,8 @@
 //! message once, through the schema (so a result is what the subscription's own execution
 //! gives), and sends it to every member. An idle subscriber is its membership here and its
 //! socket's operation: no task, no stream, none of async-graphql's per-operation state (which
-//! cost ~15 KB a subscription; docs/performance.md). A group runs a task only while it has
-//! items to render.
+//! cost ~15 KB a subscription; docs/performance.md). A group renders on the task that hands it
+//! the item (the chat feed's), and runs a task of its own only while it waits for storage.
 //!
 //! A member joins before its resolver reads the conversation's position, and waits: results
 //! rendered meanwhile are kept until the resolver's own (the recovery prefix) are out, then
@@ -12,8 +12,10 @@
 //! offset and fills a gap in it from storage (messages and activity share offsets).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
 
 use async_graphql::parser::types::ExecutableDocument;
 use dashmap::DashMap;
@@ -150,14 +152,14 @@ impl SubscriptionGroups {
         })
     }
 
-    /// Hands an item of a conversation to its groups, starting a task for those idle.
+    /// Hands an item of a conversation to its groups; those idle render it at once.
     pub(super) fn deliver(self: &Arc<Self>, conversation: &str, item: &FeedItem) {
         let Some(groups) = self.groups.get(conversation).map(|groups| groups.clone()) else {
             return;
         };
         for group in groups {
             if group.enqueue(item) {
-                tokio::spawn(group.drain(self.clone()));
+                run_or_spawn(group.drain(self.clone()));
             }
         }
     }
@@ -403,6 +405,22 @@ impl Group {
         if empty {
             groups.remove_if_empty(self);
         }
+    }
+}
+
+/// Runs `work` here, on the caller's task, until it would wait, and only then hands it to a
+/// task of its own. A group's render waits on nothing (only filling a gap from storage does),
+/// so a message reaches its members without a trip through the runtime's queue, where under
+/// load a new task waits behind every busy socket (docs/performance.md).
+fn run_or_spawn(work: impl Future<Output = ()> + Send + 'static) {
+    let mut work = Box::pin(work);
+    if work
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending()
+    {
+        // The task polls it again first, which leaves its own waker wherever it waits.
+        tokio::spawn(work);
     }
 }
 
