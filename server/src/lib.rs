@@ -25,6 +25,7 @@
 //! - [`cli`]: the `taina` command line.
 //! - [`tls`]: HTTPS/WSS with rustls, certificates reloaded in place, the HTTP redirect.
 //! - [`systemd`]: readiness and watchdog notifications under `Type=notify`.
+//! - [`task`]: running work on the caller's task until it would wait.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -47,6 +48,7 @@ pub mod realtime;
 pub mod socket;
 pub mod state;
 pub mod systemd;
+pub mod task;
 pub mod tls;
 
 use std::future::Future;

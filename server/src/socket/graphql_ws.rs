@@ -23,6 +23,7 @@ use crate::contexts::auth::{ClientInfo, Principal};
 use crate::graphql::Caller;
 use crate::realtime::Outbox;
 use crate::state::AppState;
+use crate::task::run_or_spawn;
 
 /// A protocol violation that ends the GraphQL (sub-)session with a close code.
 #[derive(Debug, PartialEq)]
@@ -263,12 +264,17 @@ impl GraphqlSession {
             client: self.client.clone(),
             socket: self.link.clone(),
         });
-        let task = tokio::spawn(run_operation(
+        // Its first steps run here, as a Phoenix push's do: validation, and for `sendMessage`
+        // the way to the message writer, without first waiting in the runtime's queue. A task
+        // of its own takes over where it waits.
+        let task = run_or_spawn(run_operation(
             self.state.graphql.clone(),
             operation.clone(),
             Box::new(request),
         ));
-        operation.keep_task(task.abort_handle());
+        if let Some(task) = task {
+            operation.keep_task(task);
+        }
         self.operations.insert(id, operation);
     }
 }

@@ -12,10 +12,8 @@
 //! offset and fills a gap in it from storage (messages and activity share offsets).
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Waker};
 
 use async_graphql::parser::types::ExecutableDocument;
 use dashmap::DashMap;
@@ -26,6 +24,7 @@ use super::{ChatError, ChatService, FeedItem, LogEntry, Message};
 use crate::graphql::{AppSchema, GqlError};
 use crate::ids::{ConversationId, UserId};
 use crate::socket::{Handover, Rendered, Sent, Served, SocketOperation};
+use crate::task::run_or_spawn;
 
 /// Items a group may have waiting to be rendered. Beyond it the newest message or activity
 /// takes the place of the one queued last, whose gap is then filled from storage.
@@ -158,6 +157,8 @@ impl SubscriptionGroups {
             return;
         };
         for group in groups {
+            // A render waits on nothing (filling a gap from storage does), so it runs on this
+            // task and reaches the members without a trip through the runtime's queue.
             if group.enqueue(item) {
                 run_or_spawn(group.drain(self.clone()));
             }
@@ -405,22 +406,6 @@ impl Group {
         if empty {
             groups.remove_if_empty(self);
         }
-    }
-}
-
-/// Runs `work` here, on the caller's task, until it would wait, and only then hands it to a
-/// task of its own. A group's render waits on nothing (only filling a gap from storage does),
-/// so a message reaches its members without a trip through the runtime's queue, where under
-/// load a new task waits behind every busy socket (docs/performance.md).
-fn run_or_spawn(work: impl Future<Output = ()> + Send + 'static) {
-    let mut work = Box::pin(work);
-    if work
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-        .is_pending()
-    {
-        // The task polls it again first, which leaves its own waker wherever it waits.
-        tokio::spawn(work);
     }
 }
 
