@@ -6,22 +6,26 @@
 //! what a client waits for, runs those steps here instead.
 
 use std::future::Future;
-use std::task::{Context, Waker};
+use std::panic::{self, AssertUnwindSafe};
+use std::task::{Context, Poll, Waker};
 
 use tokio::task::AbortHandle;
 
 /// Polls `work` once here; if it would wait, spawns it and returns a handle to abort it.
 pub fn run_or_spawn(work: impl Future<Output = ()> + Send + 'static) -> Option<AbortHandle> {
     let mut work = Box::pin(work);
-    if work
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-        .is_ready()
-    {
-        return None;
+    let polled = panic::catch_unwind(AssertUnwindSafe(|| {
+        work.as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+    }));
+    match polled {
+        Ok(Poll::Ready(())) => None,
+        // The task polls it again first, which leaves its own waker wherever the work waits.
+        Ok(Poll::Pending) => Some(tokio::spawn(work).abort_handle()),
+        // As when a task panics: the work is dropped (the panic hook has reported it) and the
+        // caller goes on.
+        Err(_) => None,
     }
-    // The task polls it again first, which leaves its own waker wherever the work waits.
-    Some(tokio::spawn(work).abort_handle())
 }
 
 #[cfg(test)]
@@ -64,5 +68,25 @@ mod tests {
         tokio::task::yield_now().await;
         tokio::task::yield_now().await;
         assert!(handle.is_finished());
+    }
+
+    /// As a task's panic ends only that task, a panic here ends only the work: what it held
+    /// is dropped, and the caller goes on.
+    #[tokio::test]
+    async fn a_panic_ends_the_work_not_the_caller() {
+        struct Dropped(Arc<AtomicBool>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let held = Dropped(dropped.clone());
+        let handle = run_or_spawn(async move {
+            let _held = held;
+            panic!("a bug in the work");
+        });
+        assert!(handle.is_none());
+        assert!(dropped.load(Ordering::SeqCst));
     }
 }
