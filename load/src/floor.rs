@@ -20,7 +20,11 @@ pub async fn serve(listen: &str) -> anyhow::Result<()> {
         let _ = stream.set_nodelay(true);
         let tx = tx.clone();
         tokio::spawn(async move {
-            let Ok(socket) = tokio_tungstenite::accept_async(stream).await else {
+            // Reads as the load tool's own sockets do (tungstenite's default zero-fills 128 KiB
+            // before every read).
+            let config = taina_protocol::client::socket_config();
+            let Ok(socket) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
+            else {
                 return;
             };
             let (mut sink, mut source) = socket.split();

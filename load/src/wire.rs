@@ -25,7 +25,7 @@ pub async fn connect_raw(url: &str, options: &ConnectOptions) -> anyhow::Result<
     let (socket, _) = tokio_tungstenite::client_async_with_config(
         request,
         tokio_tungstenite::MaybeTlsStream::Plain(stream),
-        None,
+        Some(taina_protocol::client::socket_config()),
     )
     .await?;
     Ok(socket)

@@ -1,11 +1,24 @@
-//! How a client opens its TCP connection. The default lets the kernel choose the
-//! source address; a load generator binds each connection to one of several loopback
-//! addresses (127.0.0.x) because ephemeral ports run out near 28k per source address.
+//! How a client opens its TCP connection and with which WebSocket settings. The default lets
+//! the kernel choose the source address; a load generator binds each connection to one of
+//! several loopback addresses (127.0.0.x) because ephemeral ports run out near 28k per source
+//! address.
 
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, handshake::client::Request};
+
+/// A client socket's read buffer. tungstenite fills its read buffer with zeros up to this size
+/// before every read, the one that finds nothing to read included: at its default (128 KiB)
+/// that was 60 % of `taina-load`'s CPU time with thousands of sockets receiving small frames
+/// (docs/performance.md). A larger frame just takes more reads.
+pub const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// The WebSocket settings of every client socket here (and of `taina-load`'s own).
+pub fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)
+}
 
 /// Options for `connect_with` on every client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -116,13 +116,20 @@ impl Session {
         options: &ConnectOptions,
     ) -> Result<Self, ClientError> {
         let connected = match options.local_address {
-            None => tokio_tungstenite::connect_async_with_config(request, None, true).await,
+            None => {
+                tokio_tungstenite::connect_async_with_config(
+                    request,
+                    Some(options::socket_config()),
+                    true,
+                )
+                .await
+            }
             Some(local) => match options::connect_from(&request, local).await {
                 Ok(stream) => {
                     tokio_tungstenite::client_async_with_config(
                         request,
                         MaybeTlsStream::Plain(stream),
-                        None,
+                        Some(options::socket_config()),
                     )
                     .await
                 }
