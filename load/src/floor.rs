@@ -23,7 +23,8 @@ pub async fn serve(listen: &str) -> anyhow::Result<()> {
             // Reads as the load tool's own sockets do (tungstenite's default zero-fills 128 KiB
             // before every read).
             let config = taina_protocol::client::socket_config();
-            let Ok(socket) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
+            let Ok(socket) =
+                tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
             else {
                 return;
             };

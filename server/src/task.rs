@@ -15,8 +15,7 @@ use tokio::task::AbortHandle;
 pub fn run_or_spawn(work: impl Future<Output = ()> + Send + 'static) -> Option<AbortHandle> {
     let mut work = Box::pin(work);
     let polled = panic::catch_unwind(AssertUnwindSafe(|| {
-        work.as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
+        work.as_mut().poll(&mut Context::from_waker(Waker::noop()))
     }));
     match polled {
         Ok(Poll::Ready(())) => None,

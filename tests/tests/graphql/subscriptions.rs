@@ -517,7 +517,10 @@ async fn renders_skip_the_rules_requests_keep_and_both_keep_the_limits() {
     );
     let fast = server.state.graphql_renders.execute(unused).await;
     assert!(fast.errors.is_empty(), "{:?}", fast.errors);
-    assert_eq!(fast.data.into_json().unwrap(), json!({ "__typename": "Query" }));
+    assert_eq!(
+        fast.data.into_json().unwrap(),
+        json!({ "__typename": "Query" })
+    );
     // Past the complexity limit (two points an alias): refused by both, before anything runs.
     let fields: Vec<String> = (0..300).map(|i| format!("m{i}: me {{ id }}")).collect();
     let complex = format!("{{ {} }}", fields.join(" "));
