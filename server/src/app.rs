@@ -168,7 +168,7 @@ impl AppState {
         let notifier = Notifier::new(db.clone(), chat.clone(), vapid, &config.chat);
         notifier.set_recipients(Arc::new(HubRecipients(Arc::downgrade(&hub))));
         let config = Arc::new(config);
-        let schemas = crate::graphql::build_schema(
+        let graphql = crate::graphql::build_schema(
             config.clone(),
             auth.clone(),
             chat.clone(),
@@ -194,8 +194,7 @@ impl AppState {
             streaming,
             automation,
             hub,
-            graphql: schemas.requests,
-            graphql_renders: schemas.renders,
+            graphql,
             graphql_documents: Arc::default(),
             metrics,
             started: Arc::new(AtomicBool::new(false)),

@@ -40,9 +40,6 @@ pub struct AppState {
     pub automation: AutomationService,
     pub hub: Arc<Hub>,
     pub graphql: AppSchema,
-    /// The same schema in async-graphql's fast validation mode, for rendering again a request
-    /// `graphql` validated (not a `FromRef` part: handlers take `graphql`).
-    pub graphql_renders: AppSchema,
     /// Parsed documents of the GraphQL requests seen lately, by their text.
     pub graphql_documents: Arc<Documents>,
     pub metrics: Arc<Metrics>,

@@ -23,5 +23,5 @@ pub use documents::Documents;
 pub use error::GqlError;
 pub use http::routes;
 pub use presence::PresenceSubscription;
-pub use schema::{build as build_schema, AppSchema, Mutation, Query, Schemas, Subscription};
+pub use schema::{build as build_schema, AppSchema, Mutation, Query, Subscription};
 pub use schema::{MAX_COMPLEXITY, MAX_DEPTH};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use super::presence::PresenceSubscription;
 use super::typename_complexity::TypenameComplexity;
@@ -81,11 +81,10 @@ pub const MAX_DEPTH: usize = 10;
 /// Largest query complexity accepted (one point per field by default).
 pub const MAX_COMPLEXITY: usize = 500;
 
-/// The schema over these services, built twice ([`Schemas`]). Each service is schema data of
-/// its own type, so a resolver reads just the one it needs (`ctx.data_unchecked::<ChatService>()`),
-/// as HTTP handlers take theirs through `FromRef`. The configuration is there too
-/// (`Arc<Config>`, e.g. the recovery limit); `graphql.introspection` decides whether
-/// `__schema`/`__type` answer.
+/// The schema over these services. Each is schema data of its own type, so a resolver reads
+/// just the one it needs (`ctx.data_unchecked::<ChatService>()`), as HTTP handlers take theirs
+/// through `FromRef`. The configuration is there too (`Arc<Config>`, e.g. the recovery limit);
+/// `graphql.introspection` decides whether `__schema`/`__type` answer.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     config: Arc<Config>,
@@ -99,51 +98,33 @@ pub fn build(
     automation: AutomationService,
     hub: Arc<Hub>,
     bus: Arc<dyn EventBus>,
-) -> Schemas {
-    let finish = |validation| {
-        let builder = Schema::build(
-            Query::default(),
-            Mutation::default(),
-            Subscription::default(),
-        );
-        let builder = if config.graphql.introspection {
-            builder
-        } else {
-            builder.disable_introspection()
-        };
+) -> AppSchema {
+    let builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    );
+    let builder = if config.graphql.introspection {
         builder
-            .data(config.clone())
-            .data(auth.clone())
-            .data(chat.clone())
-            .data(notifier.clone())
-            .data(media.clone())
-            .data(monitoring.clone())
-            .data(files.clone())
-            .data(streaming.clone())
-            .data(automation.clone())
-            .data(hub.clone())
-            .data(bus.clone())
-            .validation_mode(validation)
-            .limit_depth(MAX_DEPTH)
-            .limit_complexity(MAX_COMPLEXITY)
-            .extension(TypenameComplexity {
-                limit: MAX_COMPLEXITY,
-            })
-            .finish()
+    } else {
+        builder.disable_introspection()
     };
-    Schemas {
-        requests: finish(ValidationMode::Strict),
-        renders: finish(ValidationMode::Fast),
-    }
-}
-
-/// The one schema, twice: the same types, resolvers, data and limits, validating differently.
-pub struct Schemas {
-    /// Every request from a client: all of GraphQL's validation rules.
-    pub requests: AppSchema,
-    /// For running again a document and variables that [`Schemas::requests`] validated in full
-    /// (a `messageReceived` group renders each message with its first member's request):
-    /// async-graphql's fast mode, which skips the rules and keeps the depth and complexity
-    /// limits (what that saves: docs/performance.md).
-    pub renders: AppSchema,
+    builder
+        .data(config)
+        .data(auth)
+        .data(chat)
+        .data(notifier)
+        .data(media)
+        .data(monitoring)
+        .data(files)
+        .data(streaming)
+        .data(automation)
+        .data(hub)
+        .data(bus)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(TypenameComplexity {
+            limit: MAX_COMPLEXITY,
+        })
+        .finish()
 }

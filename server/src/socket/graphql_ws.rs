@@ -245,7 +245,7 @@ impl GraphqlSession {
         if let Some(document) = handed_over {
             let handover = Handover {
                 operation: operation.clone(),
-                schema: self.state.graphql_renders.clone(),
+                schema: self.state.graphql.clone(),
                 query: request.query.clone().into_boxed_str(),
                 document,
                 operation_name: payload.operation_name.map(String::into_boxed_str),

@@ -81,8 +81,6 @@ pub trait Served: Send + Sync {
 /// take the operation over ([`SocketOperation::hand_over`]) and render its results.
 pub struct Handover {
     pub operation: Arc<SocketOperation>,
-    /// What renders its results: the schema that skips validation, since they run the
-    /// request that this one's validation passed (`Schemas::renders`).
     pub schema: AppSchema,
     pub query: Box<str>,
     /// `query` parsed, shared with whoever else sent the same text.

@@ -499,34 +499,3 @@ async fn a_subscription_made_while_messages_arrive_misses_none_and_repeats_none(
         "nothing twice"
     );
 }
-
-/// A group renders through the schema in fast validation mode (its request was validated in
-/// full when its first member subscribed); every request from a client goes through the full
-/// rules. Both keep the complexity and depth limits.
-#[tokio::test]
-async fn renders_skip_the_rules_requests_keep_and_both_keep_the_limits() {
-    let server = TestServer::start().await;
-    // An unused variable breaks a rule of full validation only.
-    let unused = "query Q($unused: Int) { __typename }";
-    let full = server.state.graphql.execute(unused).await;
-    assert_eq!(full.errors.len(), 1, "{:?}", full.errors);
-    assert!(
-        full.errors[0].message.contains("unused"),
-        "{:?}",
-        full.errors
-    );
-    let fast = server.state.graphql_renders.execute(unused).await;
-    assert!(fast.errors.is_empty(), "{:?}", fast.errors);
-    assert_eq!(
-        fast.data.into_json().unwrap(),
-        json!({ "__typename": "Query" })
-    );
-    // Past the complexity limit (two points an alias): refused by both, before anything runs.
-    let fields: Vec<String> = (0..300).map(|i| format!("m{i}: me {{ id }}")).collect();
-    let complex = format!("{{ {} }}", fields.join(" "));
-    for schema in [&server.state.graphql, &server.state.graphql_renders] {
-        let response = schema.execute(complex.as_str()).await;
-        assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
-        assert_eq!(response.errors[0].message, "Query is too complex.");
-    }
-}
