@@ -32,7 +32,7 @@ pub use error::ClientError;
 pub use graphql::{GraphqlClient, GraphqlEvent};
 pub use incoming::Incoming;
 pub use mux::MuxClient;
-pub use options::{socket_config, ConnectOptions, READ_BUFFER_BYTES};
+pub use options::{socket_config, ConnectOptions};
 pub use reply::Reply;
 
 use crate::phoenix::Message;

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::{self, handshake::client::Request};
 /// before every read, the one that finds nothing to read included: at its default (128 KiB)
 /// that was 60 % of `taina-load`'s CPU time with thousands of sockets receiving small frames
 /// (docs/performance.md). A larger frame just takes more reads.
-pub const READ_BUFFER_BYTES: usize = 8 * 1024;
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// The WebSocket settings of every client socket here (and of `taina-load`'s own).
 pub fn socket_config() -> WebSocketConfig {
